@@ -1,0 +1,152 @@
+"""One exception tree for the whole of Threadline, each error with a hint.
+
+The CLI prints ``Error: <message>`` and ``Hint: <hint>`` and exits non-zero; the server maps the
+same tree to the one JSON error shape ``{"error": {"code", "message", "detail"}}`` with the
+status given here. Standard library only: the ``push`` hot path imports this module.
+
+    ThreadlineError
+    ├── ConfigError                  bad configuration value or file
+    ├── StoreError                   the local store cannot be opened or used
+    ├── NotLoggedIn                  no server or no token configured
+    ├── ClientError                  talking to a server failed
+    │   ├── ServerUnreachable        connection refused, timed out, DNS
+    │   └── ServerRefused            the server answered with an error body
+    └── ApiError                     raised by the server, rendered as JSON
+        ├── BadRequest          400  malformed JSON, bad encoding, bad cursor
+        ├── Unauthorized        401  missing, wrong or revoked token
+        ├── Forbidden           403  authenticated but not allowed (admin only)
+        ├── NotFound            404  no such thing, or not yours
+        ├── Conflict            409  seq gap, differing duplicate, name taken
+        ├── PayloadTooLarge     413  an entry or a batch over its limit
+        ├── UnsupportedEncoding 415  a Content-Encoding other than zstd or gzip
+        ├── ValidationFailed    422  a field with a wrong type or value
+        └── TooManyRequests     429  too many attempts
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ThreadlineError(Exception):
+    """Base of every error Threadline raises on purpose."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+
+
+class ConfigError(ThreadlineError):
+    hint = "Run `threadline config` to see every effective value and where it came from."
+
+
+class StoreError(ThreadlineError):
+    hint = "Check that the data folder is writable (THREADLINE_HOME overrides its location)."
+
+
+class NotLoggedIn(ThreadlineError):
+    hint = "Run `threadline login --server URL`, or set THREADLINE_SERVER_URL and THREADLINE_TOKEN."
+
+
+class ClientError(ThreadlineError):
+    """Talking to the server failed; what was being sent stays queued."""
+
+
+class ServerUnreachable(ClientError):
+    hint = "Entries stay queued; `threadline sync` delivers them once the server answers."
+
+
+class ServerRefused(ClientError):
+    """The server answered with an error body."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.code = code
+        self.detail = detail or {}
+        if hint is None and status == 401:
+            self.hint = "The token is wrong or revoked: run `threadline login` again."
+
+
+class ApiError(ThreadlineError):
+    """An error the server answers with; ``status`` and ``code`` go on the wire."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        detail: dict[str, Any] | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        if code is not None:
+            self.code = code
+        self.detail: dict[str, Any] = dict(detail or {})
+        if self.hint and "hint" not in self.detail:
+            self.detail["hint"] = self.hint
+
+
+class BadRequest(ApiError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(ApiError):
+    status = 401
+    code = "unauthorized"
+    hint = (
+        "Send `Authorization: Bearer <token>`; get a token with `threadline login` "
+        "or `threadline token create`."
+    )
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedEncoding(ApiError):
+    status = 415
+    code = "unsupported_encoding"
+    hint = "Send the body uncompressed, or with Content-Encoding: zstd or gzip."
+
+
+class ValidationFailed(ApiError):
+    status = 422
+    code = "invalid_request"
+
+
+class TooManyRequests(ApiError):
+    status = 429
+    code = "too_many_requests"

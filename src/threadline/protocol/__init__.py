@@ -1,0 +1,43 @@
+"""Sync protocol v1: the constants both sides agree on.
+
+Standard library only, because the ``push`` hot path imports it. The wire models that validate
+bodies live in :mod:`threadline.protocol.models` (pydantic); ``docs/protocol.md`` is the prose.
+"""
+
+from __future__ import annotations
+
+PROTOCOL_VERSION = 1
+API_PREFIX = "/api/v1"
+#: Sent by clients on every request and by the server on every answer.
+VERSION_HEADER = "Threadline-Protocol"
+
+ROLES = ("user", "assistant", "system", "tool")
+KINDS = ("note", "claude-code", "codex")
+
+#: Default limits; the server's are configurable and published by ``/api/v1/capabilities``.
+MAX_ENTRY_BYTES = 1024 * 1024
+MAX_BATCH_BYTES = 16 * 1024 * 1024
+MAX_BATCH_ENTRIES = 10_000
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 100
+MAX_NAME_CHARS = 200
+MAX_PROJECT_CHARS = 200
+MAX_TITLE_CHARS = 500
+MAX_KEY_CHARS = 600
+
+ENCODINGS = ("zstd", "gzip")
+
+#: Stream status values in a push answer.
+STREAM_OK = "ok"
+STREAM_THREAD_DELETED = "thread_deleted"
+
+#: Error codes the sync engine acts on.
+CODE_SEQ_GAP = "seq_gap"
+CODE_ENTRY_CONFLICT = "entry_conflict"
+CODE_ENTRY_TOO_LARGE = "entry_too_large"
+CODE_BATCH_TOO_LARGE = "batch_too_large"
+
+
+def note_thread_key(project: str, name: str) -> str:
+    """The key that makes a note thread the same thread on every device of a user."""
+    return f"note:{project}:{name}"

@@ -1,0 +1,215 @@
+"""Wire models of protocol v1, validated with pydantic and published as the server's OpenAPI.
+
+Values only: row ids, offsets and cursors of either side's storage never appear here except as
+opaque strings. Request models forbid unknown fields, so a typo is an error rather than a silent
+no-op; answers may grow fields, which clients must ignore.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from threadline import protocol as p
+
+Role = Literal["user", "assistant", "system", "tool"]
+Kind = Literal["note", "claude-code", "codex"]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=p.MAX_NAME_CHARS)]
+Project = Annotated[str, StringConstraints(max_length=p.MAX_PROJECT_CHARS)]
+Title = Annotated[str, StringConstraints(max_length=p.MAX_TITLE_CHARS)]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=p.MAX_KEY_CHARS)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# --- push ------------------------------------------------------------------------------------
+
+
+class ThreadRef(_Request):
+    """Which thread a stream belongs to. ``key`` is the thread's identity for this user."""
+
+    key: Key
+    kind: Kind = "note"
+    name: Name
+    project: Project = ""
+    title: Title | None = None
+    meta: dict[str, Any] | None = None
+
+
+class EntryIn(_Request):
+    seq: int = Field(ge=1, description="Dense position in the stream: 1, 2, 3 …")
+    id: UUID
+    ts: AwareDatetime = Field(description="When the entry was written, RFC 3339 with offset.")
+    role: Role
+    text: str = ""
+    parts: list[dict[str, Any]] | None = None
+    meta: dict[str, Any] | None = None
+    raw: str | None = Field(None, description="The source line, byte for byte (transcripts).")
+
+
+class StreamBatch(_Request):
+    stream_id: UUID
+    thread: ThreadRef
+    entries: list[EntryIn]
+
+
+class PushRequest(_Request):
+    device_id: UUID
+    streams: list[StreamBatch]
+
+
+class PushStreamResult(_Answer):
+    stream_id: UUID
+    thread_id: str
+    tail: int = Field(description="The server's last seq of the stream after this push.")
+    stored: int
+    duplicates: int
+    status: Literal["ok", "thread_deleted"]
+
+
+class PushResponse(_Answer):
+    cursor: int
+    streams: list[PushStreamResult]
+
+
+# --- status ----------------------------------------------------------------------------------
+
+
+class StreamStatus(_Answer):
+    stream_id: UUID
+    thread_id: str
+    tail: int
+    deleted: bool
+    change: int
+
+
+class StatusResponse(_Answer):
+    cursor: int
+    streams: list[StreamStatus]
+
+
+# --- threads and entries ---------------------------------------------------------------------
+
+
+class Thread(_Answer):
+    id: str
+    key: str
+    kind: Kind
+    name: str
+    project: str
+    title: str | None
+    meta: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    last_activity_at: datetime
+    entry_count: int
+
+
+class ThreadPage(_Answer):
+    threads: list[Thread]
+    next_cursor: str | None
+
+
+class ThreadCreate(_Request):
+    name: Name
+    project: Project = ""
+    kind: Kind = "note"
+    key: Key | None = Field(None, description="Defaults to the note key of project and name.")
+    title: Title | None = None
+    meta: dict[str, Any] | None = None
+
+
+class ThreadPatch(_Request):
+    name: Name | None = None
+    project: Project | None = None
+    title: Title | None = None
+    meta: dict[str, Any] | None = None
+
+
+class Entry(_Answer):
+    id: UUID
+    thread_id: str
+    stream_id: UUID
+    seq: int
+    ts: datetime
+    role: Role
+    text: str
+    parts: list[dict[str, Any]] | None
+    meta: dict[str, Any] | None
+    raw: str | None
+    device_id: UUID | None
+    received_at: datetime
+
+
+class EntryPage(_Answer):
+    entries: list[Entry]
+    next_cursor: str | None
+
+
+class EntryCreate(_Request):
+    """An entry added over plain HTTP by a client without a local store (curl)."""
+
+    role: Role = "user"
+    text: str
+    id: UUID | None = Field(None, description="Send one to make retries idempotent.")
+    ts: AwareDatetime | None = None
+    parts: list[dict[str, Any]] | None = None
+    meta: dict[str, Any] | None = None
+
+
+# --- auth and discovery ----------------------------------------------------------------------
+
+
+class LoginRequest(_Request):
+    username: Name
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    device_id: UUID
+    device_name: Name
+
+
+class LoginResponse(_Answer):
+    token: str
+    token_id: int
+    user: str
+    device_id: UUID
+
+
+class Me(_Answer):
+    user: str
+    is_admin: bool
+    device_id: UUID | None
+    token_id: int
+
+
+class Limits(_Answer):
+    max_entry_bytes: int
+    max_batch_bytes: int
+    max_batch_entries: int
+    max_page_size: int
+
+
+class Capabilities(_Answer):
+    protocol: int
+    server_version: str
+    features: list[str]
+    encodings: list[str]
+    limits: Limits
+
+
+class ErrorInfo(_Answer):
+    code: str
+    message: str
+    detail: dict[str, Any]
+
+
+class ErrorBody(_Answer):
+    error: ErrorInfo
