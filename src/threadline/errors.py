@@ -6,6 +6,7 @@ status given here. Standard library only: the ``push`` hot path imports this mod
 
     ThreadlineError
     ├── ConfigError                  bad configuration value or file
+    ├── InvalidInput                 a command was given a value it cannot use
     ├── StoreError                   the local store cannot be opened or used
     ├── NotLoggedIn                  no server or no token configured
     ├── ClientError                  talking to a server failed
@@ -42,6 +43,10 @@ class ThreadlineError(Exception):
 
 class ConfigError(ThreadlineError):
     hint = "Run `threadline config` to see every effective value and where it came from."
+
+
+class InvalidInput(ThreadlineError):
+    """A command-line value that cannot be used (empty name, unknown role, too large)."""
 
 
 class StoreError(ThreadlineError):

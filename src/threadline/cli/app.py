@@ -36,6 +36,8 @@ class LazyGroup(click.Group):
             return None
         module_name, attr = target.split(":")
         command = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):
+            command = command()  # a factory, for modules that must not import click
         assert isinstance(command, click.Command)
         return command
 

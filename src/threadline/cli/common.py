@@ -1,0 +1,75 @@
+"""Helpers shared by the client-side click commands."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from threadline import config as config_mod
+from threadline.client.api import Api
+from threadline.errors import NotLoggedIn
+from threadline.store import db
+
+
+def load_config(**flags: Any) -> config_mod.Config:
+    return config_mod.load(flags)
+
+
+@contextmanager
+def store() -> Iterator[sqlite3.Connection]:
+    conn = db.connect()
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def api(cfg: config_mod.Config, *, timeout: float = 10.0) -> Api:
+    if not cfg.server_url:
+        raise NotLoggedIn("no server is configured")
+    if not cfg.token:
+        raise NotLoggedIn(f"no token for {cfg.server_url}")
+    return Api(cfg.server_url, cfg.token, timeout=timeout, zstd=True)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def parse_time(ts: str) -> datetime:
+    """An RFC 3339 time as an aware datetime (a time without an offset is taken as UTC)."""
+    when = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def relative_time(ts: str | None, now: datetime | None = None) -> str:
+    """``2026-11-21T10:00:00Z`` → ``5 min ago``."""
+    if not ts:
+        return "-"
+    try:
+        when = parse_time(ts)
+    except ValueError:
+        return ts
+    seconds = ((now or datetime.now(UTC)) - when).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now"
+
+
+def table(rows: list[list[str]], headers: list[str]) -> None:
+    """A plain aligned table (stable output, readable in a pipe)."""
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    for line in [headers, *rows]:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=False)).rstrip())
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"threadline: {message}\n")

@@ -1,0 +1,136 @@
+"""``threadline push``: record a note, then try to deliver everything pending.
+
+The hot path. It runs after every agent step, so it imports the standard library only (no
+click): the entry is committed to the local store first; delivery then gets a short deadline
+(``push_timeout``, default 2 s). If the server is away or refuses, the command still exits 0 and
+says in one line on stderr that the entry is queued and why — the entry is safe in the store
+and the next ``push``, ``sync`` or daemon pass delivers it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from threadline import config as config_mod
+from threadline import protocol as p
+from threadline.cli.errors import report
+from threadline.errors import ClientError, ThreadlineError
+
+DESCRIPTION = """\
+Record MESSAGE (or standard input) as an entry of a note thread, then deliver everything
+pending to the server. The thread is created if it does not exist. The entry is committed
+locally first; if the server cannot be reached in time it stays queued and the command still
+succeeds, saying so on stderr."""
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="threadline push", description=DESCRIPTION)
+    ap.add_argument("message", nargs="*", help="the text; '-' or nothing reads standard input")
+    ap.add_argument("-t", "--thread", help="thread name (default: the configured thread, 'main')")
+    ap.add_argument(
+        "-p", "--project", help="project (default: threadline.toml, git remote, folder)"
+    )
+    ap.add_argument("-r", "--role", default="assistant", choices=p.ROLES, help="default: assistant")
+    ap.add_argument("--timeout", type=float, help="seconds to wait for the server (default 2)")
+    ap.add_argument("--no-sync", action="store_true", help="only store locally; deliver later")
+    ap.add_argument("--json", action="store_true", help="print what was stored as JSON")
+    ap.add_argument("-v", "--verbose", action="store_true", help="say what happened on stdout")
+    ap.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    return ap
+
+
+def run(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return _push(args)
+    except ThreadlineError as exc:
+        if args.debug:
+            raise
+        return report(exc)
+
+
+def _message(args: argparse.Namespace) -> str:
+    if args.message and args.message != ["-"]:
+        return " ".join(args.message)
+    return sys.stdin.read()
+
+
+def _push(args: argparse.Namespace) -> int:
+    from threadline.errors import InvalidInput
+    from threadline.store import db, notes
+
+    if not args.message and sys.stdin.isatty():
+        raise InvalidInput(
+            "no message given", hint="Pass the text as an argument, or pipe it on stdin."
+        )
+    text = _message(args)
+    if not text.strip():
+        raise InvalidInput("the message is empty", hint="Pass some text to record.")
+    flags = {"thread": args.thread, "project": args.project, "push_timeout": args.timeout}
+    cfg = config_mod.load(flags)
+    conn = db.connect()
+    try:
+        added = notes.append(conn, project=cfg.project, name=cfg.thread, role=args.role, text=text)
+        delivered, why = (False, "--no-sync") if args.no_sync else _deliver(conn, cfg, added)
+        pending = notes.pending_count(conn)
+    finally:
+        conn.close()
+    if not delivered:
+        sys.stderr.write(f"threadline: entry queued ({pending} pending): {why}\n")
+    _print(args, cfg, added, delivered)
+    return 0
+
+
+def _deliver(conn: Any, cfg: config_mod.Config, added: Any) -> tuple[bool, str]:
+    """Try to deliver within the timeout; returns (delivered, why not)."""
+    from threadline.client.api import Api
+    from threadline.store import notes
+    from threadline.sync import engine
+
+    if not cfg.server_url or not cfg.token:
+        return False, "no server configured (run `threadline login --server URL`)"
+    deadline = time.monotonic() + cfg.push_timeout
+    try:
+        with engine.sync_lock(cfg.push_timeout):
+            if notes.is_acked(conn, added.stream_id, added.seq):
+                return True, ""
+            api = Api(cfg.server_url, cfg.token, timeout=cfg.push_timeout)
+            engine.deliver(conn, api, deadline=deadline)
+    except engine.LockTimeout:
+        return False, "another threadline process is still delivering"
+    except ClientError as exc:
+        return False, exc.message
+    if notes.is_acked(conn, added.stream_id, added.seq):
+        return True, ""
+    return False, f"not delivered within {cfg.push_timeout:g} s"
+
+
+def _print(args: argparse.Namespace, cfg: config_mod.Config, added: Any, delivered: bool) -> None:
+    if args.json:
+        out = {"id": added.uuid, "thread": cfg.thread, "project": cfg.project}
+        out.update(seq=added.seq, delivered=delivered, thread_created=added.thread_created)
+        sys.stdout.write(json.dumps(out) + "\n")
+    elif args.verbose:
+        state = "delivered" if delivered else "queued"
+        sys.stdout.write(f"{cfg.project}/{cfg.thread} #{added.seq} {state}\n")
+
+
+def click_command() -> Any:
+    """``threadline push`` as seen by ``threadline --help`` (the real work is :func:`run`)."""
+    import click
+
+    @click.command(
+        "push",
+        help=DESCRIPTION,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+    )
+    @click.pass_context
+    def push(ctx: click.Context) -> None:
+        ctx.exit(run(ctx.args))
+
+    return push

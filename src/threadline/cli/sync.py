@@ -1,0 +1,124 @@
+"""``threadline sync`` (deliver everything pending now) and ``threadline sync status``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+
+from threadline.cli.common import api, load_config, print_json, relative_time, store
+from threadline.errors import ClientError, NotLoggedIn, ThreadlineError
+from threadline.store import db, notes
+from threadline.sync import engine
+
+#: Show a progress bar when at least this many entries are pending (and stderr is a terminal).
+PROGRESS_OVER = 500
+
+
+@click.group("sync", invoke_without_command=True)
+@click.option(
+    "--timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for another process that is delivering.",
+)
+@click.option(
+    "--retry-blocked",
+    is_flag=True,
+    help="Try again streams the server refused earlier (after fixing the cause).",
+)
+@click.pass_context
+def sync(ctx: click.Context, timeout: float, retry_blocked: bool) -> None:
+    """Deliver everything pending to the server now."""
+    if ctx.invoked_subcommand is not None:
+        return
+    cfg = load_config()
+    client = api(cfg, timeout=60.0)
+    with store() as conn:
+        if retry_blocked:
+            notes.unblock_all(conn)
+        try:
+            with engine.sync_lock(timeout):
+                engine.reconcile(conn, client)
+                pending = notes.pending_count(conn)
+                result = _deliver(conn, client, pending)
+        except engine.LockTimeout:
+            raise click.ClickException(
+                f"another threadline process kept delivering for {timeout:g} s; try again"
+            ) from None
+        left = notes.pending_count(conn)
+    click.echo(
+        f"Delivered {result.stored} new entries in {result.batches} batches"
+        f" ({result.duplicates} already on the server); {left} pending."
+    )
+    for reason in result.blocked:
+        click.echo(f"Blocked: {reason}", err=True)
+    if left:
+        ctx.exit(1)
+
+
+def _deliver(conn: Any, client: Any, pending: int) -> engine.Delivery:
+    if pending < PROGRESS_OVER or not sys.stderr.isatty():
+        return engine.deliver(conn, client)
+    with click.progressbar(length=pending, label="Delivering", file=sys.stderr) as bar:
+        return engine.deliver(conn, client, progress=bar.update)
+
+
+@sync.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(as_json: bool) -> None:
+    """Show pending entries, the last success and error, and whether the server answers."""
+    cfg = load_config()
+    with store() as conn:
+        info: dict[str, Any] = {
+            "server_url": cfg.server_url,
+            "user": cfg.get("user"),
+            "device_id": db.device_id(conn),
+            "pending": notes.pending_count(conn),
+            "blocked": notes.blocked_streams(conn),
+            "last_success": db.get_state(conn, "last_success"),
+            "last_attempt": db.get_state(conn, "last_attempt"),
+            "last_error": db.get_state(conn, "last_error"),
+        }
+    info.update(_probe(cfg))
+    if as_json:
+        print_json(info)
+        return
+    rows = [
+        ("Server", info["server_url"] or "not configured (threadline login --server URL)"),
+        ("Server answers", info["server"]),
+        ("User", info["user"] or "-"),
+        ("Device", info["device_id"]),
+        ("Pending entries", str(info["pending"])),
+        ("Last success", _when(info["last_success"])),
+        ("Last error", info["last_error"] or "-"),
+    ]
+    for name, value in rows:
+        click.echo(f"{name + ':':<17}{value}")
+    for b in info["blocked"]:
+        click.echo(
+            f"Blocked stream {b['project']}/{b['name']} ({b['pending']} entries): {b['blocked']}"
+        )
+
+
+def _when(ts: str | None) -> str:
+    return f"{ts} ({relative_time(ts)})" if ts else "never"
+
+
+def _probe(cfg: Any) -> dict[str, Any]:
+    """Does the server answer, and does it accept our token? Never raises."""
+    started = time.monotonic()
+    try:
+        client = api(cfg, timeout=3.0)
+        client.healthz(timeout=3.0)
+        client.me(timeout=3.0)
+    except NotLoggedIn as exc:
+        return {"server": f"unknown ({exc.message})", "server_ok": False}
+    except ThreadlineError as exc:
+        reason = exc.message if isinstance(exc, ClientError) else str(exc)
+        return {"server": f"no: {reason}", "server_ok": False}
+    ms = (time.monotonic() - started) * 1000
+    return {"server": f"yes ({ms:.0f} ms)", "server_ok": True}

@@ -1,0 +1,1 @@
+"""The HTTP client of protocol v1 (standard library only)."""

@@ -1,0 +1,262 @@
+"""Client settings, declared once as data and resolved from every source in order.
+
+Order, later wins: defaults → user config file (``config.toml``) → the credentials that
+``threadline login`` stored → the project's ``threadline.toml`` (found by walking up from the
+current folder) → ``THREADLINE_*`` environment variables → command-line flags. Every resolved
+value remembers where it came from, which ``threadline config`` prints.
+
+Standard library only (``tomllib`` is imported only when a TOML file exists): ``push`` reads this.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from threadline import paths
+from threadline.errors import ConfigError
+
+PROJECT_FILE = "threadline.toml"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    type: type
+    help: str
+    env: str | None = None
+    #: May the project's threadline.toml set it? (Never a secret: that file is committed.)
+    in_project: bool = True
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("server_url", None, str, "URL of the Threadline server.", "THREADLINE_SERVER_URL"),
+    Setting("token", None, str, "Device token for the server.", "THREADLINE_TOKEN", False),
+    Setting("user", None, str, "User name the token belongs to.", None, False),
+    Setting(
+        "project",
+        None,
+        str,
+        "Project of new threads: threadline.toml, else the git remote, else the folder name.",
+        "THREADLINE_PROJECT",
+    ),
+    Setting("thread", "main", str, "Thread that `push` writes to by default.", "THREADLINE_THREAD"),
+    Setting(
+        "push_timeout",
+        2.0,
+        float,
+        "Seconds `push` waits for the server before leaving the entry queued.",
+        "THREADLINE_PUSH_TIMEOUT",
+    ),
+    Setting(
+        "device_name",
+        None,
+        str,
+        "Name of this machine on the server (default: the host name).",
+        "THREADLINE_DEVICE_NAME",
+        False,
+    ),
+)
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass
+class Value:
+    value: Any
+    source: str
+
+
+@dataclass
+class Config:
+    values: dict[str, Value] = field(default_factory=dict)
+    project_file: Path | None = None
+
+    def get(self, name: str) -> Any:
+        return self.values[name].value
+
+    @property
+    def server_url(self) -> str | None:
+        url = self.get("server_url")
+        return str(url).rstrip("/") if url else None
+
+    @property
+    def token(self) -> str | None:
+        return self.get("token") or None
+
+    @property
+    def project(self) -> str:
+        return str(self.get("project") or "")
+
+    @property
+    def thread(self) -> str:
+        return str(self.get("thread"))
+
+    @property
+    def push_timeout(self) -> float:
+        return float(self.get("push_timeout"))
+
+
+def find_project_file(start: Path | None = None) -> Path | None:
+    """The nearest ``threadline.toml`` in ``start`` or one of its parents."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / PROJECT_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    # Accept both top-level keys and a [threadline] table.
+    nested = data.get("threadline")
+    return {**data, **nested} if isinstance(nested, dict) else data
+
+
+def read_credentials() -> dict[str, Any]:
+    path = paths.credentials_file()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{path} is not valid JSON", hint="Run `threadline login` again to rewrite it."
+        ) from exc
+    return data if isinstance(data, dict) else {}
+
+
+def write_credentials(data: dict[str, Any]) -> Path:
+    """Store credentials with file mode 0600, atomically."""
+    path = paths.credentials_file()
+    paths.ensure_dir(path.parent)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+        fh.write("\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path
+
+
+def _coerce(setting: Setting, raw: Any, source: str) -> Any:
+    if raw is None:
+        return None
+    try:
+        return setting.type(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"{setting.name} from {source} must be a {setting.type.__name__}, got {raw!r}"
+        ) from exc
+
+
+def _apply(config: Config, data: dict[str, Any], source: str, *, project: bool = False) -> None:
+    for key, raw in data.items():
+        setting = SETTINGS_BY_NAME.get(key)
+        if setting is None or (project and not setting.in_project):
+            continue
+        config.values[key] = Value(_coerce(setting, raw, source), source)
+
+
+def load(flags: dict[str, Any] | None = None, cwd: Path | None = None) -> Config:
+    """Resolve every setting; ``flags`` are command-line values (None means not given)."""
+    config = Config({s.name: Value(s.default, "default") for s in SETTINGS})
+    user_file = paths.user_config_file()
+    if user_file.is_file():
+        _apply(config, _read_toml(user_file), str(user_file))
+    creds = read_credentials()
+    if creds:
+        src = str(paths.credentials_file())
+        _apply(
+            config, {k: creds.get(k) for k in ("server_url", "token", "user") if k in creds}, src
+        )
+    project_file = find_project_file(cwd)
+    if project_file is not None:
+        config.project_file = project_file
+        _apply(config, _read_toml(project_file), str(project_file), project=True)
+    for setting in SETTINGS:
+        if setting.env and os.environ.get(setting.env):
+            config.values[setting.name] = Value(
+                _coerce(setting, os.environ[setting.env], f"env {setting.env}"),
+                f"env {setting.env}",
+            )
+    for key, raw in (flags or {}).items():
+        if raw is not None:
+            config.values[key] = Value(_coerce(SETTINGS_BY_NAME[key], raw, "flag"), "flag")
+    if not config.get("project"):
+        name, source = derive_project(cwd)
+        config.values["project"] = Value(name, source)
+    return config
+
+
+def derive_project(cwd: Path | None = None) -> tuple[str, str]:
+    """The project name from the git remote (``host/owner/repo``), else the folder name."""
+    here = (cwd or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        git = folder / ".git"
+        if git.exists():
+            url = _origin_url(git)
+            if url:
+                return normalize_remote(url), "git remote origin"
+            return folder.name, "git repository folder"
+    return here.name, "current folder"
+
+
+def _origin_url(git: Path) -> str | None:
+    config_file = git / "config"
+    if git.is_file():  # a worktree or submodule: "gitdir: <path>"
+        text = git.read_text(encoding="utf-8", errors="replace").strip()
+        if not text.startswith("gitdir:"):
+            return None
+        gitdir = Path(text[len("gitdir:") :].strip())
+        gitdir = gitdir if gitdir.is_absolute() else (git.parent / gitdir)
+        common = gitdir / "commondir"
+        if common.is_file():
+            gitdir = (gitdir / common.read_text(encoding="utf-8").strip()).resolve()
+        config_file = gitdir / "config"
+    try:
+        lines = config_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    in_origin = False
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_origin = stripped.replace("'", '"') == '[remote "origin"]'
+        elif in_origin and stripped.split("=", 1)[0].strip() == "url" and "=" in stripped:
+            return stripped.split("=", 1)[1].strip()
+    return None
+
+
+def normalize_remote(url: str) -> str:
+    """``git@github.com:Owner/Repo.git`` or ``https://github.com/Owner/Repo``
+    → ``github.com/owner/repo``."""
+    text = url.strip()
+    if "://" in text:
+        text = text.split("://", 1)[1]
+        text = text.split("@", 1)[-1]
+        host, _, rest = text.partition("/")
+        host = host.split(":", 1)[0]
+    elif "@" in text and ":" in text:
+        host, _, rest = text.split("@", 1)[1].partition(":")
+    else:
+        return text.rstrip("/").removesuffix(".git").lower()
+    rest = rest.strip("/").removesuffix(".git")
+    return f"{host}/{rest}".lower()

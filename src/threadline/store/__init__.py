@@ -1,0 +1,1 @@
+"""The local store: everything is written here first, then synced."""

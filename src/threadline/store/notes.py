@@ -1,0 +1,255 @@
+"""Note threads in the local store: appending entries, and the outbox the sync engine drains.
+
+A local thread has exactly one stream (this device is its only writer). An entry's ``seq`` is
+``last_seq + 1`` read and written inside the ``BEGIN IMMEDIATE`` transaction that inserts the
+entry, so any number of concurrent ``push`` processes produce dense, unique ``seq`` values.
+Pending entries are simply those past the stream's ``acked_seq``: there is no separate queue
+that could disagree with the entries themselves.
+
+Standard library only: ``push`` uses this.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from threadline import protocol as p
+from threadline.errors import InvalidInput
+from threadline.store.db import new_uuid, write
+
+
+def utc_now() -> str:
+    """Now as RFC 3339 in UTC with microseconds, e.g. ``2026-11-21T10:00:00.123456Z``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Appended:
+    thread_id: int
+    stream_id: int
+    seq: int
+    uuid: str
+    thread_created: bool
+
+
+def check_names(project: str, name: str) -> None:
+    if not name.strip():
+        raise InvalidInput("the thread name is empty", hint="Pass --thread NAME.")
+    if len(name) > p.MAX_NAME_CHARS:
+        raise InvalidInput(f"the thread name is longer than {p.MAX_NAME_CHARS} characters")
+    if len(project) > p.MAX_PROJECT_CHARS:
+        raise InvalidInput(f"the project name is longer than {p.MAX_PROJECT_CHARS} characters")
+
+
+def _live_thread(conn: sqlite3.Connection, key: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT t.id AS thread_id, s.id AS stream_id, s.last_seq FROM threads t "
+        "JOIN streams s ON s.thread_id = t.id WHERE t.key = ? AND t.deleted_at IS NULL",
+        (key,),
+    ).fetchone()
+    return row
+
+
+def _create_thread(conn: sqlite3.Connection, project: str, name: str) -> sqlite3.Row:
+    key = p.note_thread_key(project, name)
+    cur = conn.execute(
+        "INSERT INTO threads (key, kind, name, project, created_at) VALUES (?, 'note', ?, ?, ?)",
+        (key, name, project, utc_now()),
+    )
+    conn.execute("INSERT INTO streams (uuid, thread_id) VALUES (?, ?)", (new_uuid(), cur.lastrowid))
+    row = _live_thread(conn, key)
+    assert row is not None
+    return row
+
+
+def ensure_thread(conn: sqlite3.Connection, project: str, name: str) -> tuple[int, bool]:
+    """The local id of the live note thread ``project``/``name``, created if missing."""
+    check_names(project, name)
+    with write(conn):
+        row = _live_thread(conn, p.note_thread_key(project, name))
+        if row is not None:
+            return int(row["thread_id"]), False
+        return int(_create_thread(conn, project, name)["thread_id"]), True
+
+
+def append(conn: sqlite3.Connection, *, project: str, name: str, role: str, text: str) -> Appended:
+    """Store one entry at the end of the note thread, creating the thread if needed."""
+    check_names(project, name)
+    if role not in p.ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(p.ROLES)}, not {role!r}")
+    size = len(text.encode("utf-8"))
+    if size > p.MAX_ENTRY_BYTES:
+        raise InvalidInput(
+            f"the message is {size:,} bytes; an entry holds at most {p.MAX_ENTRY_BYTES:,}",
+            hint="Split it into several pushes, or push a summary and keep the rest in a file.",
+        )
+    entry_uuid = new_uuid()
+    with write(conn):
+        row = _live_thread(conn, p.note_thread_key(project, name))
+        created = row is None
+        if row is None:
+            row = _create_thread(conn, project, name)
+        seq = int(row["last_seq"]) + 1
+        conn.execute(
+            "INSERT INTO entries (stream_id, seq, uuid, ts, role, text) VALUES (?, ?, ?, ?, ?, ?)",
+            (row["stream_id"], seq, entry_uuid, utc_now(), role, text),
+        )
+        conn.execute("UPDATE streams SET last_seq = ? WHERE id = ?", (seq, row["stream_id"]))
+    return Appended(int(row["thread_id"]), int(row["stream_id"]), seq, entry_uuid, created)
+
+
+# --- the outbox ----------------------------------------------------------------------------
+
+
+@dataclass
+class OutStream:
+    """Pending entries of one stream, in ``seq`` order, ready for the wire."""
+
+    stream_id: int
+    body: dict[str, Any]
+
+    @property
+    def last_seq(self) -> int:
+        return int(self.body["entries"][-1]["seq"])
+
+
+_PENDING_SQL = """
+SELECT s.id AS stream_id, s.uuid AS stream_uuid, t.key, t.kind, t.name, t.project, t.title,
+       e.seq, e.uuid, e.ts, e.role, e.text, e.parts, e.meta, e.raw
+FROM streams s
+JOIN threads t ON t.id = s.thread_id
+JOIN entries e ON e.stream_id = s.id AND e.seq > s.acked_seq
+WHERE s.blocked IS NULL AND s.last_seq > s.acked_seq
+ORDER BY s.id, e.seq
+LIMIT ?
+"""
+
+#: Wire overhead of one entry besides its payload, for the batch byte budget.
+ENTRY_OVERHEAD = 200
+
+
+def pending_batch(conn: sqlite3.Connection, max_entries: int, max_bytes: int) -> list[OutStream]:
+    """The oldest pending entries, at most ``max_entries`` and about ``max_bytes`` on the wire
+    (always at least one entry, so an entry near the limit still moves)."""
+    import json
+
+    streams: dict[int, OutStream] = {}
+    budget = max_bytes
+    for row in conn.execute(_PENDING_SQL, (max_entries,)):
+        size = ENTRY_OVERHEAD + sum(len(row[k] or "") for k in ("text", "parts", "meta", "raw"))
+        if streams and size > budget:
+            break
+        budget -= size
+        out = streams.get(row["stream_id"])
+        if out is None:
+            thread = {"key": row["key"], "kind": row["kind"], "name": row["name"]}
+            thread.update(project=row["project"], title=row["title"])
+            body = {"stream_id": row["stream_uuid"], "thread": thread, "entries": []}
+            out = streams[row["stream_id"]] = OutStream(row["stream_id"], body)
+        entry: dict[str, Any] = {"seq": row["seq"], "id": row["uuid"], "ts": row["ts"]}
+        entry.update(role=row["role"], text=row["text"])
+        for key in ("parts", "meta"):
+            if row[key] is not None:
+                entry[key] = json.loads(row[key])
+        if row["raw"] is not None:
+            entry["raw"] = row["raw"]
+        out.body["entries"].append(entry)
+    return list(streams.values())
+
+
+def pending_count(conn: sqlite3.Connection) -> int:
+    row = conn.execute(
+        "SELECT COALESCE(SUM(last_seq - acked_seq), 0) FROM streams WHERE blocked IS NULL"
+    ).fetchone()
+    return int(row[0])
+
+
+def is_acked(conn: sqlite3.Connection, stream_id: int, seq: int) -> bool:
+    row = conn.execute("SELECT acked_seq FROM streams WHERE id = ?", (stream_id,)).fetchone()
+    return row is not None and int(row[0]) >= seq
+
+
+def ack(conn: sqlite3.Connection, acks: list[tuple[int, int, str | None, bool]]) -> None:
+    """Record ``(stream_id, server_tail, server_thread_id, thread_deleted)`` answers.
+
+    ``acked_seq`` only moves forward here; :func:`rewind` is the one way back."""
+    with write(conn):
+        for stream_id, tail, server_thread_id, deleted in acks:
+            conn.execute(
+                "UPDATE streams SET acked_seq = MAX(acked_seq, MIN(?, last_seq)) WHERE id = ?",
+                (tail, stream_id),
+            )
+            thread_id = conn.execute(
+                "SELECT thread_id FROM streams WHERE id = ?", (stream_id,)
+            ).fetchone()[0]
+            if server_thread_id:
+                conn.execute(
+                    "UPDATE threads SET server_thread_id = ? WHERE id = ?",
+                    (server_thread_id, thread_id),
+                )
+            if deleted:
+                conn.execute(
+                    "UPDATE threads SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
+                    (utc_now(), thread_id),
+                )
+
+
+def rewind(conn: sqlite3.Connection, stream_id: int, tail: int) -> None:
+    """The server holds less than we thought (restored from a backup): resend after ``tail``."""
+    with write(conn):
+        conn.execute(
+            "UPDATE streams SET acked_seq = MIN(?, last_seq) WHERE id = ?", (tail, stream_id)
+        )
+
+
+def block(conn: sqlite3.Connection, stream_id: int, reason: str) -> None:
+    """Stop sending a stream the server refuses for good; its entries stay in the store."""
+    with write(conn):
+        conn.execute("UPDATE streams SET blocked = ? WHERE id = ?", (reason, stream_id))
+
+
+def blocked_streams(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT s.uuid, t.project, t.name, s.last_seq - s.acked_seq AS pending, s.blocked "
+        "FROM streams s JOIN threads t ON t.id = s.thread_id WHERE s.blocked IS NOT NULL"
+    )
+    return [dict(r) for r in rows]
+
+
+def unblock_all(conn: sqlite3.Connection) -> int:
+    with write(conn):
+        return conn.execute("UPDATE streams SET blocked = NULL WHERE blocked IS NOT NULL").rowcount
+
+
+def stream_uuids_pending(conn: sqlite3.Connection) -> dict[str, int]:
+    """``{stream uuid: local stream id}`` of every stream with something not yet acknowledged."""
+    rows = conn.execute("SELECT uuid, id FROM streams WHERE last_seq > acked_seq")
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def list_threads(conn: sqlite3.Connection, project: str | None = None) -> list[dict[str, Any]]:
+    sql = (
+        "SELECT t.id, t.key, t.kind, t.name, t.project, t.title, t.created_at, "
+        "t.server_thread_id, s.last_seq AS entries, s.last_seq - s.acked_seq AS pending, "
+        "(SELECT MAX(ts) FROM entries e WHERE e.stream_id = s.id) AS last_activity_at "
+        "FROM threads t JOIN streams s ON s.thread_id = t.id WHERE t.deleted_at IS NULL"
+    )
+    args: tuple[str, ...] = ()
+    if project is not None:
+        sql += " AND t.project = ?"
+        args = (project,)
+    sql += " ORDER BY COALESCE(last_activity_at, t.created_at) DESC"
+    return [dict(r) for r in conn.execute(sql, args)]
+
+
+def thread_entries(conn: sqlite3.Connection, project: str, name: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT e.uuid AS id, e.seq, e.ts, e.role, e.text, e.seq > s.acked_seq AS pending "
+        "FROM threads t JOIN streams s ON s.thread_id = t.id JOIN entries e ON e.stream_id = s.id "
+        "WHERE t.key = ? AND t.deleted_at IS NULL ORDER BY e.seq",
+        (p.note_thread_key(project, name),),
+    )
+    return [{**dict(r), "pending": bool(r["pending"])} for r in rows]

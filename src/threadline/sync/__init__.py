@@ -1,0 +1,1 @@
+"""Moving what the local store holds to the server, exactly once."""

@@ -1,0 +1,194 @@
+"""Deliver the outbox: pending entries go to the server in batches until none is left.
+
+Guarantees:
+
+- only entries already committed to the local store are sent, and an entry counts as
+  delivered only once the server's answer says its stream's tail reached it;
+- one process at a time delivers (an ``flock`` on ``sync.lock``); others wait for it, then find
+  their entries already acknowledged;
+- every server answer is acted on: a gap rewinds to the server's tail and resends, a
+  differing duplicate or an entry over the server's limit blocks that stream (its entries stay
+  in the store, reported by ``threadline sync status``), a deleted thread is marked locally;
+- failures leave everything queued; the next ``push``, ``sync`` or daemon pass retries.
+
+Standard library only: ``push`` runs this after each entry.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from threadline import paths
+from threadline import protocol as p
+from threadline.client.api import Api
+from threadline.errors import ClientError, ServerRefused, ServerUnreachable
+from threadline.store import db, notes
+
+DEFAULT_BATCH_ENTRIES = 1000
+DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class Delivery:
+    sent: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    batches: int = 0
+    blocked: list[str] = field(default_factory=list)
+
+
+class LockTimeout(Exception):
+    """Another process held the sync lock for the whole wait."""
+
+
+@contextmanager
+def sync_lock(timeout: float) -> Iterator[None]:
+    """Hold the per-machine delivery lock, waiting up to ``timeout`` seconds for it."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - no flock on this platform: deliver unlocked
+        yield
+        return
+    path = paths.ensure_dir(paths.data_dir()) / "sync.lock"
+    with open(path, "a+b") as fh:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockTimeout from None
+                time.sleep(0.003)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def deliver(
+    conn: sqlite3.Connection,
+    api: Api,
+    *,
+    deadline: float | None = None,
+    batch_entries: int = DEFAULT_BATCH_ENTRIES,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    progress: Callable[[int], None] | None = None,
+) -> Delivery:
+    """Send pending entries until none is left (or ``deadline``, a monotonic time, passes).
+
+    Records the outcome (last success or last error) in the store and re-raises client errors.
+    """
+    result = Delivery()
+    device = db.device_id(conn)
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            batch = notes.pending_batch(conn, batch_entries, batch_bytes)
+            if not batch:
+                break
+            timeout = None if deadline is None else max(0.05, deadline - time.monotonic())
+            try:
+                answer = api.push(device, [s.body for s in batch], timeout=timeout)
+            except ServerRefused as exc:
+                batch_entries = _handle_refusal(conn, batch, exc, result, batch_entries)
+                continue
+            _record(conn, batch, answer, result)
+            if progress is not None:
+                progress(sum(len(s.body["entries"]) for s in batch))
+    except ClientError as exc:
+        db.set_state(
+            conn, {"last_error": f"{time_text()} {exc.message}", "last_attempt": time_text()}
+        )
+        raise
+    db.set_state(
+        conn, {"last_success": time_text(), "last_attempt": time_text(), "last_error": None}
+    )
+    return result
+
+
+def _record(
+    conn: sqlite3.Connection, batch: list[notes.OutStream], answer: Any, result: Delivery
+) -> None:
+    by_uuid = {s.body["stream_id"]: s for s in batch}
+    acks = []
+    for item in answer["streams"]:
+        out = by_uuid.get(item["stream_id"])
+        if out is None:
+            continue
+        deleted = item.get("status") == p.STREAM_THREAD_DELETED
+        acks.append((out.stream_id, int(item["tail"]), item.get("thread_id"), deleted))
+        result.stored += int(item.get("stored", 0))
+        result.duplicates += int(item.get("duplicates", 0))
+    notes.ack(conn, acks)
+    result.sent += sum(len(s.body["entries"]) for s in batch)
+    result.batches += 1
+
+
+def _handle_refusal(
+    conn: sqlite3.Connection,
+    batch: list[notes.OutStream],
+    exc: ServerRefused,
+    result: Delivery,
+    batch_entries: int,
+) -> int:
+    """Act on a refused batch; return the batch size to go on with, or re-raise."""
+    stream = _stream_of(batch, exc.detail.get("stream_id"))
+    if exc.code == p.CODE_SEQ_GAP and stream is not None and "tail" in exc.detail:
+        notes.rewind(conn, stream.stream_id, int(exc.detail["tail"]))
+        return batch_entries
+    if exc.code in (p.CODE_ENTRY_CONFLICT, p.CODE_ENTRY_TOO_LARGE) and stream is not None:
+        reason = f"{exc.code}: {exc.message}"
+        notes.block(conn, stream.stream_id, reason)
+        result.blocked.append(reason)
+        return batch_entries
+    if exc.code == p.CODE_BATCH_TOO_LARGE and batch_entries > 1:
+        return max(1, batch_entries // 4)
+    raise exc
+
+
+def _stream_of(batch: list[notes.OutStream], stream_uuid: object) -> notes.OutStream | None:
+    for out in batch:
+        if out.body["stream_id"] == stream_uuid:
+            return out
+    return None
+
+
+def reconcile(conn: sqlite3.Connection, api: Api) -> int:
+    """Align local acknowledgements with the server's tails (invariant 3 of the protocol).
+
+    Each stream with something pending continues from the server's tail: ahead when the
+    server holds more than we knew, back when it holds less (restored from a backup), from 0
+    when it has never seen the stream. Call it holding :func:`sync_lock`. Returns the number
+    of streams looked up."""
+    pending = notes.stream_uuids_pending(conn)
+    uuids = list(pending)
+    for start in range(0, len(uuids), 200):
+        chunk = uuids[start : start + 200]
+        answer = api.status(stream_ids=chunk)
+        known = {item["stream_id"]: item for item in answer["streams"]}
+        for stream_uuid in chunk:
+            item = known.get(stream_uuid, {"tail": 0})
+            notes.rewind(conn, pending[stream_uuid], int(item["tail"]))
+            if item.get("deleted"):
+                notes.ack(conn, [(pending[stream_uuid], int(item["tail"]), None, True)])
+    return len(uuids)
+
+
+def time_text() -> str:
+    return notes.utc_now()
+
+
+__all__ = [
+    "Delivery",
+    "LockTimeout",
+    "ServerRefused",
+    "ServerUnreachable",
+    "deliver",
+    "reconcile",
+    "sync_lock",
+]
