@@ -12,25 +12,39 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from threadline import paths
 from threadline.errors import ConfigError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing, like dataclasses, costs milliseconds of imports on the hot path
+    from typing import Any
+
 PROJECT_FILE = "threadline.toml"
 
 
-@dataclass(frozen=True)
 class Setting:
-    name: str
-    default: Any
-    type: type
-    help: str
-    env: str | None = None
-    #: May the project's threadline.toml set it? (Never a secret: that file is committed.)
-    in_project: bool = True
+    """One setting: its name, default, type, help, environment variable, and whether the
+    project's ``threadline.toml`` may set it (never a secret: that file is committed)."""
+
+    __slots__ = ("default", "env", "help", "in_project", "name", "type")
+
+    def __init__(
+        self,
+        name: str,
+        default: Any,
+        type: type,
+        help: str,
+        env: str | None = None,
+        in_project: bool = True,
+    ) -> None:
+        self.name = name
+        self.default = default
+        self.type = type
+        self.help = help
+        self.env = env
+        self.in_project = in_project
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -64,16 +78,18 @@ SETTINGS: tuple[Setting, ...] = (
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
 
-@dataclass
 class Value:
-    value: Any
-    source: str
+    __slots__ = ("source", "value")
+
+    def __init__(self, value: Any, source: str) -> None:
+        self.value = value
+        self.source = source
 
 
-@dataclass
 class Config:
-    values: dict[str, Value] = field(default_factory=dict)
-    project_file: Path | None = None
+    def __init__(self, values: dict[str, Value], project_file: Path | None = None) -> None:
+        self.values = values
+        self.project_file = project_file
 
     def get(self, name: str) -> Any:
         return self.values[name].value

@@ -8,13 +8,16 @@ gzip from the standard library by default, zstd when the caller allows heavier i
 from __future__ import annotations
 
 import json
-from typing import Any
 from urllib.parse import quote, urlencode
 
 from threadline import __version__
 from threadline import protocol as p
 from threadline.client.http import Response, request
 from threadline.errors import NotLoggedIn, ServerRefused
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 COMPRESS_OVER = 4096
 

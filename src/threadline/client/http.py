@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import socket
 import time
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from threadline.errors import ServerUnreachable
@@ -20,11 +19,13 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 256 * 1024 * 1024
 
 
-@dataclass(frozen=True)
 class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
 
 
 class _Reader:

@@ -12,27 +12,37 @@ Standard library only: ``push`` uses this.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+import time
 
 from threadline import protocol as p
 from threadline.errors import InvalidInput
 from threadline.store.db import new_uuid, write
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def utc_now() -> str:
     """Now as RFC 3339 in UTC with microseconds, e.g. ``2026-11-21T10:00:00.123456Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    now = time.time()
+    micros = int(now * 1_000_000) % 1_000_000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{micros:06d}Z"
 
 
-@dataclass(frozen=True)
 class Appended:
-    thread_id: int
-    stream_id: int
-    seq: int
-    uuid: str
-    thread_created: bool
+    """Where :func:`append` stored an entry."""
+
+    __slots__ = ("seq", "stream_id", "thread_created", "thread_id", "uuid")
+
+    def __init__(
+        self, thread_id: int, stream_id: int, seq: int, uuid: str, thread_created: bool
+    ) -> None:
+        self.thread_id = thread_id
+        self.stream_id = stream_id
+        self.seq = seq
+        self.uuid = uuid
+        self.thread_created = thread_created
 
 
 def check_names(project: str, name: str) -> None:
@@ -104,12 +114,14 @@ def append(conn: sqlite3.Connection, *, project: str, name: str, role: str, text
 # --- the outbox ----------------------------------------------------------------------------
 
 
-@dataclass
 class OutStream:
     """Pending entries of one stream, in ``seq`` order, ready for the wire."""
 
-    stream_id: int
-    body: dict[str, Any]
+    __slots__ = ("body", "stream_id")
+
+    def __init__(self, stream_id: int, body: dict[str, Any]) -> None:
+        self.stream_id = stream_id
+        self.body = body
 
     @property
     def last_seq(self) -> int:

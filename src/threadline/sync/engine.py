@@ -18,10 +18,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
 
 from threadline import paths
 from threadline import protocol as p
@@ -29,46 +25,61 @@ from threadline.client.api import Api
 from threadline.errors import ClientError, ServerRefused, ServerUnreachable
 from threadline.store import db, notes
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
 DEFAULT_BATCH_ENTRIES = 1000
 DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
 
 
-@dataclass
 class Delivery:
-    sent: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    batches: int = 0
-    blocked: list[str] = field(default_factory=list)
+    """What one :func:`deliver` call achieved."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.stored = 0
+        self.duplicates = 0
+        self.batches = 0
+        self.blocked: list[str] = []
 
 
 class LockTimeout(Exception):
     """Another process held the sync lock for the whole wait."""
 
 
-@contextmanager
-def sync_lock(timeout: float) -> Iterator[None]:
-    """Hold the per-machine delivery lock, waiting up to ``timeout`` seconds for it."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - no flock on this platform: deliver unlocked
-        yield
-        return
-    path = paths.ensure_dir(paths.data_dir()) / "sync.lock"
-    with open(path, "a+b") as fh:
-        deadline = time.monotonic() + timeout
+class sync_lock:
+    """Hold the per-machine delivery lock (``flock`` on ``sync.lock``), waiting up to
+    ``timeout`` seconds for it; raises :class:`LockTimeout` when the wait runs out."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.fh: Any = None
+
+    def __enter__(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - no flock here: deliver unlocked
+            return
+        path = paths.ensure_dir(paths.data_dir()) / "sync.lock"
+        self.fh = open(path, "a+b")
+        deadline = time.monotonic() + self.timeout
         while True:
             try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
             except BlockingIOError:
                 if time.monotonic() >= deadline:
+                    self.fh.close()
+                    self.fh = None
                     raise LockTimeout from None
                 time.sleep(0.003)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self.fh is not None:
+            self.fh.close()  # closing the file releases the lock
+            self.fh = None
 
 
 def deliver(
