@@ -6,6 +6,9 @@ bodies live in :mod:`threadline.protocol.models` (pydantic); ``docs/protocol.md`
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 PROTOCOL_VERSION = 1
 API_PREFIX = "/api/v1"
 #: Sent by clients on every request and by the server on every answer.
@@ -41,3 +44,21 @@ CODE_BATCH_TOO_LARGE = "batch_too_large"
 def note_thread_key(project: str, name: str) -> str:
     """The key that makes a note thread the same thread on every device of a user."""
     return f"note:{project}:{name}"
+
+
+def compact_json(value: Any) -> str:
+    """The compact JSON both sides measure and hash: no spaces, UTF-8 kept as is."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_size(text: str, raw: str | None, parts: Any, meta: Any) -> int:
+    """What ``max_entry_bytes`` limits: UTF-8 bytes of ``text`` + ``raw`` + compact JSON of
+    ``parts`` + compact JSON of ``meta``; an absent (``None``) field counts 0."""
+    size = len(text.encode())
+    if raw is not None:
+        size += len(raw.encode())
+    if parts is not None:
+        size += len(compact_json(parts).encode())
+    if meta is not None:
+        size += len(compact_json(meta).encode())
+    return size

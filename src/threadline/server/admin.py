@@ -1,0 +1,178 @@
+"""Managing users and tokens: the library behind ``threadline user`` and ``threadline token``.
+
+Every function takes an open :class:`~threadline.server.database.Database` and raises
+:mod:`threadline.errors` types with a hint. A user is created together with its change-cursor
+row, so every write path can lock that row first. Token secrets are returned once, by
+:func:`create_token`, and never stored.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from threadline.errors import Conflict, NotFound, ValidationFailed
+from threadline.protocol import MAX_NAME_CHARS
+from threadline.server.auth import hash_password, insert_token
+from threadline.server.database import Database
+from threadline.server.schema import devices, tokens, user_cursors, users
+from threadline.server.values import now_text
+
+FIRST_ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: int
+    name: str
+    is_admin: bool
+    created_at: str
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    user: str
+    name: str
+    prefix: str
+    device_id: str | None
+    created_at: str
+    last_used_at: str | None
+    revoked_at: str | None
+
+
+@dataclass(frozen=True)
+class NewToken:
+    id: int
+    user: str
+    name: str
+    secret: str
+
+
+def create_user(db: Database, name: str, password: str, *, is_admin: bool = False) -> UserInfo:
+    """Create a user with an argon2 password hash; :class:`Conflict` if the name is taken."""
+    _check_name(name)
+    if not password:
+        raise ValidationFailed("the password is empty", hint="Choose a non-empty password.")
+    password_hash = hash_password(password)
+    created_at = now_text()
+
+    def work(conn: sa.Connection) -> int:
+        if _user_id(conn, name) is not None:
+            raise Conflict(f"user {name!r} already exists", code="user_exists")
+        user_id = conn.execute(
+            users.insert()
+            .values(
+                name=name, password_hash=password_hash, is_admin=is_admin, created_at=created_at
+            )
+            .returning(users.c.id)
+        ).scalar_one()
+        conn.execute(user_cursors.insert().values(user_id=user_id, value=0))
+        return int(user_id)
+
+    return UserInfo(db.run_write(work), name, is_admin, created_at)
+
+
+def list_users(db: Database) -> list[UserInfo]:
+    with db.read() as conn:
+        rows = conn.execute(sa.select(users).order_by(users.c.name)).all()
+    return [UserInfo(r.id, r.name, bool(r.is_admin), r.created_at) for r in rows]
+
+
+def has_users(db: Database) -> bool:
+    with db.read() as conn:
+        return conn.execute(sa.select(users.c.id).limit(1)).first() is not None
+
+
+def ensure_first_admin(db: Database, password: str | None = None) -> tuple[str, str] | None:
+    """On a database without users, create ``admin``; return its name and password then."""
+    if has_users(db):
+        return None
+    password = password or secrets.token_urlsafe(15)
+    try:
+        create_user(db, FIRST_ADMIN, password, is_admin=True)
+    except Conflict:
+        return None  # another replica created it first
+    return FIRST_ADMIN, password
+
+
+def create_token(db: Database, user: str, name: str = "") -> NewToken:
+    """Mint a token for ``user`` (not bound to a device); the secret is only in the answer."""
+
+    def work(conn: sa.Connection) -> tuple[int, str]:
+        return insert_token(conn, _require_user(conn, user), None, name)
+
+    token_id, secret = db.run_write(work)
+    return NewToken(token_id, user, name, secret)
+
+
+def list_tokens(db: Database, user: str | None = None) -> list[TokenInfo]:
+    query = (
+        sa.select(tokens, users.c.name.label("user_name"), devices.c.device_uuid)
+        .join(users, users.c.id == tokens.c.user_id)
+        .outerjoin(devices, devices.c.id == tokens.c.device_id)
+        .order_by(tokens.c.id)
+    )
+    with db.read() as conn:
+        if user is not None:
+            query = query.where(tokens.c.user_id == _require_user(conn, user))
+        rows = conn.execute(query).all()
+    return [_token_info(row) for row in rows]
+
+
+def revoke_token(db: Database, token_id: int) -> TokenInfo:
+    """Revoke a token by id (already revoked is fine); :class:`NotFound` if there is none."""
+
+    def work(conn: sa.Connection) -> None:
+        found = conn.execute(sa.select(tokens.c.id).where(tokens.c.id == token_id)).first()
+        if found is None:
+            raise NotFound(
+                f"no token with id {token_id}", hint="`threadline token list` shows them."
+            )
+        conn.execute(
+            tokens.update()
+            .where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now_text())
+        )
+
+    db.run_write(work)
+    return next(t for t in list_tokens(db) if t.id == token_id)
+
+
+def _token_info(row: sa.Row[tuple[object, ...]]) -> TokenInfo:
+    m = row._mapping
+    return TokenInfo(
+        id=m["id"],
+        user=m["user_name"],
+        name=m["name"],
+        prefix=m["prefix"],
+        device_id=m["device_uuid"],
+        created_at=m["created_at"],
+        last_used_at=m["last_used_at"],
+        revoked_at=m["revoked_at"],
+    )
+
+
+def _user_id(conn: sa.Connection, name: str) -> int | None:
+    found = conn.execute(sa.select(users.c.id).where(users.c.name == name)).scalar()
+    return None if found is None else int(found)
+
+
+def _require_user(conn: sa.Connection, name: str) -> int:
+    user_id = _user_id(conn, name)
+    if user_id is None:
+        raise NotFound(
+            f"no user named {name!r}",
+            hint=f"Create it with `threadline user create {name}` (`threadline user list` lists).",
+        )
+    return user_id
+
+
+def _check_name(name: str) -> None:
+    if not name or len(name) > MAX_NAME_CHARS or name != name.strip():
+        raise ValidationFailed(
+            f"invalid user name {name!r}",
+            hint=f"Use 1 to {MAX_NAME_CHARS} characters without leading or trailing spaces.",
+        )

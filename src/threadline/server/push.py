@@ -1,0 +1,466 @@
+"""``POST /api/v1/sync/push``: a strict, idempotent append per stream, all or nothing.
+
+The rules are those of ``docs/protocol.md``. What this module guarantees on top:
+
+- Everything that does not need the database (limits, ordering, canonical JSON, hashes) is
+  checked and computed before the write transaction starts, so the transaction is short.
+- The whole batch is one transaction; any error rolls all of it back, so nothing is half-stored
+  and retrying is always safe.
+- The number of statements does not grow with the number of entries: stream tails come in one
+  query, stored entries a retry overlaps in one query per stream, the entry ids in one query,
+  and new entries, streams and threads are written with one ``executemany`` each.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from threadline import protocol as p
+from threadline.errors import Conflict, PayloadTooLarge, ValidationFailed
+from threadline.protocol.models import (
+    PushRequest,
+    PushResponse,
+    PushStreamResult,
+    StreamBatch,
+    ThreadRef,
+)
+from threadline.server.auth import Principal, ensure_device
+from threadline.server.changes import ChangeCursor
+from threadline.server.database import Database
+from threadline.server.schema import entries, streams, threads
+from threadline.server.values import entry_hash, json_text, json_value, now_text, ts_text
+
+_ID_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class PushLimits:
+    max_entry_bytes: int = p.MAX_ENTRY_BYTES
+    max_batch_entries: int = p.MAX_BATCH_ENTRIES
+
+
+@dataclass
+class Prepared:
+    """One entry ready to store: canonical values and the content hash."""
+
+    seq: int
+    entry_uuid: str
+    ts: str
+    role: str
+    text: str
+    parts: str | None
+    meta: str | None
+    raw: str | None
+    hash: str
+
+
+@dataclass
+class ThreadState:
+    id: str
+    title: str | None
+    meta: str
+    entry_count: int
+    last_activity_at: str
+    deleted_at: str | None
+    dirty: bool = False
+
+
+@dataclass
+class StreamState:
+    pk: int
+    thread: ThreadState
+    tail: int
+    new: bool = False
+    stored: int = 0
+    duplicates: int = 0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def push(db: Database, who: Principal, request: PushRequest, limits: PushLimits) -> PushResponse:
+    """Apply a push for ``who``; raise an :class:`~threadline.errors.ApiError` to refuse it."""
+    prepared = prepare(request, limits)
+    return db.run_write(lambda conn: _Transaction(conn, who, request, prepared).run())
+
+
+# --- before the transaction ------------------------------------------------------------------
+
+
+def prepare(request: PushRequest, limits: PushLimits) -> list[list[Prepared]]:
+    """Check everything that needs no database and canonicalize every entry."""
+    total = sum(len(batch.entries) for batch in request.streams)
+    if total > limits.max_batch_entries:
+        raise PayloadTooLarge(
+            f"{total} entries in one push; the limit is {limits.max_batch_entries}",
+            code=p.CODE_BATCH_TOO_LARGE,
+            detail={"limit": limits.max_batch_entries},
+        )
+    _check_streams_unique(request)
+    seen_ids: set[str] = set()
+    return [_prepare_stream(i, batch, limits, seen_ids) for i, batch in enumerate(request.streams)]
+
+
+def _check_streams_unique(request: PushRequest) -> None:
+    seen: set[uuid.UUID] = set()
+    for i, batch in enumerate(request.streams):
+        if batch.stream_id in seen:
+            raise _invalid(["body", "streams", i, "stream_id"], "stream listed twice in one push")
+        seen.add(batch.stream_id)
+
+
+def _prepare_stream(
+    index: int, batch: StreamBatch, limits: PushLimits, seen_ids: set[str]
+) -> list[Prepared]:
+    out: list[Prepared] = []
+    previous = 0
+    for j, entry in enumerate(batch.entries):
+        if entry.seq <= previous:
+            loc = ["body", "streams", index, "entries", j, "seq"]
+            raise _invalid(loc, f"seq must be strictly increasing: {entry.seq} after {previous}")
+        previous = entry.seq
+        size = p.entry_size(entry.text, entry.raw, entry.parts, entry.meta)
+        if size > limits.max_entry_bytes:
+            raise PayloadTooLarge(
+                f"entry at seq {entry.seq} is {size} bytes; the limit is {limits.max_entry_bytes}",
+                code=p.CODE_ENTRY_TOO_LARGE,
+                detail={
+                    "limit": limits.max_entry_bytes,
+                    "size": size,
+                    "stream_id": str(batch.stream_id),
+                    "seq": entry.seq,
+                },
+            )
+        item = _canonical(entry.seq, str(entry.id), entry)
+        if item.entry_uuid in seen_ids:
+            raise _conflict(str(batch.stream_id), entry.seq, None, "entry id sent twice")
+        seen_ids.add(item.entry_uuid)
+        out.append(item)
+    return out
+
+
+def _canonical(seq: int, entry_uuid: str, entry: Any) -> Prepared:
+    ts = ts_text(entry.ts)
+    parts, meta = json_text(entry.parts), json_text(entry.meta)
+    digest = entry_hash(entry_uuid, ts, entry.role, entry.text, parts, meta, entry.raw)
+    return Prepared(seq, entry_uuid, ts, entry.role, entry.text, parts, meta, entry.raw, digest)
+
+
+def _invalid(loc: list[Any], msg: str) -> ValidationFailed:
+    return ValidationFailed(msg, detail={"errors": [{"loc": loc, "msg": msg}]})
+
+
+def _conflict(stream_id: str, seq: int, tail: int | None, why: str) -> Conflict:
+    return Conflict(
+        f"stream {stream_id} seq {seq}: {why}",
+        code=p.CODE_ENTRY_CONFLICT,
+        detail={"stream_id": stream_id, "seq": seq, "tail": tail},
+    )
+
+
+# --- the transaction -------------------------------------------------------------------------
+
+
+class _Transaction:
+    def __init__(
+        self,
+        conn: sa.Connection,
+        who: Principal,
+        request: PushRequest,
+        prepared: list[list[Prepared]],
+    ) -> None:
+        self.conn = conn
+        self.who = who
+        self.request = request
+        self.prepared = prepared
+        self.now = now_text()
+
+    def run(self) -> PushResponse:
+        self.change = ChangeCursor(self.conn, self.who.user_id)
+        if not self.request.streams:
+            return PushResponse(cursor=self.change.current, streams=[])
+        self.device_pk = self._device()
+        states = self._streams()
+        self._check_ids(states)
+        for batch, items in zip(self.request.streams, self.prepared, strict=True):
+            self._apply(batch, items, states[str(batch.stream_id)])
+        self._write(states)
+        cursor = self.change.finish()
+        return PushResponse(
+            cursor=cursor, streams=[self._result(b, states) for b in self.request.streams]
+        )
+
+    def _device(self) -> int:
+        device_uuid = str(self.request.device_id)
+        if device_uuid == self.who.device_uuid and self.who.device_pk is not None:
+            return self.who.device_pk
+        return ensure_device(self.conn, self.who.user_id, device_uuid, None)
+
+    # streams and threads
+
+    def _streams(self) -> dict[str, StreamState]:
+        wanted = [str(b.stream_id) for b in self.request.streams]
+        states = self._load_streams(wanted)
+        for batch, items in zip(self.request.streams, self.prepared, strict=True):
+            stream_id = str(batch.stream_id)
+            if stream_id not in states:
+                states[stream_id] = self._new_stream(stream_id, batch.thread, items)
+            self._refresh_thread(states[stream_id].thread, batch.thread)
+        return states
+
+    def _load_streams(self, wanted: list[str]) -> dict[str, StreamState]:
+        query = (
+            sa.select(streams.c.pk, streams.c.stream_uuid, streams.c.tail, *_THREAD_COLUMNS)
+            .join(threads, threads.c.id == streams.c.thread_id)
+            .where(streams.c.user_id == self.who.user_id, streams.c.stream_uuid.in_(wanted))
+        )
+        self.threads: dict[str, ThreadState] = {}
+        states = {}
+        for row in self.conn.execute(query):
+            thread = self.threads.setdefault(row.id, _thread_state(row))
+            states[row.stream_uuid] = StreamState(row.pk, thread, row.tail)
+        return states
+
+    def _new_stream(self, stream_id: str, ref: ThreadRef, items: list[Prepared]) -> StreamState:
+        thread = self._bind(ref, items[0].ts if items else None)
+        pk = self.conn.execute(
+            streams.insert()
+            .values(
+                user_id=self.who.user_id,
+                stream_uuid=stream_id,
+                thread_id=thread.id,
+                device_id=self.device_pk,
+                tail=0,
+                change=self.change.next,
+            )
+            .returning(streams.c.pk)
+        ).scalar_one()
+        return StreamState(int(pk), thread, 0, new=True)
+
+    def _bind(self, ref: ThreadRef, first_ts: str | None) -> ThreadState:
+        """The thread a new stream belongs to: live by key, else a newer tombstone, else new."""
+        live = self._thread_by_key(ref.key, live=True)
+        if live is not None:
+            return live
+        tomb = self._thread_by_key(ref.key, live=False)
+        if tomb is not None and (first_ts is None or first_ts < (tomb.deleted_at or "")):
+            return tomb
+        return self._create_thread(ref, first_ts)
+
+    def _thread_by_key(self, key: str, *, live: bool) -> ThreadState | None:
+        deleted = threads.c.deleted_at
+        query = sa.select(*_THREAD_COLUMNS).where(
+            threads.c.user_id == self.who.user_id,
+            threads.c.key == key,
+            deleted.is_(None) if live else deleted.is_not(None),
+        )
+        row = self.conn.execute(query.order_by(deleted.desc()).limit(1)).first()
+        if row is None:
+            return None
+        return self.threads.setdefault(row.id, _thread_state(row))
+
+    def _create_thread(self, ref: ThreadRef, first_ts: str | None) -> ThreadState:
+        thread_id = str(uuid.uuid4())
+        activity = first_ts or self.now
+        self.conn.execute(
+            threads.insert().values(
+                id=thread_id,
+                user_id=self.who.user_id,
+                key=ref.key,
+                kind=ref.kind,
+                name=ref.name,
+                project=ref.project,
+                title=ref.title or None,
+                meta=json_text(ref.meta or {}),
+                created_at=self.now,
+                updated_at=self.now,
+                last_activity_at=activity,
+                entry_count=0,
+                deleted_at=None,
+                change=self.change.next,
+            )
+        )
+        state = ThreadState(
+            thread_id, ref.title or None, json_text(ref.meta or {}) or "{}", 0, activity, None
+        )
+        self.threads[thread_id] = state
+        return state
+
+    def _refresh_thread(self, thread: ThreadState, ref: ThreadRef) -> None:
+        """A title fills an empty title; meta is merged into the thread's."""
+        if thread.deleted_at is not None:
+            return
+        if ref.title and not thread.title:
+            thread.title, thread.dirty = ref.title, True
+        if ref.meta:
+            merged = json_text({**json_value(thread.meta), **ref.meta}) or "{}"
+            if merged != thread.meta:
+                thread.meta, thread.dirty = merged, True
+
+    # entries
+
+    def _check_ids(self, states: dict[str, StreamState]) -> None:
+        """An entry id already stored elsewhere for this user is a conflict."""
+        positions: dict[str, tuple[str, int, StreamState]] = {}
+        for batch, items in zip(self.request.streams, self.prepared, strict=True):
+            state = states[str(batch.stream_id)]
+            for item in items:
+                if item.seq > state.tail:
+                    positions[item.entry_uuid] = (str(batch.stream_id), item.seq, state)
+        ids = list(positions)
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[start : start + _ID_CHUNK]
+            query = sa.select(entries.c.entry_uuid).where(
+                entries.c.user_id == self.who.user_id, entries.c.entry_uuid.in_(chunk)
+            )
+            taken = self.conn.execute(query).scalar()
+            if taken is not None:
+                stream_id, seq, state = positions[taken]
+                raise _conflict(stream_id, seq, state.tail, "entry id already stored elsewhere")
+
+    def _apply(self, batch: StreamBatch, items: list[Prepared], state: StreamState) -> None:
+        stream_id = str(batch.stream_id)
+        stored_tail = state.tail
+        self._check_duplicates(stream_id, items, state)
+        tail = stored_tail
+        for item in items:
+            if item.seq <= stored_tail:
+                state.duplicates += 1
+                continue
+            if item.seq != tail + 1:
+                raise Conflict(
+                    f"stream {stream_id} expects seq {tail + 1}, got {item.seq}",
+                    code=p.CODE_SEQ_GAP,
+                    detail={"stream_id": stream_id, "tail": stored_tail, "got": item.seq},
+                )
+            tail = item.seq
+            state.stored += 1
+            if state.thread.deleted_at is None:
+                state.rows.append(self._row(item, state))
+        state.tail = tail
+
+    def _check_duplicates(self, stream_id: str, items: list[Prepared], state: StreamState) -> None:
+        old = [item for item in items if item.seq <= state.tail]
+        if not old or state.thread.deleted_at is not None:
+            return  # a tombstone keeps no entries: anything up to its tail is a no-op
+        query = sa.select(entries.c.seq, entries.c.entry_uuid, entries.c.hash).where(
+            entries.c.stream_pk == state.pk,
+            entries.c.seq.between(old[0].seq, old[-1].seq),
+        )
+        stored = {row.seq: (row.entry_uuid, row.hash) for row in self.conn.execute(query)}
+        for item in old:
+            if stored.get(item.seq) != (item.entry_uuid, item.hash):
+                raise _conflict(
+                    stream_id, item.seq, state.tail, "a different entry is stored there"
+                )
+
+    def _row(self, item: Prepared, state: StreamState) -> dict[str, Any]:
+        return {
+            "user_id": self.who.user_id,
+            "thread_id": state.thread.id,
+            "stream_pk": state.pk,
+            "seq": item.seq,
+            "entry_uuid": item.entry_uuid,
+            "ts": item.ts,
+            "role": item.role,
+            "text": item.text,
+            "parts": item.parts,
+            "meta": item.meta,
+            "raw": item.raw,
+            "hash": item.hash,
+            "device_id": self.device_pk,
+            "received_at": self.now,
+            "change": self.change.next,
+        }
+
+    # writing
+
+    def _write(self, states: dict[str, StreamState]) -> None:
+        rows = [row for state in states.values() for row in state.rows]
+        if rows:
+            self.conn.execute(entries.insert(), rows)
+        self._write_streams([s for s in states.values() if s.stored])
+        for state in states.values():
+            _count(state)
+        self._write_threads([t for t in self.threads.values() if t.dirty])
+
+    def _write_streams(self, changed: list[StreamState]) -> None:
+        if not changed:
+            return
+        statement = (
+            streams.update()
+            .where(streams.c.pk == sa.bindparam("b_pk"))
+            .values(tail=sa.bindparam("b_tail"), change=sa.bindparam("b_change"))
+        )
+        change = self.change.next
+        params = [{"b_pk": s.pk, "b_tail": s.tail, "b_change": change} for s in changed]
+        self.conn.execute(statement, params)
+
+    def _write_threads(self, changed: list[ThreadState]) -> None:
+        if not changed:
+            return
+        statement = (
+            threads.update()
+            .where(threads.c.id == sa.bindparam("b_id"))
+            .values(
+                title=sa.bindparam("b_title"),
+                meta=sa.bindparam("b_meta"),
+                entry_count=sa.bindparam("b_count"),
+                last_activity_at=sa.bindparam("b_activity"),
+                updated_at=self.now,
+                change=self.change.next,
+            )
+        )
+        params = [
+            {
+                "b_id": t.id,
+                "b_title": t.title,
+                "b_meta": t.meta,
+                "b_count": t.entry_count,
+                "b_activity": t.last_activity_at,
+            }
+            for t in changed
+        ]
+        self.conn.execute(statement, params)
+
+    def _result(self, batch: StreamBatch, states: dict[str, StreamState]) -> PushStreamResult:
+        state = states[str(batch.stream_id)]
+        deleted = state.thread.deleted_at is not None
+        return PushStreamResult(
+            stream_id=batch.stream_id,
+            thread_id=state.thread.id,
+            tail=state.tail,
+            stored=state.stored,
+            duplicates=state.duplicates,
+            status="thread_deleted" if deleted else "ok",
+        )
+
+
+_THREAD_COLUMNS = (
+    threads.c.id,
+    threads.c.title,
+    threads.c.meta,
+    threads.c.entry_count,
+    threads.c.last_activity_at,
+    threads.c.deleted_at,
+)
+
+
+def _thread_state(row: Any) -> ThreadState:
+    return ThreadState(
+        row.id, row.title, row.meta, row.entry_count, row.last_activity_at, row.deleted_at
+    )
+
+
+def _count(state: StreamState) -> None:
+    """Fold a stream's new rows into its thread's count and last activity."""
+    if not state.rows:
+        return
+    thread = state.thread
+    thread.entry_count += len(state.rows)
+    latest = max(row["ts"] for row in state.rows)
+    if latest > thread.last_activity_at:
+        thread.last_activity_at = latest
+    thread.dirty = True

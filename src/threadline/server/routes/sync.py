@@ -1,0 +1,58 @@
+"""``POST /api/v1/sync/push`` and ``GET /api/v1/sync/status``, the two routes of the sync engine.
+
+A push body is parsed, checked and stored in one worker thread, so a large batch never blocks
+the event loop.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from threadline import protocol as p
+from threadline.protocol.models import PushRequest, PushResponse, StatusResponse
+from threadline.server import push as push_service
+from threadline.server import status as status_service
+from threadline.server.auth import Principal
+from threadline.server.deps import (
+    AppState,
+    Who,
+    app_state,
+    body_spec,
+    json_response,
+    parse_json,
+)
+
+Since = Annotated[int | None, Query(description="Only streams changed after this cursor.")]
+StreamIds = Annotated[list[uuid.UUID] | None, Query(description="Only these streams.")]
+DeviceId = Annotated[uuid.UUID | None, Query(description="Only streams this device writes.")]
+
+router = APIRouter(prefix=f"{p.API_PREFIX}/sync", tags=["sync"])
+
+
+@router.post("/push", response_model=PushResponse, openapi_extra=body_spec(PushRequest))
+async def push(request: Request, who: Who) -> Response:
+    body = await request.body()
+    answer = await run_in_threadpool(_push, app_state(request), who, body)
+    return json_response(answer)
+
+
+def _push(state: AppState, who: Principal, body: bytes) -> PushResponse:
+    request = parse_json(PushRequest, body)
+    return push_service.push(state.db, who, request, state.push_limits)
+
+
+@router.get("/status", response_model=StatusResponse)
+def status(
+    request: Request,
+    who: Who,
+    since: Since = None,
+    stream_id: StreamIds = None,
+    device_id: DeviceId = None,
+) -> Response:
+    answer = status_service.status(app_state(request).db, who, since, stream_id, device_id)
+    return json_response(answer)

@@ -1,0 +1,100 @@
+"""Threads and their entries over plain HTTP (the web UI, scripts and ``curl``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from threadline import protocol as p
+from threadline.protocol.models import (
+    Entry,
+    EntryCreate,
+    EntryPage,
+    Kind,
+    Thread,
+    ThreadCreate,
+    ThreadPage,
+    ThreadPatch,
+)
+from threadline.server import entries, threads
+from threadline.server.deps import Who, app_state, body_spec, json_response, read_json
+
+router = APIRouter(prefix=f"{p.API_PREFIX}/threads", tags=["threads"])
+
+Limit = Annotated[int, Query(ge=1, le=p.MAX_PAGE_SIZE)]
+
+
+@router.get("", response_model=ThreadPage)
+def list_threads(
+    request: Request,
+    who: Who,
+    project: str | None = None,
+    kind: Kind | None = None,
+    q: str | None = None,
+    limit: Limit = p.DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
+) -> Response:
+    page = threads.list_threads(
+        app_state(request).db, who, project=project, kind=kind, q=q, limit=limit, cursor=cursor
+    )
+    return json_response(page)
+
+
+@router.post("", status_code=201, response_model=Thread, openapi_extra=body_spec(ThreadCreate))
+async def create_thread(request: Request, who: Who) -> Response:
+    body = await read_json(request, ThreadCreate)
+    thread = await run_in_threadpool(threads.create_thread, app_state(request).db, who, body)
+    return json_response(thread, 201)
+
+
+@router.get("/{thread_id}", response_model=Thread)
+def get_thread(request: Request, thread_id: str, who: Who) -> Response:
+    return json_response(threads.get_thread(app_state(request).db, who, thread_id))
+
+
+@router.patch("/{thread_id}", response_model=Thread, openapi_extra=body_spec(ThreadPatch))
+async def patch_thread(request: Request, thread_id: str, who: Who) -> Response:
+    body = await read_json(request, ThreadPatch)
+    db = app_state(request).db
+    return json_response(await run_in_threadpool(threads.patch_thread, db, who, thread_id, body))
+
+
+@router.delete("/{thread_id}", status_code=204)
+def delete_thread(request: Request, thread_id: str, who: Who) -> Response:
+    threads.delete_thread(app_state(request).db, who, thread_id)
+    return Response(status_code=204)
+
+
+@router.get("/{thread_id}/entries", response_model=EntryPage)
+def list_entries(
+    request: Request,
+    thread_id: str,
+    who: Who,
+    limit: Limit = p.DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
+    raw: bool = False,
+) -> Response:
+    page = entries.list_entries(
+        app_state(request).db, who, thread_id, limit=limit, cursor=cursor, raw=raw
+    )
+    return json_response(page)
+
+
+@router.post(
+    "/{thread_id}/entries",
+    status_code=201,
+    response_model=Entry,
+    openapi_extra=body_spec(EntryCreate),
+    responses={200: {"model": Entry, "description": "This entry id was already stored."}},
+)
+async def post_entry(request: Request, thread_id: str, who: Who) -> Response:
+    body = await read_json(request, EntryCreate)
+    state = app_state(request)
+    limit = state.settings.max_entry_bytes
+    entry, created = await run_in_threadpool(
+        entries.post_entry, state.db, who, thread_id, body, limit
+    )
+    return json_response(entry, 201 if created else 200)

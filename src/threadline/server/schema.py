@@ -1,0 +1,110 @@
+"""The server's tables as SQLAlchemy Core objects, for building queries.
+
+The migrations in :mod:`threadline.server.migrations` create these tables; this module only
+describes them (a test checks the two agree). Timestamps are UTC text (see :mod:`values`), JSON
+is text, ids are UUID text, and every thread and stream row carries ``change``: the value of
+the user's change cursor when it was last touched.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+#: A BIGINT key that is still SQLite's auto-incrementing rowid.
+BigKey = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", BigKey, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("is_admin", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+)
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("id", BigKey, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("device_uuid", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("last_seen_at", sa.Text, nullable=True),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", BigKey, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("device_id", sa.BigInteger, sa.ForeignKey("devices.id"), nullable=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+    sa.Column("prefix", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("last_used_at", sa.Text, nullable=True),
+    sa.Column("revoked_at", sa.Text, nullable=True),
+)
+
+user_cursors = sa.Table(
+    "user_cursors",
+    metadata,
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+threads = sa.Table(
+    "threads",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("project", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=True),
+    sa.Column("meta", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Text, nullable=False),
+    sa.Column("last_activity_at", sa.Text, nullable=False),
+    sa.Column("entry_count", sa.BigInteger, nullable=False),
+    sa.Column("deleted_at", sa.Text, nullable=True),
+    sa.Column("change", sa.BigInteger, nullable=False),
+)
+
+streams = sa.Table(
+    "streams",
+    metadata,
+    sa.Column("pk", BigKey, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("stream_uuid", sa.Text, nullable=False),
+    sa.Column("thread_id", sa.Text, sa.ForeignKey("threads.id"), nullable=False),
+    sa.Column("device_id", sa.BigInteger, sa.ForeignKey("devices.id"), nullable=True),
+    sa.Column("tail", sa.BigInteger, nullable=False),
+    sa.Column("change", sa.BigInteger, nullable=False),
+)
+
+entries = sa.Table(
+    "entries",
+    metadata,
+    sa.Column("pk", BigKey, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("thread_id", sa.Text, sa.ForeignKey("threads.id"), nullable=False),
+    sa.Column("stream_pk", sa.BigInteger, sa.ForeignKey("streams.pk"), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("entry_uuid", sa.Text, nullable=False),
+    sa.Column("ts", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("parts", sa.Text, nullable=True),
+    sa.Column("meta", sa.Text, nullable=True),
+    sa.Column("raw", sa.Text, nullable=True),
+    sa.Column("hash", sa.Text, nullable=False),
+    sa.Column("device_id", sa.BigInteger, sa.ForeignKey("devices.id"), nullable=True),
+    sa.Column("received_at", sa.Text, nullable=False),
+    sa.Column("change", sa.BigInteger, nullable=False),
+)

@@ -1,0 +1,66 @@
+"""The server's settings: one small frozen dataclass, read from flags and ``THREADLINE_*`` env."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Any
+
+from threadline import paths
+from threadline import protocol as p
+from threadline.errors import ConfigError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+
+ENV_DATABASE_URL = "THREADLINE_DATABASE_URL"
+ENV_MAX_ENTRY_BYTES = "THREADLINE_MAX_ENTRY_BYTES"
+ENV_MAX_BATCH_BYTES = "THREADLINE_MAX_BATCH_BYTES"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    database_url: str = ""
+    max_entry_bytes: int = p.MAX_ENTRY_BYTES
+    max_batch_bytes: int = p.MAX_BATCH_BYTES
+    max_batch_entries: int = p.MAX_BATCH_ENTRIES
+    access_log: bool = False
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or default_database_url()
+
+    def with_overrides(self, **values: Any) -> ServerSettings:
+        """A copy with every value that is not ``None`` replaced."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+def default_database_url() -> str:
+    """``THREADLINE_DATABASE_URL``, else the SQLite file in the data folder."""
+    env = os.environ.get(ENV_DATABASE_URL)
+    if env:
+        return env
+    return f"sqlite:///{paths.server_database_file()}"
+
+
+def settings_from_env() -> ServerSettings:
+    """Defaults overridden by the ``THREADLINE_*`` environment variables."""
+    return ServerSettings(
+        database_url=os.environ.get(ENV_DATABASE_URL, ""),
+        max_entry_bytes=_env_int(ENV_MAX_ENTRY_BYTES, p.MAX_ENTRY_BYTES),
+        max_batch_bytes=_env_int(ENV_MAX_BATCH_BYTES, p.MAX_BATCH_BYTES),
+    )
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number of bytes, not {value!r}") from None
+    if number < 1:
+        raise ConfigError(f"{name} must be at least 1, not {number}")
+    return number

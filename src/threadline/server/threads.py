@@ -1,0 +1,192 @@
+"""Threads over plain HTTP: list, create, read, rename and delete (leaving a tombstone).
+
+Only the caller's live threads exist here: another user's thread and a deleted one are both
+``404`` (never ``403``). Listing is most recent activity first with keyset pagination, so pages
+stay correct while entries arrive. Deleting keeps the thread row as a tombstone (for the push
+rules), drops its entries and stamps its streams, so ``sync/status`` reports them deleted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from threadline import protocol as p
+from threadline.errors import Conflict, NotFound
+from threadline.protocol.models import Thread, ThreadCreate, ThreadPage, ThreadPatch
+from threadline.server import pages
+from threadline.server.auth import Principal
+from threadline.server.changes import ChangeCursor
+from threadline.server.database import Database
+from threadline.server.schema import entries, streams, threads
+from threadline.server.values import json_text, json_value, now_text, ts_parse
+
+
+def list_threads(
+    db: Database,
+    who: Principal,
+    *,
+    project: str | None = None,
+    kind: str | None = None,
+    q: str | None = None,
+    limit: int = p.DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
+) -> ThreadPage:
+    query = sa.select(threads).where(
+        threads.c.user_id == who.user_id, threads.c.deleted_at.is_(None)
+    )
+    if project is not None:
+        query = query.where(threads.c.project == project)
+    if kind is not None:
+        query = query.where(threads.c.kind == kind)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            sa.or_(
+                threads.c.title.ilike(pattern, escape="\\"),
+                threads.c.name.ilike(pattern, escape="\\"),
+            )
+        )
+    if cursor is not None:
+        activity, thread_id = pages.decode(cursor, str, str)
+        query = query.where(
+            sa.or_(
+                threads.c.last_activity_at < activity,
+                sa.and_(threads.c.last_activity_at == activity, threads.c.id < thread_id),
+            )
+        )
+    query = query.order_by(threads.c.last_activity_at.desc(), threads.c.id.desc()).limit(limit + 1)
+    with db.read() as conn:
+        rows = conn.execute(query).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = pages.encode(rows[-1].last_activity_at, rows[-1].id) if more else None
+    return ThreadPage(threads=[thread_model(r) for r in rows], next_cursor=next_cursor)
+
+
+def get_thread(db: Database, who: Principal, thread_id: str) -> Thread:
+    with db.read() as conn:
+        return thread_model(live_thread(conn, who.user_id, thread_id))
+
+
+def create_thread(db: Database, who: Principal, body: ThreadCreate) -> Thread:
+    key = body.key or p.note_thread_key(body.project, body.name)
+
+    def work(conn: sa.Connection) -> Thread:
+        change = ChangeCursor(conn, who.user_id)
+        existing = conn.execute(
+            sa.select(threads.c.id).where(
+                threads.c.user_id == who.user_id,
+                threads.c.key == key,
+                threads.c.deleted_at.is_(None),
+            )
+        ).scalar()
+        if existing is not None:
+            raise Conflict(
+                f"a thread with key {key!r} already exists",
+                code="thread_exists",
+                detail={"thread_id": existing},
+            )
+        thread_id, now = str(uuid.uuid4()), now_text()
+        conn.execute(
+            threads.insert().values(
+                id=thread_id,
+                user_id=who.user_id,
+                key=key,
+                kind=body.kind,
+                name=body.name,
+                project=body.project,
+                title=body.title or None,
+                meta=json_text(body.meta or {}),
+                created_at=now,
+                updated_at=now,
+                last_activity_at=now,
+                entry_count=0,
+                deleted_at=None,
+                change=change.next,
+            )
+        )
+        change.finish()
+        return thread_model(live_thread(conn, who.user_id, thread_id))
+
+    return db.run_write(work)
+
+
+def patch_thread(db: Database, who: Principal, thread_id: str, body: ThreadPatch) -> Thread:
+    """Rename, retitle or merge meta; the key (a note thread's identity) never changes."""
+
+    def work(conn: sa.Connection) -> Thread:
+        change = ChangeCursor(conn, who.user_id)
+        row = live_thread(conn, who.user_id, thread_id)
+        values = _patch_values(row, body)
+        if values:
+            values.update(updated_at=now_text(), change=change.next)
+            conn.execute(threads.update().where(threads.c.id == thread_id).values(**values))
+        change.finish()
+        return thread_model(live_thread(conn, who.user_id, thread_id))
+
+    return db.run_write(work)
+
+
+def _patch_values(row: Any, body: ThreadPatch) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if body.name is not None and body.name != row.name:
+        values["name"] = body.name
+    if body.project is not None and body.project != row.project:
+        values["project"] = body.project
+    if body.title is not None and (body.title or None) != row.title:
+        values["title"] = body.title or None
+    if body.meta is not None:
+        merged = json_text({**json_value(row.meta), **body.meta})
+        if merged != row.meta:
+            values["meta"] = merged
+    return values
+
+
+def delete_thread(db: Database, who: Principal, thread_id: str) -> None:
+    def work(conn: sa.Connection) -> None:
+        change = ChangeCursor(conn, who.user_id)
+        live_thread(conn, who.user_id, thread_id)
+        now, stamp = now_text(), change.next
+        conn.execute(entries.delete().where(entries.c.thread_id == thread_id))
+        conn.execute(
+            threads.update()
+            .where(threads.c.id == thread_id)
+            .values(deleted_at=now, updated_at=now, entry_count=0, change=stamp)
+        )
+        conn.execute(streams.update().where(streams.c.thread_id == thread_id).values(change=stamp))
+        change.finish()
+
+    db.run_write(work)
+
+
+def live_thread(conn: sa.Connection, user_id: int, thread_id: str) -> Any:
+    """The caller's live thread row, or ``404`` (also for another user's or a deleted one)."""
+    row = conn.execute(
+        sa.select(threads).where(
+            threads.c.id == thread_id,
+            threads.c.user_id == user_id,
+            threads.c.deleted_at.is_(None),
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no thread {thread_id}")
+    return row
+
+
+def thread_model(row: Any) -> Thread:
+    return Thread(
+        id=row.id,
+        key=row.key,
+        kind=row.kind,
+        name=row.name,
+        project=row.project,
+        title=row.title,
+        meta=json_value(row.meta) or {},
+        created_at=ts_parse(row.created_at),
+        updated_at=ts_parse(row.updated_at),
+        last_activity_at=ts_parse(row.last_activity_at),
+        entry_count=row.entry_count,
+    )
