@@ -1,0 +1,42 @@
+"""``threadline serve``: run the sync server (see :mod:`threadline.server.run`)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on.  [default: 127.0.0.1]")
+@click.option("--port", type=int, default=None, help="Port; 0 picks a free one.  [default: 8787]")
+@click.option(
+    "--database-url",
+    default=None,
+    help="sqlite:///path or postgresql://…  [default: $THREADLINE_DATABASE_URL, else server.db "
+    "in the data folder]",
+)
+@click.option(
+    "--max-entry-bytes", type=click.IntRange(min=1), default=None, help="Limit per entry."
+)
+@click.option("--max-batch-bytes", type=click.IntRange(min=1), default=None, help="Limit per body.")
+@click.option("--access-log", is_flag=True, default=None, help="Log every request.")
+def serve(
+    host: str | None,
+    port: int | None,
+    database_url: str | None,
+    max_entry_bytes: int | None,
+    max_batch_bytes: int | None,
+    access_log: bool | None,
+) -> None:
+    """Run the Threadline sync server until SIGINT or SIGTERM."""
+    from threadline.server.run import serve as run_server
+    from threadline.server.settings import settings_from_env
+
+    settings = settings_from_env().with_overrides(
+        host=host,
+        port=port,
+        database_url=database_url,
+        max_entry_bytes=max_entry_bytes,
+        max_batch_bytes=max_batch_bytes,
+        access_log=access_log,
+    )
+    run_server(settings)
