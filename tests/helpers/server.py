@@ -1,0 +1,168 @@
+"""Server helpers for tests and benchmarks: databases, accounts, a real ``threadline serve``.
+
+- :func:`fresh_database_url` — a SQLite file, or a fresh PostgreSQL schema (dropped afterwards)
+  when ``THREADLINE_TEST_DATABASE_URL`` is set.
+- :func:`create_user_and_token` — a user and a device-less bearer token, written straight into
+  a server database (migrating it first), without starting a server.
+- :class:`ServerProcess` — ``threadline serve --port 0`` as a subprocess with its own
+  ``THREADLINE_HOME``; ``base_url`` is parsed from the ``Threadline listening on`` line.
+
+Standard library plus threadline.server only, so a benchmark script can import it as well.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import quote
+
+ENV_TEST_DATABASE = "THREADLINE_TEST_DATABASE_URL"
+THREADLINE = shutil.which("threadline", path=str(Path(sys.executable).parent)) or "threadline"
+LISTENING = re.compile(r"^Threadline listening on (http://\S+)$")
+
+
+class PostgresUnavailable(Exception):
+    """No ``THREADLINE_TEST_DATABASE_URL``: the caller decides whether to skip or fail."""
+
+
+@contextmanager
+def fresh_database_url(backend: str, folder: Path) -> Iterator[str]:
+    """A database nobody else uses for the block: ``sqlite`` or ``postgresql``."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'server.db'}"
+        return
+    base = os.environ.get(ENV_TEST_DATABASE)
+    if not base:
+        raise PostgresUnavailable(f"set {ENV_TEST_DATABASE}=postgresql://user@host:port/db")
+    import psycopg
+
+    schema = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@dataclass(frozen=True)
+class Account:
+    user: str
+    password: str
+    token: str
+    token_id: int
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def create_user_and_token(
+    database_url: str, user: str = "alice", password: str | None = None, *, is_admin: bool = False
+) -> Account:
+    """Create ``user`` (if new) and a fresh token for it in the server database."""
+    from threadline.errors import Conflict
+    from threadline.server import admin
+    from threadline.server.database import open_database
+
+    password = password or secrets.token_urlsafe(12)
+    db = open_database(database_url)
+    try:
+        with suppress(Conflict):
+            admin.create_user(db, user, password, is_admin=is_admin)
+        token = admin.create_token(db, user, "tests")
+    finally:
+        db.dispose()
+    return Account(user, password, token.secret, token.id)
+
+
+class ServerProcess:
+    """``threadline serve`` on a free loopback port; a context manager that stops it."""
+
+    def __init__(
+        self,
+        home: Path,
+        database_url: str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.home = home
+        self.database_url = database_url
+        self.args = args
+        self.env = env or {}
+        self.timeout = timeout
+        self.base_url = ""
+        self.output: list[str] = []
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> ServerProcess:
+        self.home.mkdir(parents=True, exist_ok=True)
+        command = [THREADLINE, "serve", "--port", "0", "--database-url", self.database_url]
+        self.proc = subprocess.Popen(
+            [*command, *self.args],
+            env=self._environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        listening = threading.Event()
+        threading.Thread(target=self._pump, args=(listening,), daemon=True).start()
+        if not listening.wait(self.timeout):
+            self.stop()
+            raise RuntimeError("threadline serve did not start:\n" + "".join(self.output))
+        return self
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM, then SIGKILL if it does not exit in time; return the exit status."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        return proc.returncode
+
+    def _environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
+        env["THREADLINE_HOME"] = str(self.home)
+        env.update(self.env)
+        return env
+
+    def _pump(self, listening: threading.Event) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+            match = LISTENING.match(line.strip())
+            if match and not listening.is_set():
+                self.base_url = match.group(1)
+                listening.set()
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,122 @@
+"""Fixtures for the server tests: a database per test on every backend, the real app in
+process (``AsgiClient`` over ASGI), and accounts with bearer tokens.
+
+``server_db_url`` runs each test on SQLite and, when ``THREADLINE_TEST_DATABASE_URL`` names a
+PostgreSQL database, on a fresh schema there (skipped without it, failed under ``CI=true``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers.asgi import AsgiClient
+from tests.helpers.server import (
+    ENV_TEST_DATABASE,
+    Account,
+    PostgresUnavailable,
+    fresh_database_url,
+)
+from threadline.server import admin
+from threadline.server.app import create_app
+from threadline.server.database import Database, open_database
+from threadline.server.settings import ServerSettings
+
+DEVICE_ID = "2f6e0000-0000-4000-8000-000000000001"
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def server_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    try:
+        with fresh_database_url(request.param, tmp_path) as url:
+            yield url
+    except PostgresUnavailable:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {ENV_TEST_DATABASE} is not set: PostgreSQL must be tested")
+        pytest.skip(f"PostgreSQL tests need {ENV_TEST_DATABASE}=postgresql://user@host:port/db")
+
+
+@pytest.fixture
+def db(server_db_url: str) -> Iterator[Database]:
+    database = open_database(server_db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def settings(server_db_url: str) -> ServerSettings:
+    return ServerSettings(database_url=server_db_url)
+
+
+@pytest.fixture
+def make_client(db: Database, settings: ServerSettings) -> Iterator[Callable[..., AsgiClient]]:
+    """A client of the real app, built with any settings overridden."""
+    clients: list[AsgiClient] = []
+
+    def make(**overrides: Any) -> AsgiClient:
+        client = AsgiClient(create_app(settings.with_overrides(**overrides), db=db))
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def client(make_client: Callable[..., AsgiClient]) -> AsgiClient:
+    return make_client()
+
+
+@pytest.fixture
+def make_account(db: Database) -> Callable[..., Account]:
+    """``make_account("bob")``: a user with a device-less token, straight in the database."""
+
+    def make(
+        user: str = "alice", password: str = "correct horse", is_admin: bool = False
+    ) -> Account:
+        if user not in {u.name for u in admin.list_users(db)}:
+            admin.create_user(db, user, password, is_admin=is_admin)
+        token = admin.create_token(db, user, "tests")
+        return Account(user, password, token.secret, token.id)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_account: Callable[..., Account]) -> Account:
+    return make_account("alice")
+
+
+def entry(seq: int, text: str = "", **fields: Any) -> dict[str, Any]:
+    """A push entry with a fresh id and a fixed timestamp, overridable field by field."""
+    body = {
+        "seq": seq,
+        "id": str(uuid.uuid4()),
+        "ts": f"2026-11-21T10:00:{seq % 60:02d}.000000Z",
+        "role": "assistant",
+        "text": text or f"entry {seq}",
+    }
+    body.update(fields)
+    return body
+
+
+def stream(
+    stream_id: str, entries: list[dict[str, Any]], key: str = "note:shop:main", **thread: Any
+) -> dict[str, Any]:
+    name = key.rsplit(":", 1)[-1]
+    ref = {"key": key, "kind": "note", "name": name, "project": "shop", **thread}
+    return {"stream_id": stream_id, "thread": ref, "entries": entries}
+
+
+def push_body(*streams: dict[str, Any], device_id: str | None = None) -> dict[str, Any]:
+    return {
+        "device_id": device_id or "2f6e0000-0000-4000-8000-000000000001",
+        "streams": list(streams),
+    }
