@@ -175,13 +175,15 @@ def _deliver(conn: Any, cfg: config_mod.Config, added: Any) -> tuple[bool, str]:
             if notes.is_acked(conn, added.stream_id, added.seq):
                 return True, ""
             api = Api(cfg.server_url, cfg.token, timeout=cfg.push_timeout)
-            engine.deliver(conn, api, deadline=deadline)
+            result = engine.deliver(conn, api, deadline=deadline)
     except engine.LockTimeout:
         return False, "another threadline process is still delivering"
     except ClientError as exc:
         return False, exc.message
     if notes.is_acked(conn, added.stream_id, added.seq):
         return True, ""
+    if result.blocked:
+        return False, f"the server refused it ({result.blocked[0]}); see `threadline sync status`"
     return False, f"not delivered within {cfg.push_timeout:g} s"
 
 
