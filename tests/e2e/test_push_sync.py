@@ -174,3 +174,25 @@ def test_two_devices_share_a_thread(make_client: Callable[[str], Path]) -> None:
     ]
     listed = json.loads(cli.run(laptop, "thread", "list", "-p", "shop", "--json").stdout)
     assert [(t["name"], t["entry_count"]) for t in listed] == [("main", 2)]
+
+
+def test_entry_over_the_server_limit_blocks_only_its_thread(
+    tmp_path: Path, database_url: str
+) -> None:
+    srv = live.LiveServer(tmp_path / "small", database_url, "--max-entry-bytes", "1000").start()
+    try:
+        home = tmp_path / "client"
+        live.login(home, srv)
+        big = push(home, "-t", "big", "x" * 2000)
+        assert big.returncode == 0
+        assert "entry_too_large" in big.stderr and "sync status" in big.stderr
+        small = push(home, "-t", "small", "fits")
+        assert json.loads(small.stdout)["delivered"] is True, small.stderr
+        info = json.loads(cli.run(home, "sync", "status", "--json").stdout)
+        assert info["pending"] == 0
+        assert [(b["name"], b["pending"]) for b in info["blocked"]] == [("big", 1)]
+        assert "1000" in info["blocked"][0]["blocked"], "the error names the limit"
+        shown = cli.run(home, "thread", "show", "big", "--json")
+        assert json.loads(shown.stdout)["entries"][0]["text"] == "x" * 2000, "nothing lost"
+    finally:
+        srv.stop()
