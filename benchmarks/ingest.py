@@ -1,0 +1,345 @@
+"""Server ingest rate: entries stored per second with 16 concurrent clients.
+
+Each client is a thread with its own device (its own token from ``POST /api/v1/auth/login``)
+and its own stream and note thread, all of one user. It sends ``POST /api/v1/sync/push``
+batches of 1, 100 or 1,000 entries (about 200 characters of text each) with consecutive
+``seq``, one after another, over one keep-alive ``http.client`` connection — the CLI's own
+client opens a connection per request; keep-alive here keeps the benchmark's side cheap.
+Bodies are built before the clock starts and, like the real client's, gzip-compressed when
+over 4 kB. A configuration stops at its entry total or its time budget, whichever comes first.
+
+Afterwards, every stream's tail from ``GET /api/v1/sync/status`` and every thread's
+``entry_count`` must equal what its client had acknowledged (zero lost).
+
+Baseline, same run: the same rows inserted with one ``executemany`` in one transaction into
+a table shaped like the server's ``entries`` table (same columns, unique constraints and
+index) — with :mod:`sqlite3` (WAL, ``synchronous=NORMAL``, as the server) and, on PostgreSQL,
+with psycopg. Ratio = server rate / raw rate.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import sqlite3
+import threading
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness import (
+    Context,
+    Server,
+    api_logins,
+    cpu_seconds,
+    database,
+    note,
+    now,
+    percentile,
+    table,
+    text_of_size,
+)
+from threadline import protocol as p
+from threadline.client.api import Api
+
+CLIENTS = 16
+TEXT_CHARS = 200
+TARGET_RATE = 20_000
+COMPRESS_OVER = 4096
+PUSH_PATH = f"{p.API_PREFIX}/sync/push"
+
+
+@dataclass
+class Config:
+    batch: int
+    total: int
+    budget_s: float
+
+
+def configs(quick: bool) -> list[Config]:
+    if quick:
+        return [Config(1, 1_600, 6), Config(100, 16_000, 10), Config(1000, 16_000, 12)]
+    return [Config(1, 8_000, 25), Config(100, 48_000, 40), Config(1000, 48_000, 40)]
+
+
+@dataclass
+class Client:
+    index: int
+    token: str
+    device_id: str
+    stream_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    bodies: list[tuple[bytes, dict[str, str], int]] = field(default_factory=list)
+    acked: int = 0
+    requests: int = 0
+    latencies: list[float] = field(default_factory=list)
+    error: str | None = None
+
+
+def _entries(client: Client, first_seq: int, count: int, rng: random.Random) -> list[Any]:
+    base = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+    out = []
+    for seq in range(first_seq, first_seq + count):
+        ts = (base + timedelta(microseconds=seq)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        text = text_of_size(TEXT_CHARS, rng)
+        out.append(
+            {"seq": seq, "id": str(uuid.uuid4()), "ts": ts, "role": "assistant", "text": text}
+        )
+    return out
+
+
+def _body(client: Client, entries: list[Any]) -> tuple[bytes, dict[str, str]]:
+    thread = {"key": f"note:bench:ingest-{client.index}", "kind": "note"}
+    thread.update(name=f"ingest-{client.index}", project="bench")
+    body = {
+        "device_id": client.device_id,
+        "streams": [{"stream_id": client.stream_id, "thread": thread, "entries": entries}],
+    }
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    headers = {
+        "Authorization": f"Bearer {client.token}",
+        p.VERSION_HEADER: str(p.PROTOCOL_VERSION),
+        "Content-Type": "application/json",
+    }
+    if len(data) > COMPRESS_OVER:
+        compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+        data = compressor.compress(data) + compressor.flush()
+        headers["Content-Encoding"] = "gzip"
+    return data, headers
+
+
+def prepare(clients: list[Client], cfg: Config, rows: list[tuple[Any, ...]]) -> None:
+    """Build every client's request bodies; collect the rows for the raw baseline."""
+    rng = random.Random(cfg.batch)
+    per_client = cfg.total // len(clients)
+    for client in clients:
+        seq = 1
+        while seq <= per_client:
+            count = min(cfg.batch, per_client - seq + 1)
+            entries = _entries(client, seq, count, rng)
+            data, headers = _body(client, entries)
+            client.bodies.append((data, headers, seq + count - 1))
+            rows.extend(
+                (client.index, e["seq"], e["id"], e["ts"], e["role"], e["text"]) for e in entries
+            )
+            seq += count
+
+
+def _send_all(client: Client, url: str, barrier: threading.Barrier, deadline: list[float]) -> None:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=120)
+    try:
+        barrier.wait()
+        for data, headers, last_seq in client.bodies:
+            if now() > deadline[0]:
+                break
+            start = now()
+            conn.request("POST", PUSH_PATH, data, headers)
+            response = conn.getresponse()
+            answer = response.read()
+            client.latencies.append(now() - start)
+            client.requests += 1
+            if response.status != 200:
+                client.error = f"HTTP {response.status}: {answer[:300]!r}"
+                return
+            tail = json.loads(answer)["streams"][0]["tail"]
+            if tail != last_seq:
+                client.error = f"tail {tail} after sending up to seq {last_seq}"
+                return
+            client.acked = tail
+    except (OSError, http.client.HTTPException) as exc:
+        client.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        conn.close()
+
+
+def verify(url: str, clients: list[Client]) -> tuple[int, list[str]]:
+    """Every stream's tail and every thread's entry_count equal what its client had acked.
+    Returns the number of acknowledged entries missing on the server, and the problems."""
+    api = Api(url, clients[0].token, timeout=60)
+    tails = {
+        item["stream_id"]: item
+        for item in api.status(stream_ids=[c.stream_id for c in clients])["streams"]
+    }
+    counts = {t["name"]: t["entry_count"] for t in api.all_threads(project="bench")}
+    problems = []
+    lost = 0
+    for client in clients:
+        item = tails.get(client.stream_id)
+        tail = item["tail"] if item else 0
+        count = counts.get(f"ingest-{client.index}", 0)
+        lost += max(0, client.acked - min(tail, count))
+        if tail != client.acked or count != client.acked:
+            problems.append(
+                f"client {client.index}: acked {client.acked}, server tail {tail}, "
+                f"thread entry_count {count}"
+            )
+    return lost, problems
+
+
+def run_config(ctx: Context, backend: str, cfg: Config, raw: dict[str, float]) -> dict[str, Any]:
+    home = ctx.home(f"ingest-{backend}-{cfg.batch}")
+    with database(backend, ctx.workdir, ctx.postgres) as url, Server(home, url) as server:
+        logins = api_logins(server, CLIENTS, "ingest")
+        clients = [Client(i, token, device) for i, (token, device) in enumerate(logins)]
+        rows: list[tuple[Any, ...]] = []
+        prepare(clients, cfg, rows)
+        if backend not in raw:
+            raw[backend] = raw_rate(backend, ctx, rows)
+        barrier = threading.Barrier(len(clients) + 1)
+        deadline = [float("inf")]
+        workers = [
+            threading.Thread(target=_send_all, args=(c, server.url, barrier, deadline))
+            for c in clients
+        ]
+        for worker in workers:
+            worker.start()
+        cpu_before = cpu_seconds(server.pid)
+        barrier.wait()
+        start = now()
+        deadline[0] = start + cfg.budget_s
+        for worker in workers:
+            worker.join()
+        elapsed = now() - start
+        server_cpu = cpu_seconds(server.pid) - cpu_before
+        problems = [f"client {c.index}: {c.error}" for c in clients if c.error]
+        lost, found = verify(server.url, clients)
+        problems += found
+    stored = sum(c.acked for c in clients)
+    latencies = [lat for c in clients for lat in c.latencies]
+    rate = stored / elapsed if elapsed else 0.0
+    return {
+        "backend": backend,
+        "batch": cfg.batch,
+        "clients": CLIENTS,
+        "entries": stored,
+        "planned": cfg.total,
+        "requests": sum(c.requests for c in clients),
+        "seconds": round(elapsed, 2),
+        "entries_per_s": round(rate),
+        "raw_entries_per_s": round(raw[backend]),
+        "ratio_to_raw": round(rate / raw[backend], 3),
+        "request_p50_ms": round(percentile(latencies, 50) * 1000, 1),
+        "request_p99_ms": round(percentile(latencies, 99) * 1000, 1),
+        "server_cpu_pct": round(100 * server_cpu / elapsed) if elapsed else 0,
+        "lost": lost,
+        "problems": problems,
+    }
+
+
+# --- the raw baseline ------------------------------------------------------------------------
+
+_RAW_COLUMNS = (
+    "pk INTEGER PRIMARY KEY, user_id BIGINT NOT NULL, thread_id TEXT NOT NULL, "
+    "stream_pk BIGINT NOT NULL, seq BIGINT NOT NULL, entry_uuid TEXT NOT NULL, "
+    "ts TEXT NOT NULL, role TEXT NOT NULL, text TEXT NOT NULL, parts TEXT, meta TEXT, raw TEXT, "
+    "hash TEXT NOT NULL, device_id BIGINT, received_at TEXT NOT NULL, change BIGINT NOT NULL, "
+    "UNIQUE (stream_pk, seq), UNIQUE (user_id, entry_uuid)"
+)
+_RAW_INSERT = (
+    "INSERT INTO entries (user_id, thread_id, stream_pk, seq, entry_uuid, ts, role, text, "
+    "hash, device_id, received_at, change) VALUES ({0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, "
+    "{0}, {0}, {0}, {0})"
+)
+
+
+def _raw_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    received = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    fake_hash = "0" * 64
+    return [
+        (1, f"thread-{stream}", stream, seq, uid, ts, role, text, fake_hash, 1, received, 1)
+        for stream, seq, uid, ts, role, text in rows
+    ]
+
+
+def raw_rate(backend: str, ctx: Context, rows: list[tuple[Any, ...]]) -> float:
+    """Entries per second of one executemany of ``rows`` in one transaction."""
+    values = _raw_rows(rows)
+    if backend == "sqlite":
+        return _raw_sqlite(ctx.workdir / "raw-baseline.db", values)
+    return _raw_postgres(ctx, values)
+
+
+def _raw_sqlite(path: Path, values: list[tuple[Any, ...]]) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"CREATE TABLE entries ({_RAW_COLUMNS})")
+        conn.execute("CREATE INDEX ix_entries_thread_ts ON entries (thread_id, ts, pk)")
+        start = now()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(_RAW_INSERT.format("?"), values)
+        conn.execute("COMMIT")
+        elapsed = now() - start
+    finally:
+        conn.close()
+    path.unlink(missing_ok=True)
+    return len(values) / elapsed
+
+
+def _raw_postgres(ctx: Context, values: list[tuple[Any, ...]]) -> float:
+    import psycopg
+
+    # the URL carries the fresh schema as search_path in libpq options
+    with (
+        database("postgres", ctx.workdir, ctx.postgres) as url,
+        psycopg.connect(url) as conn,
+    ):
+        columns = _RAW_COLUMNS.replace("pk INTEGER PRIMARY KEY", "pk BIGSERIAL PRIMARY KEY")
+        conn.execute(f"CREATE TABLE entries ({columns})")
+        conn.execute("CREATE INDEX ix_entries_thread_ts ON entries (thread_id, ts, pk)")
+        conn.commit()
+        start = now()
+        with conn.cursor() as cursor:
+            cursor.executemany(_RAW_INSERT.format("%s"), values)
+        conn.commit()
+        return len(values) / (now() - start)
+
+
+# --- the benchmark ---------------------------------------------------------------------------
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    rows = []
+    raw: dict[str, float] = {}
+    for backend in ctx.backends():
+        for cfg in configs(ctx.quick):
+            print(f"  {backend}, batches of {cfg.batch} …", flush=True)
+            rows.append(run_config(ctx, backend, cfg, raw))
+    table(
+        f"ingest — {CLIENTS} concurrent clients, one stream each, ~{TEXT_CHARS}-char entries",
+        ["backend", "batch", "entries", "requests", "s", "entries/s", "raw entries/s",
+         "server/raw", "req p50 ms", "req p99 ms", "server CPU %", "lost"],
+        [
+            [r["backend"], r["batch"], r["entries"], r["requests"], r["seconds"],
+             r["entries_per_s"], r["raw_entries_per_s"], r["ratio_to_raw"], r["request_p50_ms"],
+             r["request_p99_ms"], r["server_cpu_pct"], r["lost"]]
+            for r in rows
+        ],
+    )  # fmt: skip
+    note("raw = one sqlite3/psycopg executemany of the same rows in one transaction")
+    note("server CPU % = CPU time of the `threadline serve` process / wall time (2 cores = 200%)")
+    target = next((r for r in rows if r["backend"] == "sqlite" and r["batch"] == 100), None)
+    if target is not None:
+        verdict = "met" if target["entries_per_s"] >= TARGET_RATE else "MISSED"
+        note(
+            f"target: ≥ {TARGET_RATE:,} entries/s in batches of 100 on SQLite → "
+            f"{target['entries_per_s']:,}, {verdict}"
+        )
+    short = [r for r in rows if r["entries"] < r["planned"] and not r["problems"]]
+    for r in short:
+        note(
+            f"{r['backend']} batch {r['batch']}: time budget reached after "
+            f"{r['entries']:,} of {r['planned']:,} entries"
+        )
+    return {
+        "configs": rows,
+        "target_entries_per_s": TARGET_RATE,
+        "target_met": bool(target and target["entries_per_s"] >= TARGET_RATE),
+        "problems": [p_ for r in rows for p_ in r["problems"]],
+    }

@@ -1,0 +1,167 @@
+"""Run Threadline's benchmarks and print their figures.
+
+    .venv/bin/python benchmarks/run.py [--quick] [--only NAME ...] [--postgres URL]
+
+Every benchmark starts real ``threadline`` processes (server and CLI) in temporary homes. The
+machine running them is assumed noisy, so each prints its figures beside a baseline measured in
+the same run and the ratio to it; nothing here asserts a timing. Figures are also written as
+JSON to ``benchmarks/results/latest.json``.
+
+PostgreSQL runs when ``--postgres URL`` is given, else ``$THREADLINE_TEST_DATABASE_URL``, else
+``postgresql://postgres@127.0.0.1:5432/test`` if it answers; each run uses a fresh schema,
+dropped afterwards. The exit status is 1 when a benchmark failed or found entries lost or
+duplicated, else 0 — whether or not a performance target was met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import harness  # noqa: E402
+import ingest  # noqa: E402
+import many_clients  # noqa: E402
+import push_process  # noqa: E402
+import push_to_visible  # noqa: E402
+
+BENCHMARKS = {
+    "push_process": push_process.run,
+    "push_to_visible": push_to_visible.run,
+    "ingest": ingest.run,
+    "many_clients": many_clients.run,
+}
+RESULTS = HERE / "results" / "latest.json"
+WANTED_OPEN_FILES = 8192
+
+
+def raise_open_files_limit(wanted: int = WANTED_OPEN_FILES) -> tuple[int, int]:
+    """Raise the soft limit on open files (inherited by the server processes started later),
+    so a thousand concurrent sockets fit. Returns the limits now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=HERE.parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            cwd=HERE.parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return out.stdout.strip() + ("+uncommitted src changes" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def redact(url: str | None) -> str | None:
+    """A database URL without its password."""
+    if not url or "@" not in url or ":" not in url.split("@", 1)[0].split("//", 1)[-1]:
+        return url
+    scheme, rest = url.split("//", 1)
+    credentials, host = rest.split("@", 1)
+    return f"{scheme}//{credentials.split(':', 1)[0]}:***@{host}"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller counts (about 2 minutes)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(BENCHMARKS),
+        metavar="NAME",
+        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}",
+    )
+    parser.add_argument("--postgres", metavar="URL", help="PostgreSQL database to benchmark on")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--json", type=Path, default=RESULTS, help=f"default: {RESULTS}")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    limits = raise_open_files_limit()
+    if args.no_postgres:
+        postgres, why = None, "not run: --no-postgres"
+    else:
+        postgres, why = harness.postgres_base_url(args.postgres)
+    workdir = Path(tempfile.mkdtemp(prefix="threadline-bench-"))
+    ctx = harness.Context(quick=args.quick, postgres=postgres, workdir=workdir)
+    meta: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "mode": "quick" if args.quick else "full",
+        "commit": git_commit(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "open_files_limit": limits[0],
+        "postgres": redact(postgres),
+        "postgres_why": why,
+    }
+    print(
+        f"Threadline benchmarks ({meta['mode']}) — commit {meta['commit']}, Python "
+        f"{meta['python']}, {meta['cpus']} CPUs, {meta['platform']}"
+    )
+    print(f"PostgreSQL: {redact(postgres) or '-'} ({why})")
+    print(f"Working folder: {workdir}", flush=True)
+
+    selected = args.only or list(BENCHMARKS)
+    results: dict[str, Any] = {}
+    failed = False
+    total_start = time.perf_counter()
+    try:
+        for name in selected:
+            print(f"\n=== {name} ===", flush=True)
+            start = time.perf_counter()
+            try:
+                results[name] = BENCHMARKS[name](ctx)
+            except Exception as exc:
+                traceback.print_exc()
+                results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                failed = True
+            results[name]["seconds"] = round(time.perf_counter() - start, 1)
+            problems = results[name].get("problems") or []
+            for problem in problems:
+                print(f"  PROBLEM: {problem}")
+            failed = failed or bool(problems)
+            print(f"  ({name} took {results[name]['seconds']} s)", flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    meta["seconds"] = round(time.perf_counter() - total_start, 1)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    print(f"\nAll done in {meta['seconds']} s; figures written to {args.json}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
