@@ -103,6 +103,7 @@ _PRINCIPAL_QUERY = (
     )
     .select_from(tokens.join(users, users.c.id == tokens.c.user_id))
     .outerjoin(devices, devices.c.id == tokens.c.device_id)
+    .where(tokens.c.token_hash == sa.bindparam("token_hash"))
 )
 
 
@@ -111,7 +112,7 @@ def authenticate(db: Database, authorization: str | None) -> Principal:
     secret = _bearer_secret(authorization)
     wanted = hash_token(secret)
     with db.read() as conn:
-        row = conn.execute(_PRINCIPAL_QUERY.where(tokens.c.token_hash == wanted)).first()
+        row = conn.execute(_PRINCIPAL_QUERY, {"token_hash": wanted}).first()
     if row is None or not hmac.compare_digest(row.token_hash, wanted):
         raise Unauthorized("unknown token")
     if row.revoked_at is not None:
@@ -217,7 +218,7 @@ def login(
     user_id = int(user.id)
 
     def work(conn: sa.Connection) -> tuple[int, str]:
-        device_pk = ensure_device(conn, user_id, device_uuid, request.device_name)
+        device_pk, _ = ensure_device(conn, user_id, device_uuid, request.device_name)
         return insert_token(conn, user_id, device_pk, request.device_name)
 
     token_id, secret = db.run_write(work)
@@ -226,27 +227,24 @@ def login(
     )
 
 
-def ensure_device(conn: sa.Connection, user_id: int, device_uuid: str, name: str | None) -> int:
-    """The row id of the user's device, inserted if it is new (named ``name``)."""
-    row = conn.execute(
-        sa.select(devices.c.id, devices.c.name).where(
-            devices.c.user_id == user_id, devices.c.device_uuid == device_uuid
-        )
-    ).first()
+_DEVICE_QUERY = sa.select(devices.c.id, devices.c.name).where(
+    devices.c.user_id == sa.bindparam("user_id"),
+    devices.c.device_uuid == sa.bindparam("device_uuid"),
+)
+
+
+def ensure_device(
+    conn: sa.Connection, user_id: int, device_uuid: str, name: str | None
+) -> tuple[int, bool]:
+    """The row id of the user's device and whether it was inserted now (named ``name``)."""
+    row = conn.execute(_DEVICE_QUERY, {"user_id": user_id, "device_uuid": device_uuid}).first()
     if row is not None:
         if name and row.name != name:
             conn.execute(devices.update().where(devices.c.id == row.id).values(name=name))
-        return int(row.id)
-    return int(
-        conn.execute(
-            devices.insert()
-            .values(
-                user_id=user_id,
-                device_uuid=device_uuid,
-                name=name or "",
-                created_at=now_text(),
-                last_seen_at=now_text(),
-            )
-            .returning(devices.c.id)
-        ).scalar_one()
-    )
+        return int(row.id), False
+    now = now_text()
+    values = dict(user_id=user_id, device_uuid=device_uuid, name=name or "", created_at=now)
+    inserted = conn.execute(
+        devices.insert().values(last_seen_at=now, **values).returning(devices.c.id)
+    ).scalar_one()
+    return int(inserted), True

@@ -32,25 +32,26 @@ class ChangeCursor:
         """Store the bump if anything used it; return the user's cursor after the commit."""
         if not self.used:
             return self.current
-        self._conn.execute(
-            user_cursors.update()
-            .where(user_cursors.c.user_id == self._user_id)
-            .values(value=self.current + 1)
-        )
+        self._conn.execute(_BUMP, {"b_user_id": self._user_id, "b_value": self.current + 1})
         return self.current + 1
 
 
+_VALUE = sa.select(user_cursors.c.value).where(user_cursors.c.user_id == sa.bindparam("user_id"))
+_LOCKED_VALUE = _VALUE.with_for_update()
+_BUMP = (
+    user_cursors.update()
+    .where(user_cursors.c.user_id == sa.bindparam("b_user_id"))
+    .values(value=sa.bindparam("b_value"))
+)
+
+
 def current_value(conn: sa.Connection, user_id: int) -> int:
-    value = conn.execute(
-        sa.select(user_cursors.c.value).where(user_cursors.c.user_id == user_id)
-    ).scalar()
+    value = conn.execute(_VALUE, {"user_id": user_id}).scalar()
     return int(value or 0)
 
 
 def _locked_value(conn: sa.Connection, user_id: int) -> int:
-    value = conn.execute(
-        sa.select(user_cursors.c.value).where(user_cursors.c.user_id == user_id).with_for_update()
-    ).scalar()
+    value = conn.execute(_LOCKED_VALUE, {"user_id": user_id}).scalar()
     if value is None:
         raise NotFound("the user of this token no longer exists")
     return int(value)

@@ -17,6 +17,7 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +36,8 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",
 )
+#: Rows per multi-row INSERT on SQLite (16 columns × 500 stays under its 32,766 variables).
+SQLITE_ROWS_PER_INSERT = 500
 _WRITE_OPTION = "threadline_write"
 _RETRIES = 8
 _RETRY_PGCODES = {"23505", "40001", "40P01"}
@@ -47,6 +50,8 @@ class Database:
         self.url = normalize_url(url)
         self.dialect = self.url.get_backend_name()
         self.engine = _create_engine(self.url)
+        #: Facts about committed rows that never change (a device's row id), by any key.
+        self.memo: dict[Any, Any] = {}
         self._lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
         )
@@ -88,6 +93,33 @@ class Database:
         if self.dialect == "sqlite":
             return "locked" in str(exc.orig) or "busy" in str(exc.orig)
         return getattr(exc.orig, "sqlstate", None) in _RETRY_PGCODES
+
+
+def insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) with as few statements as possible.
+
+    PostgreSQL gets one ``executemany`` (psycopg pipelines it). SQLite gets multi-row
+    ``INSERT … VALUES (…), (…)`` statements of up to :data:`SQLITE_ROWS_PER_INSERT` rows:
+    pysqlite's ``executemany`` steps once per row, releasing and re-taking the GIL each time,
+    which under concurrent requests stretches the time the write lock is held.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(table.insert(), rows)
+        return
+    columns = tuple(rows[0])
+    for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
+        chunk = rows[start : start + SQLITE_ROWS_PER_INSERT]
+        params = tuple(row[column] for row in chunk for column in columns)
+        conn.exec_driver_sql(_multi_insert_sql(table.name, columns, len(chunk)), params)
+
+
+@functools.lru_cache(maxsize=64)
+def _multi_insert_sql(table: str, columns: tuple[str, ...], count: int) -> str:
+    names = ", ".join(f'"{column}"' for column in columns)
+    row = "(" + ", ".join("?" * len(columns)) + ")"
+    return f'INSERT INTO "{table}" ({names}) VALUES ' + ", ".join([row] * count)
 
 
 def open_database(url: str, *, migrate: bool = True) -> Database:

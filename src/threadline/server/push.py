@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from threadline import protocol as p
 from threadline.errors import Conflict, PayloadTooLarge, ValidationFailed
 from threadline.protocol.models import (
+    EntryIn,
     PushRequest,
     PushResponse,
     PushStreamResult,
@@ -30,7 +31,7 @@ from threadline.protocol.models import (
 )
 from threadline.server.auth import Principal, ensure_device
 from threadline.server.changes import ChangeCursor
-from threadline.server.database import Database
+from threadline.server.database import Database, insert_rows
 from threadline.server.schema import entries, streams, threads
 from threadline.server.values import entry_hash, json_text, json_value, now_text, ts_text
 
@@ -81,9 +82,24 @@ class StreamState:
 
 
 def push(db: Database, who: Principal, request: PushRequest, limits: PushLimits) -> PushResponse:
-    """Apply a push for ``who``; raise an :class:`~threadline.errors.ApiError` to refuse it."""
+    """Apply a push for ``who``; raise an :class:`~threadline.errors.ApiError` to refuse it.
+
+    New entry ids are checked by the unique index while inserting; only when it objects is
+    the batch run again, with the query that finds which id and answers ``409``.
+    """
     prepared = prepare(request, limits)
-    return db.run_write(lambda conn: _Transaction(conn, who, request, prepared).run())
+
+    def attempt(conn: sa.Connection, check_ids: bool = False) -> PushResponse:
+        return _Transaction(conn, who, request, prepared, db.memo, check_ids).run()
+
+    try:
+        return db.run_write(attempt)
+    except _IdTaken:
+        return db.run_write(lambda conn: attempt(conn, check_ids=True))
+
+
+class _IdTaken(Exception):
+    """The insert hit the unique (user, entry id) index: some new id is stored already."""
 
 
 # --- before the transaction ------------------------------------------------------------------
@@ -121,7 +137,8 @@ def _prepare_stream(
             loc = ["body", "streams", index, "entries", j, "seq"]
             raise _invalid(loc, f"seq must be strictly increasing: {entry.seq} after {previous}")
         previous = entry.seq
-        size = p.entry_size(entry.text, entry.raw, entry.parts, entry.meta)
+        item = _canonical(entry)
+        size = _size(item)
         if size > limits.max_entry_bytes:
             raise PayloadTooLarge(
                 f"entry at seq {entry.seq} is {size} bytes; the limit is {limits.max_entry_bytes}",
@@ -133,7 +150,6 @@ def _prepare_stream(
                     "seq": entry.seq,
                 },
             )
-        item = _canonical(entry.seq, str(entry.id), entry)
         if item.entry_uuid in seen_ids:
             raise _conflict(str(batch.stream_id), entry.seq, None, "entry id sent twice")
         seen_ids.add(item.entry_uuid)
@@ -141,11 +157,24 @@ def _prepare_stream(
     return out
 
 
-def _canonical(seq: int, entry_uuid: str, entry: Any) -> Prepared:
-    ts = ts_text(entry.ts)
-    parts, meta = json_text(entry.parts), json_text(entry.meta)
+def _canonical(entry: EntryIn) -> Prepared:
+    entry_uuid, ts = str(entry.id), ts_text(entry.ts)
+    parts = None if entry.parts is None else json_text(entry.parts)
+    meta = None if entry.meta is None else json_text(entry.meta)
     digest = entry_hash(entry_uuid, ts, entry.role, entry.text, parts, meta, entry.raw)
-    return Prepared(seq, entry_uuid, ts, entry.role, entry.text, parts, meta, entry.raw, digest)
+    return Prepared(
+        entry.seq, entry_uuid, ts, entry.role, entry.text, parts, meta, entry.raw, digest
+    )
+
+
+def _size(item: Prepared) -> int:
+    """:func:`threadline.protocol.entry_size`, from the JSON already made (sorting keys does
+    not change the length)."""
+    size = len(item.text.encode())
+    for value in (item.raw, item.parts, item.meta):
+        if value is not None:
+            size += len(value.encode())
+    return size
 
 
 def _invalid(loc: list[Any], msg: str) -> ValidationFailed:
@@ -170,7 +199,11 @@ class _Transaction:
         who: Principal,
         request: PushRequest,
         prepared: list[list[Prepared]],
+        memo: dict[Any, Any],
+        check_ids: bool,
     ) -> None:
+        self.db_memo = memo
+        self.check_ids = check_ids
         self.conn = conn
         self.who = who
         self.request = request
@@ -183,7 +216,8 @@ class _Transaction:
             return PushResponse(cursor=self.change.current, streams=[])
         self.device_pk = self._device()
         states = self._streams()
-        self._check_ids(states)
+        if self.check_ids:
+            self._check_ids(states)
         for batch, items in zip(self.request.streams, self.prepared, strict=True):
             self._apply(batch, items, states[str(batch.stream_id)])
         self._write(states)
@@ -196,7 +230,13 @@ class _Transaction:
         device_uuid = str(self.request.device_id)
         if device_uuid == self.who.device_uuid and self.who.device_pk is not None:
             return self.who.device_pk
-        return ensure_device(self.conn, self.who.user_id, device_uuid, None)
+        key = ("device", self.who.user_id, device_uuid)
+        known: int | None = self.db_memo.get(key)
+        if known is None:
+            known, created = ensure_device(self.conn, self.who.user_id, device_uuid, None)
+            if not created:  # committed already, so safe to remember
+                self.db_memo[key] = known
+        return known
 
     # streams and threads
 
@@ -211,14 +251,10 @@ class _Transaction:
         return states
 
     def _load_streams(self, wanted: list[str]) -> dict[str, StreamState]:
-        query = (
-            sa.select(streams.c.pk, streams.c.stream_uuid, streams.c.tail, *_THREAD_COLUMNS)
-            .join(threads, threads.c.id == streams.c.thread_id)
-            .where(streams.c.user_id == self.who.user_id, streams.c.stream_uuid.in_(wanted))
-        )
+        params = {"user_id": self.who.user_id, "ids": wanted}
         self.threads: dict[str, ThreadState] = {}
         states = {}
-        for row in self.conn.execute(query):
+        for row in self.conn.execute(_STREAMS_QUERY, params):
             thread = self.threads.setdefault(row.id, _thread_state(row))
             states[row.stream_uuid] = StreamState(row.pk, thread, row.tail)
         return states
@@ -312,10 +348,8 @@ class _Transaction:
         ids = list(positions)
         for start in range(0, len(ids), _ID_CHUNK):
             chunk = ids[start : start + _ID_CHUNK]
-            query = sa.select(entries.c.entry_uuid).where(
-                entries.c.user_id == self.who.user_id, entries.c.entry_uuid.in_(chunk)
-            )
-            taken = self.conn.execute(query).scalar()
+            params = {"user_id": self.who.user_id, "ids": chunk}
+            taken = self.conn.execute(_TAKEN_IDS_QUERY, params).scalar()
             if taken is not None:
                 stream_id, seq, state = positions[taken]
                 raise _conflict(stream_id, seq, state.tail, "entry id already stored elsewhere")
@@ -345,11 +379,9 @@ class _Transaction:
         old = [item for item in items if item.seq <= state.tail]
         if not old or state.thread.deleted_at is not None:
             return  # a tombstone keeps no entries: anything up to its tail is a no-op
-        query = sa.select(entries.c.seq, entries.c.entry_uuid, entries.c.hash).where(
-            entries.c.stream_pk == state.pk,
-            entries.c.seq.between(old[0].seq, old[-1].seq),
-        )
-        stored = {row.seq: (row.entry_uuid, row.hash) for row in self.conn.execute(query)}
+        params = {"stream_pk": state.pk, "low": old[0].seq, "high": old[-1].seq}
+        rows = self.conn.execute(_STORED_QUERY, params)
+        stored = {row.seq: (row.entry_uuid, row.hash) for row in rows}
         for item in old:
             if stored.get(item.seq) != (item.entry_uuid, item.hash):
                 raise _conflict(
@@ -379,40 +411,26 @@ class _Transaction:
 
     def _write(self, states: dict[str, StreamState]) -> None:
         rows = [row for state in states.values() for row in state.rows]
-        if rows:
-            self.conn.execute(entries.insert(), rows)
+        try:
+            insert_rows(self.conn, entries, rows)
+        except sa.exc.IntegrityError:
+            if self.check_ids:
+                raise
+            raise _IdTaken() from None
         self._write_streams([s for s in states.values() if s.stored])
         for state in states.values():
             _count(state)
         self._write_threads([t for t in self.threads.values() if t.dirty])
 
     def _write_streams(self, changed: list[StreamState]) -> None:
-        if not changed:
-            return
-        statement = (
-            streams.update()
-            .where(streams.c.pk == sa.bindparam("b_pk"))
-            .values(tail=sa.bindparam("b_tail"), change=sa.bindparam("b_change"))
-        )
-        change = self.change.next
-        params = [{"b_pk": s.pk, "b_tail": s.tail, "b_change": change} for s in changed]
-        self.conn.execute(statement, params)
+        if changed:
+            change = self.change.next
+            params = [{"b_pk": s.pk, "b_tail": s.tail, "b_change": change} for s in changed]
+            self.conn.execute(_UPDATE_STREAM, params)
 
     def _write_threads(self, changed: list[ThreadState]) -> None:
         if not changed:
             return
-        statement = (
-            threads.update()
-            .where(threads.c.id == sa.bindparam("b_id"))
-            .values(
-                title=sa.bindparam("b_title"),
-                meta=sa.bindparam("b_meta"),
-                entry_count=sa.bindparam("b_count"),
-                last_activity_at=sa.bindparam("b_activity"),
-                updated_at=self.now,
-                change=self.change.next,
-            )
-        )
         params = [
             {
                 "b_id": t.id,
@@ -420,10 +438,12 @@ class _Transaction:
                 "b_meta": t.meta,
                 "b_count": t.entry_count,
                 "b_activity": t.last_activity_at,
+                "b_updated": self.now,
+                "b_change": self.change.next,
             }
             for t in changed
         ]
-        self.conn.execute(statement, params)
+        self.conn.execute(_UPDATE_THREAD, params)
 
     def _result(self, batch: StreamBatch, states: dict[str, StreamState]) -> PushStreamResult:
         state = states[str(batch.stream_id)]
@@ -445,6 +465,41 @@ _THREAD_COLUMNS = (
     threads.c.entry_count,
     threads.c.last_activity_at,
     threads.c.deleted_at,
+)
+
+# Statements built once: executing them skips SQLAlchemy's per-call coercion.
+_STREAMS_QUERY = (
+    sa.select(streams.c.pk, streams.c.stream_uuid, streams.c.tail, *_THREAD_COLUMNS)
+    .join(threads, threads.c.id == streams.c.thread_id)
+    .where(
+        streams.c.user_id == sa.bindparam("user_id"),
+        streams.c.stream_uuid.in_(sa.bindparam("ids", expanding=True)),
+    )
+)
+_TAKEN_IDS_QUERY = sa.select(entries.c.entry_uuid).where(
+    entries.c.user_id == sa.bindparam("user_id"),
+    entries.c.entry_uuid.in_(sa.bindparam("ids", expanding=True)),
+)
+_STORED_QUERY = sa.select(entries.c.seq, entries.c.entry_uuid, entries.c.hash).where(
+    entries.c.stream_pk == sa.bindparam("stream_pk"),
+    entries.c.seq.between(sa.bindparam("low"), sa.bindparam("high")),
+)
+_UPDATE_STREAM = (
+    streams.update()
+    .where(streams.c.pk == sa.bindparam("b_pk"))
+    .values(tail=sa.bindparam("b_tail"), change=sa.bindparam("b_change"))
+)
+_UPDATE_THREAD = (
+    threads.update()
+    .where(threads.c.id == sa.bindparam("b_id"))
+    .values(
+        title=sa.bindparam("b_title"),
+        meta=sa.bindparam("b_meta"),
+        entry_count=sa.bindparam("b_count"),
+        last_activity_at=sa.bindparam("b_activity"),
+        updated_at=sa.bindparam("b_updated"),
+        change=sa.bindparam("b_change"),
+    )
 )
 
 

@@ -13,22 +13,29 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+from threadline.errors import ValidationFailed
 
 
 def ts_text(value: datetime) -> str:
     """An aware datetime as sortable UTC text (naive values are taken as UTC)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime(TS_FORMAT)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationFailed(
+            f"timestamp {value.isoformat()} is out of range",
+            detail={"errors": [{"loc": ["ts"], "msg": "timestamp out of range"}]},
+        ) from None
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def ts_parse(text: str) -> datetime:
-    return datetime.strptime(text, TS_FORMAT).replace(tzinfo=UTC)
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
 def now_text() -> str:
-    return datetime.now(UTC).strftime(TS_FORMAT)
+    return ts_text(datetime.now(UTC))
 
 
 def json_text(value: Any) -> str | None:
@@ -52,6 +59,8 @@ def entry_hash(
     raw: str | None,
 ) -> str:
     """SHA-256 hex of an entry's canonical content (``parts`` and ``meta`` as
-    :func:`json_text`); its position (stream, seq) is not part of it."""
-    canonical = json.dumps([entry_id, ts, role, text, parts, meta, raw], ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    :func:`json_text`); its position (stream, seq) is not part of it. Each field is written
+    with its length (``-`` for null), so no two different entries share the input."""
+    fields = (entry_id, ts, role, text, parts, meta, raw)
+    canonical = "".join("-;" if f is None else f"{len(f)}:{f};" for f in fields)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()

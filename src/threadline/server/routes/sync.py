@@ -17,7 +17,7 @@ from threadline import protocol as p
 from threadline.protocol.models import PushRequest, PushResponse, StatusResponse
 from threadline.server import push as push_service
 from threadline.server import status as status_service
-from threadline.server.auth import Principal
+from threadline.server.auth import authenticate
 from threadline.server.deps import (
     AppState,
     Who,
@@ -35,13 +35,16 @@ router = APIRouter(prefix=f"{p.API_PREFIX}/sync", tags=["sync"])
 
 
 @router.post("/push", response_model=PushResponse, openapi_extra=body_spec(PushRequest))
-async def push(request: Request, who: Who) -> Response:
+async def push(request: Request) -> Response:
+    """Authenticate, parse, check and store in one worker thread (one hop off the loop)."""
+    authorization = request.headers.get("authorization")
     body = await request.body()
-    answer = await run_in_threadpool(_push, app_state(request), who, body)
+    answer = await run_in_threadpool(_push, app_state(request), authorization, body)
     return json_response(answer)
 
 
-def _push(state: AppState, who: Principal, body: bytes) -> PushResponse:
+def _push(state: AppState, authorization: str | None, body: bytes) -> PushResponse:
+    who = authenticate(state.db, authorization)
     request = parse_json(PushRequest, body)
     return push_service.push(state.db, who, request, state.push_limits)
 
