@@ -24,6 +24,7 @@ import json
 import random
 import sqlite3
 import threading
+import time
 import uuid
 import zlib
 from dataclasses import dataclass, field
@@ -199,6 +200,7 @@ def run_config(ctx: Context, backend: str, cfg: Config, raw: dict[str, float]) -
         for worker in workers:
             worker.start()
         cpu_before = cpu_seconds(server.pid)
+        own_before = time.process_time()
         barrier.wait()
         start = now()
         deadline[0] = start + cfg.budget_s
@@ -206,6 +208,7 @@ def run_config(ctx: Context, backend: str, cfg: Config, raw: dict[str, float]) -
             worker.join()
         elapsed = now() - start
         server_cpu = cpu_seconds(server.pid) - cpu_before
+        client_cpu = time.process_time() - own_before
         problems = [f"client {c.index}: {c.error}" for c in clients if c.error]
         lost, found = verify(server.url, clients)
         problems += found
@@ -226,6 +229,7 @@ def run_config(ctx: Context, backend: str, cfg: Config, raw: dict[str, float]) -
         "request_p50_ms": round(percentile(latencies, 50) * 1000, 1),
         "request_p99_ms": round(percentile(latencies, 99) * 1000, 1),
         "server_cpu_pct": round(100 * server_cpu / elapsed) if elapsed else 0,
+        "client_cpu_pct": round(100 * client_cpu / elapsed) if elapsed else 0,
         "lost": lost,
         "problems": problems,
     }
@@ -314,16 +318,19 @@ def run(ctx: Context) -> dict[str, Any]:
     table(
         f"ingest — {CLIENTS} concurrent clients, one stream each, ~{TEXT_CHARS}-char entries",
         ["backend", "batch", "entries", "requests", "s", "entries/s", "raw entries/s",
-         "server/raw", "req p50 ms", "req p99 ms", "server CPU %", "lost"],
+         "server/raw", "req p50 ms", "req p99 ms", "server CPU %", "client CPU %", "lost"],
         [
             [r["backend"], r["batch"], r["entries"], r["requests"], r["seconds"],
              r["entries_per_s"], r["raw_entries_per_s"], r["ratio_to_raw"], r["request_p50_ms"],
-             r["request_p99_ms"], r["server_cpu_pct"], r["lost"]]
+             r["request_p99_ms"], r["server_cpu_pct"], r["client_cpu_pct"], r["lost"]]
             for r in rows
         ],
     )  # fmt: skip
     note("raw = one sqlite3/psycopg executemany of the same rows in one transaction")
-    note("server CPU % = CPU time of the `threadline serve` process / wall time (2 cores = 200%)")
+    note(
+        "server / client CPU % = CPU time of the `threadline serve` process / of this benchmark's "
+        "clients, over wall time (100% = one core)"
+    )
     target = next((r for r in rows if r["backend"] == "sqlite" and r["batch"] == 100), None)
     if target is not None:
         verdict = "met" if target["entries_per_s"] >= TARGET_RATE else "MISSED"

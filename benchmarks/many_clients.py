@@ -216,13 +216,14 @@ def run(ctx: Context) -> dict[str, Any]:
         f"many_clients — concurrent clients, {pushes} pushes of {ENTRIES_PER_PUSH} entries each "
         "(baseline: one client alone)",
         ["backend", "clients", "pushes", "entries", "total s", "pushes/s", "p50 ms", "p99 ms",
-         "max ms", "p50 × alone", "retries", "lost", "duplicated"],
+         "max ms", "p50 × alone", "server CPU %", "retries", "lost", "duplicated"],
         [
             [r["backend"], r["clients"], r["pushes"], r["entries"], r["seconds"],
              r["pushes_per_s"], r["p50_ms"], r["p99_ms"], r["max_ms"], r["p50_ratio"],
-             r["retries"], r["lost"], r["duplicated"]]
+             r.get("server_cpu_pct", float("nan")), r["retries"], r["lost"], r["duplicated"]]
             for r in rows
         ],
     )  # fmt: skip
     note("push latency = one POST /api/v1/sync/push with the CLI's client (new connection each)")
+    note("server CPU % = CPU time of the `threadline serve` process / wall time (100% = one core)")
     return {"rows": rows, "problems": [p_ for r in rows for p_ in r["problems"]]}
