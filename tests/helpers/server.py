@@ -121,7 +121,8 @@ class ServerProcess:
             bufsize=1,
         )
         listening = threading.Event()
-        threading.Thread(target=self._pump, args=(listening,), daemon=True).start()
+        self._reader = threading.Thread(target=self._pump, args=(listening,), daemon=True)
+        self._reader.start()
         if not listening.wait(self.timeout):
             self.stop()
             raise RuntimeError("threadline serve did not start:\n" + "".join(self.output))
@@ -139,6 +140,9 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+        self._reader.join(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
         return proc.returncode
 
     def _environment(self) -> dict[str, str]:
