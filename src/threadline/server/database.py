@@ -37,7 +37,7 @@ SQLITE_PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
 )
 #: Rows per multi-row INSERT on SQLite (16 columns × 500 stays under its 32,766 variables).
-SQLITE_ROWS_PER_INSERT = 500
+ROWS_PER_INSERT = 500
 _WRITE_OPTION = "threadline_write"
 _RETRIES = 8
 _RETRY_PGCODES = {"23505", "40001", "40P01"}
@@ -98,10 +98,11 @@ class Database:
 def insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """Insert ``rows`` (dicts with the same keys) with as few statements as possible.
 
-    PostgreSQL gets one ``executemany`` (psycopg pipelines it). SQLite gets multi-row
-    ``INSERT … VALUES (…), (…)`` statements of up to :data:`SQLITE_ROWS_PER_INSERT` rows:
-    pysqlite's ``executemany`` steps once per row, releasing and re-taking the GIL each time,
-    which under concurrent requests stretches the time the write lock is held.
+    PostgreSQL gets one ``executemany``, which psycopg pipelines (measured faster there than
+    one long multi-row statement). SQLite gets multi-row ``INSERT … VALUES (…), (…)``
+    statements of up to :data:`ROWS_PER_INSERT` rows: pysqlite's ``executemany`` steps once per
+    row, releasing and re-taking the GIL each time, which under concurrent requests stretches
+    the time the write lock is held.
     """
     if not rows:
         return
@@ -109,16 +110,17 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
         conn.execute(table.insert(), rows)
         return
     columns = tuple(rows[0])
-    for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
-        chunk = rows[start : start + SQLITE_ROWS_PER_INSERT]
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        chunk = rows[start : start + ROWS_PER_INSERT]
         params = tuple(row[column] for row in chunk for column in columns)
-        conn.exec_driver_sql(_multi_insert_sql(table.name, columns, len(chunk)), params)
+        sql = _multi_insert_sql(table.name, columns, len(chunk))
+        conn.exec_driver_sql(sql, params)
 
 
 @functools.lru_cache(maxsize=64)
 def _multi_insert_sql(table: str, columns: tuple[str, ...], count: int) -> str:
     names = ", ".join(f'"{column}"' for column in columns)
-    row = "(" + ", ".join("?" * len(columns)) + ")"
+    row = "(" + ", ".join(["?"] * len(columns)) + ")"
     return f'INSERT INTO "{table}" ({names}) VALUES ' + ", ".join([row] * count)
 
 
