@@ -7,30 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import live
-from tests.helpers.databases import BACKENDS, fresh_database
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with fresh_database(request.param, tmp_path) as url:
-        yield url
+from tests.helpers.server import ServerProcess, login
 
 
 @pytest.fixture
-def server(tmp_path: Path, database_url: str) -> Iterator[live.LiveServer]:
-    srv = live.LiveServer(tmp_path / "server-home", database_url).start()
+def server(tmp_path: Path, server_db_url: str) -> Iterator[ServerProcess]:
+    srv = ServerProcess(tmp_path / "server-home", server_db_url).start()
     yield srv
     srv.stop()
 
 
 @pytest.fixture
-def make_client(tmp_path: Path, server: live.LiveServer) -> Callable[[str], Path]:
+def make_client(tmp_path: Path, server: ServerProcess) -> Callable[[str], Path]:
     """A new client machine (its own THREADLINE_HOME), logged in to the server."""
 
     def make(name: str = "laptop") -> Path:
         home = tmp_path / f"client-{name}"
-        live.login(home, server)
+        login(home, server)
         return home
 
     return make

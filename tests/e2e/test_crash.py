@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_push_sync import push, server_entries
-from tests.helpers import cli, live
+from tests.helpers import cli
+from tests.helpers.server import ServerProcess
 
 CLIENTS = 20
 PUSHES = 12
@@ -20,7 +21,7 @@ PUSHES = 12
 
 @pytest.mark.slow
 def test_sigkill_mid_push_loses_and_duplicates_nothing(
-    make_client: Callable[[str], Path], server: live.LiveServer
+    make_client: Callable[[str], Path], server: ServerProcess
 ) -> None:
     homes = [make_client(f"c{i}") for i in range(CLIENTS)]
     outcomes: dict[int, list[tuple[str, bool]]] = {i: [] for i in range(CLIENTS)}

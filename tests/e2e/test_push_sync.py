@@ -9,8 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import cli, live
+from tests.helpers import cli
 from tests.helpers.proxy import RecordingProxy
+from tests.helpers.server import ServerProcess, login
 from threadline.client.api import Api
 
 
@@ -46,7 +47,7 @@ def test_push_is_visible_through_the_api_within_a_second(
 
 
 def test_entries_queued_while_server_is_down_arrive_once_via_sync(
-    make_client: Callable[[str], Path], server: live.LiveServer
+    make_client: Callable[[str], Path], server: ServerProcess
 ) -> None:
     home = make_client("laptop")
     server.stop()
@@ -76,7 +77,7 @@ def test_entries_queued_while_server_is_down_arrive_once_via_sync(
 
 
 def test_next_push_delivers_the_backlog(
-    make_client: Callable[[str], Path], server: live.LiveServer
+    make_client: Callable[[str], Path], server: ServerProcess
 ) -> None:
     home = make_client("laptop")
     server.stop()
@@ -91,7 +92,7 @@ def test_next_push_delivers_the_backlog(
 
 
 def test_only_the_new_entry_crosses_the_wire(
-    make_client: Callable[[str], Path], server: live.LiveServer
+    make_client: Callable[[str], Path], server: ServerProcess
 ) -> None:
     home = make_client("laptop")
     proxy = RecordingProxy("127.0.0.1", server.port)
@@ -110,7 +111,7 @@ def test_only_the_new_entry_crosses_the_wire(
 
 
 def test_wrong_or_revoked_token_is_a_clear_error_and_keeps_entries(
-    make_client: Callable[[str], Path], server: live.LiveServer
+    make_client: Callable[[str], Path], server: ServerProcess
 ) -> None:
     home = make_client("laptop")
     assert json.loads(push(home, "first").stdout)["delivered"]
@@ -130,7 +131,7 @@ def test_wrong_or_revoked_token_is_a_clear_error_and_keeps_entries(
     info = json.loads(cli.run(home, "sync", "status", "--json", **old).stdout)
     assert info["pending"] == 2 and info["server_ok"] is False
 
-    live.login(home, server)
+    login(home, server)
     assert cli.run(home, "sync").returncode == 0
     assert [e["text"] for e in server_entries(home)] == [
         "first",
@@ -177,12 +178,12 @@ def test_two_devices_share_a_thread(make_client: Callable[[str], Path]) -> None:
 
 
 def test_entry_over_the_server_limit_blocks_only_its_thread(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, server_db_url: str
 ) -> None:
-    srv = live.LiveServer(tmp_path / "small", database_url, "--max-entry-bytes", "1000").start()
+    srv = ServerProcess(tmp_path / "small", server_db_url, "--max-entry-bytes", "1000").start()
     try:
         home = tmp_path / "client"
-        live.login(home, srv)
+        login(home, srv)
         big = push(home, "-t", "big", "x" * 2000)
         assert big.returncode == 0
         assert "entry_too_large" in big.stderr and "sync status" in big.stderr

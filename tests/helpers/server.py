@@ -5,7 +5,10 @@
 - :func:`create_user_and_token` — a user and a device-less bearer token, written straight into
   a server database (migrating it first), without starting a server.
 - :class:`ServerProcess` — ``threadline serve --port 0`` as a subprocess with its own
-  ``THREADLINE_HOME``; ``base_url`` is parsed from the ``Threadline listening on`` line.
+  ``THREADLINE_HOME``; ``base_url`` is parsed from the ``Threadline listening on`` line. It can
+  be stopped (SIGTERM), killed (SIGKILL) and restarted on the same port and database, which the
+  outage and crash tests need. Its first-run admin password is :data:`ADMIN_PASSWORD`.
+- :func:`login` — log a client home in with the real ``threadline login``.
 
 Standard library plus threadline.server only, so a benchmark script can import it as well.
 """
@@ -20,6 +23,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -30,6 +34,7 @@ from urllib.parse import quote
 ENV_TEST_DATABASE = "THREADLINE_TEST_DATABASE_URL"
 THREADLINE = shutil.which("threadline", path=str(Path(sys.executable).parent)) or "threadline"
 LISTENING = re.compile(r"^Threadline listening on (http://\S+)$")
+ADMIN_PASSWORD = "admin-password-for-tests"
 
 
 class PostgresUnavailable(Exception):
@@ -106,12 +111,19 @@ class ServerProcess:
         self.env = env or {}
         self.timeout = timeout
         self.base_url = ""
+        self.port = 0
         self.output: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
 
+    @property
+    def url(self) -> str:
+        return self.base_url
+
     def start(self) -> ServerProcess:
+        """Start on a free port — or, once it has run, on the port it had."""
         self.home.mkdir(parents=True, exist_ok=True)
-        command = [THREADLINE, "serve", "--port", "0", "--database-url", self.database_url]
+        command = [THREADLINE, "serve", "--port", str(self.port)]
+        command += ["--database-url", self.database_url]
         self.proc = subprocess.Popen(
             [*command, *self.args],
             env=self._environment(),
@@ -145,9 +157,28 @@ class ServerProcess:
             proc.stdout.close()
         return proc.returncode
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush — a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        self.stop()
+
+    def restart(self, timeout: float = 20.0) -> None:
+        """Start again on the same port, retrying while the old socket lingers."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.start()
+                return
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
     def _environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
         env["THREADLINE_HOME"] = str(self.home)
+        env["THREADLINE_ADMIN_PASSWORD"] = ADMIN_PASSWORD
         env.update(self.env)
         return env
 
@@ -158,6 +189,7 @@ class ServerProcess:
             match = LISTENING.match(line.strip())
             if match and not listening.is_set():
                 self.base_url = match.group(1)
+                self.port = int(self.base_url.rsplit(":", 1)[1])
                 listening.set()
 
     def __enter__(self) -> ServerProcess:
@@ -170,3 +202,15 @@ class ServerProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def login(home: Path, server: ServerProcess, user: str = "admin") -> None:
+    """Log the client in ``home`` into ``server`` with the real CLI (the first-run admin)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
+    env["THREADLINE_HOME"] = str(home)
+    home.mkdir(parents=True, exist_ok=True)
+    command = [THREADLINE, "login", "--server", server.url, "--user", user, "--password-stdin"]
+    result = subprocess.run(
+        command, env=env, cwd=home, input=ADMIN_PASSWORD + "\n", capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr

@@ -1,45 +1,25 @@
 """Fixtures for the server tests: a database per test on every backend, the real app in
 process (``AsgiClient`` over ASGI), and accounts with bearer tokens.
 
-``server_db_url`` runs each test on SQLite and, when ``THREADLINE_TEST_DATABASE_URL`` names a
-PostgreSQL database, on a fresh schema there (skipped without it, failed under ``CI=true``).
+``server_db_url`` (from ``tests/conftest.py``) runs each test on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.helpers.asgi import AsgiClient
-from tests.helpers.server import (
-    ENV_TEST_DATABASE,
-    Account,
-    PostgresUnavailable,
-    fresh_database_url,
-)
+from tests.helpers.server import Account
 from threadline.server import admin
 from threadline.server.app import create_app
 from threadline.server.database import Database, open_database
 from threadline.server.settings import ServerSettings
 
 DEVICE_ID = "2f6e0000-0000-4000-8000-000000000001"
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(params=BACKENDS)
-def server_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    try:
-        with fresh_database_url(request.param, tmp_path) as url:
-            yield url
-    except PostgresUnavailable:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but {ENV_TEST_DATABASE} is not set: PostgreSQL must be tested")
-        pytest.skip(f"PostgreSQL tests need {ENV_TEST_DATABASE}=postgresql://user@host:port/db")
 
 
 @pytest.fixture

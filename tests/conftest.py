@@ -1,0 +1,28 @@
+"""Fixtures shared by every test folder.
+
+``server_db_url`` runs a test on SQLite and, when ``THREADLINE_TEST_DATABASE_URL`` names a
+PostgreSQL database, on a fresh schema there — skipped without it, failed under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.server import ENV_TEST_DATABASE, PostgresUnavailable, fresh_database_url
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def server_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    try:
+        with fresh_database_url(request.param, tmp_path) as url:
+            yield url
+    except PostgresUnavailable:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {ENV_TEST_DATABASE} is not set: PostgreSQL must be tested")
+        pytest.skip(f"PostgreSQL tests need {ENV_TEST_DATABASE}=postgresql://user@host:port/db")
