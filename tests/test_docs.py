@@ -38,3 +38,15 @@ def test_every_api_route_is_in_the_protocol_doc(tmp_path: Path) -> None:
     # The doc names every path parameter {id}.
     missing = [p for p in sorted(paths) if re.sub(r"\{[^}]+\}", "{id}", p) not in PROTOCOL]
     assert not missing, missing
+
+
+def test_openapi_marks_every_private_route_as_bearer(tmp_path: Path) -> None:
+    from threadline.server.app import create_app
+    from threadline.server.settings import ServerSettings
+
+    schema = create_app(ServerSettings(database_url=f"sqlite:///{tmp_path / 's.db'}")).openapi()
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            public = path in ("/api/v1/capabilities", "/api/v1/auth/login", "/healthz")
+            assert ("security" in operation) != public, (method, path)

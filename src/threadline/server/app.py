@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from threadline import __version__
+from threadline import protocol as p
 from threadline.server import errors
 from threadline.server.auth import LoginLimiter
 from threadline.server.body import ProtocolMiddleware
@@ -55,6 +56,20 @@ def create_app(settings: ServerSettings | None = None, *, db: Database | None = 
     return app
 
 
+#: Operations that need no token; every other ``/api/v1`` operation needs a bearer token.
+PUBLIC_PATHS = (f"{p.API_PREFIX}/capabilities", f"{p.API_PREFIX}/auth/login")
+
+
+def _document_bearer_auth(schema: dict[str, Any]) -> None:
+    schemes = schema["components"].setdefault("securitySchemes", {})
+    schemes["bearer"] = {"type": "http", "scheme": "bearer", "description": "A device token."}
+    for path, operations in schema["paths"].items():
+        if not path.startswith(p.API_PREFIX) or path in PUBLIC_PATHS:
+            continue
+        for operation in operations.values():
+            operation["security"] = [{"bearer": []}]
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's schema plus the request bodies the routes parse themselves."""
     if app.openapi_schema:
@@ -67,5 +82,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         body = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(body.pop("$defs", {}))
         components[model.__name__] = body
+    _document_bearer_auth(schema)
     app.openapi_schema = schema
     return schema
