@@ -131,21 +131,51 @@ class Server:
         self.stop()
 
 
-def api_login(server: Server, device_name: str = "bench") -> tuple[str, str]:
-    """A token for a new device of the admin user, through ``POST /api/v1/auth/login``.
-    Returns ``(token, device_id)``."""
+def api_login(
+    server: Server, device_name: str = "bench", user: str = ADMIN_USER
+) -> tuple[str, str]:
+    """A token for a new device of ``user`` (whose password is :data:`ADMIN_PASSWORD`),
+    through ``POST /api/v1/auth/login``. Returns ``(token, device_id)``."""
     device_id = str(uuid.uuid4())
-    answer = Api(server.url, timeout=60).login(ADMIN_USER, ADMIN_PASSWORD, device_id, device_name)
+    answer = Api(server.url, timeout=60).login(user, ADMIN_PASSWORD, device_id, device_name)
     return str(answer["token"]), device_id
 
 
-def api_logins(server: Server, count: int, prefix: str = "bench") -> list[tuple[str, str]]:
-    """``count`` tokens of new devices, logged in two at a time (a password check is a
-    deliberately slow argon2 hash, ≈0.2 s)."""
+def api_logins(
+    server: Server, count: int, prefix: str = "bench", users: Sequence[str] = (ADMIN_USER,)
+) -> list[tuple[str, str]]:
+    """``count`` tokens of new devices, spread over ``users`` round-robin, logged in two at a
+    time (a password check is a deliberately slow argon2 hash, ≈0.2 s)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    def one(i: int) -> tuple[str, str]:
+        return api_login(server, f"{prefix}-{i}", users[i % len(users)])
+
     with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(lambda i: api_login(server, f"{prefix}-{i}"), range(count)))
+        return list(pool.map(one, range(count)))
+
+
+def create_users(server: Server, names: Sequence[str]) -> None:
+    """Create users (password :data:`ADMIN_PASSWORD`) with the real ``threadline user create``
+    on the server's database, two at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(name: str) -> None:
+        result = cli(
+            server.home,
+            "user",
+            "create",
+            name,
+            "--password-stdin",
+            "--database-url",
+            server.database_url,
+            input=ADMIN_PASSWORD + "\n",
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"threadline user create {name} failed: {result.stderr.strip()}")
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(one, names))
 
 
 def cli_login(home: Path, server: Server) -> None:
@@ -299,7 +329,8 @@ class Context:
     quick: bool
     postgres: str | None
     workdir: Path
-    results: dict[str, Any] = field(default_factory=dict)
+    #: Environment variables as the caller had them, where ``run.py`` changed them.
+    inherited_env: dict[str, str] = field(default_factory=dict)
 
     def backends(self) -> list[str]:
         return ["sqlite", "postgres"] if self.postgres else ["sqlite"]
