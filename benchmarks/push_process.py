@@ -11,6 +11,10 @@ noise on a shared machine hits them alike; ratios are to ``python -c pass`` of t
 - phase "server down": the same client after the server stopped, ``push_timeout`` 0.2 s; the
   connection is refused at once, the entry is queued (checked: "queued" on stderr).
 
+Compiled bytecode is cached as for any installed program (``run.py`` sees to it). When the
+caller's environment sets ``PYTHONDONTWRITEBYTECODE``, one more variant shows a push under it:
+every module of the package is then compiled from source on every run.
+
 Then, for information, the ten largest cumulative imports of
 ``python -X importtime -m threadline push --no-sync``.
 """
@@ -142,9 +146,16 @@ def run(ctx: Context) -> dict[str, Any]:
     )
     up = Variant("threadline push (server up)", [THREADLINE, "push", "a note"], env, _delivered)
     local = Variant("threadline push --no-sync", [THREADLINE, "push", "--no-sync", "x"], env)
+    phase_up = [base, imports, up, local]
+    if "PYTHONDONTWRITEBYTECODE" in ctx.inherited_env:
+        # the caller's environment forbids .pyc files: show what that costs every push
+        no_pyc = {k: v for k, v in env.items() if k != "PYTHONPYCACHEPREFIX"}
+        no_pyc["PYTHONDONTWRITEBYTECODE"] = ctx.inherited_env["PYTHONDONTWRITEBYTECODE"]
+        label = "threadline push (server up), PYTHONDONTWRITEBYTECODE=1"
+        phase_up.append(Variant(label, [THREADLINE, "push", "a note"], no_pyc, _delivered))
     with server:
         cli_login(client, server)
-        _rounds([base, imports, up, local], client, runs)
+        _rounds(phase_up, client, runs)
         # deliver what --no-sync queued, so the server-down phase starts from the same state
         subprocess.run([THREADLINE, "sync"], cwd=client, env=env, capture_output=True, timeout=60)
     down_base = Variant("python -c pass", [PY, "-c", "pass"], down_env)
@@ -156,7 +167,7 @@ def run(ctx: Context) -> dict[str, Any]:
     )
     _rounds([down_base, down], client, runs)
 
-    up_rows = _rows([base, imports, up, local], base)
+    up_rows = _rows(phase_up, base)
     down_rows = _rows([down_base, down], down_base)
     _print(f"push_process — server up, client logged in ({runs} runs each)", up_rows)
     _print(f"push_process — server down ({runs} runs each)", down_rows)
@@ -165,7 +176,7 @@ def run(ctx: Context) -> dict[str, Any]:
     note(
         f"target: median ≤ {TARGET_MEDIAN_MS:.0f} ms with the server up → {median_up} ms, {verdict}"
     )
-    for variant in (up, local, down):
+    for variant in [*phase_up, down]:
         for failure in variant.failures[:3]:
             note(f"FAILED {variant.name}: {failure}")
 

@@ -59,6 +59,18 @@ def raise_open_files_limit(wanted: int = WANTED_OPEN_FILES) -> tuple[int, int]:
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
+def enable_bytecode_cache(folder: Path) -> dict[str, str]:
+    """Let the processes the benchmarks start cache compiled bytecode, as every installed
+    program does, in ``folder`` (so nothing is written into the source tree): without it,
+    ``PYTHONDONTWRITEBYTECODE=1`` in the caller's environment makes each ``threadline push``
+    compile its modules again. Returns the variables as they were."""
+    names = ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+    inherited = {name: os.environ[name] for name in names if name in os.environ}
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(folder)
+    return inherited
+
+
 def git_commit() -> str:
     try:
         out = subprocess.run(
@@ -114,7 +126,10 @@ def main(argv: list[str]) -> int:
     else:
         postgres, why = harness.postgres_base_url(args.postgres)
     workdir = Path(tempfile.mkdtemp(prefix="threadline-bench-"))
-    ctx = harness.Context(quick=args.quick, postgres=postgres, workdir=workdir)
+    inherited = enable_bytecode_cache(workdir / "pycache")
+    ctx = harness.Context(
+        quick=args.quick, postgres=postgres, workdir=workdir, inherited_env=inherited
+    )
     meta: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "mode": "quick" if args.quick else "full",
@@ -125,6 +140,8 @@ def main(argv: list[str]) -> int:
         "open_files_limit": limits[0],
         "postgres": redact(postgres),
         "postgres_why": why,
+        "bytecode_cache": os.environ["PYTHONPYCACHEPREFIX"],
+        "inherited_PYTHONDONTWRITEBYTECODE": inherited.get("PYTHONDONTWRITEBYTECODE"),
     }
     print(
         f"Threadline benchmarks ({meta['mode']}) — commit {meta['commit']}, Python "
@@ -132,6 +149,11 @@ def main(argv: list[str]) -> int:
     )
     print(f"PostgreSQL: {redact(postgres) or '-'} ({why})")
     print(f"Working folder: {workdir}", flush=True)
+    if "PYTHONDONTWRITEBYTECODE" in inherited:
+        print(
+            "Bytecode: PYTHONDONTWRITEBYTECODE is set here; the processes started by the "
+            "benchmarks cache it under the working folder instead (as an installed program would)"
+        )
 
     selected = args.only or list(BENCHMARKS)
     results: dict[str, Any] = {}
