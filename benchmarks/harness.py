@@ -123,6 +123,14 @@ class Server:
                 self.proc.kill()
                 self.proc.wait(10)
         self.proc = None
+        trouble = self.trouble()
+        if trouble:
+            note(f"the server logged errors ({len(trouble)} lines), first: {trouble[0].strip()}")
+
+    def trouble(self) -> list[str]:
+        """Lines of the server's output that report an error (it logs only warnings and up)."""
+        markers = ("Traceback", "ERROR", "Exception", "CRITICAL")
+        return [line for line in self.output if any(m in line for m in markers)]
 
     def __enter__(self) -> Server:
         return self.start()
