@@ -140,7 +140,7 @@ def main(argv: list[str]) -> int:
         "open_files_limit": limits[0],
         "postgres": redact(postgres),
         "postgres_why": why,
-        "bytecode_cache": os.environ["PYTHONPYCACHEPREFIX"],
+        "bytecode_cache": "PYTHONPYCACHEPREFIX in the working folder",
         "inherited_PYTHONDONTWRITEBYTECODE": inherited.get("PYTHONDONTWRITEBYTECODE"),
     }
     print(
