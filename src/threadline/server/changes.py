@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from threadline.errors import NotFound
+from threadline.server.database import Sql
 from threadline.server.schema import user_cursors
 
 
@@ -32,17 +33,14 @@ class ChangeCursor:
         """Store the bump if anything used it; return the user's cursor after the commit."""
         if not self.used:
             return self.current
-        self._conn.execute(_BUMP, {"b_user_id": self._user_id, "b_value": self.current + 1})
+        _BUMP.run(self._conn, {"b_user_id": self._user_id, "b_value": self.current + 1})
         return self.current + 1
 
 
 _VALUE = sa.select(user_cursors.c.value).where(user_cursors.c.user_id == sa.bindparam("user_id"))
-_LOCKED_VALUE = _VALUE.with_for_update()
-_BUMP = (
-    user_cursors.update()
-    .where(user_cursors.c.user_id == sa.bindparam("b_user_id"))
-    .values(value=sa.bindparam("b_value"))
-)
+_LOCKED = "SELECT value FROM user_cursors WHERE user_id = :user_id"
+_LOCKED_VALUE = Sql(_LOCKED, _LOCKED + " FOR UPDATE")
+_BUMP = Sql("UPDATE user_cursors SET value = :b_value WHERE user_id = :b_user_id")
 
 
 def current_value(conn: sa.Connection, user_id: int) -> int:
@@ -51,7 +49,7 @@ def current_value(conn: sa.Connection, user_id: int) -> int:
 
 
 def _locked_value(conn: sa.Connection, user_id: int) -> int:
-    value = conn.execute(_LOCKED_VALUE, {"user_id": user_id}).scalar()
-    if value is None:
+    row = _LOCKED_VALUE.run(conn, {"user_id": user_id}).fetchone()
+    if row is None:
         raise NotFound("the user of this token no longer exists")
-    return int(value)
+    return int(row[0])

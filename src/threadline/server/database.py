@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +37,8 @@ SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=10000",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",
+    # Checkpoints run in the background (:class:`Checkpointer`), not inside a request's commit.
+    "PRAGMA wal_autocheckpoint=0",
 )
 #: Rows per multi-row INSERT on SQLite (16 columns × 500 stays under its 32,766 variables).
 ROWS_PER_INSERT = 500
@@ -52,9 +56,14 @@ class Database:
         self.engine = _create_engine(self.url)
         #: Facts about committed rows that never change (a device's row id), by any key.
         self.memo: dict[Any, Any] = {}
-        self._lock: contextlib.AbstractContextManager[Any] = (
-            threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
-        )
+        self._lock: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        self._checkpointer: Checkpointer | None = None
+        if self.dialect == "sqlite":
+            path = self.url.database
+            on_disk = path not in (None, "", ":memory:")
+            self._lock = WriteLock(f"{path}.writelock" if on_disk else None)
+            if on_disk:
+                self._checkpointer = Checkpointer(str(path))
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -87,12 +96,144 @@ class Database:
             conn.execute(sa.text("SELECT 1"))
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+        if isinstance(self._lock, WriteLock):
+            self._lock.close()
         self.engine.dispose()
 
     def _retryable(self, exc: sa.exc.DBAPIError) -> bool:
         if self.dialect == "sqlite":
             return "locked" in str(exc.orig) or "busy" in str(exc.orig)
         return getattr(exc.orig, "sqlstate", None) in _RETRY_PGCODES
+
+
+class WriteLock:
+    """One SQLite writer at a time, across the threads of a process and across processes.
+
+    Threads queue on a :class:`threading.Lock`; processes (server workers, an admin command run
+    beside the server) on an ``flock`` of a file next to the database. Both wake a waiter as
+    soon as the lock is free, unlike SQLite's busy handler, which polls with growing sleeps.
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self._thread_lock = threading.Lock()
+        self._path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            if self._path is not None:
+                import fcntl
+
+                if self._fd is None:
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._fd is not None:
+                import fcntl
+
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+    def close(self) -> None:
+        with self._thread_lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+class Checkpointer:
+    """Copies SQLite's write-ahead log into the database file from a background thread.
+
+    SQLite's own automatic checkpoint runs inside the commit that crosses the threshold, so one
+    request in a few dozen paid for an fsync of the database file (≈20 % of ingest time). Here
+    a passive checkpoint runs every :attr:`INTERVAL` seconds without blocking writers; if the log
+    still grows past :attr:`MAX_WAL_BYTES` (readers kept it pinned), a restarting checkpoint
+    waits for them so the file cannot grow without bound. Durability is unchanged: a commit is
+    in the log before it is acknowledged, and an unchecked log is replayed on the next open.
+    """
+
+    INTERVAL = 1.0
+    MAX_WAL_BYTES = 64 * 1024 * 1024
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        import sqlite3
+
+        conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+        try:
+            while not self._stop.wait(self.INTERVAL):
+                self._checkpoint(conn)
+            self._checkpoint(conn, "TRUNCATE")
+        finally:
+            conn.close()
+
+    def _checkpoint(self, conn: Any, mode: str | None = None) -> None:
+        import sqlite3
+
+        if mode is None:
+            try:
+                size = os.path.getsize(self.path + "-wal")
+            except OSError:
+                return
+            mode = "RESTART" if size > self.MAX_WAL_BYTES else "PASSIVE"
+        with contextlib.suppress(sqlite3.Error):  # busy or locked: the next round retries
+            conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+
+
+class Sql:
+    """A hot statement, written once with ``:name`` parameters, run on the DBAPI cursor of the
+    connection's current transaction.
+
+    Executing a Core statement costs ≈80 µs of compilation lookup and result wrapping per call —
+    about a third of a push's time under the write lock. The few statements of the push path
+    skip that; everything else stays in SQLAlchemy Core.
+    """
+
+    _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+    def __init__(self, sqlite: str, postgresql: str | None = None) -> None:
+        self.sqlite = sqlite
+        self.postgresql = self._PARAM.sub(r"%(\1)s", postgresql or sqlite)
+
+    def run(self, conn: sa.Connection, params: dict[str, Any] | list[dict[str, Any]]) -> Any:
+        """Execute (``executemany`` for a list) and return the DBAPI cursor."""
+        sql = self.sqlite if conn.dialect.name == "sqlite" else self.postgresql
+        with driver_errors(conn, sql, params):
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            if isinstance(params, list):
+                cursor.executemany(sql, params)
+            else:
+                cursor.execute(sql, params)
+        return cursor
+
+
+@contextlib.contextmanager
+def driver_errors(conn: sa.Connection, sql: str, params: Any) -> Iterator[None]:
+    """Raise the driver's errors as SQLAlchemy's (``IntegrityError``, ``OperationalError``…),
+    as if the statement had gone through SQLAlchemy, so retries and handlers see one kind."""
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as exc:
+        raise sa.exc.DBAPIError.instance(sql, params, exc, dbapi_error) from exc
 
 
 def insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -102,19 +243,30 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
     one long multi-row statement). SQLite gets multi-row ``INSERT … VALUES (…), (…)``
     statements of up to :data:`ROWS_PER_INSERT` rows: pysqlite's ``executemany`` steps once per
     row, releasing and re-taking the GIL each time, which under concurrent requests stretches
-    the time the write lock is held.
+    the time the write lock is held. Both run on the DBAPI cursor (see :class:`Sql`).
     """
     if not rows:
         return
-    if conn.dialect.name != "sqlite":
-        conn.execute(table.insert(), rows)
-        return
     columns = tuple(rows[0])
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    if conn.dialect.name != "sqlite":
+        sql = _pg_insert_sql(table.name, columns)
+        with driver_errors(conn, sql, rows):
+            cursor.executemany(sql, rows)
+        return
     for start in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[start : start + ROWS_PER_INSERT]
-        params = tuple(row[column] for row in chunk for column in columns)
+        params = [row[column] for row in chunk for column in columns]
         sql = _multi_insert_sql(table.name, columns, len(chunk))
-        conn.exec_driver_sql(sql, params)
+        with driver_errors(conn, sql, params):
+            cursor.execute(sql, params)
+
+
+@functools.lru_cache(maxsize=64)
+def _pg_insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(f'"{column}"' for column in columns)
+    values = ", ".join(f"%({column})s" for column in columns)
+    return f'INSERT INTO "{table}" ({names}) VALUES ({values})'
 
 
 @functools.lru_cache(maxsize=64)

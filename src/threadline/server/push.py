@@ -13,6 +13,8 @@ The rules are those of ``docs/protocol.md``. What this module guarantees on top:
 
 from __future__ import annotations
 
+import collections
+import functools
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +33,7 @@ from threadline.protocol.models import (
 )
 from threadline.server.auth import Principal, ensure_device
 from threadline.server.changes import ChangeCursor
-from threadline.server.database import Database, insert_rows
+from threadline.server.database import Database, Sql, insert_rows
 from threadline.server.schema import entries, streams, threads
 from threadline.server.values import entry_hash, json_text, json_value, now_text, ts_text
 
@@ -251,10 +253,11 @@ class _Transaction:
         return states
 
     def _load_streams(self, wanted: list[str]) -> dict[str, StreamState]:
-        params = {"user_id": self.who.user_id, "ids": wanted}
+        params: dict[str, Any] = {f"id{i}": stream_id for i, stream_id in enumerate(wanted)}
+        params["user_id"] = self.who.user_id
         self.threads: dict[str, ThreadState] = {}
         states = {}
-        for row in self.conn.execute(_STREAMS_QUERY, params):
+        for row in map(_StreamRow._make, _streams_query(len(wanted)).run(self.conn, params)):
             thread = self.threads.setdefault(row.id, _thread_state(row))
             states[row.stream_uuid] = StreamState(row.pk, thread, row.tail)
         return states
@@ -426,7 +429,7 @@ class _Transaction:
         if changed:
             change = self.change.next
             params = [{"b_pk": s.pk, "b_tail": s.tail, "b_change": change} for s in changed]
-            self.conn.execute(_UPDATE_STREAM, params)
+            _UPDATE_STREAM.run(self.conn, params)
 
     def _write_threads(self, changed: list[ThreadState]) -> None:
         if not changed:
@@ -443,7 +446,7 @@ class _Transaction:
             }
             for t in changed
         ]
-        self.conn.execute(_UPDATE_THREAD, params)
+        _UPDATE_THREAD.run(self.conn, params)
 
     def _result(self, batch: StreamBatch, states: dict[str, StreamState]) -> PushStreamResult:
         state = states[str(batch.stream_id)]
@@ -468,14 +471,23 @@ _THREAD_COLUMNS = (
 )
 
 # Statements built once: executing them skips SQLAlchemy's per-call coercion.
-_STREAMS_QUERY = (
-    sa.select(streams.c.pk, streams.c.stream_uuid, streams.c.tail, *_THREAD_COLUMNS)
-    .join(threads, threads.c.id == streams.c.thread_id)
-    .where(
-        streams.c.user_id == sa.bindparam("user_id"),
-        streams.c.stream_uuid.in_(sa.bindparam("ids", expanding=True)),
-    )
+_StreamRow = collections.namedtuple(
+    "_StreamRow",
+    "pk stream_uuid tail id title meta entry_count last_activity_at deleted_at",
 )
+
+
+@functools.lru_cache(maxsize=32)
+def _streams_query(count: int) -> Sql:
+    """The streams of a push with their threads, for ``count`` stream ids."""
+    ids = ", ".join(f":id{i}" for i in range(count))
+    return Sql(
+        "SELECT s.pk, s.stream_uuid, s.tail, t.id, t.title, t.meta, t.entry_count, "
+        "t.last_activity_at, t.deleted_at FROM streams s JOIN threads t ON t.id = s.thread_id "
+        f"WHERE s.user_id = :user_id AND s.stream_uuid IN ({ids})"
+    )
+
+
 _TAKEN_IDS_QUERY = sa.select(entries.c.entry_uuid).where(
     entries.c.user_id == sa.bindparam("user_id"),
     entries.c.entry_uuid.in_(sa.bindparam("ids", expanding=True)),
@@ -484,22 +496,11 @@ _STORED_QUERY = sa.select(entries.c.seq, entries.c.entry_uuid, entries.c.hash).w
     entries.c.stream_pk == sa.bindparam("stream_pk"),
     entries.c.seq.between(sa.bindparam("low"), sa.bindparam("high")),
 )
-_UPDATE_STREAM = (
-    streams.update()
-    .where(streams.c.pk == sa.bindparam("b_pk"))
-    .values(tail=sa.bindparam("b_tail"), change=sa.bindparam("b_change"))
-)
-_UPDATE_THREAD = (
-    threads.update()
-    .where(threads.c.id == sa.bindparam("b_id"))
-    .values(
-        title=sa.bindparam("b_title"),
-        meta=sa.bindparam("b_meta"),
-        entry_count=sa.bindparam("b_count"),
-        last_activity_at=sa.bindparam("b_activity"),
-        updated_at=sa.bindparam("b_updated"),
-        change=sa.bindparam("b_change"),
-    )
+_UPDATE_STREAM = Sql("UPDATE streams SET tail = :b_tail, change = :b_change WHERE pk = :b_pk")
+_UPDATE_THREAD = Sql(
+    "UPDATE threads SET title = :b_title, meta = :b_meta, entry_count = :b_count, "
+    "last_activity_at = :b_activity, updated_at = :b_updated, change = :b_change "
+    "WHERE id = :b_id"
 )
 
 

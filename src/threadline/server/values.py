@@ -18,8 +18,9 @@ from threadline.errors import ValidationFailed
 
 def ts_text(value: datetime) -> str:
     """An aware datetime as sortable UTC text (naive values are taken as UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+    offset = value.utcoffset()
+    if offset is None or not offset:  # naive or already UTC: the common case, no conversion
+        return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
     try:
         utc = value.astimezone(UTC)
     except OverflowError:
@@ -61,6 +62,6 @@ def entry_hash(
     """SHA-256 hex of an entry's canonical content (``parts`` and ``meta`` as
     :func:`json_text`); its position (stream, seq) is not part of it. Each field is written
     with its length (``-`` for null), so no two different entries share the input."""
-    fields = (entry_id, ts, role, text, parts, meta, raw)
-    canonical = "".join("-;" if f is None else f"{len(f)}:{f};" for f in fields)
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+    head = f"{len(entry_id)}:{entry_id};{len(ts)}:{ts};{len(role)}:{role};{len(text)}:{text};"
+    tail = "".join("-;" if f is None else f"{len(f)}:{f};" for f in (parts, meta, raw))
+    return hashlib.sha256((head + tail).encode("utf-8", "surrogatepass")).hexdigest()
