@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
@@ -26,12 +27,14 @@ M = TypeVar("M", bound=BaseModel)
 BODY_MODELS: list[type[BaseModel]] = []
 
 
-@dataclass(frozen=True)
+@dataclass
 class AppState:
     settings: ServerSettings
     db: Database
     limiter: LoginLimiter
     push_limits: PushLimits
+    #: Created on first use, inside the event loop (see ``routes.sync``).
+    push_limiter: anyio.CapacityLimiter | None = None
 
 
 def app_state(request: Request) -> AppState:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from threadline import protocol as p
 from threadline.protocol.models import PushRequest, PushResponse, StatusResponse
@@ -34,12 +35,23 @@ DeviceId = Annotated[uuid.UUID | None, Query(description="Only streams this devi
 router = APIRouter(prefix=f"{p.API_PREFIX}/sync", tags=["sync"])
 
 
+#: Pushes handled at once per process: one writing while the next is parsed. More threads
+#: only contend for the GIL with the one holding the write lock (measured: 16 at once were
+#: ≈15 % slower than 2 on SQLite).
+PUSH_CONCURRENCY = 2
+
+
 @router.post("/push", response_model=PushResponse, openapi_extra=body_spec(PushRequest))
 async def push(request: Request) -> Response:
     """Authenticate, parse, check and store in one worker thread (one hop off the loop)."""
     authorization = request.headers.get("authorization")
     body = await request.body()
-    answer = await run_in_threadpool(_push, app_state(request), authorization, body)
+    state = app_state(request)
+    if state.push_limiter is None:
+        state.push_limiter = anyio.CapacityLimiter(PUSH_CONCURRENCY)
+    answer = await anyio.to_thread.run_sync(
+        _push, state, authorization, body, limiter=state.push_limiter
+    )
     return json_response(answer)
 
 
