@@ -19,6 +19,12 @@ import click
 )
 @click.option("--max-batch-bytes", type=click.IntRange(min=1), default=None, help="Limit per body.")
 @click.option("--access-log", is_flag=True, default=None, help="Log every request.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=64),
+    default=None,
+    help="Server processes sharing the port (one per core uses every core).  [default: 1]",
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -26,6 +32,7 @@ def serve(
     max_entry_bytes: int | None,
     max_batch_bytes: int | None,
     access_log: bool | None,
+    workers: int | None,
 ) -> None:
     """Run the Threadline sync server until SIGINT or SIGTERM."""
     from threadline.server.run import serve as run_server
@@ -38,5 +45,8 @@ def serve(
         max_entry_bytes=max_entry_bytes,
         max_batch_bytes=max_batch_bytes,
         access_log=access_log,
+        workers=workers,
     )
-    run_server(settings)
+    status = run_server(settings)
+    if status:
+        raise SystemExit(status)

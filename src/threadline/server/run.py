@@ -5,39 +5,55 @@
 a supervisor can wait for that line and connect right away (the kernel queues connections until
 uvicorn accepts them). On a database without users it creates ``admin`` and prints the password
 once. uvicorn handles SIGTERM and SIGINT by finishing the requests in flight and exiting.
+
+With ``workers`` > 1 the process forks that many workers after migrating, each serving its own
+socket of one ``SO_REUSEPORT`` port; on SQLite they take turns writing through an ``flock``
+(:class:`~threadline.server.database.WriteLock`), so the parsing, validation and HTTP work of
+the requests runs on every core.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import sys
+import traceback
 from typing import TextIO
 
 from threadline.server.admin import ensure_first_admin
-from threadline.server.database import open_database
+from threadline.server.database import Database, open_database
 from threadline.server.settings import ServerSettings
 
 ENV_ADMIN_PASSWORD = "THREADLINE_ADMIN_PASSWORD"
 LISTENING = "Threadline listening on {url}"
 
 
-def serve(settings: ServerSettings, out: TextIO | None = None) -> None:
+def serve(settings: ServerSettings, out: TextIO | None = None) -> int:
+    """Serve until SIGINT or SIGTERM; return the exit status."""
+    out = out or sys.stdout
+    db = open_database(settings.resolved_database_url())
+    first = ensure_first_admin(db, os.environ.get(ENV_ADMIN_PASSWORD) or None)
+    socks = bind_all(settings.host, settings.port, settings.workers)
+    url = base_url(socks[0])
+    if first is not None:
+        _print_first_run(out, url, *first)
+    print(LISTENING.format(url=url), file=out, flush=True)
+    if len(socks) == 1:
+        _run_worker(settings, socks[0], db)
+        return 0
+    db.dispose()  # no database threads or connections may cross the fork
+    return _supervise(settings, socks)
+
+
+def _run_worker(settings: ServerSettings, sock: socket.socket, db: Database) -> None:
     import uvicorn
 
     from threadline.server.app import create_app
 
-    out = out or sys.stdout
-    db = open_database(settings.resolved_database_url())
-    first = ensure_first_admin(db, os.environ.get(ENV_ADMIN_PASSWORD) or None)
-    app = create_app(settings, db=db)
-    sock = bind(settings.host, settings.port)
-    url = base_url(sock)
-    if first is not None:
-        _print_first_run(out, url, *first)
-    print(LISTENING.format(url=url), file=out, flush=True)
     config = uvicorn.Config(
-        app,
+        create_app(settings, db=db),
         log_level="info" if settings.access_log else "warning",
         access_log=settings.access_log,
         server_header=False,
@@ -50,12 +66,82 @@ def serve(settings: ServerSettings, out: TextIO | None = None) -> None:
         db.dispose()
 
 
-def bind(host: str, port: int) -> socket.socket:
+def _supervise(settings: ServerSettings, socks: list[socket.socket]) -> int:
+    """Fork one worker per socket, pass SIGINT and SIGTERM on, and wait for them all.
+
+    Each worker owns one socket of the ``SO_REUSEPORT`` group, so the kernel spreads
+    connections over the workers — keep-alive clients included. If a worker dies, the others
+    are stopped too and the status is 1, so a supervisor (systemd, a test) sees the failure.
+    """
+    workers: dict[int, int] = {}
+    for index, sock in enumerate(socks):
+        pid = os.fork()
+        if pid == 0:
+            for other in socks:
+                if other is not sock:
+                    other.close()
+            _exit_worker(settings, sock)
+        workers[pid] = index
+    for sock in socks:
+        sock.close()
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)  # SIGTERM even for SIGINT: never a forced exit
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    status = 0
+    while workers:
+        pid, wait_status = os.wait()
+        workers.pop(pid, None)
+        code = os.waitstatus_to_exitcode(wait_status)
+        if not stopping and code not in (0, -signal.SIGTERM, -signal.SIGINT):
+            print(f"threadline: worker {pid} exited with {code}; stopping", file=sys.stderr)
+            status = 1
+            stop(signal.SIGTERM, None)
+    return status
+
+
+def _exit_worker(settings: ServerSettings, sock: socket.socket) -> None:
+    code = 0
+    try:
+        _run_worker(settings, sock, open_database(settings.resolved_database_url()))
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def bind_all(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` listening sockets on one port (``SO_REUSEPORT`` when more than one)."""
+    first = bind(host, port, reuse_port=count > 1)
+    socks = [first]
+    try:
+        bound_port = first.getsockname()[1]
+        socks += [bind(host, bound_port, reuse_port=True) for _ in range(count - 1)]
+    except OSError:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
+
+
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP so that asyncio sets TCP_NODELAY on accepted connections; with proto 0
     # it skips that, and Nagle plus delayed ACKs stall every keep-alive response by ~40 ms.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))

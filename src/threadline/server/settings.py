@@ -16,6 +16,7 @@ DEFAULT_PORT = 8787
 ENV_DATABASE_URL = "THREADLINE_DATABASE_URL"
 ENV_MAX_ENTRY_BYTES = "THREADLINE_MAX_ENTRY_BYTES"
 ENV_MAX_BATCH_BYTES = "THREADLINE_MAX_BATCH_BYTES"
+ENV_WORKERS = "THREADLINE_WORKERS"
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class ServerSettings:
     max_batch_bytes: int = p.MAX_BATCH_BYTES
     max_batch_entries: int = p.MAX_BATCH_ENTRIES
     access_log: bool = False
+    workers: int = 1
 
     def resolved_database_url(self) -> str:
         return self.database_url or default_database_url()
@@ -50,6 +52,7 @@ def settings_from_env() -> ServerSettings:
         database_url=os.environ.get(ENV_DATABASE_URL, ""),
         max_entry_bytes=_env_int(ENV_MAX_ENTRY_BYTES, p.MAX_ENTRY_BYTES),
         max_batch_bytes=_env_int(ENV_MAX_BATCH_BYTES, p.MAX_BATCH_BYTES),
+        workers=_env_int(ENV_WORKERS, 1),
     )
 
 
@@ -60,7 +63,7 @@ def _env_int(name: str, default: int) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number of bytes, not {value!r}") from None
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
     if number < 1:
         raise ConfigError(f"{name} must be at least 1, not {number}")
     return number

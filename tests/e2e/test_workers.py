@@ -1,0 +1,62 @@
+"""``threadline serve --workers 2``: two processes on one port, one database, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from tests.e2e.test_push_sync import server_entries
+from tests.helpers import cli
+from tests.helpers.server import ServerProcess, login
+
+
+def children(pid: int, count: int) -> set[int]:
+    """The ``count`` child processes of ``pid``, waiting a little for them to be forked."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = {int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def test_two_workers_share_the_port_and_the_database(tmp_path: Path, server_db_url: str) -> None:
+    server = ServerProcess(tmp_path / "srv", server_db_url, "--workers", "2").start()
+    assert server.proc is not None
+    parent = server.proc.pid
+    try:
+        workers = children(parent, 2)
+        assert len(workers) == 2
+        homes = [tmp_path / f"client-{i}" for i in range(4)]
+        for home in homes:
+            login(home, server)
+        before = {pid: cpu_ticks(pid) for pid in workers}
+        procs = [
+            subprocess.Popen(
+                [cli.THREADLINE, "push", "--json", "-p", "shared", "-t", "w", f"{i} {n}"],
+                cwd=home,
+                env=cli.clean_env(home),
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for i, home in enumerate(homes)
+            for n in range(10)
+        ]
+        outcomes = [json.loads(proc.communicate(timeout=120)[0]) for proc in procs]
+        assert all(o["delivered"] for o in outcomes)
+        texts = sorted(e["text"] for e in server_entries(homes[0], "w"))
+        assert texts == sorted(f"{i} {n}" for i in range(4) for n in range(10))
+        # Both workers answered: each spent CPU on some of the 40 pushes' connections.
+        assert all(cpu_ticks(pid) > before[pid] for pid in workers)
+    finally:
+        status = server.stop()
+    assert status == 0
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
