@@ -65,14 +65,23 @@ class Config:
     total: int
     budget_s: float
     users: int = 1
+    #: ``threadline serve --workers``: server processes sharing the port.
+    workers: int = 1
 
 
 def configs(quick: bool) -> list[Config]:
     if quick:
-        return [Config(1, 1_600, 6), Config(100, 16_000, 10), Config(1000, 16_000, 12)]
+        return [
+            Config(1, 1_600, 6),
+            Config(100, 16_000, 10),
+            Config(100, 16_000, 10, workers=2),
+            Config(1000, 16_000, 12),
+        ]
     return [
         Config(1, 8_000, 25),
         Config(100, 48_000, 40),
+        # one server process per core
+        Config(100, 48_000, 40, workers=2),
         Config(1000, 48_000, 40),
         # the same load from 16 users: a user's writes are serialized, different users' not
         Config(100, 48_000, 40, users=CLIENTS),
@@ -195,8 +204,12 @@ def verify(url: str, clients: list[Client]) -> tuple[int, list[str]]:
 
 def run_config(ctx: Context, backend: str, cfg: Config) -> dict[str, Any]:
     """One measurement on a fresh server and database, with its own raw baseline."""
-    home = ctx.home(f"ingest-{backend}-{cfg.batch}")
-    with database(backend, ctx.workdir, ctx.postgres) as url, Server(home, url) as server:
+    home = ctx.home(f"ingest-{backend}-{cfg.batch}-{cfg.users}-{cfg.workers}")
+    server_args = ("--workers", str(cfg.workers))
+    with (
+        database(backend, ctx.workdir, ctx.postgres) as url,
+        Server(home, url, *server_args) as server,
+    ):
         users = [ADMIN_USER]
         if cfg.users > 1:
             users = [f"ingest-user-{i}" for i in range(cfg.users)]
@@ -234,6 +247,7 @@ def run_config(ctx: Context, backend: str, cfg: Config) -> dict[str, Any]:
         "backend": backend,
         "batch": cfg.batch,
         "users": cfg.users,
+        "workers": cfg.workers,
         "clients": CLIENTS,
         "entries": stored,
         "planned": cfg.total,
@@ -343,17 +357,20 @@ def run(ctx: Context) -> dict[str, Any]:
             # the short configurations run several times; noise on a shared machine is bursty
             times = 1 if ctx.quick or cfg.batch == 1 else REPEATS
             print(
-                f"  {backend}, batches of {cfg.batch}, {cfg.users} user(s), {times} run(s) …",
+                f"  {backend}, batches of {cfg.batch}, {cfg.users} user(s), "
+                f"{cfg.workers} server process(es), {times} run(s) …",
                 flush=True,
             )
             rows.append(repeated(ctx, backend, cfg, times))
     table(
         f"ingest — {CLIENTS} concurrent clients, one stream each, ~{TEXT_CHARS}-char entries",
-        ["backend", "batch", "users", "entries", "requests", "s", "entries/s", "raw entries/s",
+        ["backend", "batch", "users", "workers", "entries", "requests", "s", "entries/s",
+         "raw entries/s",
          "server/raw", "req p50 ms", "req p99 ms", "server CPU %", "client CPU %", "lost",
          "entries/s of each run"],
         [
-            [r["backend"], r["batch"], r["users"], r["entries"], r["requests"], r["seconds"],
+            [r["backend"], r["batch"], r["users"], r["workers"], r["entries"], r["requests"],
+             r["seconds"],
              r["entries_per_s"], r["raw_entries_per_s"], r["ratio_to_raw"], r["request_p50_ms"],
              r["request_p99_ms"], r["server_cpu_pct"], r["client_cpu_pct"], r["lost"],
              " ".join(f"{x:,}" for x in r["runs_entries_per_s"])]
@@ -365,19 +382,19 @@ def run(ctx: Context) -> dict[str, Any]:
         "just before each run; a row shows the run with the median rate"
     )
     note(
-        "server / client CPU % = CPU time of the `threadline serve` process / of this benchmark's "
-        "clients, over wall time (100% = one core)"
+        "server / client CPU % = CPU time of the `threadline serve` processes (workers "
+        "included) / of this benchmark's clients, over wall time (100% = one core)"
     )
-    target = next(
-        (r for r in rows if r["backend"] == "sqlite" and r["batch"] == 100 and r["users"] == 1),
-        None,
-    )
-    if target is not None:
-        verdict = "met" if target["entries_per_s"] >= TARGET_RATE else "MISSED"
+    targets = [
+        r for r in rows if r["backend"] == "sqlite" and r["batch"] == 100 and r["users"] == 1
+    ]
+    for r in targets:
+        verdict = "met" if r["entries_per_s"] >= TARGET_RATE else "MISSED"
         note(
-            f"target: ≥ {TARGET_RATE:,} entries/s in batches of 100 on SQLite → "
-            f"{target['entries_per_s']:,}, {verdict}"
+            f"target: ≥ {TARGET_RATE:,} entries/s in batches of 100 on SQLite, "
+            f"{r['workers']} server process(es) → {r['entries_per_s']:,}, {verdict}"
         )
+    target = max(targets, key=lambda r: r["entries_per_s"], default=None)
     short = [r for r in rows if r["entries"] < r["planned"] and not r["problems"]]
     for r in short:
         note(
