@@ -20,6 +20,7 @@ import contextlib
 import functools
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -118,7 +119,8 @@ class WriteLock:
 
     def __init__(self, path: str | None) -> None:
         self._thread_lock = threading.Lock()
-        self._path = path
+        # Without flock (Windows) a single process is still safe: threads take turns.
+        self._path = path if sys.platform != "win32" else None
         self._fd: int | None = None
 
     def __enter__(self) -> None:
