@@ -197,3 +197,33 @@ def test_entry_over_the_server_limit_blocks_only_its_thread(
         assert json.loads(shown.stdout)["entries"][0]["text"] == "x" * 2000, "nothing lost"
     finally:
         srv.stop()
+
+
+def test_server_restored_from_a_backup_gets_the_missing_entries_again(tmp_path: Path) -> None:
+    """The server lost its newest entries (restored from a backup): the client's next push
+    meets a gap, resumes from the server's tail and delivers everything again, once."""
+    db_file = tmp_path / "server.db"
+    srv = ServerProcess(tmp_path / "srv", f"sqlite:///{db_file}").start()
+    home = tmp_path / "client"
+    try:
+        login(home, srv)
+        for text in ("a", "b"):
+            assert json.loads(push(home, text).stdout)["delivered"]
+        srv.stop()
+        backup = db_file.read_bytes()
+        assert not Path(f"{db_file}-wal").exists() or Path(f"{db_file}-wal").stat().st_size == 0
+        srv.restart()
+        for text in ("c", "d", "e"):
+            assert json.loads(push(home, text).stdout)["delivered"]
+        srv.stop()
+        for suffix in ("-wal", "-shm"):
+            Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+        db_file.write_bytes(backup)
+        srv.restart()
+        assert [e["text"] for e in server_entries(home)] == ["a", "b"]
+        result = push(home, "f")
+        assert json.loads(result.stdout)["delivered"], result.stderr
+        entries = server_entries(home)
+        assert [(e["seq"], e["text"]) for e in entries] == list(enumerate("abcdef", start=1))
+    finally:
+        srv.stop()

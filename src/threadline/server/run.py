@@ -59,11 +59,20 @@ def _run_worker(settings: ServerSettings, sock: socket.socket, db: Database) -> 
         server_header=False,
         lifespan="on",
     )
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then raises the signal again for
+    # the handler it found; with the default handler the process would die there, before the
+    # database is closed (SQLite's log checkpointed, connections ended). Ours exits cleanly.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_cleanly)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()
         db.dispose()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _supervise(settings: ServerSettings, socks: list[socket.socket]) -> int:
