@@ -117,7 +117,7 @@ def test_serve_on_port_0_first_run_and_real_traffic(tmp_path: Path, server_db_ur
             pushed = http.post("/api/v1/sync/push", content=data, headers=headers)
             assert pushed.status_code == 200, pushed.text
             assert pushed.json()["streams"][0]["stored"] == 1
-        assert server.stop() in (0, -15), "SIGTERM shuts down (uvicorn re-raises the signal)"
+        assert server.stop() == 0, "SIGTERM shuts down cleanly"
         assert "Traceback" not in "".join(server.output)
 
     with ServerProcess(home, server_db_url, env=env) as again:
