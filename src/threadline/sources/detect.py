@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from threadline.sources import claude_code, codex
 from threadline.sources.lines import LineSplitter, load_object, open_binary
 from threadline.sources.model import Agent, ParsedLine, SessionInfo
 
@@ -58,9 +59,5 @@ def agent_of(obj: dict[str, Any]) -> Agent | None:
 def parse_file(path: Path | str) -> tuple[list[ParsedLine], SessionInfo]:
     """Parse ``path`` with the parser of the agent :func:`detect` finds (Claude Code if none)."""
     if detect(path) == "codex":
-        from threadline.sources import codex
-
         return codex.parse_file(path)
-    from threadline.sources import claude_code
-
     return claude_code.parse_file(path)
