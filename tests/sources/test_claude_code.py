@@ -211,3 +211,13 @@ def test_images_become_placeholders() -> None:
     record = {"type": "user", "uuid": "u", "message": {"content": [block]}}
     line = next(claude_code.parse_lines([json.dumps(record).encode()]))
     assert line.parts == [{"type": "image", "media_type": "image/png", "size": 3}]
+
+
+def test_detect_says_none_for_other_files(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(b'{"hello":"world"}\n')
+    assert detect(empty) is None
+    assert detect(other) is None
+    assert detect(tmp_path / "missing.jsonl") is None
