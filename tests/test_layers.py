@@ -20,6 +20,7 @@ FORBIDDEN = {
     "client": {"store", "sync", "server", "cli"},
     "sync": {"server", "cli"},
     "server": {"client", "store", "sync", "cli", "config"},
+    "sources": {"store", "client", "sync", "server", "cli"},
 }
 
 
