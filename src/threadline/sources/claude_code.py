@@ -25,6 +25,7 @@ from threadline.sources.lines import (
     decode_raw,
     image_part,
     load_object,
+    malformed_line,
     open_binary,
 )
 from threadline.sources.model import Agent, ParsedLine, SessionInfo, Usage
@@ -57,14 +58,7 @@ class ClaudeCodeParser:
         raw = decode_raw(line)
         obj, error = load_object(raw)
         if obj is None:
-            return ParsedLine(
-                line_no=line_no,
-                raw=raw,
-                record_type="malformed",
-                parts=[{"type": "meta", "record": "malformed"}],
-                malformed=True,
-                error=error,
-            )
+            return malformed_line(line_no, raw, error)
         parsed = ParsedLine(line_no=line_no, raw=raw, record_type=record_type(obj))
         _read_envelope(parsed, obj)
         _PROJECTIONS.get(str(obj.get("type")), _project_other)(parsed, obj)

@@ -27,6 +27,7 @@ from threadline.sources.lines import (
     decode_raw,
     image_part,
     load_object,
+    malformed_line,
     media_type_of_data_url,
     open_binary,
 )
@@ -70,14 +71,7 @@ class CodexParser:
         raw = decode_raw(line)
         obj, error = load_object(raw)
         if obj is None:
-            return ParsedLine(
-                line_no=line_no,
-                raw=raw,
-                record_type="malformed",
-                parts=[{"type": "meta", "record": "malformed"}],
-                malformed=True,
-                error=error,
-            )
+            return malformed_line(line_no, raw, error)
         kind, payload, shape = unwrap(obj)
         parsed = ParsedLine(line_no=line_no, raw=raw, record_type=kind)
         parsed.timestamp = as_str(obj.get("timestamp"))

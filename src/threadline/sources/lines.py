@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from threadline.sources.model import ParsedLine
+
 CHUNK = 1 << 20
 
 
@@ -100,3 +102,15 @@ def media_type_of_data_url(url: Any) -> str | None:
     if isinstance(url, str) and url.startswith("data:"):
         return url[5:].split(";", 1)[0].split(",", 1)[0] or None
     return None
+
+
+def malformed_line(line_no: int, raw: str | bytes, error: str | None) -> ParsedLine:
+    """A line that is not a JSON object: kept byte for byte, flagged, never dropped."""
+    return ParsedLine(
+        line_no=line_no,
+        raw=raw,
+        record_type="malformed",
+        parts=[{"type": "meta", "record": "malformed"}],
+        malformed=True,
+        error=error,
+    )
