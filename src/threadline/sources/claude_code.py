@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from threadline.sources.lines import (
-    LineSplitter,
     as_int,
     as_str,
     decode_raw,
     image_part,
     load_object,
     malformed_line,
-    open_binary,
+    parse_path,
 )
 from threadline.sources.model import Agent, ParsedLine, SessionInfo, Usage
 
@@ -115,14 +114,7 @@ def parse_lines(lines: Iterable[bytes], first_line_no: int = 1) -> Iterator[Pars
 
 def parse_file(path: Path | str) -> tuple[list[ParsedLine], SessionInfo]:
     """Parse a whole transcript file; the last line is left out if it has no ``\\n``."""
-    path = Path(path)
-    with open_binary(path) as stream:
-        splitter = LineSplitter(stream)
-        parsed = list(parse_lines(splitter))
-    info = summarize(parsed, path)
-    info.complete_bytes = splitter.complete_bytes
-    info.partial = splitter.partial
-    return parsed, info
+    return parse_path(path, parse_lines, summarize)
 
 
 def record_type(obj: dict[str, Any]) -> str:

@@ -21,7 +21,6 @@ from typing import Any
 
 from threadline.sources.claude_code import title_from_prompt
 from threadline.sources.lines import (
-    LineSplitter,
     as_int,
     as_str,
     decode_raw,
@@ -29,7 +28,7 @@ from threadline.sources.lines import (
     load_object,
     malformed_line,
     media_type_of_data_url,
-    open_binary,
+    parse_path,
 )
 from threadline.sources.model import Agent, ParsedLine, Role, SessionInfo, Usage
 
@@ -310,18 +309,14 @@ def parse_lines(lines: Iterable[bytes], first_line_no: int = 1) -> Iterator[Pars
 
 def parse_file(path: Path | str) -> tuple[list[ParsedLine], SessionInfo]:
     """Parse a rollout (``.jsonl`` or ``.jsonl.zst``); a last line without ``\\n`` is left out."""
-    path = Path(path)
-    with open_binary(path) as stream:
-        splitter = LineSplitter(stream)
-        parsed = list(parse_lines(splitter))
-    info = summarize(parsed)
-    info.complete_bytes = splitter.complete_bytes
-    info.partial = splitter.partial
-    return parsed, info
+    return parse_path(path, parse_lines, summarize)
 
 
-def summarize(lines: list[ParsedLine]) -> SessionInfo:
-    """Sum the parsed lines of one rollout up into a :class:`SessionInfo`."""
+def summarize(lines: list[ParsedLine], path: Path | None = None) -> SessionInfo:
+    """Sum the parsed lines of one rollout up into a :class:`SessionInfo`.
+
+    ``path`` is unused (a rollout names its session inside); it keeps the signature of
+    :func:`threadline.sources.claude_code.summarize`, which reads ids from the path."""
     info = SessionInfo(agent=AGENT, line_count=len(lines))
     shown_prompt: str | None = None
     model_prompt: str | None = None

@@ -8,11 +8,11 @@ rollouts) are decompressed while streaming.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from threadline.sources.model import ParsedLine
+from threadline.sources.model import ParsedLine, SessionInfo
 
 CHUNK = 1 << 20
 
@@ -114,3 +114,20 @@ def malformed_line(line_no: int, raw: str | bytes, error: str | None) -> ParsedL
         malformed=True,
         error=error,
     )
+
+
+def parse_path(
+    path: Path | str,
+    parse_lines: Callable[[Iterable[bytes]], Iterator[ParsedLine]],
+    summarize: Callable[[list[ParsedLine], Path], SessionInfo],
+) -> tuple[list[ParsedLine], SessionInfo]:
+    """Parse a whole file with one agent's parser; a last line without ``\\n`` is left out
+    and reported as ``SessionInfo.partial`` (complete lines end at ``complete_bytes``)."""
+    path = Path(path)
+    with open_binary(path) as stream:
+        splitter = LineSplitter(stream)
+        parsed = list(parse_lines(splitter))
+    info = summarize(parsed, path)
+    info.complete_bytes = splitter.complete_bytes
+    info.partial = splitter.partial
+    return parsed, info
