@@ -21,6 +21,7 @@ from threadline.server import pages
 from threadline.server.auth import Principal
 from threadline.server.changes import ChangeCursor
 from threadline.server.database import Database
+from threadline.server.push import insert_stream
 from threadline.server.schema import devices, entries, streams, threads
 from threadline.server.threads import live_thread
 from threadline.server.values import entry_hash, json_text, json_value, now_text, ts_parse, ts_text
@@ -128,19 +129,16 @@ class _Append:
             )
         ).first()
         if row is None:
-            pk = self.conn.execute(
-                streams.insert()
-                .values(
-                    user_id=self.who.user_id,
-                    stream_uuid=stream_uuid,
-                    thread_id=self.thread_id,
-                    device_id=self.who.device_pk,
-                    tail=1,
-                    change=stamp,
-                )
-                .returning(streams.c.pk)
-            ).scalar_one()
-            return int(pk), 1
+            pk = insert_stream(
+                self.conn,
+                self.who.user_id,
+                stream_uuid,
+                self.thread_id,
+                self.who.device_pk,
+                1,
+                stamp,
+            )
+            return pk, 1
         self.conn.execute(
             streams.update().where(streams.c.pk == row.pk).values(tail=row.tail + 1, change=stamp)
         )

@@ -104,6 +104,22 @@ class _IdTaken(Exception):
     """The insert hit the unique (user, entry id) index: some new id is stored already."""
 
 
+def insert_stream(
+    conn: sa.Connection,
+    user_id: int,
+    stream_uuid: str,
+    thread_id: str,
+    device_pk: int | None,
+    tail: int,
+    change: int,
+) -> int:
+    """Store a new stream of ``thread_id``; return its row id."""
+    values = {"user_id": user_id, "stream_uuid": stream_uuid, "thread_id": thread_id}
+    values.update(device_id=device_pk, tail=tail, change=change)
+    pk = conn.execute(streams.insert().values(**values).returning(streams.c.pk)).scalar_one()
+    return int(pk)
+
+
 # --- before the transaction ------------------------------------------------------------------
 
 
@@ -264,19 +280,10 @@ class _Transaction:
 
     def _new_stream(self, stream_id: str, ref: ThreadRef, items: list[Prepared]) -> StreamState:
         thread = self._bind(ref, items[0].ts if items else None)
-        pk = self.conn.execute(
-            streams.insert()
-            .values(
-                user_id=self.who.user_id,
-                stream_uuid=stream_id,
-                thread_id=thread.id,
-                device_id=self.device_pk,
-                tail=0,
-                change=self.change.next,
-            )
-            .returning(streams.c.pk)
-        ).scalar_one()
-        return StreamState(int(pk), thread, 0, new=True)
+        pk = insert_stream(
+            self.conn, self.who.user_id, stream_id, thread.id, self.device_pk, 0, self.change.next
+        )
+        return StreamState(pk, thread, 0, new=True)
 
     def _bind(self, ref: ThreadRef, first_ts: str | None) -> ThreadState:
         """The thread a new stream belongs to: live by key, else a newer tombstone, else new."""
