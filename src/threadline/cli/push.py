@@ -16,7 +16,7 @@ import time
 from threadline import config as config_mod
 from threadline import protocol as p
 from threadline.cli.errors import report
-from threadline.errors import ClientError, ThreadlineError
+from threadline.errors import ClientError, InvalidInput, ThreadlineError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -136,7 +136,6 @@ def _message(args: Args) -> str:
 
 
 def _push(args: Args) -> int:
-    from threadline.errors import InvalidInput
     from threadline.store import db, notes
 
     if not args.message and sys.stdin.isatty():
@@ -152,11 +151,11 @@ def _push(args: Args) -> int:
     try:
         added = notes.append(conn, project=cfg.project, name=cfg.thread, role=args.role, text=text)
         delivered, why = (False, "--no-sync") if args.no_sync else _deliver(conn, cfg, added)
-        pending = notes.pending_count(conn)
+        if not delivered:
+            pending = notes.pending_count(conn)
+            sys.stderr.write(f"threadline: entry queued ({pending} pending): {why}\n")
     finally:
         conn.close()
-    if not delivered:
-        sys.stderr.write(f"threadline: entry queued ({pending} pending): {why}\n")
     _print(args, cfg, added, delivered)
     return 0
 

@@ -60,7 +60,7 @@ def _remote(cfg: Config, what: str) -> Any:
     """An API client when a server is configured and answers, else None (with a note)."""
     try:
         client = api(cfg, timeout=cfg.push_timeout)
-        client.me()
+        client.me()  # one short probe, so an absent server costs push_timeout, not a page each
         return client
     except NotLoggedIn:
         warn(f"showing {what} of this machine only: no server configured")

@@ -22,7 +22,7 @@ import time
 from threadline import paths
 from threadline import protocol as p
 from threadline.client.api import Api
-from threadline.errors import ClientError, ServerRefused, ServerUnreachable
+from threadline.errors import ClientError, ServerRefused
 from threadline.store import db, notes
 
 TYPE_CHECKING = False
@@ -112,13 +112,11 @@ def deliver(
             if progress is not None:
                 progress(sum(len(s.body["entries"]) for s in batch))
     except ClientError as exc:
-        db.set_state(
-            conn, {"last_error": f"{time_text()} {exc.message}", "last_attempt": time_text()}
-        )
+        now = notes.utc_now()
+        db.set_state(conn, {"last_error": f"{now} {exc.message}", "last_attempt": now})
         raise
-    db.set_state(
-        conn, {"last_success": time_text(), "last_attempt": time_text(), "last_error": None}
-    )
+    now = notes.utc_now()
+    db.set_state(conn, {"last_success": now, "last_attempt": now, "last_error": None})
     return result
 
 
@@ -188,18 +186,3 @@ def reconcile(conn: sqlite3.Connection, api: Api) -> int:
             if item.get("deleted"):
                 notes.ack(conn, [(pending[stream_uuid], int(item["tail"]), None, True)])
     return len(uuids)
-
-
-def time_text() -> str:
-    return notes.utc_now()
-
-
-__all__ = [
-    "Delivery",
-    "LockTimeout",
-    "ServerRefused",
-    "ServerUnreachable",
-    "deliver",
-    "reconcile",
-    "sync_lock",
-]
