@@ -21,10 +21,13 @@ ROLES = ("user", "assistant", "system", "tool")
 KINDS = ("note", "claude-code", "codex")
 
 #: Default limits; the server's are configurable and published by ``/api/v1/capabilities``.
-MAX_ENTRY_BYTES = 1024 * 1024
-MAX_BATCH_BYTES = 16 * 1024 * 1024
+#: One transcript line can be several MB (Claude Code stores whole API requests in some).
+MAX_ENTRY_BYTES = 32 * 1024 * 1024
+MAX_BATCH_BYTES = 64 * 1024 * 1024
 MAX_BATCH_ENTRIES = 10_000
 MAX_PAGE_SIZE = 500
+#: What one pushed note (``threadline push``) may hold; checked on the client.
+MAX_NOTE_BYTES = 1024 * 1024
 DEFAULT_PAGE_SIZE = 100
 MAX_NAME_CHARS = 200
 MAX_PROJECT_CHARS = 200

@@ -91,9 +91,9 @@ def append(conn: sqlite3.Connection, *, project: str, name: str, role: str, text
     if role not in p.ROLES:
         raise InvalidInput(f"role must be one of {', '.join(p.ROLES)}, not {role!r}")
     size = len(text.encode("utf-8"))
-    if size > p.MAX_ENTRY_BYTES:
+    if size > p.MAX_NOTE_BYTES:
         raise InvalidInput(
-            f"the message is {size:,} bytes; an entry holds at most {p.MAX_ENTRY_BYTES:,}",
+            f"the message is {size:,} bytes; an entry holds at most {p.MAX_NOTE_BYTES:,}",
             hint="Split it into several pushes, or push a summary and keep the rest in a file.",
         )
     entry_uuid = new_uuid()
