@@ -19,6 +19,7 @@ from threadline.errors import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing, like dataclasses, costs milliseconds of imports on the hot path
+    from collections.abc import Callable
     from typing import Any
 
 PROJECT_FILE = "threadline.toml"
@@ -34,7 +35,7 @@ class Setting:
         self,
         name: str,
         default: Any,
-        type: type,
+        type: Callable[[Any], Any],
         help: str,
         env: str | None = None,
         in_project: bool = True,
@@ -45,6 +46,14 @@ class Setting:
         self.help = help
         self.env = env
         self.in_project = in_project
+
+
+def globs(value: Any) -> list[str]:
+    """A list of globs from TOML (a list or one string) or the environment (comma-separated)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise TypeError("expected a list of globs")
+    return [str(item).strip() for item in items if str(item).strip()]
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -72,6 +81,33 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "Name of this machine on the server (default: the host name).",
         "THREADLINE_DEVICE_NAME",
+        False,
+    ),
+    Setting(
+        "daemon_rescan",
+        60.0,
+        float,
+        "Seconds between the daemon's full rescans of the transcript folders "
+        "(file-system events cover the time between).",
+        "THREADLINE_DAEMON_RESCAN",
+        False,
+    ),
+    Setting(
+        "daemon_retry_max",
+        60.0,
+        float,
+        "Longest wait, in seconds, between the daemon's upload attempts while the server "
+        "is away (backoff doubles from 1 s, with jitter, up to this).",
+        "THREADLINE_DAEMON_RETRY_MAX",
+        False,
+    ),
+    Setting(
+        "exclude",
+        [],
+        globs,
+        "Globs of projects, working folders or transcript paths never captured "
+        "(`~` expands; a folder's glob covers what is inside it).",
+        "THREADLINE_EXCLUDE",
         False,
     ),
 )
@@ -110,6 +146,10 @@ class Config:
     @property
     def thread(self) -> str:
         return str(self.get("thread"))
+
+    @property
+    def exclude(self) -> list[str]:
+        return list(self.get("exclude") or [])
 
     @property
     def push_timeout(self) -> float:

@@ -23,6 +23,9 @@ COMMANDS: dict[str, str] = {
     "serve": "threadline.cli.serve:serve",
     "user": "threadline.cli.admin:user",
     "token": "threadline.cli.admin:token",
+    "daemon": "threadline.cli.daemon:daemon",
+    "hooks": "threadline.cli.hooks:hooks",
+    "import": "threadline.cli.importer:import_",
 }
 
 

@@ -44,7 +44,7 @@ def sync(ctx: click.Context, timeout: float, retry_blocked: bool) -> None:
             with engine.sync_lock(timeout):
                 engine.reconcile(conn, client)
                 pending = notes.pending_count(conn)
-                result = _deliver(conn, client, pending)
+                result = deliver_with_progress(conn, client, pending)
         except engine.LockTimeout:
             raise click.ClickException(
                 f"another threadline process kept delivering for {timeout:g} s; try again"
@@ -60,7 +60,7 @@ def sync(ctx: click.Context, timeout: float, retry_blocked: bool) -> None:
         ctx.exit(1)
 
 
-def _deliver(conn: Any, client: Any, pending: int) -> engine.Delivery:
+def deliver_with_progress(conn: Any, client: Any, pending: int) -> engine.Delivery:
     if pending < PROGRESS_OVER or not sys.stderr.isatty():
         return engine.deliver(conn, client)
     with click.progressbar(length=pending, label="Delivering", file=sys.stderr) as bar:

@@ -351,13 +351,15 @@ def summarize(lines: list[ParsedLine], path: Path | None = None) -> SessionInfo:
             command = line.meta.get("command")
     _link_subagent_file(info, lines, path)
     prompt = prompts.get(info.agent_id is not None)
-    info.title = (
-        titles.get("custom-title")
-        or titles.get("ai-title")
-        or titles.get("summary")
-        or title_from_prompt(prompt or command or "")
-        or None
-    )
+    for rank, record in ((5, "custom-title"), (4, "ai-title"), (3, "summary")):
+        if titles.get(record):
+            info.title, info.title_rank = titles[record], rank
+            break
+    else:
+        if prompt and title_from_prompt(prompt):
+            info.title, info.title_rank = title_from_prompt(prompt), 2
+        elif command and title_from_prompt(command):
+            info.title, info.title_rank = title_from_prompt(command), 1
     if info.session_id is None and path is not None and info.agent_id is None:
         info.session_id = path.name.split(".", 1)[0]
     return info

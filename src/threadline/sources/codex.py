@@ -329,6 +329,7 @@ def summarize(lines: list[ParsedLine], path: Path | None = None) -> SessionInfo:
         if model_prompt is None and line.meta.get("prompt"):
             model_prompt = prompt_title(line.text)
     info.title = shown_prompt or model_prompt
+    info.title_rank = 2 if shown_prompt else 1 if model_prompt else 0
     return info
 
 

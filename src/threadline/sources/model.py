@@ -112,6 +112,9 @@ class SessionInfo:
     agent: Agent
     session_id: str | None = None
     title: str | None = None
+    #: How good ``title`` is, to merge summaries of a file read in parts: 5 the user's own
+    #: title, 4 the agent's, 3 a summary, 2 the first prompt, 1 a command, 0 none.
+    title_rank: int = 0
     cwd: str | None = None
     git_branch: str | None = None
     model: str | None = None

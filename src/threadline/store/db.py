@@ -64,6 +64,35 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT);
     """,
+    # 2: captured transcript files. A file is a stream per generation; ``sources`` keeps
+    # where reading stopped (offset of the last complete line) and how to spot a rewrite.
+    """
+    ALTER TABLE threads ADD COLUMN meta TEXT;
+    ALTER TABLE threads ADD COLUMN parent_key TEXT;
+    ALTER TABLE streams ADD COLUMN generation INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE streams ADD COLUMN source TEXT;
+    CREATE TABLE sources (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        agent TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'active',
+        thread_id INTEGER REFERENCES threads (id),
+        stream_id INTEGER REFERENCES streams (id),
+        generation INTEGER NOT NULL DEFAULT 0,
+        inode INTEGER,
+        size INTEGER NOT NULL DEFAULT 0,
+        mtime_ns INTEGER NOT NULL DEFAULT 0,
+        offset INTEGER NOT NULL DEFAULT 0,
+        lines INTEGER NOT NULL DEFAULT 0,
+        head_hash TEXT,
+        head_len INTEGER NOT NULL DEFAULT 0,
+        tail_hash TEXT,
+        tail_len INTEGER NOT NULL DEFAULT 0,
+        summary TEXT,
+        error TEXT,
+        updated_at TEXT
+    );
+    """,
 )
 
 

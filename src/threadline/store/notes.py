@@ -129,7 +129,8 @@ class OutStream:
 
 
 _PENDING_SQL = """
-SELECT s.id AS stream_id, s.uuid AS stream_uuid, t.key, t.kind, t.name, t.project, t.title,
+SELECT s.id AS stream_id, s.uuid AS stream_uuid, s.generation, s.source,
+       t.key, t.kind, t.name, t.project, t.title, t.meta AS thread_meta, t.parent_key,
        e.seq, e.uuid, e.ts, e.role, e.text, e.parts, e.meta, e.raw
 FROM streams s
 JOIN threads t ON t.id = s.thread_id
@@ -157,9 +158,9 @@ def pending_batch(conn: sqlite3.Connection, max_entries: int, max_bytes: int) ->
         budget -= size
         out = streams.get(row["stream_id"])
         if out is None:
-            thread = {"key": row["key"], "kind": row["kind"], "name": row["name"]}
-            thread.update(project=row["project"], title=row["title"])
-            body = {"stream_id": row["stream_uuid"], "thread": thread, "entries": []}
+            body = {"stream_id": row["stream_uuid"], "thread": _thread_ref(row), "entries": []}
+            if row["kind"] != "note":
+                body.update(generation=row["generation"], source=row["source"])
             out = streams[row["stream_id"]] = OutStream(row["stream_id"], body)
         entry: dict[str, Any] = {"seq": row["seq"], "id": row["uuid"], "ts": row["ts"]}
         entry.update(role=row["role"], text=row["text"])
@@ -170,6 +171,18 @@ def pending_batch(conn: sqlite3.Connection, max_entries: int, max_bytes: int) ->
             entry["raw"] = row["raw"]
         out.body["entries"].append(entry)
     return list(streams.values())
+
+
+def _thread_ref(row: sqlite3.Row) -> dict[str, Any]:
+    import json
+
+    thread = {"key": row["key"], "kind": row["kind"], "name": row["name"]}
+    thread.update(project=row["project"], title=row["title"])
+    if row["thread_meta"] is not None:
+        thread["meta"] = json.loads(row["thread_meta"])
+    if row["parent_key"] is not None:
+        thread["parent_key"] = row["parent_key"]
+    return thread
 
 
 def pending_count(conn: sqlite3.Connection) -> int:
@@ -245,15 +258,17 @@ def stream_uuids_pending(conn: sqlite3.Connection) -> dict[str, int]:
 def list_threads(conn: sqlite3.Connection, project: str | None = None) -> list[dict[str, Any]]:
     sql = (
         "SELECT t.id, t.key, t.kind, t.name, t.project, t.title, t.created_at, "
-        "t.server_thread_id, s.last_seq AS entries, s.last_seq - s.acked_seq AS pending, "
-        "(SELECT MAX(ts) FROM entries e WHERE e.stream_id = s.id) AS last_activity_at "
+        "t.server_thread_id, SUM(s.last_seq) AS entries, "
+        "SUM(s.last_seq - s.acked_seq) AS pending, "
+        "(SELECT MAX(ts) FROM entries e JOIN streams s2 ON s2.id = e.stream_id "
+        "WHERE s2.thread_id = t.id) AS last_activity_at "
         "FROM threads t JOIN streams s ON s.thread_id = t.id WHERE t.deleted_at IS NULL"
     )
     args: tuple[str, ...] = ()
     if project is not None:
         sql += " AND t.project = ?"
         args = (project,)
-    sql += " ORDER BY COALESCE(last_activity_at, t.created_at) DESC"
+    sql += " GROUP BY t.id ORDER BY COALESCE(last_activity_at, t.created_at) DESC"
     return [dict(r) for r in conn.execute(sql, args)]
 
 

@@ -1,0 +1,166 @@
+"""``threadline import``: backfill transcripts already on disk, then upload them.
+
+Reading is resumable (each file's offset is stored with its lines) and idempotent: a second run
+reads nothing new and sends nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from threadline.cli.common import api, load_config, store, warn
+from threadline.cli.sync import deliver_with_progress
+from threadline.errors import ClientError, NotLoggedIn
+from threadline.sources.model import Agent
+from threadline.store import notes
+from threadline.sync import engine
+from threadline.watch import roots as roots_mod
+from threadline.watch.tail import Exclusions, Tailer
+
+
+def _since(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            when = datetime.combine(date.fromisoformat(value), datetime.min.time())
+        except ValueError:
+            raise click.BadParameter(
+                f"{value!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM", param_hint="--since"
+            ) from None
+    if when.tzinfo is None:
+        when = when.astimezone()  # local time, as the user means it
+    return when.astimezone(UTC).timestamp()
+
+
+def collect(
+    paths: tuple[Path, ...], claude: bool, codex: bool, since: float | None
+) -> list[tuple[Path, Agent | None]]:
+    """The files to import: the given files and folders, else the agents' folders."""
+    roots = roots_mod.agent_roots(claude or not codex, codex or not claude)
+    found: list[tuple[Path, Agent | None]] = []
+    if not paths:
+        for root in roots:
+            found += [(f, root.agent) for f in roots_mod.walk(root.path, since)]
+        return found
+    for path in paths:
+        path = path.expanduser().resolve()
+        if path.is_dir():
+            found += [(f, roots_mod.agent_of_path(f, roots)) for f in roots_mod.walk(path, since)]
+        elif path.is_file():
+            found.append((path, roots_mod.agent_of_path(path, roots)))
+        else:
+            raise click.BadParameter(f"{path} does not exist", param_hint="PATH")
+    return found
+
+
+@click.command("import")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--claude", is_flag=True, help="Only Claude Code's folder.")
+@click.option("--codex", is_flag=True, help="Only Codex's folder.")
+@click.option("--since", metavar="DATE", help="Only files changed on or after DATE.")
+@click.option("--no-upload", is_flag=True, help="Read into the local store only.")
+def import_(
+    paths: tuple[Path, ...], claude: bool, codex: bool, since: str | None, no_upload: bool
+) -> None:
+    """Backfill existing Claude Code and Codex transcripts (PATH: files or folders; default:
+    the agents' own folders), then upload them. Safe to interrupt and to run again."""
+    cfg = load_config()
+    files = collect(paths, claude, codex, _since(since))
+    total_bytes = sum(_size(f) for f, _ in files)
+    started = time.monotonic()
+    counts = {"files": 0, "lines": 0, "bytes": 0, "excluded": 0, "malformed": 0}
+    with store() as conn:
+        tailer = Tailer(conn, Exclusions(cfg.exclude))
+        with _progress(total_bytes, len(files), counts) as advance:
+            for path, agent in files:
+                try:
+                    result = tailer.ingest(path, agent)
+                except OSError as exc:
+                    warn(f"cannot read {path}: {exc.strerror or exc}")
+                    continue
+                tailer.forget(path)
+                counts["files"] += 1
+                counts["lines"] += result.lines
+                counts["bytes"] += result.bytes
+                counts["excluded"] += bool(result.excluded)
+                counts["malformed"] += result.malformed
+                advance(_size(path))
+        seconds = time.monotonic() - started
+        click.echo(
+            f"Read {counts['files']} files: {counts['lines']:,} new lines "
+            f"({counts['bytes'] / 1e6:.1f} MB) in {seconds:.1f} s"
+            + (f"; {counts['excluded']} excluded" if counts["excluded"] else "")
+            + (f"; {counts['malformed']} malformed lines kept" if counts["malformed"] else "")
+        )
+        pending = notes.pending_count(conn)
+        if no_upload or pending == 0:
+            if pending:
+                click.echo(f"{pending:,} entries wait for `threadline sync`.")
+            else:
+                click.echo("Nothing new to upload.")
+            return
+        try:
+            client = api(cfg, timeout=120.0)
+            with engine.sync_lock(120.0):
+                engine.reconcile(conn, client)
+                delivery = deliver_with_progress(conn, client, notes.pending_count(conn))
+        except NotLoggedIn as exc:
+            warn(f"{exc.message}: {pending:,} entries are kept locally.")
+            warn("Run `threadline login`, then `threadline sync`.")
+            raise SystemExit(1) from None
+        except ClientError as exc:
+            warn(f"upload stopped: {exc.message}; the rest is kept locally.")
+            warn("`threadline sync` (or the daemon) sends it later.")
+            raise SystemExit(1) from None
+        except engine.LockTimeout:
+            warn("another process kept uploading; the daemon or `threadline sync` sends the rest")
+            raise SystemExit(1) from None
+    click.echo(
+        f"Uploaded {delivery.stored:,} entries in {delivery.batches} batches "
+        f"({delivery.duplicates:,} were already on the server)."
+    )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+class _progress:
+    """A progress bar over bytes with files and lines beside it, on a terminal only."""
+
+    def __init__(self, total: int, files: int, counts: dict[str, int]) -> None:
+        self.total = total
+        self.files = files
+        self.counts = counts
+        self.bar: Any = None
+
+    def __enter__(self) -> Any:
+        if not sys.stderr.isatty() or self.files < 2:
+            return lambda n: None
+        self.bar = click.progressbar(
+            length=max(self.total, 1),
+            label="Reading",
+            file=sys.stderr,
+            item_show_func=lambda _: (
+                f"{self.counts['files']}/{self.files} files, {self.counts['lines']:,} lines, "
+                f"{self.counts['bytes'] / 1e6:.1f} MB"
+            ),
+        )
+        self.bar.__enter__()
+        return self.bar.update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

@@ -1,0 +1,112 @@
+"""Talking to the capture daemon: its pid file, its control socket, starting it.
+
+Agent hooks use this on every prompt, so it is standard library only and never waits long:
+a request that gets no answer within its timeout is simply left to the daemon's watcher.
+
+The control socket speaks one JSON object per line each way:
+
+* ``{"op": "ping"}`` → ``{"ok": true, "pid": …}``
+* ``{"op": "flush", "path": …, "agent": …, "final": bool, "wait": bool}`` → read that file now
+  and upload; with ``wait`` the answer comes once that is done (``{"ok", "lines", "error"}``).
+* ``{"op": "stop"}`` → the daemon exits after the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+
+from threadline import paths
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+#: Unix socket paths are limited to about 104 bytes; longer ones move to the temp folder.
+MAX_SOCKET_PATH = 100
+
+
+def pid_file() -> Path:
+    return paths.data_dir() / "daemon.pid"
+
+
+def lock_file() -> Path:
+    return paths.data_dir() / "daemon.lock"
+
+
+def log_file() -> Path:
+    return paths.log_dir() / "daemon.log"
+
+
+def socket_path() -> str:
+    path = str(paths.data_dir() / "daemon.sock")
+    if len(path) <= MAX_SOCKET_PATH:
+        return path
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha256(path.encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), f"threadline-{os.getuid()}-{digest}.sock")
+
+
+def read_pid() -> int | None:
+    """The pid in the pid file if that process is alive, else ``None``."""
+    try:
+        pid = int(pid_file().read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def request(message: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+    """Send one request and return the answer, or ``None`` if no daemon answered in time."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(socket_path())
+            sock.sendall(json.dumps(message).encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        return None
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+def spawn(extra_env: dict[str, str] | None = None) -> int:
+    """Start ``threadline daemon run`` in the background, detached from this process's
+    session and terminal; returns its pid (the daemon itself makes sure only one runs)."""
+    import subprocess
+
+    log = log_file()
+    paths.ensure_dir(log.parent)
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    with open(os.devnull, "rb") as devnull_in, open(log, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "threadline", "daemon", "run", "--quiet"],
+            stdin=devnull_in,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            close_fds=True,
+            env=env,
+            cwd=os.path.expanduser("~") if os.path.isdir(os.path.expanduser("~")) else "/",
+        )
+    return process.pid

@@ -1,0 +1,183 @@
+"""Installing Threadline's hooks into Claude Code's ``settings.json`` and Codex's
+``hooks.json``.
+
+Both files hold ``{"hooks": {"<Event>": [{"matcher"?: …, "hooks": [{"type": "command",
+"command": …}]}]}}``. Ours are the command hooks whose command runs ``threadline hook``; every
+other key, event, matcher group and hook of the user is kept as it is. Installing twice changes
+nothing; uninstalling removes only ours (and groups left empty by that).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from threadline.errors import ConfigError
+
+EVENTS = ("SessionStart", "UserPromptSubmit", "SessionEnd")
+#: Seconds the agent waits for our hook at most (it answers in well under 100 ms).
+HOOK_TIMEOUT = 10
+MARKER = " hook "
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    agent: str  # "claude-code" or "codex"
+    path: Path
+    events: tuple[str, ...] = EVENTS
+
+
+def claude_settings() -> Path:
+    config = os.environ.get("CLAUDE_CONFIG_DIR")
+    return (Path(config).expanduser() if config else Path.home() / ".claude") / "settings.json"
+
+
+def codex_hooks() -> Path:
+    home = os.environ.get("CODEX_HOME")
+    return (Path(home).expanduser() if home else Path.home() / ".codex") / "hooks.json"
+
+
+def targets(claude: bool, codex: bool) -> list[Target]:
+    """The files to edit; neither flag means both agents."""
+    if not claude and not codex:
+        claude = codex = True
+    out = []
+    if claude:
+        out.append(Target("claude-code", claude_settings()))
+    if codex:
+        out.append(Target("codex", codex_hooks()))
+    return out
+
+
+def threadline_command() -> list[str]:
+    """How a hook runs this installation of Threadline, whatever the agent's ``PATH``."""
+    script = Path(sys.executable).parent / "threadline"
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-m", "threadline"]
+
+
+def hook_command(agent: str, event: str) -> str:
+    return shlex.join([*threadline_command(), "hook", agent, event])
+
+
+def is_ours(hook: Any) -> bool:
+    command = hook.get("command") if isinstance(hook, dict) else None
+    return isinstance(command, str) and "threadline" in command and MARKER in command
+
+
+def read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{path} is not valid JSON ({exc}); nothing was changed",
+            hint="Fix the file (or move it away) and run the command again.",
+        ) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("hooks", {}), dict):
+        raise ConfigError(f'{path} does not hold a JSON object with a "hooks" object')
+    return data
+
+
+def write(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically, keeping the file's mode; the first time we change a file, keep a
+    copy of it next to it (``.threadline-backup``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    backup = path.with_name(path.name + ".threadline-backup")
+    if path.exists() and not backup.exists():
+        backup.write_bytes(path.read_bytes())
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+    tmp = path.with_name(path.name + ".threadline-tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, ensure_ascii=False)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def _without_ours(groups: Any) -> list[Any]:
+    """The event's matcher groups with our hooks taken out (groups left empty dropped)."""
+    if not isinstance(groups, list):
+        return []
+    kept = []
+    for group in groups:
+        if not isinstance(group, dict) or not isinstance(group.get("hooks"), list):
+            kept.append(group)
+            continue
+        hooks = [h for h in group["hooks"] if not is_ours(h)]
+        if hooks:
+            kept.append({**group, "hooks": hooks})
+        elif not any(is_ours(h) for h in group["hooks"]):
+            kept.append(group)
+    return kept
+
+
+def install(target: Target) -> list[str]:
+    """Add (or refresh) our hooks; returns the events that changed."""
+    data = read(target.path)
+    hooks = dict(data.get("hooks") or {})
+    changed = []
+    for event in target.events:
+        ours = {"type": "command", "command": hook_command(target.agent, event)}
+        ours["timeout"] = HOOK_TIMEOUT  # type: ignore[assignment]
+        groups = _without_ours(hooks.get(event))
+        groups.append({"hooks": [ours]})
+        if groups != hooks.get(event):
+            changed.append(event)
+        hooks[event] = groups
+    if changed:
+        write(target.path, {**data, "hooks": hooks})
+    return changed
+
+
+def uninstall(target: Target) -> list[str]:
+    """Remove our hooks only; returns the events they were removed from."""
+    data = read(target.path)
+    hooks = dict(data.get("hooks") or {})
+    removed = []
+    for event, groups in list(hooks.items()):
+        kept = _without_ours(groups)
+        if kept != groups:
+            removed.append(event)
+            if kept:
+                hooks[event] = kept
+            else:
+                del hooks[event]
+    if removed:
+        new = {**data, "hooks": hooks} if hooks else {k: v for k, v in data.items() if k != "hooks"}
+        write(target.path, new)
+    return removed
+
+
+def installed(target: Target) -> dict[str, str | None]:
+    """``{event: our command or None}`` for every event we install."""
+    data = read(target.path)
+    hooks = data.get("hooks") or {}
+    found: dict[str, str | None] = dict.fromkeys(target.events)
+    for event in target.events:
+        for group in hooks.get(event) or []:
+            for hook in group.get("hooks") or [] if isinstance(group, dict) else []:
+                if is_ours(hook):
+                    found[event] = hook["command"]
+    return found
+
+
+def codex_trust(target: Target) -> str:
+    """Whether Codex will run our hook: Codex skips hooks it has not been told to trust."""
+    found = installed(target)
+    if not any(found.values()):
+        return "not installed"
+    return "unknown (Codex asks to review new hooks; --dangerously-bypass-hook-trust skips it)"

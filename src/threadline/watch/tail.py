@@ -1,0 +1,335 @@
+"""Read transcript files into the local store, incrementally and exactly once.
+
+:class:`Tailer` reads a file from the offset where it stopped, parses each new complete line
+with the agent's parser, and stores the lines (``seq`` = line number) with the new offset in
+one transaction per chunk. A trailing partial line waits for its ``\\n``. Before reading on, it
+checks that the file is still the one it read: a file that shrank, or whose first line or last
+read line changed, was rewritten and starts a new generation from line 1.
+
+Parsers carry state across lines (usage counted once per message, sidechain roots), so the
+tailer keeps one per file; after a restart it rebuilds it by replaying the lines already read.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from threadline.config import derive_project
+from threadline.sources import claude_code, codex
+from threadline.sources.detect import detect
+from threadline.sources.lines import LineSplitter, open_binary
+from threadline.sources.model import Agent, ParsedLine, SessionInfo
+from threadline.store import transcripts as store
+from threadline.store.notes import utc_now
+from threadline.watch.session import empty_summary, entry_row, merge_summary, thread_spec
+
+#: A chunk (one transaction) holds at most this many lines or raw bytes.
+CHUNK_LINES = 2000
+CHUNK_BYTES = 16 * 1024 * 1024
+
+
+class Parser(Protocol):
+    next_line_no: int
+
+    def parse(self, line: bytes) -> ParsedLine: ...
+
+
+_PARSERS: dict[str, Callable[[], Parser]] = {
+    "claude-code": claude_code.ClaudeCodeParser,
+    "codex": codex.CodexParser,
+}
+_SUMMARIZE: dict[str, Callable[[list[ParsedLine], Path | None], SessionInfo]] = {
+    "claude-code": claude_code.summarize,
+    "codex": codex.summarize,
+}
+
+
+@dataclass(slots=True)
+class IngestResult:
+    path: Path
+    lines: int = 0
+    bytes: int = 0
+    new_generation: bool = False
+    excluded: str | None = None
+    gone: bool = False
+    malformed: int = 0
+
+
+class Exclusions:
+    """Globs of projects, working folders or paths that are never captured.
+
+    A glob matches a value if :func:`fnmatch.fnmatchcase` says so, or if the value is inside a
+    folder the glob matches (``~/secret`` covers ``~/secret/app``)."""
+
+    def __init__(self, patterns: Iterable[str] = ()) -> None:
+        self.patterns = [os.path.expanduser(p) for p in patterns if p]
+
+    def match(self, *values: str | None) -> str | None:
+        for pattern in self.patterns:
+            folder = pattern.rstrip("/") + "/*"
+            for value in values:
+                if value and (
+                    fnmatch.fnmatchcase(value, pattern) or fnmatch.fnmatchcase(value, folder)
+                ):
+                    return pattern
+        return None
+
+
+@dataclass(slots=True)
+class _Cursor:
+    generation: int
+    offset: int
+    parser: Parser
+
+
+def _hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def _read_at(path: Path, offset: int, length: int) -> bytes:
+    with open_binary(path) as stream:
+        _skip(stream, offset)
+        return stream.read(length)
+
+
+def _skip(stream: IO[bytes], offset: int) -> None:
+    if offset and stream.seekable():
+        stream.seek(offset)
+        return
+    left = offset
+    while left > 0:
+        data = stream.read(min(left, 1 << 20))
+        if not data:
+            break
+        left -= len(data)
+
+
+class Tailer:
+    """Reads transcript files into the local store (see the module documentation)."""
+
+    def __init__(
+        self,
+        conn: Any,
+        exclusions: Exclusions | None = None,
+        *,
+        chunk_lines: int = CHUNK_LINES,
+        chunk_bytes: int = CHUNK_BYTES,
+    ) -> None:
+        self.conn = conn
+        self.exclusions = exclusions or Exclusions()
+        self.chunk_lines = chunk_lines
+        self.chunk_bytes = chunk_bytes
+        self._cursors: dict[str, _Cursor] = {}
+        self._projects: dict[str, str] = {}
+
+    def ingest(self, path: Path, agent: Agent | None = None) -> IngestResult:
+        """Store the new complete lines of ``path``; safe to call at any time, any number of
+        times, from any number of processes."""
+        path = Path(os.path.abspath(path))
+        for _ in range(5):
+            try:
+                return self._ingest(path, agent)
+            except store.Stale:
+                self._cursors.pop(str(path), None)
+        return self._ingest(path, agent)
+
+    def forget(self, path: Path) -> None:
+        self._cursors.pop(str(path), None)
+
+    def _ingest(self, path: Path, agent: Agent | None) -> IngestResult:
+        key = str(path)
+        result = IngestResult(path)
+        row = store.get_source(self.conn, key)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            if row is not None and row["status"] != store.GONE:
+                store.mark_source(self.conn, key, row["agent"], store.GONE)
+            self._cursors.pop(key, None)
+            result.gone = True
+            return result
+        status = None if row is None else row["status"]
+        active = status in (store.ACTIVE, store.GONE)
+        unchanged = row is not None and (row["size"], row["mtime_ns"], row["inode"]) == (
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ino,
+        )
+        if status == store.ACTIVE and unchanged:
+            return result
+        agent = agent or (row["agent"] if row is not None else None) or detect(path)
+        if agent is None:
+            return result  # empty, or not yet enough to tell: wait for more lines
+        if pattern := self.exclusions.match(key):
+            return self._exclude(key, agent, st, pattern, result)
+        base_generation, base_offset = (
+            (int(row["generation"]), int(row["offset"])) if active and row else (0, 0)
+        )
+        summary: dict[str, Any] = empty_summary()
+        state = {"head_hash": None, "head_len": 0, "tail_hash": None, "tail_len": 0}
+        generation = max(base_generation, 1)
+        offset = lines = 0
+        if base_generation and row is not None:
+            if self._rewritten(path, st.st_size, row):
+                generation = base_generation + 1
+                result.new_generation = True
+            else:
+                offset, lines = base_offset, int(row["lines"])
+                summary = json.loads(row["summary"] or "{}") or summary
+                state = {k: row[k] for k in state}
+        cursor = self._cursor(path, agent, generation, offset)
+        chunk: list[tuple[ParsedLine, bytes]] = []
+        chunk_size = 0
+        with open_binary(path) as stream:
+            _skip(stream, offset)
+            for line in LineSplitter(stream):
+                chunk.append((cursor.parser.parse(line), line))
+                chunk_size += len(line) + 1
+                if len(chunk) >= self.chunk_lines or chunk_size >= self.chunk_bytes:
+                    base_generation, base_offset = self._store(
+                        path,
+                        agent,
+                        st,
+                        chunk,
+                        summary,
+                        state,
+                        result,
+                        (base_generation, base_offset, generation, offset, lines),
+                    )
+                    offset, lines = base_offset, lines + len(chunk)
+                    chunk, chunk_size = [], 0
+                    if result.excluded:
+                        return result
+        if chunk:
+            self._store(
+                path,
+                agent,
+                st,
+                chunk,
+                summary,
+                state,
+                result,
+                (base_generation, base_offset, generation, offset, lines),
+            )
+        elif result.lines == 0 and row is not None and not result.new_generation:
+            store.note_seen(self.conn, key, st.st_size, st.st_mtime_ns)
+        return result
+
+    def _store(
+        self,
+        path: Path,
+        agent: Agent,
+        st: os.stat_result,
+        chunk: list[tuple[ParsedLine, bytes]],
+        summary: dict[str, Any],
+        state: dict[str, Any],
+        result: IngestResult,
+        position: tuple[int, int, int, int, int],
+    ) -> tuple[int, int]:
+        base_generation, base_offset, generation, offset, lines = position
+        parsed = [p for p, _ in chunk]
+        summary.update(merge_summary(summary, _SUMMARIZE[agent](parsed, path)))
+        project = self._project(summary.get("cwd"))
+        if pattern := self.exclusions.match(project, summary.get("cwd")):
+            self._exclude(str(path), agent, st, pattern, result)
+            return base_generation, base_offset
+        size = sum(len(line) + 1 for _, line in chunk)
+        if offset == 0:
+            first = chunk[0][1] + b"\n"
+            state["head_hash"], state["head_len"] = _hash(first), len(first)
+        last = chunk[-1][1] + b"\n"
+        state["tail_hash"], state["tail_len"] = _hash(last), len(last)
+        fallback = summary.get("last_activity") or utc_now()
+        rows = []
+        for line in parsed:
+            rows.append(entry_row(line, fallback))
+            fallback = rows[-1][1]
+        new_offset = offset + size
+        store.store_chunk(
+            self.conn,
+            store.Chunk(
+                path=str(path),
+                agent=agent,
+                base_offset=base_offset,
+                base_generation=base_generation,
+                thread=thread_spec(agent, summary, path, project),
+                state=store.FileState(
+                    generation=generation,
+                    offset=new_offset,
+                    lines=lines + len(chunk),
+                    size=st.st_size,
+                    mtime_ns=st.st_mtime_ns,
+                    inode=st.st_ino,
+                    summary=summary,
+                    **state,
+                ),
+                entries=rows,
+            ),
+        )
+        self._cursors[str(path)] = _Cursor(generation, new_offset, self._cursors[str(path)].parser)
+        result.lines += len(chunk)
+        result.bytes += size
+        result.malformed += sum(1 for p in parsed if p.malformed)
+        return generation, new_offset
+
+    def _exclude(
+        self, key: str, agent: str, st: os.stat_result, pattern: str, result: IngestResult
+    ) -> IngestResult:
+        store.mark_source(
+            self.conn,
+            key,
+            agent,
+            store.EXCLUDED,
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            inode=st.st_ino,
+            error=f"excluded by {pattern}",
+        )
+        self._cursors.pop(key, None)
+        result.excluded = pattern
+        return result
+
+    def _rewritten(self, path: Path, size: int, row: Any) -> bool:
+        offset = int(row["offset"])
+        if not path.name.endswith(".zst") and size < offset:
+            return True
+        head_len, tail_len = int(row["head_len"]), int(row["tail_len"])
+        if head_len and _hash(_read_at(path, 0, head_len)) != row["head_hash"]:
+            return True
+        return bool(
+            tail_len and _hash(_read_at(path, offset - tail_len, tail_len)) != row["tail_hash"]
+        )
+
+    def _cursor(self, path: Path, agent: Agent, generation: int, offset: int) -> _Cursor:
+        """The file's parser, positioned at ``offset`` (replaying the lines before it)."""
+        cached = self._cursors.get(str(path))
+        if cached is not None and (cached.generation, cached.offset) == (generation, offset):
+            return cached
+        parser = _PARSERS[agent]()
+        if offset:
+            with open_binary(path) as stream:
+                read = 0
+                for line in LineSplitter(stream):
+                    if read >= offset:
+                        break
+                    parser.parse(line)
+                    read += len(line) + 1
+        cursor = self._cursors[str(path)] = _Cursor(generation, offset, parser)
+        return cursor
+
+    def _project(self, cwd: str | None) -> str:
+        if not cwd:
+            return ""
+        project = self._projects.get(cwd)
+        if project is None:
+            folder = Path(cwd)
+            project = derive_project(folder)[0] if folder.is_dir() else folder.name
+            self._projects[cwd] = project
+        return project
