@@ -21,6 +21,8 @@ FORBIDDEN = {
     "sync": {"server", "cli"},
     "server": {"client", "store", "sync", "cli", "config"},
     "sources": {"store", "client", "sync", "server", "cli"},
+    "watch": {"client", "sync", "server", "cli", "daemon"},
+    "daemon": {"server", "cli"},
 }
 
 
@@ -47,12 +49,26 @@ def test_package_respects_layers(package: str) -> None:
     assert not bad, "\n".join(bad)
 
 
-def test_push_hot_path_imports_nothing_heavy(tmp_path: Path) -> None:
-    """``push`` must not load click, pydantic, the server stack or http.client."""
+HOT_PATHS = {
+    "push": ["push", "--no-sync", "x"],
+    "hook": ["hook", "claude-code", "UserPromptSubmit"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(HOT_PATHS))
+def test_hot_paths_import_nothing_heavy(tmp_path: Path, command: str) -> None:
+    """``push`` (after every agent step) and ``hook`` (on every prompt) must not load click,
+    pydantic, the server stack, watchfiles or http.client."""
+    import os
+
+    # A live pid in the pid file: the hook finds "a daemon" that does not answer, and so
+    # starts none.
+    (tmp_path / "daemon.pid").write_text(f"{os.getpid()}\n")
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "threadline", "push", "--no-sync", "x"],
+        [sys.executable, "-X", "importtime", "-m", "threadline", *HOT_PATHS[command]],
         env=cli.clean_env(tmp_path),
         cwd=tmp_path,
+        input='{"session_id": "s", "transcript_path": "/nonexistent/s.jsonl"}',
         capture_output=True,
         text=True,
         timeout=60,
@@ -68,11 +84,17 @@ def test_push_hot_path_imports_nothing_heavy(tmp_path: Path) -> None:
         "uvicorn",
         "httpx",
         "zstandard",
+        "watchfiles",
         "email",
         "http.client",
         "argon2",
         "psycopg",
         "uuid",
+        "subprocess",
     }
+    if command == "push":
+        heavy.discard("subprocess")
     assert loaded, "importtime printed nothing"
     assert not loaded & heavy, sorted(loaded & heavy)
+    if command == "hook":
+        assert result.stdout == "", "a hook's stdout would reach the agent"

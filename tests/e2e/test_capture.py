@@ -1,0 +1,189 @@
+"""Transcript capture end to end: a real daemon process, a real server, real files.
+
+The agent is played by the test, writing to a temporary Claude Code / Codex folder (the real
+CLIs are driven in tests/realclients)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import cli
+from tests.helpers.daemon import (
+    AgentHome,
+    DaemonProcess,
+    ServerView,
+    complete_lines,
+    sha256,
+    wait_for,
+)
+from tests.helpers.server import ServerProcess, login
+from threadline.watch import roots
+
+LIVE_DEADLINE = 2.0
+
+
+@pytest.fixture
+def agent(tmp_path: Path, server: ServerProcess) -> Iterator[AgentHome]:
+    home = AgentHome(tmp_path / "agent")
+    login(home.threadline, server)
+    yield home
+    home.cli("daemon", "stop")
+
+
+@pytest.fixture
+def view(agent: AgentHome) -> Iterator[ServerView]:
+    v = ServerView(agent.threadline)
+    yield v
+    v.close()
+
+
+def server_bytes(view: ServerView, session_id: str, generation: int | None = None) -> bytes:
+    thread = view.thread_by_session(session_id)
+    return b"" if thread is None else view.transcript(thread["id"], generation)
+
+
+def test_live_appends_reach_the_server_within_two_seconds(
+    agent: AgentHome, view: ServerView, fixtures: Path
+) -> None:
+    original = (fixtures / "claude" / "spotter" / "tool_heavy.jsonl").read_bytes()
+    path = agent.project_dir() / "4f7d0000-0000-4000-8000-000000000001.jsonl"
+    cuts = [0, 1, 200, 3001, 3002, 9000, 20_000, 20_001, 31_000, len(original)]
+    with DaemonProcess(agent):
+        for start, end in itertools.pairwise(cuts):
+            with path.open("ab") as fh:
+                fh.write(original[start:end])
+            expected = complete_lines(original[:end])
+            if not expected:
+                continue
+            wait_for(
+                lambda expected=expected: server_bytes(view, path.stem) == expected,
+                LIVE_DEADLINE,
+            )
+    assert server_bytes(view, path.stem) == original
+    thread = view.thread_by_session(path.stem)
+    assert thread is not None and thread["kind"] == "claude-code"
+    assert thread["entry_count"] == original.count(b"\n")
+    assert thread["meta"]["session_id"] and thread["meta"]["tokens"]["output"] > 0
+
+
+def test_rewrite_and_truncation_start_new_generations(agent: AgentHome, view: ServerView) -> None:
+    lines = [
+        json.dumps({"type": "user", "sessionId": "s-rw", "uuid": f"u{i}", "n": i}).encode()
+        for i in range(8)
+    ]
+    path = agent.project_dir() / "s-rw.jsonl"
+    first = b"\n".join(lines[:6]) + b"\n"
+    truncated = b"\n".join(lines[:2]) + b"\n"
+    rewritten = b"\n".join([lines[7], *lines[1:4]]) + b"\n"
+    with DaemonProcess(agent):
+        path.write_bytes(first)
+        wait_for(lambda: server_bytes(view, "s-rw") == first, LIVE_DEADLINE)
+        path.write_bytes(truncated)
+        wait_for(lambda: server_bytes(view, "s-rw") == truncated, LIVE_DEADLINE)
+        path.write_bytes(rewritten)
+        wait_for(lambda: server_bytes(view, "s-rw") == rewritten, LIVE_DEADLINE)
+    assert server_bytes(view, "s-rw", generation=1) == first, "the server keeps what it had"
+    assert server_bytes(view, "s-rw", generation=2) == truncated
+    assert server_bytes(view, "s-rw", generation=3) == rewritten
+
+
+def copy_fixtures(fixtures: Path, agent: AgentHome) -> dict[Path, bytes]:
+    """Every real transcript placed where its agent writes; ``{copy: original bytes}``."""
+    copies: dict[Path, bytes] = {}
+    for path in roots.walk(fixtures):
+        rel = path.relative_to(fixtures)
+        if rel.parts[0] == "codex":
+            target = agent.codex / "sessions" / "2025" / "01" / "01" / path.name
+            if not path.name.startswith("rollout-"):
+                target = target.with_name("rollout-2025-01-01T00-00-00-" + path.name)
+        else:
+            target = agent.claude / "projects" / "-fixtures" / Path(*rel.parts[1:])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        copies[target] = path.read_bytes()
+    return copies
+
+
+def all_on_server(view: ServerView, copies: dict[Path, bytes]) -> bool:
+    by_source = {t["meta"].get("source"): t for t in view.threads()}
+    for path, data in copies.items():
+        thread = by_source.get(str(path))
+        if thread is None or thread["entry_count"] != data.count(b"\n"):
+            return False
+    return True
+
+
+def test_sigkill_mid_upload_loses_and_duplicates_nothing(
+    agent: AgentHome, view: ServerView, fixtures: Path
+) -> None:
+    daemon = DaemonProcess(agent).start()
+    copies = copy_fixtures(fixtures, agent)
+    time.sleep(0.3)  # reading and uploading have begun
+    daemon.kill()
+    log = (agent.threadline / "log" / "daemon.log").read_text()
+    assert "new lines" in log, "the daemon was killed before it read anything"
+    with DaemonProcess(agent):
+        wait_for(lambda: all_on_server(view, copies), 60)
+    by_source = {t["meta"]["source"]: t for t in view.threads()}
+    for path, data in copies.items():
+        thread = by_source[str(path)]
+        assert sha256(view.transcript(thread["id"])) == sha256(data), path
+        assert thread["entry_count"] == data.count(b"\n"), f"duplicates in {path}"
+
+
+def test_server_away_then_back_everything_arrives(
+    agent: AgentHome, view: ServerView, server: ServerProcess
+) -> None:
+    path = agent.project_dir() / "s-away.jsonl"
+    lines = [json.dumps({"type": "user", "sessionId": "s-away", "n": i}) for i in range(30)]
+    with DaemonProcess(agent):
+        path.write_text("\n".join(lines[:10]) + "\n")
+        wait_for(lambda: len(server_bytes(view, "s-away").splitlines()) == 10, LIVE_DEADLINE)
+        server.stop()
+        with path.open("a") as fh:
+            fh.write("\n".join(lines[10:]) + "\n")
+        status: dict[str, object] = {}
+
+        def queued() -> bool:
+            status.update(json.loads(agent.cli("daemon", "status", "--json").stdout))
+            return status["lines_pending"] == 20 and bool(status["last_error"])
+
+        wait_for(queued, 10, interval=0.2)
+        server.restart()
+        wait_for(lambda: len(server_bytes(view, "s-away").splitlines()) == 30, 10)
+    assert server_bytes(view, "s-away") == ("\n".join(lines) + "\n").encode()
+
+
+def test_import_backfills_every_fixture_byte_identical_and_twice_sends_nothing(
+    tmp_path: Path, server: ServerProcess, fixtures: Path
+) -> None:
+    home = tmp_path / "importer"
+    login(home, server)
+    first = cli.run(home, "import", str(fixtures), timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert "Uploaded" in first.stdout
+    view = ServerView(home)
+    try:
+        by_source = {t["meta"]["source"]: t for t in view.threads()}
+        files = list(roots.walk(fixtures))
+        assert len(files) == len(by_source) >= 17
+        for path in files:
+            thread = by_source[str(path)]
+            assert sha256(view.transcript(thread["id"])) == sha256(path.read_bytes()), path
+        children = [t for t in by_source.values() if t.get("parent_id")]
+        assert children, "the subagent file is a child thread of its session"
+        second = cli.run(home, "import", str(fixtures), timeout=300)
+        assert second.returncode == 0, second.stderr
+        assert "0 new lines" in second.stdout and "Nothing new to upload" in second.stdout
+        assert sum(t["entry_count"] for t in view.threads()) == sum(
+            p.read_bytes().count(b"\n") for p in files
+        )
+    finally:
+        view.close()

@@ -1,0 +1,168 @@
+"""A real ``threadline daemon run`` process over a temporary agent home, and reading what
+reached the server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from tests.helpers import cli
+
+
+class AgentHome:
+    """A fake user home with Claude Code's and Codex's folders, and a Threadline home."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.home = root / "home"
+        self.claude = self.home / ".claude"
+        self.codex = self.home / ".codex"
+        self.threadline = root / "threadline-home"
+        for folder in (self.claude / "projects", self.codex / "sessions", self.threadline):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "HOME": str(self.home),
+            "CLAUDE_CONFIG_DIR": str(self.claude),
+            "CODEX_HOME": str(self.codex),
+            "THREADLINE_DAEMON_RESCAN": "2",
+            "THREADLINE_DAEMON_RETRY_MAX": "1",
+        }
+
+    def project_dir(self, name: str = "-work-app") -> Path:
+        folder = self.claude / "projects" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return cli.run(self.threadline, *args, **{**self.env, **env})
+
+
+class DaemonProcess:
+    """``threadline daemon run`` in the foreground, its output in ``daemon.out``."""
+
+    def __init__(self, agent: AgentHome) -> None:
+        self.agent = agent
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.out = agent.root / "daemon.out"
+
+    def start(self, timeout: float = 20.0) -> DaemonProcess:
+        with self.out.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [cli.THREADLINE, "daemon", "run"],
+                env=cli.clean_env(self.agent.threadline, **self.agent.env),
+                cwd=self.agent.root,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.agent.cli("daemon", "status", "--json")
+            if status.returncode == 0 and json.loads(status.stdout)["running"]:
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError("the daemon did not start:\n" + self.out.read_text())
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        return proc.returncode
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None
+
+    def __enter__(self) -> DaemonProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ServerView:
+    """What a logged-in client home can read back from the server."""
+
+    def __init__(self, threadline_home: Path) -> None:
+        creds = json.loads((threadline_home / "credentials.json").read_text())
+        self.client = httpx.Client(
+            base_url=creds["server_url"],
+            headers={"Authorization": f"Bearer {creds['token']}"},
+            timeout=30.0,
+        )
+
+    def threads(self, **query: Any) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            params = {**query, "limit": 500, **({"cursor": cursor} if cursor else {})}
+            page = self.get("/api/v1/threads", params=params)
+            out += page["threads"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return out
+
+    def thread_by_session(self, session_id: str) -> dict[str, Any] | None:
+        found = [t for t in self.threads() if t["key"].endswith(session_id)]
+        return found[0] if found else None
+
+    def transcript(self, thread_id: str, generation: int | None = None) -> bytes:
+        params = {} if generation is None else {"generation": generation}
+        response = self.client.get(f"/api/v1/threads/{thread_id}/transcript", params=params)
+        if response.status_code == 404:
+            return b""
+        response.raise_for_status()
+        return response.content
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        response = self.client.get(path, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def complete_lines(data: bytes) -> bytes:
+    return data[: data.rfind(b"\n") + 1]
+
+
+def wait_for(predicate: Any, timeout: float, interval: float = 0.02) -> float:
+    """Poll until ``predicate()`` is true; return the seconds it took (raise on timeout)."""
+    started = time.monotonic()
+    while True:
+        if predicate():
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"not true within {timeout} s: {predicate}")
+        time.sleep(interval)
