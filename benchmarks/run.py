@@ -33,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+import capture  # noqa: E402
 import harness  # noqa: E402
 import ingest  # noqa: E402
 import many_clients  # noqa: E402
@@ -44,6 +45,7 @@ BENCHMARKS = {
     "push_to_visible": push_to_visible.run,
     "ingest": ingest.run,
     "many_clients": many_clients.run,
+    "capture": capture.run,
 }
 RESULTS = HERE / "results" / "latest.json"
 WANTED_OPEN_FILES = 8192
