@@ -119,3 +119,37 @@ def test_a_broken_hook_call_never_fails_the_agent(agent: AgentHome) -> None:
         result = agent.cli(*args, input=stdin)
         assert (result.returncode, result.stdout) == (0, ""), args
     assert "usage: threadline hook" in (agent.threadline / "log" / "hooks.log").read_text()
+
+
+def test_codex_trust_is_recorded_and_checked_as_codex_computes_it(agent: AgentHome) -> None:
+    """The hash is cross-checked with the harness's own implementation, which was verified
+    against ``codex app-server``'s ``hooks/list`` (tests/realclients/README.md)."""
+    from tests.realclients.harness import codex_hook_trust_states
+
+    config = agent.codex / "config.toml"
+    config.write_text('model = "o3"\n\n[hooks.state."/elsewhere:stop:0:0"]\ntrusted_hash = "x"\n')
+    assert agent.cli("hooks", "install", "--codex").returncode == 0
+    status = json.loads(agent.cli("hooks", "status", "--codex", "--json").stdout)
+    assert status[0]["trusted"].startswith("SessionStart untrusted")
+    result = agent.cli("hooks", "install", "--codex", "--trust")
+    assert result.returncode == 0, result.stderr
+    import tomllib
+
+    data = tomllib.loads(config.read_text())
+    assert data["model"] == "o3" and data["hooks"]["state"]["/elsewhere:stop:0:0"]
+    expected = codex_hook_trust_states(agent.codex)
+    stored = {k: v["trusted_hash"] for k, v in data["hooks"]["state"].items() if k in expected}
+    assert stored == expected and len(expected) == 3
+    status = json.loads(agent.cli("hooks", "status", "--codex", "--json").stdout)
+    assert status[0]["trusted"] == "trusted"
+    # A changed definition is no longer trusted until trusted again.
+    hooks_file = agent.codex / "hooks.json"
+    hooks_file.write_text(hooks_file.read_text().replace('"timeout": 3', '"timeout": 2'))
+    status = json.loads(agent.cli("hooks", "status", "--codex", "--json").stdout)
+    assert "modified" in status[0]["trusted"]
+    assert agent.cli("hooks", "install", "--codex", "--trust").returncode == 0
+    assert (
+        json.loads(agent.cli("hooks", "status", "--codex", "--json").stdout)[0]["trusted"]
+        == "trusted"
+    )
+    tomllib.loads(config.read_text())  # still valid TOML

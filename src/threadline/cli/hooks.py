@@ -32,16 +32,28 @@ def hooks() -> None:
 
 @hooks.command("install")
 @_agent_options
-def install(claude: bool, codex: bool) -> None:
+@click.option(
+    "--trust",
+    is_flag=True,
+    help="Also record in Codex's config.toml that our hooks are trusted (Codex skips "
+    "untrusted hooks).",
+)
+def install(claude: bool, codex: bool, trust: bool) -> None:
     """Add our hooks (both agents unless --claude or --codex); idempotent."""
     for target in hooks_mod.targets(claude, codex):
         changed = hooks_mod.install(target)
         what = ", ".join(changed) if changed else "already installed"
         click.echo(f"{target.agent}: {target.path}: {what}")
-        if target.agent == "codex":
+        if target.agent != "codex":
+            continue
+        if trust:
+            trusted = hooks_mod.trust_codex(target)
+            config = hooks_mod.codex_config(target)
+            click.echo(f"  trusted in {config}: {', '.join(trusted) or 'already'}")
+        elif hooks_mod.codex_trust(target) != "trusted":
             click.echo(
-                "  Codex runs a new hook only once it is trusted: review it in Codex "
-                "(or start Codex with --dangerously-bypass-hook-trust)."
+                "  Codex runs a new hook only once it is trusted: review it in Codex, or run "
+                "`threadline hooks install --codex --trust`."
             )
 
 

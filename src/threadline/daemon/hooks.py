@@ -9,6 +9,7 @@ nothing; uninstalling removes only ours (and groups left empty by that).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -20,8 +21,9 @@ from typing import Any
 from threadline.errors import ConfigError
 
 EVENTS = ("SessionStart", "UserPromptSubmit", "SessionEnd")
-#: Seconds the agent waits for our hook at most (it answers in well under 100 ms).
-HOOK_TIMEOUT = 10
+#: Seconds the agent waits for our hook at most (it answers in well under 100 ms). Codex
+#: allows at most 3 s for ``SessionEnd`` (and warns at every start about more).
+HOOK_TIMEOUT = 3
 MARKER = " hook "
 
 
@@ -175,9 +177,150 @@ def installed(target: Target) -> dict[str, str | None]:
     return found
 
 
+# --- Codex hook trust ----------------------------------------------------------------------
+#
+# Codex runs a hook from hooks.json only once it is trusted: ``config.toml`` holds
+# ``[hooks.state."<hooks.json path>:<event>:<group>:<hook>"]`` with ``trusted_hash =
+# "sha256:<hex>"``, the hash of the hook's normalized definition (see :func:`codex_hook_hash`).
+# A hook without it is skipped silently; one whose definition changed is skipped again.
+
+#: Events whose matcher is part of the hash.
+CODEX_MATCHER_EVENTS = frozenset(
+    {
+        "PreToolUse",
+        "PermissionRequest",
+        "PostToolUse",
+        "PreCompact",
+        "PostCompact",
+        "SessionStart",
+        "SessionEnd",
+        "SubagentStart",
+        "SubagentStop",
+    }
+)
+#: Events whose timeout defaults to 1 s and is cut to at most 3 s.
+CODEX_SHORT_EVENTS = frozenset({"SessionEnd", "Interrupt"})
+
+
+def codex_event_label(event: str) -> str:
+    """``SessionStart`` → ``session_start``."""
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(event))
+
+
+def codex_hook_hash(event: str, group: dict[str, Any], hook: dict[str, Any]) -> str:
+    """The hash Codex keeps as ``trusted_hash`` for one command hook."""
+    timeout = hook.get("timeout")
+    if event in CODEX_SHORT_EVENTS:
+        effective = min(max(timeout if isinstance(timeout, int) else 1, 1), 3)
+    else:
+        effective = max(timeout if isinstance(timeout, int) else 600, 1)
+    normalized: dict[str, Any] = {
+        "type": "command",
+        "command": hook.get("command"),
+        "timeout": effective,
+        "async": bool(hook.get("async", False)),
+    }
+    if hook.get("statusMessage") is not None:
+        normalized["statusMessage"] = hook["statusMessage"]
+    identity: dict[str, Any] = {"event_name": codex_event_label(event), "hooks": [normalized]}
+    if group.get("matcher") is not None and event in CODEX_MATCHER_EVENTS:
+        identity["matcher"] = group["matcher"]
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _codex_ours(target: Target) -> dict[str, tuple[str, str]]:
+    """``{event: (trust key, hash)}`` of our hooks in hooks.json."""
+    data = read(target.path)
+    where = os.path.abspath(target.path)
+    found: dict[str, tuple[str, str]] = {}
+    for event, groups in (data.get("hooks") or {}).items():
+        for g, group in enumerate(groups if isinstance(groups, list) else []):
+            hooks = group.get("hooks") if isinstance(group, dict) else None
+            for h, hook in enumerate(hooks if isinstance(hooks, list) else []):
+                if is_ours(hook):
+                    key = f"{where}:{codex_event_label(event)}:{g}:{h}"
+                    found[event] = (key, codex_hook_hash(event, group, hook))
+    return found
+
+
+def codex_config(target: Target) -> Path:
+    return target.path.with_name("config.toml")
+
+
+def _trusted_hashes(config: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        data = tomllib.loads(config.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {config}: {exc}") from exc
+    hooks = data.get("hooks")
+    state = hooks.get("state") if isinstance(hooks, dict) else None
+    return state if isinstance(state, dict) else {}
+
+
+def codex_trust_states(target: Target) -> dict[str, str]:
+    """``{event: "trusted" | "modified" | "untrusted"}`` for each of our Codex hooks."""
+    state = _trusted_hashes(codex_config(target))
+    out = {}
+    for event, (key, digest) in _codex_ours(target).items():
+        entry = state.get(key)
+        stored = entry.get("trusted_hash") if isinstance(entry, dict) else None
+        out[event] = (
+            "untrusted" if stored is None else "trusted" if stored == digest else "modified"
+        )
+    return out
+
+
+def trust_codex(target: Target) -> list[str]:
+    """Record in Codex's ``config.toml`` that our hooks are trusted (the user asked for it
+    with ``--trust``); other tables and comments are kept. Returns the events changed."""
+    config = codex_config(target)
+    try:
+        text = config.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    states = codex_trust_states(target)
+    changed = []
+    for event, (key, digest) in _codex_ours(target).items():
+        if states.get(event) == "trusted":
+            continue
+        header = f"[hooks.state.{json.dumps(key)}]"
+        line = f"trusted_hash = {json.dumps(digest)}"
+        if header in text:
+            start = text.index(header) + len(header)
+            end = text.find("\n[", start)
+            end = len(text) if end == -1 else end
+            body = [
+                row
+                for row in text[start:end].split("\n")
+                if not row.strip().startswith("trusted_hash")
+            ]
+            text = text[:start] + "\n" + line + "\n".join(body).rstrip("\n") + "\n" + text[end:]
+        else:
+            text = (
+                text.rstrip("\n") + ("\n\n" if text.strip() else "") + header + "\n" + line + "\n"
+            )
+        changed.append(event)
+    if changed:
+        config.parent.mkdir(parents=True, exist_ok=True)
+        tmp = config.with_name(config.name + ".threadline-tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, config)
+    return changed
+
+
 def codex_trust(target: Target) -> str:
-    """Whether Codex will run our hook: Codex skips hooks it has not been told to trust."""
-    found = installed(target)
-    if not any(found.values()):
+    """One line for ``threadline hooks status``."""
+    states = codex_trust_states(target)
+    if not states:
         return "not installed"
-    return "unknown (Codex asks to review new hooks; --dangerously-bypass-hook-trust skips it)"
+    if all(s == "trusted" for s in states.values()):
+        return "trusted"
+    return ", ".join(f"{e} {s}" for e, s in states.items()) + (
+        " (Codex skips untrusted hooks: review them in Codex, or `threadline hooks install "
+        "--codex --trust`)"
+    )
