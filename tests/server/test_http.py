@@ -37,11 +37,13 @@ def test_capabilities_publish_the_limits(make_client: Any) -> None:
     caps = client.get("/api/v1/capabilities").json()
     assert caps["protocol"] == 1 and caps["encodings"] == ["zstd", "gzip"]
     assert "push" in caps["features"] and "tombstones" in caps["features"]
+    assert "transcripts" in caps["features"]
     assert caps["limits"] == {
         "max_entry_bytes": 1000,
         "max_batch_bytes": 5000,
         "max_batch_entries": 10000,
         "max_page_size": 500,
+        "max_thread_meta_bytes": 65536,
     }
 
 

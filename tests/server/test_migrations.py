@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import sqlalchemy as sa
 
-from threadline.server import migrations
+from tests.helpers.asgi import AsgiClient
+from threadline.server import admin, migrations
+from threadline.server.app import create_app
 from threadline.server.database import Database, open_database
 from threadline.server.schema import metadata
+from threadline.server.settings import ServerSettings
 
 
 def test_blank_database_gets_every_migration(server_db_url: str) -> None:
@@ -71,3 +75,73 @@ def test_sqlite_pragmas(tmp_path: object) -> None:
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
     finally:
         db.dispose()
+
+
+def test_upgrading_a_database_with_data_from_0001(
+    server_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database created by 0001 and holding data gets 0002: parent keys, generations and
+    sources, with the old rows readable as generation 1 without a parent."""
+    shipped = migrations.available()
+    monkeypatch.setattr(migrations, "available", lambda: shipped[:1])
+    db = Database(server_db_url)
+    try:
+        assert migrations.migrate(db) == [1]
+        with db.write() as conn:
+            conn.exec_driver_sql(_OLD_ROWS_USER)
+            conn.exec_driver_sql(_OLD_ROWS_THREAD)
+            conn.exec_driver_sql(_OLD_ROWS_STREAM)
+            conn.exec_driver_sql(_OLD_ROWS_ENTRY)
+        monkeypatch.undo()
+        assert migrations.migrate(db) == [v.version for v in shipped[1:]]
+        assert migrations.migrate(db) == []
+        with db.read() as conn:
+            stream = conn.execute(sa.text("SELECT generation, source FROM streams")).one()
+            thread = conn.execute(sa.text("SELECT parent_key, meta FROM threads")).one()
+        assert (stream.generation, stream.source) == (1, None)
+        assert (thread.parent_key, thread.meta) == (None, '{"a":1}')
+        indexes = {ix["name"] for ix in sa.inspect(db.engine).get_indexes("threads")}
+        assert "ix_threads_user_parent" in indexes
+
+        token = admin.create_token(db, "alice", "tests")
+        client = AsgiClient(create_app(ServerSettings(database_url=server_db_url), db=db))
+        try:
+            headers = {"Authorization": f"Bearer {token.secret}"}
+            thread = client.get("/api/v1/threads/t1", headers=headers).json()
+            assert (thread["parent_id"], thread["child_count"], thread["entry_count"]) == (
+                None,
+                0,
+                1,
+            )
+            assert [(s["generation"], s["source"], s["tail"]) for s in thread["streams"]] == [
+                (1, None, 1)
+            ]
+            transcript = client.get("/api/v1/threads/t1/transcript", headers=headers)
+            assert transcript.content == b"{}\n"
+            assert transcript.headers["Threadline-Generation"] == "1"
+        finally:
+            client.close()
+    finally:
+        db.dispose()
+
+
+_OLD_ROWS_USER = (
+    "INSERT INTO users (id, name, password_hash, is_admin, created_at) "
+    "VALUES (1, 'alice', 'x', false, '2026-01-01T00:00:00.000000Z')"
+)
+_OLD_ROWS_THREAD = (
+    "INSERT INTO threads (id, user_id, key, kind, name, project, title, meta, created_at, "
+    "updated_at, last_activity_at, entry_count, deleted_at, change) VALUES ('t1', 1, "
+    "'codex:s', 'codex', 's', 'shop', NULL, '{\"a\":1}', '2026-01-01T00:00:00.000000Z', "
+    "'2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z', 1, NULL, 1)"
+)
+_OLD_ROWS_STREAM = (
+    "INSERT INTO streams (pk, user_id, stream_uuid, thread_id, device_id, tail, change) "
+    "VALUES (1, 1, '5c0f0000-0000-4000-8000-000000000001', 't1', NULL, 1, 1)"
+)
+_OLD_ROWS_ENTRY = (
+    "INSERT INTO entries (user_id, thread_id, stream_pk, seq, entry_uuid, ts, role, text, "
+    "parts, meta, raw, hash, device_id, received_at, change) VALUES (1, 't1', 1, 1, "
+    "'0b7d0000-0000-4000-8000-000000000001', '2026-01-01T00:00:00.000000Z', 'user', '', "
+    "NULL, NULL, '{}', 'h', NULL, '2026-01-01T00:00:00.000000Z', 1)"
+)

@@ -264,16 +264,17 @@ def test_compression_bomb_is_413_not_memory(
     assert error(response)["detail"]["limit"] == 1 << 20
 
 
-def test_meta_is_merged_and_title_fills_only_when_empty(client: AsgiClient, alice: Account) -> None:
+def test_meta_is_merged_and_a_sent_title_replaces(client: AsgiClient, alice: Account) -> None:
     first = push(client, alice, push_body(stream(S1, [entry(1)], meta={"a": 1, "b": 1}))).json()
     thread_id = first["streams"][0]["thread_id"]
     second = stream(S1, [entry(2)], title="First title", meta={"b": 2, "c": 3})
     push(client, alice, push_body(second))
-    push(client, alice, push_body(stream(S1, [entry(3)], title="Ignored")))
+    push(client, alice, push_body(stream(S1, [entry(3)], title="Second title")))
+    push(client, alice, push_body(stream(S1, [entry(4)])))
     thread = client.get(f"/api/v1/threads/{thread_id}", headers=alice.headers).json()
-    assert thread["title"] == "First title"
+    assert thread["title"] == "Second title", "a title that is not sent is kept"
     assert thread["meta"] == {"a": 1, "b": 2, "c": 3}
-    assert thread["entry_count"] == 3
+    assert thread["entry_count"] == 4
 
 
 def test_two_streams_same_key_share_the_thread(client: AsgiClient, alice: Account) -> None:

@@ -41,7 +41,8 @@ def test_create_get_patch(client: AsgiClient, alice: Account) -> None:
     thread = create(client, alice, title="T", meta={"a": 1})
     assert thread["key"] == "note:shop:main" and thread["entry_count"] == 0
     got = client.get(f"{THREADS}/{thread['id']}", headers=alice.headers).json()
-    assert got == thread
+    assert got == {**thread, "streams": []}
+    assert (thread["parent_key"], thread["parent_id"], thread["child_count"]) == (None, None, 0)
     patch = {"name": "renamed", "title": "New", "meta": {"b": 2}}
     patched = client.patch(f"{THREADS}/{thread['id']}", json=patch, headers=alice.headers).json()
     assert patched["name"] == "renamed" and patched["title"] == "New"

@@ -11,16 +11,40 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from threadline import protocol as p
 
+#: Compact JSON bytes a thread's ``meta`` may hold (checked after merging on the server).
+MAX_THREAD_META_BYTES = 64 * 1024
+#: Characters of a stream's ``source`` (the transcript file's path on the device).
+MAX_SOURCE_CHARS = 4096
+#: Entry ``meta`` of a transcript line: ``raw`` holds base64 of the line's exact bytes.
+RAW_ENCODING_KEY = "raw_encoding"
+RAW_ENCODING_BASE64 = "base64"
+#: Entry ``meta`` of a transcript line: ``false`` when the line had no trailing newline.
+EOL_KEY = "eol"
+
+
+def _no_nul(value: str) -> str:
+    """NUL cannot be stored in a PostgreSQL text column, so no string may hold one."""
+    if "\x00" in value:
+        raise ValueError(
+            "must not contain NUL (\\x00); send such a transcript line in raw as base64 "
+            'with meta {"raw_encoding": "base64"}'
+        )
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+Text = Annotated[str, NoNul]
 Role = Literal["user", "assistant", "system", "tool"]
 Kind = Literal["note", "claude-code", "codex"]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=p.MAX_NAME_CHARS)]
-Project = Annotated[str, StringConstraints(max_length=p.MAX_PROJECT_CHARS)]
-Title = Annotated[str, StringConstraints(max_length=p.MAX_TITLE_CHARS)]
-Key = Annotated[str, StringConstraints(min_length=1, max_length=p.MAX_KEY_CHARS)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=p.MAX_NAME_CHARS), NoNul]
+Project = Annotated[str, StringConstraints(max_length=p.MAX_PROJECT_CHARS), NoNul]
+Title = Annotated[str, StringConstraints(max_length=p.MAX_TITLE_CHARS), NoNul]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=p.MAX_KEY_CHARS), NoNul]
+Source = Annotated[str, StringConstraints(max_length=MAX_SOURCE_CHARS), NoNul]
 
 
 class _Request(BaseModel):
@@ -35,7 +59,10 @@ class _Answer(BaseModel):
 
 
 class ThreadRef(_Request):
-    """Which thread a stream belongs to. ``key`` is the thread's identity for this user."""
+    """Which thread a stream belongs to. ``key`` is the thread's identity for this user.
+
+    On a thread that exists already, a ``title``, ``meta`` (merged key by key) or
+    ``parent_key`` that is not ``None`` updates it."""
 
     key: Key
     kind: Kind = "note"
@@ -43,6 +70,9 @@ class ThreadRef(_Request):
     project: Project = ""
     title: Title | None = None
     meta: dict[str, Any] | None = None
+    parent_key: Key | None = Field(
+        None, description="The key of the parent session thread (a subagent's thread)."
+    )
 
 
 class EntryIn(_Request):
@@ -50,15 +80,23 @@ class EntryIn(_Request):
     id: UUID
     ts: AwareDatetime = Field(description="When the entry was written, RFC 3339 with offset.")
     role: Role
-    text: str = ""
+    text: Text = ""
     parts: list[dict[str, Any]] | None = None
     meta: dict[str, Any] | None = None
-    raw: str | None = Field(None, description="The source line, byte for byte (transcripts).")
+    raw: Text | None = Field(
+        None,
+        description="The source line without its newline (transcripts); base64 of its bytes "
+        'when meta has "raw_encoding": "base64".',
+    )
 
 
 class StreamBatch(_Request):
     stream_id: UUID
     thread: ThreadRef
+    generation: int = Field(
+        1, ge=1, description="Which rewrite of the source file this stream holds: 1, 2 …"
+    )
+    source: Source | None = Field(None, description="The transcript file's path on the device.")
     entries: list[EntryIn]
 
 
@@ -112,6 +150,25 @@ class Thread(_Answer):
     updated_at: datetime
     last_activity_at: datetime
     entry_count: int
+    parent_key: str | None = None
+    parent_id: str | None = Field(
+        None, description="The live thread whose key is parent_key, if it has been pushed."
+    )
+    child_count: int = Field(0, description="Live threads whose parent_key is this key.")
+
+
+class StreamInfo(_Answer):
+    stream_id: UUID
+    generation: int
+    source: str | None
+    tail: int
+    device_id: UUID | None
+
+
+class ThreadDetail(Thread):
+    """``GET /threads/{id}``: the thread with its streams."""
+
+    streams: list[StreamInfo]
 
 
 class ThreadPage(_Answer):
@@ -159,7 +216,7 @@ class EntryCreate(_Request):
     """An entry added over plain HTTP by a client without a local store (curl)."""
 
     role: Role = "user"
-    text: str
+    text: Text
     id: UUID | None = Field(None, description="Send one to make retries idempotent.")
     ts: AwareDatetime | None = None
     parts: list[dict[str, Any]] | None = None
@@ -195,6 +252,7 @@ class Limits(_Answer):
     max_batch_bytes: int
     max_batch_entries: int
     max_page_size: int
+    max_thread_meta_bytes: int = MAX_THREAD_META_BYTES
 
 
 class Capabilities(_Answer):

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from threadline import protocol as p
 from threadline.errors import Conflict, PayloadTooLarge, ValidationFailed
 from threadline.protocol.models import (
+    MAX_THREAD_META_BYTES,
     EntryIn,
     PushRequest,
     PushResponse,
@@ -69,6 +70,7 @@ class ThreadState:
     entry_count: int
     last_activity_at: str
     deleted_at: str | None
+    parent_key: str | None
     dirty: bool = False
 
 
@@ -112,10 +114,13 @@ def insert_stream(
     device_pk: int | None,
     tail: int,
     change: int,
+    generation: int = 1,
+    source: str | None = None,
 ) -> int:
     """Store a new stream of ``thread_id``; return its row id."""
     values = {"user_id": user_id, "stream_uuid": stream_uuid, "thread_id": thread_id}
     values.update(device_id=device_pk, tail=tail, change=change)
+    values.update(generation=generation, source=source)
     pk = conn.execute(streams.insert().values(**values).returning(streams.c.pk)).scalar_one()
     return int(pk)
 
@@ -133,6 +138,9 @@ def prepare(request: PushRequest, limits: PushLimits) -> list[list[Prepared]]:
             detail={"limit": limits.max_batch_entries},
         )
     _check_streams_unique(request)
+    for i, batch in enumerate(request.streams):
+        if batch.thread.meta is not None:
+            check_meta_size(json_text(batch.thread.meta), str(batch.stream_id), i)
     seen_ids: set[str] = set()
     return [_prepare_stream(i, batch, limits, seen_ids) for i, batch in enumerate(request.streams)]
 
@@ -193,6 +201,23 @@ def _size(item: Prepared) -> int:
         if value is not None:
             size += len(value.encode())
     return size
+
+
+def check_meta_size(meta: str | None, stream_id: str | None = None, index: int = 0) -> None:
+    """A thread's ``meta`` (canonical JSON) must stay within :data:`MAX_THREAD_META_BYTES`."""
+    size = 0 if meta is None else len(meta.encode())
+    if size <= MAX_THREAD_META_BYTES:
+        return
+    detail: dict[str, Any] = {"limit": MAX_THREAD_META_BYTES, "size": size}
+    where = "thread meta"
+    if stream_id is not None:
+        detail["stream_id"] = stream_id
+        where = f"thread meta of stream {stream_id} (streams[{index}])"
+    raise PayloadTooLarge(
+        f"{where} is {size} bytes of compact JSON; the limit is {MAX_THREAD_META_BYTES}",
+        code="meta_too_large",
+        detail=detail,
+    )
 
 
 def _invalid(loc: list[Any], msg: str) -> ValidationFailed:
@@ -261,11 +286,11 @@ class _Transaction:
     def _streams(self) -> dict[str, StreamState]:
         wanted = [str(b.stream_id) for b in self.request.streams]
         states = self._load_streams(wanted)
-        for batch, items in zip(self.request.streams, self.prepared, strict=True):
+        for i, (batch, items) in enumerate(zip(self.request.streams, self.prepared, strict=True)):
             stream_id = str(batch.stream_id)
             if stream_id not in states:
-                states[stream_id] = self._new_stream(stream_id, batch.thread, items)
-            self._refresh_thread(states[stream_id].thread, batch.thread)
+                states[stream_id] = self._new_stream(stream_id, batch, items)
+            self._refresh_thread(states[stream_id].thread, batch.thread, stream_id, i)
         return states
 
     def _load_streams(self, wanted: list[str]) -> dict[str, StreamState]:
@@ -278,10 +303,18 @@ class _Transaction:
             states[row.stream_uuid] = StreamState(row.pk, thread, row.tail)
         return states
 
-    def _new_stream(self, stream_id: str, ref: ThreadRef, items: list[Prepared]) -> StreamState:
-        thread = self._bind(ref, items[0].ts if items else None)
+    def _new_stream(self, stream_id: str, batch: StreamBatch, items: list[Prepared]) -> StreamState:
+        thread = self._bind(batch.thread, items[0].ts if items else None)
         pk = insert_stream(
-            self.conn, self.who.user_id, stream_id, thread.id, self.device_pk, 0, self.change.next
+            self.conn,
+            self.who.user_id,
+            stream_id,
+            thread.id,
+            self.device_pk,
+            0,
+            self.change.next,
+            batch.generation,
+            batch.source,
         )
         return StreamState(pk, thread, 0, new=True)
 
@@ -326,23 +359,29 @@ class _Transaction:
                 entry_count=0,
                 deleted_at=None,
                 change=self.change.next,
+                parent_key=ref.parent_key,
             )
         )
-        state = ThreadState(
-            thread_id, ref.title or None, json_text(ref.meta or {}) or "{}", 0, activity, None
-        )
+        meta = json_text(ref.meta or {}) or "{}"
+        state = ThreadState(thread_id, ref.title or None, meta, 0, activity, None, ref.parent_key)
         self.threads[thread_id] = state
         return state
 
-    def _refresh_thread(self, thread: ThreadState, ref: ThreadRef) -> None:
-        """A title fills an empty title; meta is merged into the thread's."""
+    def _refresh_thread(
+        self, thread: ThreadState, ref: ThreadRef, stream_id: str, index: int
+    ) -> None:
+        """A title or parent key that is sent replaces the stored one; meta is merged into the
+        thread's, key by key. Only a real difference marks the thread changed."""
         if thread.deleted_at is not None:
             return
-        if ref.title and not thread.title:
-            thread.title, thread.dirty = ref.title, True
+        if ref.title is not None and (ref.title or None) != thread.title:
+            thread.title, thread.dirty = ref.title or None, True
+        if ref.parent_key is not None and ref.parent_key != thread.parent_key:
+            thread.parent_key, thread.dirty = ref.parent_key, True
         if ref.meta:
             merged = json_text({**json_value(thread.meta), **ref.meta}) or "{}"
             if merged != thread.meta:
+                check_meta_size(merged, stream_id, index)
                 thread.meta, thread.dirty = merged, True
 
     # entries
@@ -446,6 +485,7 @@ class _Transaction:
                 "b_id": t.id,
                 "b_title": t.title,
                 "b_meta": t.meta,
+                "b_parent": t.parent_key,
                 "b_count": t.entry_count,
                 "b_activity": t.last_activity_at,
                 "b_updated": self.now,
@@ -475,12 +515,13 @@ _THREAD_COLUMNS = (
     threads.c.entry_count,
     threads.c.last_activity_at,
     threads.c.deleted_at,
+    threads.c.parent_key,
 )
 
 # Statements built once: executing them skips SQLAlchemy's per-call coercion.
 _StreamRow = collections.namedtuple(
     "_StreamRow",
-    "pk stream_uuid tail id title meta entry_count last_activity_at deleted_at",
+    "pk stream_uuid tail id title meta entry_count last_activity_at deleted_at parent_key",
 )
 
 
@@ -490,7 +531,8 @@ def _streams_query(count: int) -> Sql:
     ids = ", ".join(f":id{i}" for i in range(count))
     return Sql(
         "SELECT s.pk, s.stream_uuid, s.tail, t.id, t.title, t.meta, t.entry_count, "
-        "t.last_activity_at, t.deleted_at FROM streams s JOIN threads t ON t.id = s.thread_id "
+        "t.last_activity_at, t.deleted_at, t.parent_key "
+        "FROM streams s JOIN threads t ON t.id = s.thread_id "
         f"WHERE s.user_id = :user_id AND s.stream_uuid IN ({ids})"
     )
 
@@ -505,7 +547,8 @@ _STORED_QUERY = sa.select(entries.c.seq, entries.c.entry_uuid, entries.c.hash).w
 )
 _UPDATE_STREAM = Sql("UPDATE streams SET tail = :b_tail, change = :b_change WHERE pk = :b_pk")
 _UPDATE_THREAD = Sql(
-    "UPDATE threads SET title = :b_title, meta = :b_meta, entry_count = :b_count, "
+    "UPDATE threads SET title = :b_title, meta = :b_meta, parent_key = :b_parent, "
+    "entry_count = :b_count, "
     "last_activity_at = :b_activity, updated_at = :b_updated, change = :b_change "
     "WHERE id = :b_id"
 )
@@ -513,7 +556,13 @@ _UPDATE_THREAD = Sql(
 
 def _thread_state(row: Any) -> ThreadState:
     return ThreadState(
-        row.id, row.title, row.meta, row.entry_count, row.last_activity_at, row.deleted_at
+        row.id,
+        row.title,
+        row.meta,
+        row.entry_count,
+        row.last_activity_at,
+        row.deleted_at,
+        row.parent_key,
     )
 
 

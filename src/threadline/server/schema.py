@@ -74,6 +74,7 @@ threads = sa.Table(
     sa.Column("entry_count", sa.BigInteger, nullable=False),
     sa.Column("deleted_at", sa.Text, nullable=True),
     sa.Column("change", sa.BigInteger, nullable=False),
+    sa.Column("parent_key", sa.Text, nullable=True),
 )
 
 streams = sa.Table(
@@ -86,6 +87,8 @@ streams = sa.Table(
     sa.Column("device_id", sa.BigInteger, sa.ForeignKey("devices.id"), nullable=True),
     sa.Column("tail", sa.BigInteger, nullable=False),
     sa.Column("change", sa.BigInteger, nullable=False),
+    sa.Column("generation", sa.BigInteger, nullable=False, server_default=sa.text("1")),
+    sa.Column("source", sa.Text, nullable=True),
 )
 
 entries = sa.Table(

@@ -4,6 +4,11 @@ Only the caller's live threads exist here: another user's thread and a deleted o
 ``404`` (never ``403``). Listing is most recent activity first with keyset pagination, so pages
 stay correct while entries arrive. Deleting keeps the thread row as a tombstone (for the push
 rules), drops its entries and stamps its streams, so ``sync/status`` reports them deleted.
+
+A thread stores only its ``parent_key``; ``parent_id`` and ``child_count`` are resolved when it
+is read (the live thread of the same user with that key, and the live threads naming this
+thread's key), so a subagent pushed before its session links up as soon as the session
+arrives.
 """
 
 from __future__ import annotations
@@ -15,13 +20,49 @@ import sqlalchemy as sa
 
 from threadline import protocol as p
 from threadline.errors import Conflict, NotFound
-from threadline.protocol.models import Thread, ThreadCreate, ThreadPage, ThreadPatch
+from threadline.protocol.models import (
+    StreamInfo,
+    Thread,
+    ThreadCreate,
+    ThreadDetail,
+    ThreadPage,
+    ThreadPatch,
+)
 from threadline.server import pages
 from threadline.server.auth import Principal
 from threadline.server.changes import ChangeCursor
 from threadline.server.database import Database
-from threadline.server.schema import entries, streams, threads
+from threadline.server.push import check_meta_size
+from threadline.server.schema import devices, entries, streams, threads
 from threadline.server.values import json_text, json_value, now_text, ts_parse
+
+_parent = threads.alias("parent")
+_child = threads.alias("child")
+#: The live thread of the same user whose key is this thread's parent key.
+_PARENT_ID = (
+    sa.select(_parent.c.id)
+    .where(
+        _parent.c.user_id == threads.c.user_id,
+        _parent.c.key == threads.c.parent_key,
+        _parent.c.deleted_at.is_(None),
+    )
+    .limit(1)
+    .scalar_subquery()
+    .label("parent_id")
+)
+#: The live threads of the same user whose parent key is this thread's key.
+_CHILD_COUNT = (
+    sa.select(sa.func.count())
+    .select_from(_child)
+    .where(
+        _child.c.user_id == threads.c.user_id,
+        _child.c.parent_key == threads.c.key,
+        _child.c.deleted_at.is_(None),
+    )
+    .scalar_subquery()
+    .label("child_count")
+)
+_THREAD_QUERY = sa.select(threads, _PARENT_ID, _CHILD_COUNT)
 
 
 def list_threads(
@@ -31,12 +72,17 @@ def list_threads(
     project: str | None = None,
     kind: str | None = None,
     q: str | None = None,
+    parent_id: str | None = None,
+    top_level: bool | None = None,
     limit: int = p.DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
 ) -> ThreadPage:
-    query = sa.select(threads).where(
-        threads.c.user_id == who.user_id, threads.c.deleted_at.is_(None)
-    )
+    """``parent_id``: only the children of that thread; ``top_level``: only threads without
+    (``True``) or with (``False``) a parent key."""
+    query = _THREAD_QUERY.where(threads.c.user_id == who.user_id, threads.c.deleted_at.is_(None))
+    if top_level is not None:
+        parent_key = threads.c.parent_key
+        query = query.where(parent_key.is_(None) if top_level else parent_key.is_not(None))
     if project is not None:
         query = query.where(threads.c.project == project)
     if kind is not None:
@@ -59,6 +105,9 @@ def list_threads(
         )
     query = query.order_by(threads.c.last_activity_at.desc(), threads.c.id.desc()).limit(limit + 1)
     with db.read() as conn:
+        if parent_id is not None:
+            key = live_thread(conn, who.user_id, parent_id).key
+            query = query.where(threads.c.parent_key == key)
         rows = conn.execute(query).all()
     more = len(rows) > limit
     rows = rows[:limit]
@@ -66,13 +115,39 @@ def list_threads(
     return ThreadPage(threads=[thread_model(r) for r in rows], next_cursor=next_cursor)
 
 
-def get_thread(db: Database, who: Principal, thread_id: str) -> Thread:
+def get_thread(db: Database, who: Principal, thread_id: str) -> ThreadDetail:
+    """The thread with its streams, by generation and then creation."""
+    query = (
+        sa.select(
+            streams.c.stream_uuid,
+            streams.c.generation,
+            streams.c.source,
+            streams.c.tail,
+            devices.c.device_uuid,
+        )
+        .outerjoin(devices, devices.c.id == streams.c.device_id)
+        .where(streams.c.thread_id == thread_id)
+        .order_by(streams.c.generation, streams.c.pk)
+    )
     with db.read() as conn:
-        return thread_model(live_thread(conn, who.user_id, thread_id))
+        row = live_thread(conn, who.user_id, thread_id)
+        stream_rows = conn.execute(query).all()
+    infos = [
+        StreamInfo(
+            stream_id=uuid.UUID(s.stream_uuid),
+            generation=s.generation,
+            source=s.source,
+            tail=s.tail,
+            device_id=uuid.UUID(s.device_uuid) if s.device_uuid else None,
+        )
+        for s in stream_rows
+    ]
+    return ThreadDetail(**dict(thread_model(row)), streams=infos)
 
 
 def create_thread(db: Database, who: Principal, body: ThreadCreate) -> Thread:
     key = body.key or p.note_thread_key(body.project, body.name)
+    check_meta_size(json_text(body.meta))
 
     def work(conn: sa.Connection) -> Thread:
         change = ChangeCursor(conn, who.user_id)
@@ -141,6 +216,7 @@ def _patch_values(row: Any, body: ThreadPatch) -> dict[str, Any]:
     if body.meta is not None:
         merged = json_text({**json_value(row.meta), **body.meta})
         if merged != row.meta:
+            check_meta_size(merged)
             values["meta"] = merged
     return values
 
@@ -165,7 +241,7 @@ def delete_thread(db: Database, who: Principal, thread_id: str) -> None:
 def live_thread(conn: sa.Connection, user_id: int, thread_id: str) -> Any:
     """The caller's live thread row, or ``404`` (also for another user's or a deleted one)."""
     row = conn.execute(
-        sa.select(threads).where(
+        _THREAD_QUERY.where(
             threads.c.id == thread_id,
             threads.c.user_id == user_id,
             threads.c.deleted_at.is_(None),
@@ -189,4 +265,7 @@ def thread_model(row: Any) -> Thread:
         updated_at=ts_parse(row.updated_at),
         last_activity_at=ts_parse(row.last_activity_at),
         entry_count=row.entry_count,
+        parent_key=row.parent_key,
+        parent_id=row.parent_id,
+        child_count=row.child_count,
     )

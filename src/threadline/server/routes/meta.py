@@ -15,7 +15,15 @@ from threadline.server.errors import Unavailable
 
 router = APIRouter()
 
-FEATURES = ["push", "status", "threads", "entries", "tombstones", "change-cursor"]
+FEATURES = [
+    "push",
+    "status",
+    "threads",
+    "entries",
+    "tombstones",
+    "change-cursor",
+    "transcripts",
+]
 
 
 @router.get("/healthz", tags=["meta"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from threadline import protocol as p
@@ -16,15 +16,24 @@ from threadline.protocol.models import (
     Kind,
     Thread,
     ThreadCreate,
+    ThreadDetail,
     ThreadPage,
     ThreadPatch,
 )
-from threadline.server import entries, threads
+from threadline.server import entries, threads, transcripts
 from threadline.server.deps import Who, app_state, body_spec, json_response, read_json
 
 router = APIRouter(prefix=f"{p.API_PREFIX}/threads", tags=["threads"])
 
 Limit = Annotated[int, Query(ge=1, le=p.MAX_PAGE_SIZE)]
+ParentId = Annotated[str | None, Query(description="Only the children of this thread.")]
+TopLevel = Annotated[
+    bool | None,
+    Query(description="true: only threads without a parent_key; false: only those with one."),
+]
+Generation = Annotated[
+    int | None, Query(ge=1, description="Which generation; the highest one by default.")
+]
 
 
 @router.get("", response_model=ThreadPage)
@@ -34,11 +43,21 @@ def list_threads(
     project: str | None = None,
     kind: Kind | None = None,
     q: str | None = None,
+    parent_id: ParentId = None,
+    top_level: TopLevel = None,
     limit: Limit = p.DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
 ) -> Response:
     page = threads.list_threads(
-        app_state(request).db, who, project=project, kind=kind, q=q, limit=limit, cursor=cursor
+        app_state(request).db,
+        who,
+        project=project,
+        kind=kind,
+        q=q,
+        parent_id=parent_id,
+        top_level=top_level,
+        limit=limit,
+        cursor=cursor,
     )
     return json_response(page)
 
@@ -50,7 +69,7 @@ async def create_thread(request: Request, who: Who) -> Response:
     return json_response(thread, 201)
 
 
-@router.get("/{thread_id}", response_model=Thread)
+@router.get("/{thread_id}", response_model=ThreadDetail)
 def get_thread(request: Request, thread_id: str, who: Who) -> Response:
     return json_response(threads.get_thread(app_state(request).db, who, thread_id))
 
@@ -98,3 +117,28 @@ async def post_entry(request: Request, thread_id: str, who: Who) -> Response:
         entries.post_entry, state.db, who, thread_id, body, limit
     )
     return json_response(entry, 201 if created else 200)
+
+
+@router.get(
+    "/{thread_id}/transcript",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {transcripts.MEDIA_TYPE: {}},
+            "description": "The captured transcript file, byte for byte.",
+        }
+    },
+)
+def get_transcript(
+    request: Request, thread_id: str, who: Who, generation: Generation = None
+) -> Response:
+    db = app_state(request).db
+    chosen = transcripts.choose(db, who, thread_id, generation)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{chosen.filename}"',
+        transcripts.GENERATION_HEADER: str(chosen.generation),
+        transcripts.STREAM_HEADER: chosen.stream_uuid,
+    }
+    return StreamingResponse(
+        transcripts.lines(db, chosen), media_type=transcripts.MEDIA_TYPE, headers=headers
+    )

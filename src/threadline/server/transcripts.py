@@ -1,0 +1,205 @@
+"""``GET /api/v1/threads/{id}/transcript``: a captured transcript file, byte for byte.
+
+A transcript is pushed as one stream per generation of its file, one entry per line (``seq`` is
+the line number, ``raw`` the line without its newline). The file is rebuilt from ``raw``:
+decoded from base64 when the entry's meta says ``"raw_encoding": "base64"``, followed by
+``"\\n"`` unless the meta says ``"eol": false``.
+
+Guarantees:
+
+- Everything that can refuse (the thread, the generation, a stream that is not whole) is
+  checked before the answer starts, so those refusals are ordinary error answers.
+- The answer is the stream's lines ``1 … tail`` as they were when the request arrived; lines
+  appended while it is sent are left for the next download.
+- Lines are read in pages by ``seq``, each in its own short read transaction, with the page's
+  row count adapted so that one page holds about :data:`PAGE_BYTES`; memory stays bounded
+  whatever the size of the file, and no transaction stays open while the client reads.
+- A page that does not continue exactly where the previous one stopped (the thread was deleted
+  meanwhile) aborts the answer, so a client never receives a wrong file as a complete one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from threadline.errors import ApiError, NotFound
+from threadline.protocol.models import EOL_KEY, RAW_ENCODING_BASE64, RAW_ENCODING_KEY
+from threadline.server.auth import Principal
+from threadline.server.database import Database
+from threadline.server.schema import entries, streams
+from threadline.server.threads import live_thread
+from threadline.server.values import json_value
+
+#: Most lines read per query, and the bytes one page should hold about.
+PAGE_ROWS = 1000
+PAGE_BYTES = 8 * 1024 * 1024
+#: Bytes handed to the server per write.
+CHUNK_BYTES = 1024 * 1024
+MEDIA_TYPE = "application/x-ndjson"
+GENERATION_HEADER = "Threadline-Generation"
+STREAM_HEADER = "Threadline-Stream-Id"
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class TranscriptIncomplete(ApiError):
+    """The chosen stream is not a whole file (a missing line, a line without ``raw``)."""
+
+    status = 500
+    code = "transcript_incomplete"
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A stream chosen for download, with what the answer's headers need."""
+
+    stream_pk: int
+    stream_uuid: str
+    generation: int
+    tail: int
+    filename: str
+
+
+def choose(db: Database, who: Principal, thread_id: str, generation: int | None) -> Transcript:
+    """The stream to serve: of ``generation``, else of the highest generation with raw lines;
+    among several (one per device), the one with the most lines, then the latest change."""
+    with db.read() as conn:
+        thread = live_thread(conn, who.user_id, thread_id)
+        candidates = conn.execute(_candidates(thread_id)).all()
+    generations = sorted({row.generation for row in candidates})
+    if not candidates:
+        raise NotFound(
+            f"thread {thread_id} has no transcript (no stream with raw lines)",
+            code="no_transcript",
+            detail={"generations": []},
+        )
+    wanted = generations[-1] if generation is None else generation
+    rows = [row for row in candidates if row.generation == wanted]
+    if not rows:
+        raise NotFound(
+            f"thread {thread_id} has no transcript of generation {wanted}",
+            code="no_transcript",
+            detail={"generations": generations},
+        )
+    best = max(rows, key=lambda r: (r.tail, r.change, r.pk))
+    _check_whole(best, thread_id)
+    return Transcript(
+        best.pk, best.stream_uuid, best.generation, best.tail, _filename(thread.meta, thread_id)
+    )
+
+
+def lines(db: Database, chosen: Transcript) -> Iterator[bytes]:
+    """The file's bytes in chunks of about :data:`CHUNK_BYTES`, reading page by page."""
+    after, limit = 0, PAGE_ROWS
+    out: list[bytes] = []
+    size = 0
+    while after < chosen.tail:
+        with db.read() as conn:
+            params = {"pk": chosen.stream_pk, "after": after, "last": chosen.tail, "n": limit}
+            page = conn.execute(_PAGE, params).all()
+        if not page:
+            raise RuntimeError(f"stream {chosen.stream_uuid} ends at line {after}, not its tail")
+        page_bytes = 0
+        for seq, raw, meta in page:
+            if seq != after + 1 or raw is None:
+                raise RuntimeError(f"stream {chosen.stream_uuid} changed at line {after + 1}")
+            line = decode_line(raw, meta)
+            after = seq
+            page_bytes += len(line)
+            out.append(line)
+            size += len(line)
+            if size >= CHUNK_BYTES:
+                yield b"".join(out)
+                out, size = [], 0
+        limit = max(1, min(PAGE_ROWS, limit * PAGE_BYTES // max(page_bytes, 1)))
+    if out:
+        yield b"".join(out)
+
+
+def decode_line(raw: str, meta: str | None) -> bytes:
+    """One line's bytes in the file, newline included unless it had none."""
+    info: Any = json_value(meta) if meta and ('"eol"' in meta or '"raw_encoding"' in meta) else None
+    if isinstance(info, dict) and info.get(RAW_ENCODING_KEY) == RAW_ENCODING_BASE64:
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise RuntimeError("a line marked base64 does not decode") from None
+    else:
+        data = raw.encode()
+    if isinstance(info, dict) and info.get(EOL_KEY) is False:
+        return data
+    return data + b"\n"
+
+
+def _candidates(thread_id: str) -> sa.Select[Any]:
+    """The thread's streams that hold raw lines, with their line counts."""
+    return (
+        sa.select(
+            streams.c.pk,
+            streams.c.stream_uuid,
+            streams.c.generation,
+            streams.c.tail,
+            streams.c.change,
+            sa.func.count(entries.c.pk).label("lines"),
+            sa.func.count(entries.c.raw).label("raw_lines"),
+            sa.func.max(entries.c.seq).label("last_seq"),
+        )
+        .join(entries, entries.c.stream_pk == streams.c.pk)
+        .where(streams.c.thread_id == thread_id)
+        .group_by(
+            streams.c.pk,
+            streams.c.stream_uuid,
+            streams.c.generation,
+            streams.c.tail,
+            streams.c.change,
+        )
+        .having(sa.func.count(entries.c.raw) > 0)
+    )
+
+
+def _check_whole(row: Any, thread_id: str) -> None:
+    """Seqs are unique per stream and start at 1, so ``count == max == tail`` means 1 … tail
+    are all there."""
+    if row.lines == row.last_seq == row.tail and row.raw_lines == row.lines:
+        return
+    raise TranscriptIncomplete(
+        f"stream {row.stream_uuid} of thread {thread_id} is not a whole file: "
+        f"{row.lines} lines stored ({row.raw_lines} with raw) for a tail of {row.tail}",
+        detail={
+            "stream_id": row.stream_uuid,
+            "tail": row.tail,
+            "lines": row.lines,
+            "raw_lines": row.raw_lines,
+        },
+    )
+
+
+def _filename(meta_text: str, thread_id: str) -> str:
+    """``<session_id>.jsonl`` (made safe for a header and a file system), else the thread id."""
+    try:
+        meta = json.loads(meta_text)
+    except ValueError:
+        meta = {}
+    session = meta.get("session_id") if isinstance(meta, dict) else None
+    stem = _UNSAFE.sub("_", session).strip("._")[:128] if isinstance(session, str) else ""
+    return f"{stem or thread_id}.jsonl"
+
+
+_PAGE = (
+    sa.select(entries.c.seq, entries.c.raw, entries.c.meta)
+    .where(
+        entries.c.stream_pk == sa.bindparam("pk"),
+        entries.c.seq > sa.bindparam("after"),
+        entries.c.seq <= sa.bindparam("last"),
+    )
+    .order_by(entries.c.seq)
+    .limit(sa.bindparam("n"))
+)
