@@ -49,6 +49,11 @@ def server_bytes(view: ServerView, session_id: str, generation: int | None = Non
     return b"" if thread is None else view.transcript(thread["id"], generation)
 
 
+def source_bytes(view: ServerView, path: Path) -> bytes:
+    thread = view.thread_by_source(path)
+    return b"" if thread is None else view.transcript(thread["id"])
+
+
 def test_live_appends_reach_the_server_within_two_seconds(
     agent: AgentHome, view: ServerView, fixtures: Path
 ) -> None:
@@ -63,11 +68,11 @@ def test_live_appends_reach_the_server_within_two_seconds(
             if not expected:
                 continue
             wait_for(
-                lambda expected=expected: server_bytes(view, path.stem) == expected,
+                lambda expected=expected: source_bytes(view, path) == expected,
                 LIVE_DEADLINE,
             )
-    assert server_bytes(view, path.stem) == original
-    thread = view.thread_by_session(path.stem)
+    assert source_bytes(view, path) == original
+    thread = view.thread_by_source(path)
     assert thread is not None and thread["kind"] == "claude-code"
     assert thread["entry_count"] == original.count(b"\n")
     assert thread["meta"]["session_id"] and thread["meta"]["tokens"]["output"] > 0
@@ -92,6 +97,32 @@ def test_rewrite_and_truncation_start_new_generations(agent: AgentHome, view: Se
     assert server_bytes(view, "s-rw", generation=1) == first, "the server keeps what it had"
     assert server_bytes(view, "s-rw", generation=2) == truncated
     assert server_bytes(view, "s-rw", generation=3) == rewritten
+
+
+def test_subagent_files_become_child_threads_of_their_session(
+    agent: AgentHome, view: ServerView
+) -> None:
+    session = "5e55a000-0000-4000-8000-000000000001"
+    main = agent.project_dir() / f"{session}.jsonl"
+    sub = agent.project_dir() / session / "subagents" / "agent-a1b2c3.jsonl"
+    sub.parent.mkdir(parents=True)
+
+    def line(**fields: object) -> str:
+        record = {"type": "user", "sessionId": session, "message": {"content": "x"}}
+        return json.dumps({**record, **fields}) + "\n"
+
+    with DaemonProcess(agent):
+        sub.write_text(line(isSidechain=True, agentId="a1b2c3", uuid="s1"))  # before its parent
+        main.write_text(line(uuid="m1", message={"role": "user", "content": "Plan the work"}))
+        wait_for(lambda: len(view.threads()) == 2, LIVE_DEADLINE)
+    parent = view.thread_by_source(main)
+    child = view.thread_by_source(sub)
+    assert parent is not None and child is not None
+    assert child["parent_id"] == parent["id"] and parent["child_count"] == 1
+    assert child["key"] == f"claude-code:{session}/agent-a1b2c3"
+    assert parent["title"] == "Plan the work"
+    top = view.threads(top_level="true")
+    assert [t["id"] for t in top] == [parent["id"]]
 
 
 def copy_fixtures(fixtures: Path, agent: AgentHome) -> dict[Path, bytes]:
@@ -177,8 +208,15 @@ def test_import_backfills_every_fixture_byte_identical_and_twice_sends_nothing(
         for path in files:
             thread = by_source[str(path)]
             assert sha256(view.transcript(thread["id"])) == sha256(path.read_bytes()), path
-        children = [t for t in by_source.values() if t.get("parent_id")]
-        assert children, "the subagent file is a child thread of its session"
+        children = [t for t in by_source.values() if t.get("parent_key")]
+        # The subagent file's parent session was not published with it.
+        assert [(c["key"], c["parent_key"], c["parent_id"]) for c in children] == [
+            (
+                "claude-code:6c2214d7-b87e-4432-8e41-22ba294ea584/agent-afc096d",
+                "claude-code:6c2214d7-b87e-4432-8e41-22ba294ea584",
+                None,
+            )
+        ]
         second = cli.run(home, "import", str(fixtures), timeout=300)
         assert second.returncode == 0, second.stderr
         assert "0 new lines" in second.stdout and "Nothing new to upload" in second.stdout

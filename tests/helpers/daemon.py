@@ -132,6 +132,10 @@ class ServerView:
         found = [t for t in self.threads() if t["key"].endswith(session_id)]
         return found[0] if found else None
 
+    def thread_by_source(self, path: Path) -> dict[str, Any] | None:
+        found = [t for t in self.threads() if t["meta"].get("source") == str(path)]
+        return found[0] if found else None
+
     def transcript(self, thread_id: str, generation: int | None = None) -> bytes:
         params = {} if generation is None else {"generation": generation}
         response = self.client.get(f"/api/v1/threads/{thread_id}/transcript", params=params)

@@ -74,7 +74,8 @@ def test_hooked_sessions_of_both_clis_reach_the_server_byte_identical(
     with h.LoopbackNamespace(tmp_path / "ns") as ns:
         server_env = {**env, "THREADLINE_HOME": str(server_home)}
         server_env["THREADLINE_ADMIN_PASSWORD"] = PASSWORD
-        probe = f"{shlex.quote(sys.executable)} -c 'import socket; socket.create_connection((\"127.0.0.1\", {PORT}))'"
+        connect = f"import socket; socket.create_connection(('127.0.0.1', {PORT}))"
+        probe = shlex.join([sys.executable, "-c", connect])
         ns.start(f"exec threadline serve --port {PORT}", env=server_env, ready=probe)
         url = f"http://127.0.0.1:{PORT}"
         ns.run(
@@ -114,7 +115,7 @@ def test_hooked_sessions_of_both_clis_reach_the_server_byte_identical(
             for agent in status:
                 for event in ("SessionStart", "UserPromptSubmit", "SessionEnd"):
                     assert agent["events"][event]["last_fired"], (agent["agent"], event)
-            codex_status = [a for a in status if a["agent"] == "codex"][0]
+            codex_status = next(a for a in status if a["agent"] == "codex")
             assert codex_status["trusted"] == "trusted"
             hooks_log = (client_home / "log" / "hooks.log").read_text()
             assert "started the daemon" in hooks_log, "a hook started the daemon"
