@@ -19,6 +19,7 @@ from tests.helpers.asgi import AsgiClient
 from tests.helpers.server import Account
 from tests.server.conftest import entry, push_body
 from threadline.server import transcripts
+from threadline.server.auth import authenticate
 from threadline.server.database import Database
 from threadline.server.schema import entries
 
@@ -172,6 +173,14 @@ def test_parents_resolve_within_one_user(
     )
     child_id = pushed(client, alice, child)["streams"][0]["thread_id"]
     assert get_thread(client, alice, child_id)["parent_id"] is None
+
+
+def test_a_thread_cannot_be_its_own_parent(client: AsgiClient, alice: Account) -> None:
+    key = f"claude-code:{SESSION}"
+    response = push(client, alice, session_stream(sid(1), [entry(1)], key, parent_key=key))
+    assert error_code(response, 422) == "invalid_request"
+    [problem] = response.json()["error"]["detail"]["errors"]
+    assert problem["loc"] == ["body", "streams", 0, "thread", "parent_key"]
 
 
 # --- thread metadata -------------------------------------------------------------------------
@@ -446,3 +455,22 @@ def test_generation_and_source_default_to_one_and_null(
         row = conn.execute(sa.text("SELECT generation, source FROM streams")).one()
     assert (row.generation, row.source) == (1, None)
     assert download(client, alice, thread_id).headers["Threadline-Generation"] == "1"
+
+
+def test_a_download_serves_the_lines_there_were_and_is_cut_off_if_they_go(
+    client: AsgiClient, alice: Account, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transcripts, "PAGE_ROWS", 2)
+    monkeypatch.setattr(transcripts, "CHUNK_BYTES", 1)
+    lines = file_entries(GEN_1 + b"{}\n{}\n")
+    thread_id = pushed(client, alice, session_stream(sid(1), lines[:5]))["streams"][0]["thread_id"]
+    who = authenticate(db, f"Bearer {alice.token}")
+    chosen = transcripts.choose(db, who, thread_id, None)
+    pushed(client, alice, session_stream(sid(1), lines[5:]))
+    assert b"".join(transcripts.lines(db, chosen)) == GEN_1, "lines pushed later wait"
+
+    chunks = transcripts.lines(db, chosen)
+    assert next(chunks) == GEN_1.split(b"\n")[0] + b"\n"
+    client.delete(f"{THREADS}/{thread_id}", headers=alice.headers)
+    with pytest.raises(RuntimeError, match="ends at line 2"):
+        list(chunks)

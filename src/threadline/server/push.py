@@ -141,6 +141,9 @@ def prepare(request: PushRequest, limits: PushLimits) -> list[list[Prepared]]:
     for i, batch in enumerate(request.streams):
         if batch.thread.meta is not None:
             check_meta_size(json_text(batch.thread.meta), str(batch.stream_id), i)
+        if batch.thread.parent_key is not None and batch.thread.parent_key == batch.thread.key:
+            loc = ["body", "streams", i, "thread", "parent_key"]
+            raise _invalid(loc, "a thread cannot be its own parent")
     seen_ids: set[str] = set()
     return [_prepare_stream(i, batch, limits, seen_ids) for i, batch in enumerate(request.streams)]
 

@@ -73,7 +73,7 @@ def choose(db: Database, who: Principal, thread_id: str, generation: int | None)
     among several (one per device), the one with the most lines, then the latest change."""
     with db.read() as conn:
         thread = live_thread(conn, who.user_id, thread_id)
-        candidates = conn.execute(_candidates(thread_id)).all()
+        candidates = conn.execute(_candidates(thread_id, db.dialect)).all()
     generations = sorted({row.generation for row in candidates})
     if not candidates:
         raise NotFound(
@@ -139,8 +139,18 @@ def decode_line(raw: str, meta: str | None) -> bytes:
     return data + b"\n"
 
 
-def _candidates(thread_id: str) -> sa.Select[Any]:
-    """The thread's streams that hold raw lines, with their line counts."""
+def _candidates(thread_id: str, dialect: str) -> sa.Select[Any]:
+    """The thread's streams that hold raw lines, with their line counts.
+
+    Counting the lines with ``raw`` must not read the lines: PostgreSQL's ``count(raw)`` looks
+    at the null bitmap only, but SQLite's would load every value (overflow pages included),
+    while ``typeof(raw)`` reads only the record header there."""
+    raw_lines: sa.ColumnElement[Any]
+    if dialect == "sqlite":
+        has_raw = sa.case((sa.func.typeof(entries.c.raw) == "null", 0), else_=1)
+        raw_lines = sa.func.coalesce(sa.func.sum(has_raw), 0)
+    else:
+        raw_lines = sa.func.count(entries.c.raw)
     return (
         sa.select(
             streams.c.pk,
@@ -149,7 +159,7 @@ def _candidates(thread_id: str) -> sa.Select[Any]:
             streams.c.tail,
             streams.c.change,
             sa.func.count(entries.c.pk).label("lines"),
-            sa.func.count(entries.c.raw).label("raw_lines"),
+            raw_lines.label("raw_lines"),
             sa.func.max(entries.c.seq).label("last_seq"),
         )
         .join(entries, entries.c.stream_pk == streams.c.pk)
@@ -161,7 +171,7 @@ def _candidates(thread_id: str) -> sa.Select[Any]:
             streams.c.tail,
             streams.c.change,
         )
-        .having(sa.func.count(entries.c.raw) > 0)
+        .having(raw_lines > 0)
     )
 
 
