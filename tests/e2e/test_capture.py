@@ -103,15 +103,17 @@ def test_subagent_files_become_child_threads_of_their_session(
     agent: AgentHome, view: ServerView
 ) -> None:
     session = "5e55a000-0000-4000-8000-000000000001"
-    main = agent.project_dir() / f"{session}.jsonl"
-    sub = agent.project_dir() / session / "subagents" / "agent-a1b2c3.jsonl"
-    sub.parent.mkdir(parents=True)
+    folder = agent.claude / "projects" / "-work-new"  # created while the daemon runs
+    main = folder / f"{session}.jsonl"
+    sub = folder / session / "subagents" / "agent-a1b2c3.jsonl"
 
     def line(**fields: object) -> str:
         record = {"type": "user", "sessionId": session, "message": {"content": "x"}}
         return json.dumps({**record, **fields}) + "\n"
 
-    with DaemonProcess(agent):
+    # No rescan within the test: the watcher alone must find files in new folders.
+    with DaemonProcess(agent, THREADLINE_DAEMON_RESCAN="600"):
+        sub.parent.mkdir(parents=True)
         sub.write_text(line(isSidechain=True, agentId="a1b2c3", uuid="s1"))  # before its parent
         main.write_text(line(uuid="m1", message={"role": "user", "content": "Plan the work"}))
         wait_for(lambda: len(view.threads()) == 2, LIVE_DEADLINE)
@@ -123,6 +125,27 @@ def test_subagent_files_become_child_threads_of_their_session(
     assert parent["title"] == "Plan the work"
     top = view.threads(top_level="true")
     assert [t["id"] for t in top] == [parent["id"]]
+
+
+def test_odd_lines_reach_the_server_exactly(agent: AgentHome, view: ServerView) -> None:
+    """Malformed JSON, invalid UTF-8, NUL, a lone surrogate escape, CR LF, an empty line and a
+    5 MB line: all stored, the file given back byte for byte."""
+    big = json.dumps({"type": "assistant", "sessionId": "s-odd", "text": "y" * 5_000_000})
+    data = (
+        b'{"type":"user","sessionId":"s-odd","message":{"content":"hi \\ud800 \\u0000"}}\n'
+        + b"not json at all\n"
+        + b'{"type":"user","bad":"\xff\xfe"}\n'
+        + b'{"type":"user","nul":"a\x00b"}\n'
+        + b'{"type":"user","crlf":1}\r\n'
+        + b"\n"
+        + big.encode() + b"\n"
+    )  # fmt: skip
+    path = agent.project_dir() / "s-odd.jsonl"
+    with DaemonProcess(agent):
+        path.write_bytes(data)
+        wait_for(lambda: source_bytes(view, path) == data, 10)
+    status = json.loads(agent.cli("sync", "status", "--json").stdout)
+    assert status["pending"] == 0 and status["blocked"] == []
 
 
 def copy_fixtures(fixtures: Path, agent: AgentHome) -> dict[Path, bytes]:

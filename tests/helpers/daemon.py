@@ -51,8 +51,9 @@ class AgentHome:
 class DaemonProcess:
     """``threadline daemon run`` in the foreground, its output in ``daemon.out``."""
 
-    def __init__(self, agent: AgentHome) -> None:
+    def __init__(self, agent: AgentHome, **env: str) -> None:
         self.agent = agent
+        self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
         self.out = agent.root / "daemon.out"
 
@@ -60,7 +61,7 @@ class DaemonProcess:
         with self.out.open("ab") as out:
             self.proc = subprocess.Popen(
                 [cli.THREADLINE, "daemon", "run"],
-                env=cli.clean_env(self.agent.threadline, **self.agent.env),
+                env=cli.clean_env(self.agent.threadline, **{**self.agent.env, **self.env}),
                 cwd=self.agent.root,
                 stdout=out,
                 stderr=subprocess.STDOUT,

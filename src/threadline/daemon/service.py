@@ -253,8 +253,9 @@ class Daemon:
         agent = roots_mod.agent_of_path(path, self.options.roots) or self.extra_files.get(path)
         try:
             result = self.tailer.ingest(path, agent or None)  # type: ignore[arg-type]
-        except (OSError, ThreadlineError, ValueError) as exc:
-            log.warning("cannot read %s: %s", path, exc)
+        except Exception as exc:  # one bad file must not stop the capture of the others
+            log.warning("cannot read %s: %s: %s", path, type(exc).__name__, exc)
+            db.set_state(self.conn, {"last_error": f"{notes.utc_now()} cannot read {path}: {exc}"})
             return 0
         if result.new_generation:
             log.info("%s was rewritten: new generation", path)
@@ -347,9 +348,13 @@ class Daemon:
                     raise_interrupt=False,
                     ignore_permission_denied=True,
                 ):
-                    for _change, name in changes:
+                    for change, name in changes:
                         if roots_mod.is_transcript(os.path.basename(name)):
                             self.queue.put(Path(name))
+                        elif change == watchfiles.Change.added and os.path.isdir(name):
+                            # A new folder may hold files written before it was watched.
+                            for found in roots_mod.walk(Path(name)):
+                                self.queue.put(found)
             except (OSError, RuntimeError) as exc:
                 log.warning("watching failed (%s); relying on rescans", exc)
                 self._wait_restart()

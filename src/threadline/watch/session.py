@@ -49,7 +49,8 @@ def merge_summary(summary: dict[str, Any], info: SessionInfo) -> dict[str, Any]:
         tokens[key] = int(tokens.get(key, 0)) + value
     out["tokens"] = tokens
     out["malformed"] = int(out.get("malformed", 0)) + len(info.malformed_lines)
-    return out
+    cleaned: dict[str, Any] = _clean(out)
+    return cleaned
 
 
 def session_key(agent: str, summary: dict[str, Any], path: Path) -> tuple[str, str | None]:
@@ -85,12 +86,13 @@ def thread_spec(agent: str, summary: dict[str, Any], path: Path, project: str) -
     if summary.get("malformed"):
         meta["malformed_lines"] = summary["malformed"]
     title = summary.get("title")
+    meta = _clean(meta)
     return ThreadSpec(
         key=key,
         kind=agent,
         name=session[:200],
         project=project[:200],
-        title=title[:500] if isinstance(title, str) else None,
+        title=clean_text(title[:500]) if isinstance(title, str) else None,
         meta=meta,
         parent_key=parent_key,
     )
@@ -145,14 +147,26 @@ def _dumps(value: Any) -> str:
 
 
 def _cut(text: str, limit: int) -> str:
-    text = text.replace("\x00", "\ufffd")
+    text = clean_text(text)
     return text if len(text) <= limit else text[:limit]
 
 
+def clean_text(text: str) -> str:
+    """``text`` without what cannot travel or be stored: NUL (PostgreSQL text cannot hold it)
+    and lone surrogates (from ``\\ud800`` escapes; not UTF-8) become U+FFFD."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
+
+
 def _clean(value: Any) -> Any:
-    """``value`` with NUL characters replaced (PostgreSQL text cannot hold them)."""
+    """``value`` with every string passed through :func:`clean_text`."""
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        return clean_text(value)
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, list):
