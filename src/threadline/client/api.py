@@ -19,7 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-COMPRESS_OVER = 4096
+COMPRESS_OVER = 1024
 
 
 class Api:
