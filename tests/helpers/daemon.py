@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import httpx
 
 from tests.helpers import cli
+from tests.helpers.server import terminate
 
 
 class AgentHome:
@@ -78,16 +78,7 @@ class DaemonProcess:
 
     def stop(self, timeout: float = 15.0) -> int | None:
         proc, self.proc = self.proc, None
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        return proc.returncode
+        return None if proc is None else terminate(proc, timeout)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -94,6 +94,18 @@ def create_user_and_token(
     return Account(user, password, token.secret, token.id)
 
 
+def terminate(proc: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float = 15.0) -> int:
+    """SIGTERM, then SIGKILL if ``proc`` does not exit in time; return its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode
+
+
 class ServerProcess:
     """``threadline serve`` on a free loopback port; a context manager that stops it."""
 
@@ -145,13 +157,7 @@ class ServerProcess:
         proc, self.proc = self.proc, None
         if proc is None:
             return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        terminate(proc, timeout)
         self._reader.join(5)
         if proc.stdout is not None:
             proc.stdout.close()

@@ -16,7 +16,7 @@ import fnmatch
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -185,42 +185,40 @@ class Tailer:
                 summary = json.loads(row["summary"] or "{}") or summary
                 state = {k: row[k] for k in state}
         cursor = self._cursor(path, agent, generation, offset)
-        chunk: list[tuple[ParsedLine, bytes]] = []
-        chunk_size = 0
         with open_binary(path) as stream:
             _skip(stream, offset)
-            for line in LineSplitter(stream):
-                chunk.append((cursor.parser.parse(line), line))
-                chunk_size += len(line) + 1
-                if len(chunk) >= self.chunk_lines or chunk_size >= self.chunk_bytes:
-                    base_generation, base_offset = self._store(
-                        path,
-                        agent,
-                        st,
-                        chunk,
-                        summary,
-                        state,
-                        result,
-                        (base_generation, base_offset, generation, offset, lines),
-                    )
-                    offset, lines = base_offset, lines + len(chunk)
-                    chunk, chunk_size = [], 0
-                    if result.excluded:
-                        return result
-        if chunk:
-            self._store(
-                path,
-                agent,
-                st,
-                chunk,
-                summary,
-                state,
-                result,
-                (base_generation, base_offset, generation, offset, lines),
-            )
-        elif result.lines == 0 and row is not None and not result.new_generation:
+            for chunk in self._chunks(LineSplitter(stream), cursor.parser):
+                base_generation, base_offset = self._store(
+                    path,
+                    agent,
+                    st,
+                    chunk,
+                    summary,
+                    state,
+                    result,
+                    (base_generation, base_offset, generation, offset, lines),
+                )
+                offset, lines = base_offset, lines + len(chunk)
+                if result.excluded:
+                    return result
+        if result.lines == 0 and row is not None and not result.new_generation:
             store.note_seen(self.conn, key, st.st_size, st.st_mtime_ns)
         return result
+
+    def _chunks(
+        self, lines: Iterable[bytes], parser: Parser
+    ) -> Iterator[list[tuple[ParsedLine, bytes]]]:
+        """Parsed lines in chunks of at most ``chunk_lines`` lines or about ``chunk_bytes``."""
+        chunk: list[tuple[ParsedLine, bytes]] = []
+        size = 0
+        for line in lines:
+            chunk.append((parser.parse(line), line))
+            size += len(line) + 1
+            if len(chunk) >= self.chunk_lines or size >= self.chunk_bytes:
+                yield chunk
+                chunk, size = [], 0
+        if chunk:
+            yield chunk
 
     def _store(
         self,
