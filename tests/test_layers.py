@@ -22,7 +22,8 @@ FORBIDDEN = {
     "server": {"client", "store", "sync", "cli", "config"},
     "sources": {"store", "client", "sync", "server", "cli"},
     "watch": {"client", "sync", "server", "cli", "daemon"},
-    "daemon": {"server", "cli"},
+    "daemon": {"server", "cli", "web"},
+    "web": {"client", "store", "sync", "cli", "watch", "daemon", "config"},
 }
 
 

@@ -96,7 +96,7 @@ def flush(path: Path | None, timeout: float) -> None:
     """Ask the running daemon to read PATH (or rescan everything) and upload now."""
     message: dict[str, Any] = {"op": "flush", "wait": True}
     if path is not None:
-        message["path"] = str(path.resolve())
+        message["path"] = os.path.abspath(path)
     answer = control.request(message, timeout)
     if answer is None:
         raise click.ClickException("the daemon is not running (threadline daemon start)")

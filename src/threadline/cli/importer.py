@@ -6,6 +6,7 @@ reads nothing new and sends nothing.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -52,7 +53,7 @@ def collect(
             found += [(f, root.agent) for f in roots_mod.walk(root.path, since)]
         return found
     for path in paths:
-        path = path.expanduser().resolve()
+        path = Path(os.path.abspath(path.expanduser()))
         if path.is_dir():
             found += [(f, roots_mod.agent_of_path(f, roots)) for f in roots_mod.walk(path, since)]
         elif path.is_file():

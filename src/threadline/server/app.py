@@ -51,6 +51,9 @@ def create_app(settings: ServerSettings | None = None, *, db: Database | None = 
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    from threadline.web.routes import install as install_web
+
+    install_web(app)
     app.add_middleware(ProtocolMiddleware, max_batch_bytes=settings.max_batch_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

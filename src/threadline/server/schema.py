@@ -111,3 +111,15 @@ entries = sa.Table(
     sa.Column("received_at", sa.Text, nullable=False),
     sa.Column("change", sa.BigInteger, nullable=False),
 )
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("id_hash", sa.Text, primary_key=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("csrf", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("last_seen_at", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.Text, nullable=False),
+    sa.Column("user_agent", sa.Text, nullable=True),
+)

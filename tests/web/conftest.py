@@ -1,0 +1,62 @@
+"""Web UI tests in process: the real app over ASGI, with a cookie jar, on both backends."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from tests.helpers.asgi import AsgiClient
+from threadline.server import admin
+from threadline.server.app import create_app
+from threadline.server.database import Database, open_database
+from threadline.server.settings import ServerSettings
+
+PASSWORD = "correct horse battery staple"
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture
+def db(server_db_url: str) -> Iterator[Database]:
+    database = open_database(server_db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def browser(db: Database, server_db_url: str) -> Iterator[Callable[[], AsgiClient]]:
+    """``browser()``: a new client with its own cookies, against one app."""
+    app = create_app(ServerSettings(database_url=server_db_url), db=db)
+    made: list[AsgiClient] = []
+
+    def make() -> AsgiClient:
+        client = AsgiClient(app)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def users(db: Database) -> list[str]:
+    for name in ("alice", "bob"):
+        admin.create_user(db, name, PASSWORD)
+    return ["alice", "bob"]
+
+
+def csrf_of(response: httpx.Response) -> str:
+    match = CSRF.search(response.text)
+    assert match, response.text[:500]
+    return match.group(1)
+
+
+def sign_in(client: AsgiClient, name: str, password: str = PASSWORD) -> httpx.Response:
+    page = client.get("/login")
+    return client.post(
+        "/login",
+        data={"username": name, "password": password, "csrf": csrf_of(page), "next": "/threads"},
+    )
