@@ -1,7 +1,7 @@
 """The web UI's routes that every page needs: sign-in, sign-out, and the error pages.
 
-Pages live in their own modules (``pages`` for threads, ``account``, ``live``); each adds its
-routes to :data:`router`. None of them is part of the REST API's OpenAPI schema.
+Pages live in their own modules (``list_page``, ``thread_page``, ``account``, ``live``); each
+adds its routes to :data:`router`. None of them is part of the REST API's OpenAPI schema.
 """
 
 from __future__ import annotations
@@ -113,7 +113,8 @@ async def logout(request: Request) -> Response:
 
 def install(app: FastAPI) -> None:
     """Add the web UI to the server's app."""
-    from threadline.web import pages  # noqa: F401 - its routes join the router
+    # Each page module adds its routes to the router when imported.
+    from threadline.web import account, list_page, live, thread_page  # noqa: F401
 
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -15,10 +15,11 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 from urllib.parse import parse_qs
 
 import sqlalchemy as sa
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from threadline.errors import Forbidden
@@ -218,3 +219,7 @@ def _check_origin(request: Request) -> None:
         forwarded = f"https://{request.headers.get('host', '')}"
         if origin not in (expected, forwarded):
             raise Forbidden(f"a form from {origin} cannot change anything here")
+
+
+#: A route parameter: the signed-in user (others are redirected to the sign-in page).
+User = Annotated[WebUser, Depends(require_user)]

@@ -1,19 +1,15 @@
-"""Threads: the list and a thread's page."""
+"""The threads list (being built)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from threadline.server import threads as server_threads
 from threadline.server.deps import app_state
 from threadline.web.routes import router
-from threadline.web.sessions import WebUser, require_user
+from threadline.web.sessions import User
 from threadline.web.templating import render
-
-User = Annotated[WebUser, Depends(require_user)]
 
 
 @router.get("/threads")

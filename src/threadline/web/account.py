@@ -1,0 +1,1 @@
+"""account of the web UI (being built)."""

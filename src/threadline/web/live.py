@@ -1,0 +1,1 @@
+"""live of the web UI (being built)."""

@@ -1,0 +1,1 @@
+"""thread_page of the web UI (being built)."""
