@@ -1,0 +1,196 @@
+// The thread page: load more entries while scrolling, load earlier ones, follow #entry-<id>
+// links into long threads, "show full" for cut texts, and copy buttons. No inline script:
+// everything is wired here from data attributes.
+(function () {
+  "use strict";
+  var list = document.getElementById("entries");
+  if (!list) return;
+  var threadId = list.getAttribute("data-thread-id");
+  var base = "/threads/" + encodeURIComponent(threadId);
+  var more = document.getElementById("more");
+  var earlier = document.getElementById("load-before");
+  var busy = false;
+
+  function fetchHtml(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text().then(function (text) { return { response: response, text: text }; });
+      });
+  }
+
+  // Parse server-rendered fragments; leave out entries already on the page.
+  function fragment(html) {
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    var items = template.content.querySelectorAll(":scope > li");
+    for (var i = 0; i < items.length; i++) {
+      if (items[i].id && document.getElementById(items[i].id)) items[i].remove();
+    }
+    addCodeButtons(template.content);
+    return template.content;
+  }
+
+  function added() {
+    list.dispatchEvent(new CustomEvent("threadline:entries", { bubbles: true }));
+  }
+
+  function loadAfter() {
+    var cursor = list.getAttribute("data-after");
+    if (busy || !cursor) return Promise.resolve();
+    busy = true;
+    if (more) more.classList.add("loading");
+    return fetchHtml(base + "/entries?after=" + encodeURIComponent(cursor))
+      .then(function (got) {
+        list.appendChild(fragment(got.text));
+        var next = got.response.headers.get("Threadline-After") || "";
+        list.setAttribute("data-after", next);
+        if (!next && more) more.hidden = true;
+        added();
+      })
+      .catch(function () { /* the link stays for another try */ })
+      .finally(function () {
+        busy = false;
+        if (more) more.classList.remove("loading");
+      });
+  }
+
+  function loadBefore() {
+    var cursor = list.getAttribute("data-before");
+    if (busy || !cursor) return Promise.resolve();
+    busy = true;
+    var height = document.documentElement.scrollHeight;
+    return fetchHtml(base + "/entries?before=" + encodeURIComponent(cursor))
+      .then(function (got) {
+        list.insertBefore(fragment(got.text), list.firstChild);
+        window.scrollBy(0, document.documentElement.scrollHeight - height);
+        var previous = got.response.headers.get("Threadline-Before") || "";
+        list.setAttribute("data-before", previous);
+        if (!previous && earlier) earlier.hidden = true;
+        added();
+      })
+      .catch(function () {})
+      .finally(function () { busy = false; });
+  }
+
+  if (more) {
+    var link = more.querySelector("a");
+    if (link) link.addEventListener("click", function (event) { event.preventDefault(); loadAfter(); });
+    if ("IntersectionObserver" in window) {
+      new IntersectionObserver(function (seen) {
+        if (seen.some(function (e) { return e.isIntersecting; })) {
+          loadAfter().then(function () {
+            // Keep going while the end is still in view (e.g. pages of hidden system lines).
+            var box = more.getBoundingClientRect();
+            if (!more.hidden && box.top < window.innerHeight + 400) loadAfter();
+          });
+        }
+      }, { rootMargin: "600px 0px" }).observe(more);
+    }
+  }
+  if (earlier) earlier.addEventListener("click", function () { loadBefore(); });
+
+  // --- #entry-<id> links ---------------------------------------------------------------
+  function showTarget() {
+    var match = /^#entry-([0-9A-Za-z-]+)$/.exec(window.location.hash);
+    if (!match) return;
+    var element = document.getElementById("entry-" + match[1]);
+    if (!element) {
+      var params = new URLSearchParams(window.location.search);
+      if (params.get("around") !== match[1]) {
+        window.location.replace(base + "?around=" + encodeURIComponent(match[1]) + window.location.hash);
+      }
+      return;
+    }
+    var paired = element.getAttribute("data-paired-to");
+    if (paired && document.getElementById(paired)) element = document.getElementById(paired);
+    var previous = document.querySelectorAll(".entry.targeted");
+    for (var i = 0; i < previous.length; i++) previous[i].classList.remove("targeted");
+    element.classList.add("targeted");
+    for (var node = element.parentElement; node; node = node.parentElement) {
+      if (node.tagName === "DETAILS") node.open = true;
+    }
+    if (element.classList.contains("sys")) {
+      var toggle = document.getElementById("show-sys");
+      if (toggle) toggle.checked = true;
+    }
+    element.scrollIntoView({ block: "start" });
+  }
+  window.addEventListener("hashchange", showTarget);
+  showTarget();
+
+  // --- show full, copy -------------------------------------------------------------------
+  function copy(text, button) {
+    if (!navigator.clipboard) return;
+    navigator.clipboard.writeText(text).then(function () {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      button.classList.add("copied");
+      setTimeout(function () { button.textContent = label; button.classList.remove("copied"); }, 1200);
+    });
+  }
+
+  function addCodeButtons(root) {
+    var blocks = root.querySelectorAll("pre.code, pre.input, pre.output, pre.diff");
+    for (var i = 0; i < blocks.length; i++) {
+      if (blocks[i].querySelector(":scope > .copy-code")) continue;
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "copy-code";
+      button.textContent = "Copy";
+      blocks[i].insertBefore(button, blocks[i].firstChild);
+    }
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (!(target instanceof Element)) return;
+    var full = target.closest("a.show-full");
+    if (full) {
+      event.preventDefault();
+      var owner = document.getElementById("entry-" + full.getAttribute("data-entry"));
+      full.textContent = "Loading…";
+      fetchHtml(full.getAttribute("href")).then(function (got) {
+        var content = document.createElement("template");
+        content.innerHTML = got.text;
+        addCodeButtons(content.content);
+        if (owner) owner.replaceWith(content.content);
+      }).catch(function () { full.textContent = "Could not load; try again"; });
+      return;
+    }
+    var codeButton = target.closest("button.copy-code");
+    if (codeButton) {
+      var pre = codeButton.parentElement;
+      var code = pre.querySelector("code");
+      var text = "";
+      if (code) text = code.textContent;
+      else {
+        var clone = pre.cloneNode(true);
+        clone.querySelector(".copy-code").remove();
+        text = pre.classList.contains("diff") ? diffText(clone) : clone.textContent;
+      }
+      copy(text, codeButton);
+      return;
+    }
+    var entryButton = target.closest("button.copy[data-copy='entry']");
+    if (entryButton) {
+      var entry = entryButton.closest(".entry");
+      var body = entry && entry.querySelector(".entry-body");
+      if (body) copy(body.innerText, entryButton);
+    }
+  });
+
+  function diffText(pre) {
+    var lines = pre.querySelectorAll(".dl");
+    var out = [];
+    var marks = { "d-add": "+", "d-del": "-", "d-ctx": " " };
+    for (var i = 0; i < lines.length; i++) {
+      var mark = "";
+      for (var cls in marks) if (lines[i].classList.contains(cls)) mark = marks[cls];
+      out.push(mark + lines[i].textContent);
+    }
+    return out.join("\n");
+  }
+
+  addCodeButtons(document);
+})();
