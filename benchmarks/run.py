@@ -39,6 +39,7 @@ import ingest  # noqa: E402
 import many_clients  # noqa: E402
 import push_process  # noqa: E402
 import push_to_visible  # noqa: E402
+import web_thread  # noqa: E402
 
 BENCHMARKS = {
     "push_process": push_process.run,
@@ -46,6 +47,7 @@ BENCHMARKS = {
     "ingest": ingest.run,
     "many_clients": many_clients.run,
     "capture": capture.run,
+    "web_thread": web_thread.run,
 }
 RESULTS = HERE / "results" / "latest.json"
 WANTED_OPEN_FILES = 8192
