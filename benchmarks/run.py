@@ -39,6 +39,7 @@ import ingest  # noqa: E402
 import many_clients  # noqa: E402
 import push_process  # noqa: E402
 import push_to_visible  # noqa: E402
+import web_browser  # noqa: E402
 import web_thread  # noqa: E402
 
 BENCHMARKS = {
@@ -48,6 +49,7 @@ BENCHMARKS = {
     "many_clients": many_clients.run,
     "capture": capture.run,
     "web_thread": web_thread.run,
+    "web_browser": web_browser.run,
 }
 RESULTS = HERE / "results" / "latest.json"
 WANTED_OPEN_FILES = 8192
