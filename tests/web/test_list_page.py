@@ -18,6 +18,7 @@ from tests.helpers.asgi import AsgiClient
 from tests.web.conftest import sign_in
 from threadline.server import admin
 from threadline.server.database import Database
+from threadline.web import thread_page  # noqa: F401  (its /threads/{id} routes come first)
 
 ROW = re.compile(r'<tr id="thread-([^"]+)" data-change="(\d+)"')
 TITLE = re.compile(r'<a href="/threads/[^"]+">([^<]*)</a>')
@@ -358,7 +359,16 @@ def test_empty_and_no_match_states(alice: AsgiClient, api: Api) -> None:
     assert "No threads yet" in empty
     assert "threadline push" in empty and "threadline hooks install" in empty
     assert 'id="load-more"' not in empty
-    api.thread("one", BASE)
+    # inside the table body, where a live update that brings the first row removes it
+    tbody = empty[empty.index('<tbody id="thread-rows"') : empty.index("</tbody>")]
+    assert '<tr class="empty" id="empty-state">' in tbody and "No threads yet" in tbody
+    one = api.thread("one", BASE)
+    assert '<option value="shop">shop (1)</option>' in ok(alice.get("/threads"))
+    api.thread("two", BASE - timedelta(minutes=1), project="blog")
+    api.delete(api.thread("three", BASE))
+    page = ok(alice.get("/threads"))
+    assert "shop (1)" in page and "blog (1)" in page, "counts follow every change"
+    assert row_ids(page)[0] == one
     none = ok(alice.get("/threads?q=zzz&kind=codex"))
     assert "No thread matches these filters" in none and "No threads yet" not in none
     assert '<a href="/threads">Clear filters</a>' in none

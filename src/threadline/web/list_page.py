@@ -36,6 +36,9 @@ signed-in user's threads.
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -226,8 +229,33 @@ def user_change(conn: sa.Connection, user_id: int) -> int:
     return int(value or 0)
 
 
-def project_counts(db: Database, user_id: int) -> list[tuple[str, int, int]]:
-    """``(project, top-level threads, all threads)`` of the user's live threads, by name."""
+#: Project counts by user and change cursor value, per database: a count can only change with
+#: the user's cursor, so while nothing changes (paging, filtering) the scan is not repeated.
+_counts_cache: weakref.WeakKeyDictionary[
+    Database, OrderedDict[tuple[int, int], list[tuple[str, int, int]]]
+] = weakref.WeakKeyDictionary()
+_counts_lock = threading.Lock()
+COUNTS_CACHED = 256
+
+
+def project_counts(db: Database, user_id: int, change: int) -> list[tuple[str, int, int]]:
+    """``(project, top-level threads, all threads)`` of the user's live threads, by name, as
+    of the user's change cursor ``change`` (read before calling)."""
+    key = (user_id, change)
+    with _counts_lock:
+        cached = _counts_cache.setdefault(db, OrderedDict()).get(key)
+    if cached is not None:
+        return list(cached)
+    counts = _project_counts(db, user_id)
+    with _counts_lock:
+        entries = _counts_cache.setdefault(db, OrderedDict())
+        entries[key] = counts
+        while len(entries) > COUNTS_CACHED:
+            entries.popitem(last=False)
+    return list(counts)
+
+
+def _project_counts(db: Database, user_id: int) -> list[tuple[str, int, int]]:
     top_level = sa.func.sum(sa.case((threads.c.parent_key.is_(None), 1), else_=0))
     query = (
         sa.select(threads.c.project, top_level, sa.func.count())
@@ -359,8 +387,8 @@ def threads_page(request: Request, user: User) -> Response:
     filters = Filters.parse(request)
     cursor = request.query_params.get("cursor") or None
     db = app_state(request).db
-    projects = project_counts(db, user.user_id)
     rows, next_cursor, change = list_page(db, user, filters, cursor)
+    projects = project_counts(db, user.user_id, change)
     if filters.project and filters.project not in {name for name, _, _ in projects}:
         projects.append((filters.project, 0, 0))
     return render(
@@ -406,3 +434,16 @@ def thread_rows(request: Request, user: User) -> Response:
     response = HTMLResponse(html, headers=headers)
     secure_headers(response)
     return response
+
+
+def _routes_first(*paths: str) -> None:
+    """Put these routes before every other one on the router: ``/threads/rows`` must be tried
+    before a pattern such as ``/threads/{thread_id}``, whichever page module was imported
+    first."""
+    mine = [r for r in router.routes if getattr(r, "path", None) in paths]
+    for route in mine:
+        router.routes.remove(route)
+    router.routes[0:0] = mine
+
+
+_routes_first("/threads", "/threads/rows")
