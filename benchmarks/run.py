@@ -40,6 +40,7 @@ import many_clients  # noqa: E402
 import push_process  # noqa: E402
 import push_to_visible  # noqa: E402
 import web_browser  # noqa: E402
+import web_list  # noqa: E402
 import web_thread  # noqa: E402
 
 BENCHMARKS = {
@@ -50,6 +51,7 @@ BENCHMARKS = {
     "capture": capture.run,
     "web_thread": web_thread.run,
     "web_browser": web_browser.run,
+    "web_list": web_list.run,
 }
 RESULTS = HERE / "results" / "latest.json"
 WANTED_OPEN_FILES = 8192
