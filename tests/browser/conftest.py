@@ -46,7 +46,9 @@ def _unavailable(message: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright runs, the main thread has a running asyncio loop,
+# which the in-process ASGI tests of other folders cannot share.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     if sync_playwright is None:
         _unavailable("playwright is not installed (pip install -e '.[test]')")
@@ -58,7 +60,7 @@ def playwright() -> Iterator[Playwright]:
     manager.__exit__(None, None, None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
     yield browser

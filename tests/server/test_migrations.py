@@ -101,7 +101,9 @@ def test_upgrading_a_database_with_data_from_0001(
         assert (stream.generation, stream.source) == (1, None)
         assert (thread.parent_key, thread.meta) == (None, '{"a":1}')
         indexes = {ix["name"] for ix in sa.inspect(db.engine).get_indexes("threads")}
-        assert "ix_threads_user_parent" in indexes
+        assert {"ix_threads_user_parent", "ix_threads_user_change", "ix_threads_user_project"} <= (
+            indexes
+        )
 
         token = admin.create_token(db, "alice", "tests")
         client = AsgiClient(create_app(ServerSettings(database_url=server_db_url), db=db))
