@@ -9,6 +9,7 @@ it over real sockets.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import re
 import secrets
@@ -24,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
 from threadline.client.api import Api
 
@@ -389,3 +390,62 @@ def cpu_seconds(pid: int) -> float:
         if stat_file.parent.name == str(pid) or fields[1] == str(pid):
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total if total or Path(f"/proc/{pid}").exists() else float("nan")
+
+
+# --- the web UI --------------------------------------------------------------------------------
+
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+class WebClient:
+    """A browser's requests, for the web UI benchmarks: one keep-alive HTTP connection with
+    its own cookie jar (the session cookie), accepting gzip; ``wire_bytes`` is the size of the
+    last answer's body as sent (compressed), the returned body is decoded."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, 60)
+        self.cookies: dict[str, str] = {}
+        self.wire_bytes = 0
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        sent = {"Accept-Encoding": "gzip", **(headers or {})}
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        self.conn.request(method, path, body=body, headers=sent)
+        response = self.conn.getresponse()
+        data = response.read()
+        self.wire_bytes = len(data)
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie":
+                key, _, rest = value.partition("=")
+                self.cookies[key] = rest.split(";", 1)[0]
+        if response.getheader("content-encoding") == "gzip":
+            import gzip
+
+            data = gzip.decompress(data)
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+
+    def sign_in(self, user: str, password: str) -> None:
+        status, _, page = self.request("GET", "/login")
+        match = _CSRF.search(page.decode())
+        if status != 200 or not match:
+            raise RuntimeError(f"GET /login answered {status}")
+        form = urlencode({"username": user, "password": password, "csrf": match.group(1)})
+        status, headers, _ = self.request(
+            "POST",
+            "/login",
+            form.encode(),
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        if status != 303 or "threadline_session" not in self.cookies:
+            raise RuntimeError(f"signing in failed: {status} {headers.get('location')}")
+
+    def close(self) -> None:
+        self.conn.close()

@@ -22,20 +22,20 @@ Baselines, same run and connection: ``GET /healthz`` (the cheapest answer) and t
 
 from __future__ import annotations
 
-import http.client
 import json
 import random
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from harness import (
     ADMIN_PASSWORD,
     ADMIN_USER,
     Context,
     Server,
+    WebClient,
     api_login,
     database,
     note,
@@ -51,57 +51,6 @@ BATCH = 1_000
 PROJECTS = 20
 TARGET_P95_MS = 200.0
 _ROW = re.compile(rb'<tr id="thread-')
-_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-class Browser:
-    """One keep-alive HTTP connection with a cookie jar of its own (the session cookie)."""
-
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        self.conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, 60)
-        self.cookies: dict[str, str] = {}
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, dict[str, str], bytes]:
-        sent = {"Accept-Encoding": "gzip", **(headers or {})}
-        if self.cookies:
-            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        self.conn.request(method, path, body=body, headers=sent)
-        response = self.conn.getresponse()
-        data = response.read()
-        for name, value in response.getheaders():
-            if name.lower() == "set-cookie":
-                key, _, rest = value.partition("=")
-                self.cookies[key] = rest.split(";", 1)[0]
-        if response.getheader("content-encoding") == "gzip":
-            import gzip
-
-            data = gzip.decompress(data)
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
-
-    def sign_in(self, user: str, password: str) -> None:
-        status, _, page = self.request("GET", "/login")
-        match = _CSRF.search(page.decode())
-        if status != 200 or not match:
-            raise RuntimeError(f"GET /login answered {status}")
-        form = urlencode({"username": user, "password": password, "csrf": match.group(1)})
-        status, headers, _ = self.request(
-            "POST",
-            "/login",
-            form.encode(),
-            {"Content-Type": "application/x-www-form-urlencoded"},
-        )
-        if status != 303 or "threadline_session" not in self.cookies:
-            raise RuntimeError(f"signing in failed: {status} {headers.get('location')}")
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 def _streams(start: int, count: int, base: datetime, rng: random.Random) -> list[dict[str, Any]]:
@@ -142,7 +91,7 @@ def _streams(start: int, count: int, base: datetime, rng: random.Random) -> list
     return streams
 
 
-def _fill(browser: Browser, token: str, device_id: str, base: datetime) -> float:
+def _fill(browser: WebClient, token: str, device_id: str, base: datetime) -> float:
     """Push :data:`THREADS` threads; returns the seconds it took."""
     rng = random.Random(7)
     start = now()
@@ -162,7 +111,7 @@ def _fill(browser: Browser, token: str, device_id: str, base: datetime) -> float
 
 
 def _time(
-    browser: Browser, path: str, n: int, headers: dict[str, str] | None = None
+    browser: WebClient, path: str, n: int, headers: dict[str, str] | None = None
 ) -> tuple[list[float], int, dict[str, str]]:
     """``n`` samples of ``GET path`` after 5 warm-up requests; the rows of the last answer."""
     samples: list[float] = []
@@ -201,7 +150,7 @@ def measure(ctx: Context, n: int) -> dict[str, Any]:
         Server(ctx.home("web-list-server"), url) as server,
     ):
         token, device_id = api_login(server, "web-list")
-        browser = Browser(server.url)
+        browser = WebClient(server.url)
         try:
             fill_seconds = _fill(browser, token, device_id, base)
             note(f"{THREADS:,} threads pushed in {fill_seconds:.1f} s")
@@ -268,7 +217,7 @@ def measure(ctx: Context, n: int) -> dict[str, Any]:
     }
 
 
-def _touch_ten(browser: Browser, token: str, device_id: str, base: datetime) -> None:
+def _touch_ten(browser: WebClient, token: str, device_id: str, base: datetime) -> None:
     """Ten new threads, active a minute after the newest (what a burst of agents does)."""
     latest = base + timedelta(minutes=4 * THREADS + 1)
     streams = _streams(THREADS, 10, latest, random.Random(8))

@@ -20,14 +20,12 @@ asserts it.
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 from harness import (
     ADMIN_PASSWORD,
@@ -35,6 +33,7 @@ from harness import (
     ROOT,
     Context,
     Server,
+    WebClient,
     api_login,
     database,
     note,
@@ -51,54 +50,8 @@ ENTRIES = 5_000
 BATCH = 1_000
 TARGET_P95_MS = 200.0
 FIXTURE = ROOT.parent / "shared" / "fixtures" / "claude" / "spotter" / "tool_heavy.jsonl"
-_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _AFTER = re.compile(r'data-after="([^"]*)"')
 _LI = re.compile(rb'<li class="entry')
-
-
-class Browser:
-    """One keep-alive HTTP connection with its own cookies (the session cookie)."""
-
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        self.conn = http.client.HTTPConnection(
-            parts.hostname or "127.0.0.1", parts.port, timeout=60
-        )
-        self.cookies: dict[str, str] = {}
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, dict[str, str], bytes]:
-        sent = {"Accept-Encoding": "gzip", **(headers or {})}
-        if self.cookies:
-            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        self.conn.request(method, path, body=body, headers=sent)
-        response = self.conn.getresponse()
-        data = response.read()
-        for name, value in response.getheaders():
-            if name.lower() == "set-cookie":
-                key, rest = value.split("=", 1)
-                self.cookies[key] = rest.split(";", 1)[0]
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
-
-    def sign_in(self, user: str, password: str) -> None:
-        status, _, page = self.request("GET", "/login")
-        match = _CSRF.search(page.decode())
-        if status != 200 or match is None:
-            raise RuntimeError(f"GET /login answered {status}")
-        form = urlencode({"username": user, "password": password, "csrf": match.group(1)})
-        status, _, _ = self.request(
-            "POST", "/login", form.encode(), {"Content-Type": "application/x-www-form-urlencoded"}
-        )
-        if status != 303 or "threadline_session" not in self.cookies:
-            raise RuntimeError(f"POST /login answered {status}")
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 def session_lines(count: int) -> list[bytes]:
@@ -157,7 +110,7 @@ def push_session(api: Api, device_id: str, lines: list[bytes]) -> str:
     return thread_id
 
 
-def _time(browser: Browser, path: str, n: int, headers: dict[str, str] | None = None) -> Any:
+def _time(browser: WebClient, path: str, n: int, headers: dict[str, str] | None = None) -> Any:
     samples: list[float] = []
     size = entries = 0
     for i in range(n + 3):
@@ -168,7 +121,7 @@ def _time(browser: Browser, path: str, n: int, headers: dict[str, str] | None = 
             raise RuntimeError(f"GET {path} answered {status}")
         if i >= 3:
             samples.append(elapsed)
-        size, entries = len(data), len(_LI.findall(data))
+        size, entries = browser.wire_bytes, len(_LI.findall(data))
     return samples, size, entries
 
 
@@ -193,7 +146,7 @@ def measure(ctx: Context, n: int) -> dict[str, Any]:
         started = now()
         thread_id = push_session(api, device_id, session_lines(ENTRIES))
         note(f"pushed {ENTRIES:,} entries in {now() - started:.1f} s")
-        browser = Browser(server.url)
+        browser = WebClient(server.url)
         browser.sign_in(ADMIN_USER, ADMIN_PASSWORD)
         page = f"/threads/{thread_id}"
         # The cursor of page 25, as scrolling reaches it.

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.middleware.gzip import GZipMiddleware
 
 from threadline import __version__
 from threadline import protocol as p
@@ -54,6 +55,9 @@ def create_app(settings: ServerSettings | None = None, *, db: Database | None = 
     from threadline.web.routes import install as install_web
 
     install_web(app)
+    # Answers over 1 KiB are gzipped for clients that accept it (browsers, httpx); event
+    # streams are not (Starlette leaves text/event-stream alone).
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(ProtocolMiddleware, max_batch_bytes=settings.max_batch_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
