@@ -60,7 +60,7 @@ def main(argv: list[str]) -> None:
         return
     run(BIN / "ruff", "check", "src", "tests", "benchmarks", "dev.py")
     run(BIN / "ruff", "format", "--check", "src", "tests", "benchmarks", "dev.py")
-    run(BIN / "mypy", "--strict", "src")
+    run(BIN / "mypy", "--strict", "src", "tests", "benchmarks", "dev.py")
     run(BIN / "python", "-m", "pytest", *rest)
 
 

@@ -129,7 +129,7 @@ def line_latency(ctx: Context, lines_to_write: int) -> dict[str, Any]:
         finally:
             daemon.terminate()
             daemon.wait(15)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"measure": "line written → on the server", **summary_ms(samples)},
         {"measure": "one GET …/threads/{id} (baseline)", **summary_ms(polls_alone)},
     ]
@@ -141,7 +141,7 @@ def line_latency(ctx: Context, lines_to_write: int) -> dict[str, Any]:
 def _wait_running(client: Path, agent: dict[str, str]) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        status = cli(client, "daemon", "status", "--json", **agent)
+        status = cli(client, "daemon", "status", "--json", env=agent)
         if status.returncode == 0 and json.loads(status.stdout)["running"]:
             return
         time.sleep(0.05)
@@ -190,7 +190,7 @@ def import_speed(ctx: Context, copies: int) -> dict[str, Any]:
     local = now() - start
     if result.returncode != 0:
         raise RuntimeError(result.stderr)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"measure": "read + json.loads (baseline)", "seconds": baseline},
         {"measure": "threadline import --no-upload", "seconds": local},
     ]
@@ -237,7 +237,7 @@ def wire_bytes(ctx: Context) -> dict[str, Any]:
     from threadline.watch.tail import Tailer
 
     counter = _Counter()
-    real_request = api_mod.request
+    real_request = vars(api_mod)["request"]
 
     def counting(method: str, url: str, **kwargs: Any) -> Any:
         if url.endswith("/sync/push") and kwargs.get("body"):
@@ -261,7 +261,7 @@ def wire_bytes(ctx: Context) -> dict[str, Any]:
         token, _ = api_login(server, "wire")
         old_home = os.environ.get("THREADLINE_HOME")
         os.environ["THREADLINE_HOME"] = str(ctx.home("capture-wire-client"))
-        api_mod.request = counting  # type: ignore[assignment]
+        vars(api_mod)["request"] = counting
         try:
             conn = db.connect()
             api = Api(server.url, token, timeout=60, zstd=True)
@@ -286,7 +286,7 @@ def wire_bytes(ctx: Context) -> dict[str, Any]:
                 )  # fmt: skip
             conn.close()
         finally:
-            api_mod.request = real_request  # type: ignore[assignment]
+            vars(api_mod)["request"] = real_request
             if old_home is None:
                 os.environ.pop("THREADLINE_HOME", None)
             else:

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,14 +52,19 @@ def clean_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def cli(
-    home: Path, *args: str, input: str | None = None, timeout: float = 60, **env: str
+    home: Path,
+    *args: str,
+    input: str | None = None,
+    timeout: float = 60,
+    env: Mapping[str, str] | None = None,
+    **extra: str,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real ``threadline`` console script in ``home``."""
+    """Run the real ``threadline`` console script in ``home``, with ``env`` and ``extra`` set."""
     home.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
         [THREADLINE, *args],
         cwd=home,
-        env=clean_env(home, **env),
+        env=clean_env(home, **{**(env or {}), **extra}),
         input=input,
         capture_output=True,
         text=True,

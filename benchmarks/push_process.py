@@ -120,7 +120,7 @@ def import_times(home: Path, top: int = 10) -> list[dict[str, Any]]:
         text=True,
         timeout=60,
     )
-    items = []
+    items: list[dict[str, Any]] = []
     for line in result.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue

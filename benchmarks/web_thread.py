@@ -160,14 +160,14 @@ def measure(ctx: Context, n: int) -> dict[str, Any]:
         deep = listed["entries"][400]["id"]
         bearer = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         rows = []
-        for name, path, headers, counted in (
+        for name, path, extra, counted in (
             ("baseline: GET /api/v1/threads/{id}/entries?limit=100",
              f"/api/v1/threads/{thread_id}/entries?limit=100", bearer, False),
             ("GET /threads/{id} (first screen)", page, None, True),
             ("GET /threads/{id}/entries?after=… (page 25)", entries_page, None, True),
             ("GET /threads/{id}?around=<entry 400>", f"{page}?around={deep}", None, True),
         ):  # fmt: skip
-            samples, size, entries = _time(browser, path, n, headers)
+            samples, size, entries = _time(browser, path, n, extra)
             rows.append(_stats(name, samples, size, entries if counted else None))
         browser.close()
         problems = server.trouble()

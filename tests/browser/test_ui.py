@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Dialog, Page, expect
 
 from tests.browser.conftest import Site, screenshot, sign_in
 
@@ -117,7 +117,12 @@ HOSTILE = (
 
 def test_hostile_entries_show_as_text_and_run_nothing(page: Page, site: Site) -> None:
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     notes = type(site.shop)(site.server, site.alice, name="hostile", project="acme/evil")
     notes.push("first, harmless")
     open_thread(page, site, notes.thread_id)

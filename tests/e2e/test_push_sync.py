@@ -28,7 +28,7 @@ def server_entries(home: Path, thread: str = "main") -> list[dict[str, Any]]:
 
 
 def push(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return cli.run(home, "push", "--json", *args, **env)
+    return cli.run(home, "push", "--json", *args, env=env)
 
 
 def test_push_is_visible_through_the_api_within_a_second(

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 _found = shutil.which("threadline", path=str(Path(sys.executable).parent))
@@ -26,13 +27,15 @@ def run(
     cwd: Path | None = None,
     input: str | None = None,
     timeout: float = 60,
-    **env: str,
+    env: Mapping[str, str] | None = None,
+    **extra: str,
 ) -> subprocess.CompletedProcess[str]:
+    """Run ``threadline ARGS`` with ``clean_env(home)`` plus ``env`` and ``extra`` variables."""
     home.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
         [THREADLINE, *args],
         cwd=cwd or home,
-        env=clean_env(home, **env),
+        env=clean_env(home, **{**(env or {}), **extra}),
         input=input,
         capture_output=True,
         text=True,

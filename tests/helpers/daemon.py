@@ -45,7 +45,7 @@ class AgentHome:
         return folder
 
     def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return cli.run(self.threadline, *args, **{**self.env, **env})
+        return cli.run(self.threadline, *args, env={**self.env, **env})
 
 
 class DaemonProcess:

@@ -64,8 +64,10 @@ def session_stream(
     kind: str = "claude-code",
     **fields: Any,
 ) -> dict[str, Any]:
-    thread_fields = {k: fields.pop(k) for k in ("title", "meta", "parent_key") if k in fields}
-    ref = {"key": key, "kind": kind, "name": key.rsplit(":", 1)[-1], "project": "shop"}
+    moved = ("title", "meta", "parent_key")
+    thread_fields: dict[str, Any] = {k: fields.pop(k) for k in moved if k in fields}
+    name = key.rsplit(":", 1)[-1]
+    ref: dict[str, Any] = {"key": key, "kind": kind, "name": name, "project": "shop"}
     ref.update(thread_fields)
     return {"stream_id": stream_id, "thread": ref, "entries": entries_, **fields}
 
@@ -215,7 +217,7 @@ def test_meta_merge_title_and_parent_key_on_an_existing_thread(
 
 def test_change_cursor_moves_only_on_a_real_change(client: AsgiClient, alice: Account) -> None:
     meta = {"session_id": SESSION, "model": "opus"}
-    fields = {"title": "T", "meta": meta, "parent_key": "claude-code:p"}
+    fields: dict[str, Any] = {"title": "T", "meta": meta, "parent_key": "claude-code:p"}
     first = pushed(client, alice, session_stream(sid(1), [entry(1)], **fields))
     thread_id = first["streams"][0]["thread_id"]
     before = get_thread(client, alice, thread_id)
