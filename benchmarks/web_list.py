@@ -96,18 +96,20 @@ def _fill(browser: WebClient, token: str, device_id: str, base: datetime) -> flo
     rng = random.Random(7)
     start = now()
     for first in range(0, THREADS, BATCH):
-        body = json.dumps(
-            {"device_id": device_id, "streams": _streams(first, BATCH, base, rng)}
-        ).encode()
-        status, _, answer = browser.request(
-            "POST",
-            "/api/v1/sync/push",
-            body,
-            {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
-        if status != 200:
-            raise RuntimeError(f"push answered {status}: {answer[:300]!r}")
+        _push(browser, token, device_id, _streams(first, BATCH, base, rng))
     return now() - start
+
+
+def _push(browser: WebClient, token: str, device_id: str, streams: list[dict[str, Any]]) -> None:
+    body = json.dumps({"device_id": device_id, "streams": streams}).encode()
+    status, _, answer = browser.request(
+        "POST",
+        "/api/v1/sync/push",
+        body,
+        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    if status != 200:
+        raise RuntimeError(f"push answered {status}: {answer[:300]!r}")
 
 
 def _time(
@@ -220,16 +222,7 @@ def measure(ctx: Context, n: int) -> dict[str, Any]:
 def _touch_ten(browser: WebClient, token: str, device_id: str, base: datetime) -> None:
     """Ten new threads, active a minute after the newest (what a burst of agents does)."""
     latest = base + timedelta(minutes=4 * THREADS + 1)
-    streams = _streams(THREADS, 10, latest, random.Random(8))
-    body = json.dumps({"device_id": device_id, "streams": streams}).encode()
-    status, _, answer = browser.request(
-        "POST",
-        "/api/v1/sync/push",
-        body,
-        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    if status != 200:
-        raise RuntimeError(f"push answered {status}: {answer[:300]!r}")
+    _push(browser, token, device_id, _streams(THREADS, 10, latest, random.Random(8)))
 
 
 def run(ctx: Context) -> dict[str, Any]:

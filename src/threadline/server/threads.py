@@ -51,7 +51,7 @@ _PARENT_ID = (
     .label("parent_id")
 )
 #: The live threads of the same user whose parent key is this thread's key.
-_CHILD_COUNT = (
+CHILD_COUNT = (
     sa.select(sa.func.count())
     .select_from(_child)
     .where(
@@ -62,7 +62,7 @@ _CHILD_COUNT = (
     .scalar_subquery()
     .label("child_count")
 )
-_THREAD_QUERY = sa.select(threads, _PARENT_ID, _CHILD_COUNT)
+_THREAD_QUERY = sa.select(threads, _PARENT_ID, CHILD_COUNT)
 
 
 def list_threads(

@@ -309,27 +309,13 @@ def list_page(
     return rows, next_cursor, change
 
 
-_child = threads.alias("child")
-_CHILD_COUNT = (
-    sa.select(sa.func.count())
-    .select_from(_child)
-    .where(
-        _child.c.user_id == threads.c.user_id,
-        _child.c.parent_key == threads.c.key,
-        _child.c.deleted_at.is_(None),
-    )
-    .scalar_subquery()
-    .label("child_count")
-)
-
-
 def changed_rows(
     db: Database, user: WebUser, filters: Filters, since_change: int
 ) -> tuple[list[Row] | None, int]:
     """Rows of the threads matching ``filters`` changed after ``since_change`` (deleted ones
     included), most recent first — or ``None`` when more than :data:`LIVE_LIMIT` changed —
     and the change cursor to ask from next time."""
-    query = sa.select(threads, _CHILD_COUNT).where(
+    query = sa.select(threads, server_threads.CHILD_COUNT).where(
         threads.c.user_id == user.user_id, threads.c.change > since_change
     )
     if not filters.subagents:

@@ -231,31 +231,26 @@ def _unified(old: str, new: str) -> list[DiffLine]:
     for line in lines:
         if line.startswith(("---", "+++")) and not out:
             continue
-        if line.startswith("@@"):
-            out.append(DiffLine("hunk", line))
-        elif line.startswith("+"):
-            out.append(DiffLine("add", line[1:]))
-        elif line.startswith("-"):
-            out.append(DiffLine("del", line[1:]))
-        else:
-            out.append(DiffLine("ctx", line[1:]))
+        out.append(_diff_line(line))
     return out
+
+
+def _diff_line(line: str) -> DiffLine:
+    """One line of a unified diff's body: a hunk header, an addition, a deletion or context."""
+    if line.startswith("@@"):
+        return DiffLine("hunk", line)
+    if line.startswith("+"):
+        return DiffLine("add", line[1:])
+    if line.startswith("-"):
+        return DiffLine("del", line[1:])
+    return DiffLine("ctx", line[1:] if line.startswith(" ") else line)
 
 
 def patch_lines(patch: str) -> list[DiffLine]:
     """A Codex ``apply_patch`` text (or a unified diff) as classified lines."""
     out: list[DiffLine] = []
     for line in patch.splitlines():
-        if line.startswith("***"):
-            out.append(DiffLine("file", line))
-        elif line.startswith("@@"):
-            out.append(DiffLine("hunk", line))
-        elif line.startswith("+"):
-            out.append(DiffLine("add", line[1:]))
-        elif line.startswith("-"):
-            out.append(DiffLine("del", line[1:]))
-        else:
-            out.append(DiffLine("ctx", line[1:] if line.startswith(" ") else line))
+        out.append(DiffLine("file", line) if line.startswith("***") else _diff_line(line))
     return out
 
 
