@@ -166,35 +166,49 @@ def find_project_file(start: Path | None = None) -> Path | None:
     return None
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """The table in the TOML file ``path``, ``{}`` if there is no such file; a file that cannot
+    be read or parsed raises :class:`ConfigError`."""
     import tomllib
 
     try:
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    data = read_toml(path)
     # Accept both top-level keys and a [threadline] table.
     nested = data.get("threadline")
     return {**data, **nested} if isinstance(nested, dict) else data
 
 
-def read_credentials() -> dict[str, Any]:
-    path = paths.credentials_file()
+def read_json(path: Path, *, hint: str, note: str = "", blank_ok: bool = False) -> Any:
+    """The JSON value in ``path``: ``{}`` if there is no such file (or, with ``blank_ok``, it
+    holds only white space). A file that cannot be read or parsed raises
+    :class:`ConfigError`; ``note`` ends its message and ``hint`` says what to do."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    if blank_ok and not text.strip():
+        return {}
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except ValueError as exc:
-        raise ConfigError(
-            f"{path} is not valid JSON", hint="Run `threadline login` again to rewrite it."
-        ) from exc
+        raise ConfigError(f"{path} is not valid JSON ({exc}){note}", hint=hint) from exc
+
+
+def read_credentials() -> dict[str, Any]:
+    data = read_json(paths.credentials_file(), hint="Run `threadline login` again to rewrite it.")
     return data if isinstance(data, dict) else {}
 
 
@@ -202,13 +216,7 @@ def write_credentials(data: dict[str, Any]) -> Path:
     """Store credentials with file mode 0600, atomically."""
     path = paths.credentials_file()
     paths.ensure_dir(path.parent)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
-        fh.write("\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    paths.write_atomic(path, json.dumps(data, indent=2) + "\n", mode=0o600)
     return path
 
 

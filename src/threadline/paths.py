@@ -7,6 +7,7 @@ platformdirs is imported only when it is needed, to keep ``push`` fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -61,3 +62,21 @@ def server_database_file() -> Path:
 def ensure_dir(path: Path, mode: int = 0o700) -> Path:
     path.mkdir(parents=True, exist_ok=True, mode=mode)
     return path
+
+
+def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
+    """Replace ``path`` by a file holding ``text`` (UTF-8) in one step: a temporary file next to
+    it, then :func:`os.replace`, so a reader sees the old content or the new, never a part.
+
+    The file gets ``mode`` if given; otherwise it keeps the mode of the file it replaces (a new
+    file gets the usual ``0o666`` less the umask). The folder must exist."""
+    if mode is None:
+        with contextlib.suppress(FileNotFoundError):
+            mode = os.stat(path).st_mode & 0o777
+    tmp = path.with_name(path.name + ".threadline-tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666 if mode is None else mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        if mode is not None:
+            os.fchmod(fh.fileno(), mode)  # os.open's mode is cut by the umask
+        fh.write(text)
+    os.replace(tmp, path)

@@ -14,7 +14,6 @@ import click
 
 from threadline import config as config_mod
 from threadline.client.api import Api
-from threadline.errors import NotLoggedIn
 from threadline.store import db
 
 
@@ -32,11 +31,7 @@ def store() -> Iterator[sqlite3.Connection]:
 
 
 def api(cfg: config_mod.Config, *, timeout: float = 10.0) -> Api:
-    if not cfg.server_url:
-        raise NotLoggedIn("no server is configured")
-    if not cfg.token:
-        raise NotLoggedIn(f"no token for {cfg.server_url}")
-    return Api(cfg.server_url, cfg.token, timeout=timeout, zstd=True)
+    return Api.from_config(cfg, timeout=timeout)
 
 
 def print_json(data: Any) -> None:
@@ -62,6 +57,11 @@ def relative_time(ts: str | None, now: datetime | None = None) -> str:
         if seconds >= size:
             return f"{int(seconds // size)} {unit} ago"
     return "just now"
+
+
+def when(ts: str | None) -> str:
+    """``2026-11-21T10:00:00Z (5 min ago)``, or ``never``."""
+    return f"{ts} ({relative_time(ts)})" if ts else "never"
 
 
 def table(rows: list[list[str]], headers: list[str]) -> None:

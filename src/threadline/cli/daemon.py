@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from threadline.cli.common import load_config, print_json, relative_time, store, warn
+from threadline.cli.common import load_config, print_json, store, warn, when
 from threadline.daemon import control
 from threadline.store import db, notes
 from threadline.store import transcripts as tstore
@@ -37,15 +37,15 @@ def run(quiet: bool, claude: bool, codex: bool) -> None:
     service.setup_logging(quiet)
     options = service.Options(
         roots=roots_mod.agent_roots(claude, codex),
-        rescan_interval=float(cfg.get("daemon_rescan")),
-        retry_max=float(cfg.get("daemon_retry_max")),
+        rescan_interval=cfg.get("daemon_rescan"),
+        retry_max=cfg.get("daemon_retry_max"),
     )
     try:
         code = service.Daemon(options).run()
-    except service.AlreadyRunning as exc:
+    except service.AlreadyRunning:
         if quiet:  # started by a hook while another one runs: nothing to do
             return
-        raise exc
+        raise
     raise SystemExit(code)
 
 
@@ -134,7 +134,7 @@ def status(as_json: bool) -> None:
         print_json(info)
         return
     if answering:
-        state = f"running (pid {pid}, started {_when(info['started'])})"
+        state = f"running (pid {pid}, started {when(info['started'])})"
     elif pid is not None:
         state = f"not answering (pid {pid})"
     else:
@@ -148,10 +148,6 @@ def status(as_json: bool) -> None:
     click.echo(f"{'Files tracked:':<16}{files['files']} ({detail})")
     click.echo(f"{'Lines read:':<16}{files['lines']:,}")
     click.echo(f"{'Lines pending:':<16}{info['lines_pending']:,}")
-    click.echo(f"{'Last upload:':<16}{_when(info['last_upload'])}")
+    click.echo(f"{'Last upload:':<16}{when(info['last_upload'])}")
     click.echo(f"{'Last error:':<16}{info['last_error'] or '-'}")
     click.echo(f"{'Log:':<16}{info['log']}")
-
-
-def _when(ts: str | None) -> str:
-    return f"{ts} ({relative_time(ts)})" if ts else "never"

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from threadline.cli.common import api, load_config, print_json, relative_time, store
+from threadline.cli.common import api, load_config, print_json, store, when
 from threadline.errors import ClientError, NotLoggedIn, ThreadlineError
 from threadline.store import db, notes
 from threadline.sync import engine
@@ -93,7 +93,7 @@ def status(as_json: bool) -> None:
         ("User", info["user"] or "-"),
         ("Device", info["device_id"]),
         ("Pending entries", str(info["pending"])),
-        ("Last success", _when(info["last_success"])),
+        ("Last success", when(info["last_success"])),
         ("Last error", info["last_error"] or "-"),
     ]
     for name, value in rows:
@@ -102,10 +102,6 @@ def status(as_json: bool) -> None:
         click.echo(
             f"Blocked stream {b['project']}/{b['name']} ({b['pending']} entries): {b['blocked']}"
         )
-
-
-def _when(ts: str | None) -> str:
-    return f"{ts} ({relative_time(ts)})" if ts else "never"
 
 
 def _probe(cfg: Any) -> dict[str, Any]:

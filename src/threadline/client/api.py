@@ -19,6 +19,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from threadline.config import Config
+
 COMPRESS_OVER = 1024
 
 
@@ -37,6 +39,16 @@ class Api:
         self.token = token
         self.timeout = timeout
         self.zstd = zstd
+
+    @classmethod
+    def from_config(cls, cfg: Config, *, timeout: float = 10.0) -> Api:
+        """A client of the configured server with this device's token, sending zstd bodies;
+        :class:`~threadline.errors.NotLoggedIn` if either is missing."""
+        if not cfg.server_url:
+            raise NotLoggedIn("no server is configured")
+        if not cfg.token:
+            raise NotLoggedIn(f"no token for {cfg.server_url}")
+        return cls(cfg.server_url, cfg.token, timeout=timeout, zstd=True)
 
     # --- plumbing ------------------------------------------------------------------------
 

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 #: Unix socket paths are limited to about 104 bytes; longer ones move to the temp folder.
 MAX_SOCKET_PATH = 100
+#: The longest line either side reads.
+MAX_LINE = 1 << 20
 
 
 def pid_file() -> Path:
@@ -67,37 +69,43 @@ def read_pid() -> int | None:
     return pid
 
 
+def send_line(sock: socket.socket, message: dict[str, Any]) -> None:
+    """Send ``message`` as one line of JSON."""
+    sock.sendall(json.dumps(message).encode() + b"\n")
+
+
+def recv_line(sock: socket.socket) -> Any:
+    """The JSON value of the line the other side sends (up to ``MAX_LINE`` bytes), ``None`` if
+    it closes without sending anything; raises ``OSError`` or ``ValueError`` (not JSON)."""
+    data = b""
+    while not data.endswith(b"\n") and len(data) < MAX_LINE:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return json.loads(data) if data else None
+
+
 def request(message: dict[str, Any], timeout: float) -> dict[str, Any] | None:
     """Send one request and return the answer, or ``None`` if no daemon answered in time."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
             sock.connect(socket_path())
-            sock.sendall(json.dumps(message).encode() + b"\n")
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-    except OSError:
-        return None
-    try:
-        answer = json.loads(data)
-    except ValueError:
+            send_line(sock, message)
+            answer = recv_line(sock)
+    except (OSError, ValueError):
         return None
     return answer if isinstance(answer, dict) else None
 
 
-def spawn(extra_env: dict[str, str] | None = None) -> int:
+def spawn() -> int:
     """Start ``threadline daemon run`` in the background, detached from this process's
     session and terminal; returns its pid (the daemon itself makes sure only one runs)."""
     import subprocess
 
     log = log_file()
     paths.ensure_dir(log.parent)
-    env = dict(os.environ)
-    env.update(extra_env or {})
     with open(os.devnull, "rb") as devnull_in, open(log, "ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "threadline", "daemon", "run", "--quiet"],
@@ -106,7 +114,6 @@ def spawn(extra_env: dict[str, str] | None = None) -> int:
             stderr=out,
             start_new_session=True,
             close_fds=True,
-            env=env,
             cwd=os.path.expanduser("~") if os.path.isdir(os.path.expanduser("~")) else "/",
         )
     return process.pid

@@ -14,11 +14,15 @@ import json
 import os
 import shlex
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from threadline import config as config_mod
+from threadline import paths
 from threadline.errors import ConfigError
+from threadline.watch import roots
 
 EVENTS = ("SessionStart", "UserPromptSubmit", "SessionEnd")
 #: Seconds the agent waits for our hook at most (it answers in well under 100 ms). Codex
@@ -35,13 +39,11 @@ class Target:
 
 
 def claude_settings() -> Path:
-    config = os.environ.get("CLAUDE_CONFIG_DIR")
-    return (Path(config).expanduser() if config else Path.home() / ".claude") / "settings.json"
+    return roots.claude_home() / "settings.json"
 
 
 def codex_hooks() -> Path:
-    home = os.environ.get("CODEX_HOME")
-    return (Path(home).expanduser() if home else Path.home() / ".codex") / "hooks.json"
+    return roots.codex_home() / "hooks.json"
 
 
 def targets(claude: bool, codex: bool) -> list[Target]:
@@ -74,21 +76,12 @@ def is_ours(hook: Any) -> bool:
 
 
 def read(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    if not text.strip():
-        return {}
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise ConfigError(
-            f"{path} is not valid JSON ({exc}); nothing was changed",
-            hint="Fix the file (or move it away) and run the command again.",
-        ) from exc
+    data = config_mod.read_json(
+        path,
+        hint="Fix the file (or move it away) and run the command again.",
+        note="; nothing was changed",
+        blank_ok=True,
+    )
     if not isinstance(data, dict) or not isinstance(data.get("hooks", {}), dict):
         raise ConfigError(f'{path} does not hold a JSON object with a "hooks" object')
     return data
@@ -101,13 +94,24 @@ def write(path: Path, data: dict[str, Any]) -> None:
     backup = path.with_name(path.name + ".threadline-backup")
     if path.exists() and not backup.exists():
         backup.write_bytes(path.read_bytes())
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    tmp = path.with_name(path.name + ".threadline-tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, ensure_ascii=False)
-        fh.write("\n")
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    paths.write_atomic(path, text, mode=None if path.exists() else 0o600)
+
+
+def _hooks_of(group: Any) -> list[Any] | None:
+    """The hook list of a matcher group, ``None`` if it is not a group with one."""
+    hooks = group.get("hooks") if isinstance(group, dict) else None
+    return hooks if isinstance(hooks, list) else None
+
+
+def _our_hooks(hooks: dict[str, Any]) -> Iterator[tuple[str, int, dict[str, Any], int, Any]]:
+    """``(event, group index, group, hook index, hook)`` for each of our hooks in a file's
+    ``hooks`` object."""
+    for event, groups in hooks.items():
+        for g, group in enumerate(groups if isinstance(groups, list) else []):
+            for h, hook in enumerate(_hooks_of(group) or []):
+                if is_ours(hook):
+                    yield event, g, group, h, hook
 
 
 def _without_ours(groups: Any) -> list[Any]:
@@ -116,13 +120,14 @@ def _without_ours(groups: Any) -> list[Any]:
         return []
     kept = []
     for group in groups:
-        if not isinstance(group, dict) or not isinstance(group.get("hooks"), list):
+        entries = _hooks_of(group)
+        if entries is None:
             kept.append(group)
             continue
-        hooks = [h for h in group["hooks"] if not is_ours(h)]
+        hooks = [h for h in entries if not is_ours(h)]
         if hooks:
             kept.append({**group, "hooks": hooks})
-        elif not any(is_ours(h) for h in group["hooks"]):
+        elif not any(is_ours(h) for h in entries):
             kept.append(group)
     return kept
 
@@ -166,14 +171,10 @@ def uninstall(target: Target) -> list[str]:
 
 def installed(target: Target) -> dict[str, str | None]:
     """``{event: our command or None}`` for every event we install."""
-    data = read(target.path)
-    hooks = data.get("hooks") or {}
     found: dict[str, str | None] = dict.fromkeys(target.events)
-    for event in target.events:
-        for group in hooks.get(event) or []:
-            for hook in group.get("hooks") or [] if isinstance(group, dict) else []:
-                if is_ours(hook):
-                    found[event] = hook["command"]
+    for event, _, _, _, hook in _our_hooks(read(target.path).get("hooks") or {}):
+        if event in found:
+            found[event] = hook["command"]
     return found
 
 
@@ -231,16 +232,11 @@ def codex_hook_hash(event: str, group: dict[str, Any], hook: dict[str, Any]) -> 
 
 def _codex_ours(target: Target) -> dict[str, tuple[str, str]]:
     """``{event: (trust key, hash)}`` of our hooks in hooks.json."""
-    data = read(target.path)
     where = os.path.abspath(target.path)
     found: dict[str, tuple[str, str]] = {}
-    for event, groups in (data.get("hooks") or {}).items():
-        for g, group in enumerate(groups if isinstance(groups, list) else []):
-            hooks = group.get("hooks") if isinstance(group, dict) else None
-            for h, hook in enumerate(hooks if isinstance(hooks, list) else []):
-                if is_ours(hook):
-                    key = f"{where}:{codex_event_label(event)}:{g}:{h}"
-                    found[event] = (key, codex_hook_hash(event, group, hook))
+    for event, g, group, h, hook in _our_hooks(read(target.path).get("hooks") or {}):
+        key = f"{where}:{codex_event_label(event)}:{g}:{h}"
+        found[event] = (key, codex_hook_hash(event, group, hook))
     return found
 
 
@@ -249,15 +245,7 @@ def codex_config(target: Target) -> Path:
 
 
 def _trusted_hashes(config: Path) -> dict[str, Any]:
-    import tomllib
-
-    try:
-        data = tomllib.loads(config.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read {config}: {exc}") from exc
-    hooks = data.get("hooks")
+    hooks = config_mod.read_toml(config).get("hooks")
     state = hooks.get("state") if isinstance(hooks, dict) else None
     return state if isinstance(state, dict) else {}
 
@@ -307,9 +295,7 @@ def trust_codex(target: Target) -> list[str]:
         changed.append(event)
     if changed:
         config.parent.mkdir(parents=True, exist_ok=True)
-        tmp = config.with_name(config.name + ".threadline-tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, config)
+        paths.write_atomic(config, text)
     return changed
 
 

@@ -18,7 +18,6 @@ a ``flush`` request tries again at once.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import logging.handlers
 import os
@@ -28,7 +27,7 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from threadline import paths
 from threadline.client.api import Api
 from threadline.daemon import control
 from threadline.errors import ClientError, NotLoggedIn, ThreadlineError
+from threadline.sources.model import Agent
 from threadline.store import db, notes
 from threadline.store import transcripts as tstore
 from threadline.sync import engine
@@ -65,16 +65,17 @@ class Options:
 @dataclass
 class _Flush:
     path: Path | None
-    agent: str | None
+    agent: Agent | None
     final: bool
     event: str | None = None
     reply: socket.socket | None = None
-    done: threading.Event = field(default_factory=threading.Event)
 
 
 def setup_logging(quiet: bool) -> None:
+    path = control.log_file()
+    paths.ensure_dir(path.parent)
     handler = logging.handlers.RotatingFileHandler(
-        paths.ensure_dir(paths.log_dir()) / "daemon.log",
+        path,
         maxBytes=LOG_BYTES,
         backupCount=LOG_BACKUPS,
         encoding="utf-8",
@@ -131,7 +132,7 @@ class Daemon:
         self.stop = threading.Event()
         self.queue: queue.Queue[_Flush | Path] = queue.Queue()
         self.backoff = Backoff(RETRY_BASE, options.retry_max)
-        self.extra_files: dict[Path, str] = {}
+        self.extra_files: dict[Path, Agent | None] = {}
         self._lock_fh: Any = None
         self._server: socket.socket | None = None
         self._watch_restart = threading.Event()
@@ -168,7 +169,8 @@ class Daemon:
     def _acquire(self) -> None:
         import fcntl
 
-        path = paths.ensure_dir(paths.data_dir()) / "daemon.lock"
+        path = control.lock_file()
+        paths.ensure_dir(path.parent)
         self._lock_fh = open(path, "a+b")  # noqa: SIM115 - held while the daemon runs
         try:
             fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -181,10 +183,7 @@ class Daemon:
             ) from None
 
     def _write_pid(self) -> None:
-        pid_path = control.pid_file()
-        tmp = pid_path.with_name(pid_path.name + ".tmp")
-        tmp.write_text(f"{os.getpid()}\n", encoding="ascii")
-        os.replace(tmp, pid_path)
+        paths.write_atomic(control.pid_file(), f"{os.getpid()}\n")
 
     def _cleanup(self) -> None:
         self.stop.set()
@@ -209,13 +208,15 @@ class Daemon:
             if now >= next_rescan:
                 self.rescan()
                 next_rescan = time.monotonic() + self.options.rescan_interval
-            self._deliver_if_due()
+                self._deliver_if_due()
             wait = next_rescan - time.monotonic()
-            if self._pending() and self.backoff.failures:
+            if self.backoff.failures and self._pending():
                 wait = min(wait, self.backoff.next_at - time.monotonic())
             try:
                 first = self.queue.get(timeout=max(0.01, min(wait, 1.0)))
             except queue.Empty:
+                if not self.stop.is_set():  # a backoff ran out, or a `push` queued entries
+                    self._deliver_if_due()
                 continue
             batch = [first]
             while True:
@@ -223,7 +224,7 @@ class Daemon:
                     batch.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
-            self._handle(batch)
+            self._handle(batch)  # reads, delivers and answers
 
     def _handle(self, batch: list[_Flush | Path]) -> None:
         flushes = [item for item in batch if isinstance(item, _Flush)]
@@ -237,7 +238,7 @@ class Daemon:
             if flush.path is not None:
                 changed.add(flush.path)
                 if roots_mod.agent_of_path(flush.path, self.options.roots) is None:
-                    self.extra_files.setdefault(flush.path, flush.agent or "")
+                    self.extra_files.setdefault(flush.path, flush.agent)
         lines = 0
         for path in sorted(changed):
             lines += self._ingest(path)
@@ -252,7 +253,7 @@ class Daemon:
     def _ingest(self, path: Path) -> int:
         agent = roots_mod.agent_of_path(path, self.options.roots) or self.extra_files.get(path)
         try:
-            result = self.tailer.ingest(path, agent or None)  # type: ignore[arg-type]
+            result = self.tailer.ingest(path, agent)
         except Exception as exc:  # one bad file must not stop the capture of the others
             log.warning("cannot read %s: %s: %s", path, type(exc).__name__, exc)
             db.set_state(self.conn, {"last_error": f"{notes.utc_now()} cannot read {path}: {exc}"})
@@ -292,13 +293,10 @@ class Daemon:
         return notes.pending_count(self.conn) > 0
 
     def _deliver_if_due(self) -> str | None:
-        if not self._pending() or not self.backoff.due():
+        if not self.backoff.due() or not self._pending():
             return None
         try:
-            cfg = config_mod.load()
-            if not cfg.server_url or not cfg.token:
-                raise NotLoggedIn("no server is configured")
-            api = Api(cfg.server_url, cfg.token, timeout=30.0, zstd=True)
+            api = Api.from_config(config_mod.load(), timeout=30.0)
             with engine.sync_lock(timeout=30.0):
                 if not self._reconciled:  # the server may hold more, or less, than we think
                     engine.reconcile(self.conn, api)
@@ -397,13 +395,7 @@ class Daemon:
     def _serve_one(self, conn: socket.socket) -> None:
         conn.settimeout(5.0)
         try:
-            data = b""
-            while not data.endswith(b"\n") and len(data) < 1 << 20:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            message = json.loads(data or b"{}")
+            message = control.recv_line(conn)
         except (OSError, ValueError):
             conn.close()
             return
@@ -439,7 +431,7 @@ class Daemon:
     @staticmethod
     def _send(conn: socket.socket, answer: dict[str, Any]) -> None:
         try:
-            conn.sendall(json.dumps(answer).encode() + b"\n")
+            control.send_line(conn, answer)
         except OSError:
             pass
         finally:

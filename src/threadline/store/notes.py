@@ -11,6 +11,7 @@ Standard library only: ``push`` uses this.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 
@@ -147,8 +148,6 @@ ENTRY_OVERHEAD = 200
 def pending_batch(conn: sqlite3.Connection, max_entries: int, max_bytes: int) -> list[OutStream]:
     """The oldest pending entries, at most ``max_entries`` and about ``max_bytes`` on the wire
     (always at least one entry, so an entry near the limit still moves)."""
-    import json
-
     streams: dict[int, OutStream] = {}
     budget = max_bytes
     for row in conn.execute(_PENDING_SQL, (max_entries,)):
@@ -174,8 +173,6 @@ def pending_batch(conn: sqlite3.Connection, max_entries: int, max_bytes: int) ->
 
 
 def _thread_ref(row: sqlite3.Row) -> dict[str, Any]:
-    import json
-
     thread = {"key": row["key"], "kind": row["kind"], "name": row["name"]}
     thread.update(project=row["project"], title=row["title"])
     if row["thread_meta"] is not None:

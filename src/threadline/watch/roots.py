@@ -25,16 +25,24 @@ class Root:
     path: Path
 
 
-def claude_root() -> Path:
+def claude_home() -> Path:
+    """Claude Code's folder: ``$CLAUDE_CONFIG_DIR``, else ``~/.claude``."""
     config = os.environ.get("CLAUDE_CONFIG_DIR")
-    base = Path(config).expanduser() if config else Path.home() / ".claude"
-    return base / "projects"
+    return Path(config).expanduser() if config else Path.home() / ".claude"
+
+
+def codex_home() -> Path:
+    """Codex's folder: ``$CODEX_HOME``, else ``~/.codex``."""
+    home = os.environ.get("CODEX_HOME")
+    return Path(home).expanduser() if home else Path.home() / ".codex"
+
+
+def claude_root() -> Path:
+    return claude_home() / "projects"
 
 
 def codex_root() -> Path:
-    home = os.environ.get("CODEX_HOME")
-    base = Path(home).expanduser() if home else Path.home() / ".codex"
-    return base / "sessions"
+    return codex_home() / "sessions"
 
 
 def agent_roots(claude: bool = True, codex: bool = True) -> list[Root]:

@@ -1,0 +1,1 @@
+"""The capture daemon: its control socket, the service itself, and the agents' hooks."""
