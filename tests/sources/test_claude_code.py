@@ -11,6 +11,7 @@ import pytest
 from tests.sources.conftest import DATA
 from tests.sources.golden import check_golden, projection
 from threadline.sources import claude_code, detect
+from threadline.sources.lines import TITLE_CHARS
 from threadline.sources.model import ParsedLine
 
 CLAUDE_FILES = [
@@ -195,7 +196,7 @@ def test_lines_of_several_megabytes(tmp_path: Path) -> None:
     lines, info = claude_code.parse_file(path)
     assert [line.parts[0]["text"] == big for line in lines] == [True, True]
     assert info.complete_bytes == path.stat().st_size
-    assert info.title == "x" * claude_code.TITLE_CHARS
+    assert info.title == "x" * TITLE_CHARS
 
 
 def test_crlf_stays_in_raw() -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -76,13 +77,13 @@ def import_(
     the agents' own folders), then upload them. Safe to interrupt and to run again."""
     cfg = load_config()
     files = collect(paths, claude, codex, _since(since))
-    total_bytes = sum(_size(f) for f, _ in files)
+    sizes = [_size(f) for f, _ in files]  # measured once: the bar's total and its steps
     started = time.monotonic()
     counts = {"files": 0, "lines": 0, "bytes": 0, "excluded": 0, "malformed": 0}
     with store() as conn:
         tailer = Tailer(conn, Exclusions(cfg.exclude))
-        with _progress(total_bytes, len(files), counts) as advance:
-            for path, agent in files:
+        with _progress(sum(sizes), len(files), counts) as advance:
+            for (path, agent), size in zip(files, sizes, strict=True):
                 try:
                     result = tailer.ingest(path, agent)
                 except OSError as exc:
@@ -94,7 +95,7 @@ def import_(
                 counts["bytes"] += result.bytes
                 counts["excluded"] += bool(result.excluded)
                 counts["malformed"] += result.malformed
-                advance(_size(path))
+                advance(size)
         seconds = time.monotonic() - started
         click.echo(
             f"Read {counts['files']} files: {counts['lines']:,} new lines "
@@ -138,30 +139,21 @@ def _size(path: Path) -> int:
         return 0
 
 
-class _progress:
-    """A progress bar over bytes with files and lines beside it, on a terminal only."""
+@contextmanager
+def _progress(total: int, files: int, counts: dict[str, int]) -> Iterator[Callable[[int], None]]:
+    """A progress bar over bytes with files and lines beside it, on a terminal only; yields
+    the function that advances it by a number of bytes."""
+    if not sys.stderr.isatty() or files < 2:
+        yield lambda n: None
+        return
 
-    def __init__(self, total: int, files: int, counts: dict[str, int]) -> None:
-        self.total = total
-        self.files = files
-        self.counts = counts
-        self.bar: Any = None
-
-    def __enter__(self) -> Any:
-        if not sys.stderr.isatty() or self.files < 2:
-            return lambda n: None
-        self.bar = click.progressbar(
-            length=max(self.total, 1),
-            label="Reading",
-            file=sys.stderr,
-            item_show_func=lambda _: (
-                f"{self.counts['files']}/{self.files} files, {self.counts['lines']:,} lines, "
-                f"{self.counts['bytes'] / 1e6:.1f} MB"
-            ),
+    def status(_: int | None) -> str:
+        return (
+            f"{counts['files']}/{files} files, {counts['lines']:,} lines, "
+            f"{counts['bytes'] / 1e6:.1f} MB"
         )
-        self.bar.__enter__()
-        return self.bar.update
 
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
+    with click.progressbar(
+        length=max(total, 1), label="Reading", file=sys.stderr, item_show_func=status
+    ) as bar:
+        yield bar.update

@@ -33,12 +33,22 @@ MAX_NAME_CHARS = 200
 MAX_PROJECT_CHARS = 200
 MAX_TITLE_CHARS = 500
 MAX_KEY_CHARS = 600
+#: Compact JSON bytes a thread's ``meta`` may hold (checked after merging on the server).
+MAX_THREAD_META_BYTES = 64 * 1024
+#: Characters of a stream's ``source`` (the transcript file's path on the device).
+MAX_SOURCE_CHARS = 4096
 
 ENCODINGS = ("zstd", "gzip")
 
 #: Stream status values in a push answer.
 STREAM_OK = "ok"
 STREAM_THREAD_DELETED = "thread_deleted"
+
+#: Entry ``meta`` of a transcript line: ``raw`` holds base64 of the line's exact bytes.
+RAW_ENCODING_KEY = "raw_encoding"
+RAW_ENCODING_BASE64 = "base64"
+#: Entry ``meta`` of a transcript line: ``false`` when the line had no trailing newline.
+EOL_KEY = "eol"
 
 #: Error codes the sync engine acts on.
 CODE_SEQ_GAP = "seq_gap"

@@ -15,15 +15,13 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from threadline import protocol as p
 
-#: Compact JSON bytes a thread's ``meta`` may hold (checked after merging on the server).
-MAX_THREAD_META_BYTES = 64 * 1024
-#: Characters of a stream's ``source`` (the transcript file's path on the device).
-MAX_SOURCE_CHARS = 4096
-#: Entry ``meta`` of a transcript line: ``raw`` holds base64 of the line's exact bytes.
-RAW_ENCODING_KEY = "raw_encoding"
-RAW_ENCODING_BASE64 = "base64"
-#: Entry ``meta`` of a transcript line: ``false`` when the line had no trailing newline.
-EOL_KEY = "eol"
+# Shared constants live in the standard-library-only :mod:`threadline.protocol` (the client
+# reads them without loading pydantic); re-exported here for the server's imports.
+from threadline.protocol import EOL_KEY as EOL_KEY
+from threadline.protocol import MAX_SOURCE_CHARS as MAX_SOURCE_CHARS
+from threadline.protocol import MAX_THREAD_META_BYTES as MAX_THREAD_META_BYTES
+from threadline.protocol import RAW_ENCODING_BASE64 as RAW_ENCODING_BASE64
+from threadline.protocol import RAW_ENCODING_KEY as RAW_ENCODING_KEY
 
 
 def _no_nul(value: str) -> str:
@@ -44,7 +42,7 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=p.MAX_NAME_CHAR
 Project = Annotated[str, StringConstraints(max_length=p.MAX_PROJECT_CHARS), NoNul]
 Title = Annotated[str, StringConstraints(max_length=p.MAX_TITLE_CHARS), NoNul]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=p.MAX_KEY_CHARS), NoNul]
-Source = Annotated[str, StringConstraints(max_length=MAX_SOURCE_CHARS), NoNul]
+Source = Annotated[str, StringConstraints(max_length=p.MAX_SOURCE_CHARS), NoNul]
 
 
 class _Request(BaseModel):
@@ -252,7 +250,7 @@ class Limits(_Answer):
     max_batch_bytes: int
     max_batch_entries: int
     max_page_size: int
-    max_thread_meta_bytes: int = MAX_THREAD_META_BYTES
+    max_thread_meta_bytes: int = p.MAX_THREAD_META_BYTES
 
 
 class Capabilities(_Answer):

@@ -14,12 +14,23 @@ A source module (:mod:`.claude_code`, :mod:`.codex`) turns an agent's JSONL tran
 * a last line without ``\\n`` is not parsed: it is returned as ``partial`` (the agent is still
   writing it).
 
+:data:`SOURCES` maps each agent to its module's parser, summary and whole-file parse.
+
 Standard library and ``zstandard`` only (for ``.jsonl.zst`` Codex rollouts).
 """
 
 from __future__ import annotations
 
-from threadline.sources.detect import detect, parse_file
-from threadline.sources.model import ParsedLine, SessionInfo, Usage
+from threadline.sources.detect import SOURCES, AgentSource, detect, parse_file
+from threadline.sources.model import ParsedLine, Parser, SessionInfo, Usage
 
-__all__ = ["ParsedLine", "SessionInfo", "Usage", "detect", "parse_file"]
+__all__ = [
+    "SOURCES",
+    "AgentSource",
+    "ParsedLine",
+    "Parser",
+    "SessionInfo",
+    "Usage",
+    "detect",
+    "parse_file",
+]

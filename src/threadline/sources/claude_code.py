@@ -14,23 +14,21 @@ sessions, and ``<sessionId>/subagents/agent-<id>.jsonl``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from threadline.sources.lines import (
+    LineParser,
     as_int,
     as_str,
-    decode_raw,
     image_part,
-    load_object,
-    malformed_line,
+    joined_text,
     parse_path,
+    title_from_prompt,
 )
 from threadline.sources.model import Agent, ParsedLine, SessionInfo, Usage
 
 AGENT: Agent = "claude-code"
-TITLE_CHARS = 200
 #: Prefixes of user text that the agent or a command wrote, not the person.
 NOT_A_PROMPT = ("<", "Caveat:", "[Request interrupted")
 SYNTHETIC_MODEL = "<synthetic>"
@@ -38,7 +36,7 @@ COMMAND_NAME = re.compile(r"<command-name>(.*?)</command-name>", re.S)
 COMMAND_ARGS = re.compile(r"<command-args>(.*?)</command-args>", re.S)
 
 
-class ClaudeCodeParser:
+class ClaudeCodeParser(LineParser):
     """Parse Claude Code lines one at a time, remembering what spans lines.
 
     Keep one parser per file while tailing it so usage stays counted once per message and
@@ -46,18 +44,11 @@ class ClaudeCodeParser:
     """
 
     def __init__(self, first_line_no: int = 1) -> None:
-        self.next_line_no = first_line_no
+        super().__init__(first_line_no)
         self._counted: dict[tuple[str, str | None], Usage] = {}
         self._sidechain_root: dict[str, str] = {}
 
-    def parse(self, line: bytes) -> ParsedLine:
-        """Parse one complete line (without or with its ``\\n``)."""
-        line_no = self.next_line_no
-        self.next_line_no += 1
-        raw = decode_raw(line)
-        obj, error = load_object(raw)
-        if obj is None:
-            return malformed_line(line_no, raw, error)
+    def parse_object(self, line_no: int, raw: str | bytes, obj: dict[str, Any]) -> ParsedLine:
         parsed = ParsedLine(line_no=line_no, raw=raw, record_type=record_type(obj))
         _read_envelope(parsed, obj)
         _PROJECTIONS.get(str(obj.get("type")), _project_other)(parsed, obj)
@@ -105,11 +96,8 @@ class ClaudeCodeParser:
             parsed.sidechain_root = root
 
 
-def parse_lines(lines: Iterable[bytes], first_line_no: int = 1) -> Iterator[ParsedLine]:
-    """Parse complete Claude Code lines; ``line_no`` counts from ``first_line_no``."""
-    parser = ClaudeCodeParser(first_line_no)
-    for line in lines:
-        yield parser.parse(line)
+#: Parse complete Claude Code lines; ``line_no`` counts from ``first_line_no``.
+parse_lines = ClaudeCodeParser.parse_lines
 
 
 def parse_file(path: Path | str) -> tuple[list[ParsedLine], SessionInfo]:
@@ -156,7 +144,7 @@ def _project_user(parsed: ParsedLine, obj: dict[str, Any]) -> None:
     parsed.parts = content_parts(content)
     if obj.get("isCompactSummary") is True:
         parsed.meta["is_compact_summary"] = True
-        parsed.parts = [{"type": "summary", "text": _joined_text(parsed.parts)}]
+        parsed.parts = [{"type": "summary", "text": joined_text(parsed.parts)}]
     elif any(part["type"] == "tool_result" for part in parsed.parts):
         parsed.role = "tool"
         result = obj.get("toolUseResult")
@@ -286,7 +274,7 @@ def _tool_result(block: dict[str, Any]) -> list[dict[str, Any]]:
     result = {
         "type": "tool_result",
         "tool_call_id": block.get("tool_use_id"),
-        "output": _joined_text(inner),
+        "output": joined_text(inner),
         "is_error": block.get("is_error") is True,
     }
     return [result, *images]
@@ -299,18 +287,14 @@ def _image(block: dict[str, Any]) -> dict[str, Any]:
     return image_part(as_str(source.get("media_type")), source.get("data"))
 
 
-def _joined_text(parts: list[dict[str, Any]]) -> str:
-    return "\n".join(str(part["text"]) for part in parts if part["type"] == "text")
-
-
 def _is_prompt(parts: list[dict[str, Any]]) -> bool:
-    text = _joined_text(parts).lstrip()
+    text = joined_text(parts).lstrip()
     return bool(text) and not text.startswith(NOT_A_PROMPT)
 
 
 def _command(parts: list[dict[str, Any]]) -> str | None:
     """``/name args`` of a slash-command wrapper, else ``None``."""
-    text = _joined_text(parts)
+    text = joined_text(parts)
     name = COMMAND_NAME.search(text)
     if name is None:
         return None
@@ -327,14 +311,6 @@ def _usage(usage: dict[str, Any]) -> Usage:
     )
 
 
-def title_from_prompt(text: str) -> str:
-    """The first non-empty line of a prompt, cut to ``TITLE_CHARS``."""
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()[:TITLE_CHARS]
-    return text.strip()[:TITLE_CHARS]
-
-
 def summarize(lines: list[ParsedLine], path: Path | None = None) -> SessionInfo:
     """Sum the parsed lines of one file up into a :class:`SessionInfo`."""
     info = SessionInfo(agent=AGENT, line_count=len(lines))
@@ -346,7 +322,7 @@ def summarize(lines: list[ParsedLine], path: Path | None = None) -> SessionInfo:
         if title := line.meta.get("title"):
             titles[line.record_type] = title
         if line.meta.get("prompt") and line.is_sidechain not in prompts:
-            prompts[line.is_sidechain] = _joined_text(line.parts)
+            prompts[line.is_sidechain] = joined_text(line.parts)
         if command is None and not line.is_sidechain:
             command = line.meta.get("command")
     _link_subagent_file(info, lines, path)
@@ -356,10 +332,10 @@ def summarize(lines: list[ParsedLine], path: Path | None = None) -> SessionInfo:
             info.title, info.title_rank = titles[record], rank
             break
     else:
-        if prompt and title_from_prompt(prompt):
-            info.title, info.title_rank = title_from_prompt(prompt), 2
-        elif command and title_from_prompt(command):
-            info.title, info.title_rank = title_from_prompt(command), 1
+        if prompt and (text := title_from_prompt(prompt)):
+            info.title, info.title_rank = text, 2
+        elif command and (text := title_from_prompt(command)):
+            info.title, info.title_rank = text, 1
     if info.session_id is None and path is not None and info.agent_id is None:
         info.session_id = path.name.split(".", 1)[0]
     return info
@@ -369,16 +345,9 @@ def _collect_line(info: SessionInfo, line: ParsedLine) -> None:
     if line.malformed:
         info.malformed_lines.append(line.line_no)
         return
-    info.session_id = info.session_id or line.session_id
-    info.cwd = info.cwd or line.cwd
-    info.git_branch = info.git_branch or line.git_branch
+    info.collect(line)
     if line.model and line.model != SYNTHETIC_MODEL:
         info.model = info.model or line.model
-    if line.timestamp:
-        info.started = min(info.started or line.timestamp, line.timestamp)
-        info.last_activity = max(info.last_activity or line.timestamp, line.timestamp)
-    if line.usage is not None:
-        info.usage.add(line.usage)
     subagent = line.meta.get("subagent_id")
     if subagent and subagent not in info.subagent_ids:
         info.subagent_ids.append(subagent)

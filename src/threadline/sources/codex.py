@@ -15,20 +15,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from threadline.sources.claude_code import title_from_prompt
 from threadline.sources.lines import (
+    LineParser,
     as_int,
     as_str,
-    decode_raw,
     image_part,
-    load_object,
-    malformed_line,
+    joined_text,
     media_type_of_data_url,
     parse_path,
+    title_from_prompt,
 )
 from threadline.sources.model import Agent, ParsedLine, Role, SessionInfo, Usage
 
@@ -56,21 +54,14 @@ EXIT_CODE = re.compile(r"^Exit code: (\d+)")
 IDE_REQUEST = "## My request for Codex:"
 
 
-class CodexParser:
+class CodexParser(LineParser):
     """Parse rollout lines one at a time, remembering the last cumulative token total."""
 
     def __init__(self, first_line_no: int = 1) -> None:
-        self.next_line_no = first_line_no
+        super().__init__(first_line_no)
         self._total: Usage | None = None
 
-    def parse(self, line: bytes) -> ParsedLine:
-        """Parse one complete line (without or with its ``\\n``)."""
-        line_no = self.next_line_no
-        self.next_line_no += 1
-        raw = decode_raw(line)
-        obj, error = load_object(raw)
-        if obj is None:
-            return malformed_line(line_no, raw, error)
+    def parse_object(self, line_no: int, raw: str | bytes, obj: dict[str, Any]) -> ParsedLine:
         kind, payload, shape = unwrap(obj)
         parsed = ParsedLine(line_no=line_no, raw=raw, record_type=kind)
         parsed.timestamp = as_str(obj.get("timestamp"))
@@ -173,7 +164,7 @@ def _project_response_item(parsed: ParsedLine, sub: str, payload: dict[str, Any]
 def _project_message(parsed: ParsedLine, payload: dict[str, Any]) -> None:
     parsed.parts = _content_parts(payload.get("content"))
     role = as_str(payload.get("role")) or ""
-    text = "\n".join(str(part["text"]) for part in parsed.parts if part["type"] == "text")
+    text = joined_text(parsed.parts)
     if role == "user" and text.lstrip().startswith(INJECTED):
         parsed.meta["injected"] = True
         return
@@ -300,11 +291,8 @@ def _usage(total: dict[str, Any]) -> Usage:
     )
 
 
-def parse_lines(lines: Iterable[bytes], first_line_no: int = 1) -> Iterator[ParsedLine]:
-    """Parse complete rollout lines; ``line_no`` counts from ``first_line_no``."""
-    parser = CodexParser(first_line_no)
-    for line in lines:
-        yield parser.parse(line)
+#: Parse complete rollout lines; ``line_no`` counts from ``first_line_no``.
+parse_lines = CodexParser.parse_lines
 
 
 def parse_file(path: Path | str) -> tuple[list[ParsedLine], SessionInfo]:
@@ -334,13 +322,6 @@ def summarize(lines: list[ParsedLine], path: Path | None = None) -> SessionInfo:
 
 
 def _collect_line(info: SessionInfo, line: ParsedLine) -> None:
-    info.session_id = info.session_id or line.session_id
-    info.cwd = info.cwd or line.cwd
-    info.git_branch = info.git_branch or line.git_branch
+    info.collect(line)
     info.model = info.model or line.model
     info.parent_session_id = info.parent_session_id or line.meta.get("parent_session_id")
-    if line.timestamp:
-        info.started = min(info.started or line.timestamp, line.timestamp)
-        info.last_activity = max(info.last_activity or line.timestamp, line.timestamp)
-    if line.usage is not None:
-        info.usage.add(line.usage)

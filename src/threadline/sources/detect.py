@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from threadline.sources import claude_code, codex
-from threadline.sources.lines import LineSplitter, load_object, open_binary
+from threadline.sources.lines import LineParser, LineSplitter, load_object, open_binary
 from threadline.sources.model import Agent, ParsedLine, SessionInfo
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSource:
+    """What one agent's source module offers: its line parser (one per file), the summary of
+    parsed lines, and the parse of a whole file."""
+
+    parser: type[LineParser]
+    summarize: Callable[[list[ParsedLine], Path | None], SessionInfo]
+    parse_file: Callable[[Path | str], tuple[list[ParsedLine], SessionInfo]]
+
+
+#: Each agent's source module.
+SOURCES: dict[Agent, AgentSource] = {
+    "claude-code": AgentSource(
+        claude_code.ClaudeCodeParser, claude_code.summarize, claude_code.parse_file
+    ),
+    "codex": AgentSource(codex.CodexParser, codex.summarize, codex.parse_file),
+}
 
 #: Lines looked at before giving up.
 SNIFF_LINES = 5
@@ -58,6 +79,4 @@ def agent_of(obj: dict[str, Any]) -> Agent | None:
 
 def parse_file(path: Path | str) -> tuple[list[ParsedLine], SessionInfo]:
     """Parse ``path`` with the parser of the agent :func:`detect` finds (Claude Code if none)."""
-    if detect(path) == "codex":
-        return codex.parse_file(path)
-    return claude_code.parse_file(path)
+    return SOURCES[detect(path) or "claude-code"].parse_file(path)

@@ -1,4 +1,5 @@
-"""Splitting a transcript into complete lines, and decoding each one.
+"""Splitting a transcript into complete lines, decoding each one, and what every agent's
+parser shares (:class:`LineParser`).
 
 Lines end at ``b"\\n"`` only (a ``\\r`` stays part of the line). A last line without ``\\n`` is
 kept aside as ``partial``: the agent may still be writing it. ``.zst`` files (compressed Codex
@@ -8,6 +9,7 @@ rollouts) are decompressed while streaming.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -15,6 +17,8 @@ from typing import IO, Any
 from threadline.sources.model import ParsedLine, SessionInfo
 
 CHUNK = 1 << 20
+#: A title taken from a prompt is cut to this many characters.
+TITLE_CHARS = 200
 
 
 class LineSplitter:
@@ -114,6 +118,51 @@ def malformed_line(line_no: int, raw: str | bytes, error: str | None) -> ParsedL
         malformed=True,
         error=error,
     )
+
+
+class LineParser(ABC):
+    """One agent's parser, fed one complete line at a time; keep one per file, since parsers
+    remember what spans lines.
+
+    It numbers the lines and keeps those that are not a JSON object as ``malformed``; the
+    agent's subclass projects the objects (:meth:`parse_object`)."""
+
+    def __init__(self, first_line_no: int = 1) -> None:
+        self.next_line_no = first_line_no
+
+    def parse(self, line: bytes) -> ParsedLine:
+        """Parse one complete line (without or with its ``\\n``)."""
+        line_no = self.next_line_no
+        self.next_line_no += 1
+        raw = decode_raw(line)
+        obj, error = load_object(raw)
+        if obj is None:
+            return malformed_line(line_no, raw, error)
+        return self.parse_object(line_no, raw, obj)
+
+    @abstractmethod
+    def parse_object(self, line_no: int, raw: str | bytes, obj: dict[str, Any]) -> ParsedLine:
+        """The projection of line ``line_no``, whose text ``raw`` is the JSON object ``obj``."""
+
+    @classmethod
+    def parse_lines(cls, lines: Iterable[bytes], first_line_no: int = 1) -> Iterator[ParsedLine]:
+        """Parse complete lines with a new parser; ``line_no`` counts from ``first_line_no``."""
+        parser = cls(first_line_no)
+        for line in lines:
+            yield parser.parse(line)
+
+
+def joined_text(parts: list[dict[str, Any]]) -> str:
+    """The ``text`` parts, joined with newlines."""
+    return "\n".join(str(part["text"]) for part in parts if part["type"] == "text")
+
+
+def title_from_prompt(text: str) -> str:
+    """The first non-empty line of a prompt, cut to ``TITLE_CHARS``."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()[:TITLE_CHARS]
+    return text.strip()[:TITLE_CHARS]
 
 
 def parse_path(

@@ -17,7 +17,7 @@ Part shapes (dicts, so they go on the wire as they are):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 Role = Literal["user", "assistant", "system", "tool"]
 Agent = Literal["claude-code", "codex"]
@@ -129,3 +129,24 @@ class SessionInfo:
     malformed_lines: list[int] = field(default_factory=list)
     complete_bytes: int = 0
     partial: bytes | None = None
+
+    def collect(self, line: ParsedLine) -> None:
+        """Take in what any agent's line says of its session: the first session id, working
+        folder and branch, the time span, the usage. (The rest is up to each agent.)"""
+        self.session_id = self.session_id or line.session_id
+        self.cwd = self.cwd or line.cwd
+        self.git_branch = self.git_branch or line.git_branch
+        if line.timestamp:
+            self.started = min(self.started or line.timestamp, line.timestamp)
+            self.last_activity = max(self.last_activity or line.timestamp, line.timestamp)
+        if line.usage is not None:
+            self.usage.add(line.usage)
+
+
+class Parser(Protocol):
+    """A parser of one file's lines, fed one complete line at a time (it keeps state across
+    lines); ``next_line_no`` is the number the next line gets."""
+
+    next_line_no: int
+
+    def parse(self, line: bytes) -> ParsedLine: ...

@@ -9,12 +9,14 @@ small enough for the wire: long strings in ``text`` and ``parts`` are cut (and m
 from __future__ import annotations
 
 import base64
-import json
+from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from threadline.sources.model import ParsedLine, SessionInfo
+from threadline import protocol as p
+from threadline.protocol import compact_json
+from threadline.sources.model import ParsedLine, SessionInfo, Usage
 from threadline.store.transcripts import ThreadSpec
 
 #: Searchable text of one entry is cut to this many characters (the raw line stays whole).
@@ -24,7 +26,8 @@ MAX_PART_STRING = 64 * 1024
 #: A tool call input whose JSON is longer than this is replaced by a cut preview.
 MAX_INPUT_JSON = 256 * 1024
 
-TOKEN_KEYS = ("input", "output", "cache_read", "cache_creation", "reasoning")
+#: The token counts a summary sums: the fields of :class:`~threadline.sources.model.Usage`.
+TOKEN_KEYS = tuple(field.name for field in fields(Usage))
 
 
 def empty_summary() -> dict[str, Any]:
@@ -90,9 +93,9 @@ def thread_spec(agent: str, summary: dict[str, Any], path: Path, project: str) -
     return ThreadSpec(
         key=key,
         kind=agent,
-        name=session[:200],
-        project=project[:200],
-        title=clean_text(title[:500]) if isinstance(title, str) else None,
+        name=session[: p.MAX_NAME_CHARS],
+        project=project[: p.MAX_PROJECT_CHARS],
+        title=clean_text(title[: p.MAX_TITLE_CHARS]) if isinstance(title, str) else None,
         meta=meta,
         parent_key=parent_key,
     )
@@ -117,7 +120,7 @@ def entry_row(
     if isinstance(raw, bytes) or "\x00" in raw:
         data = raw if isinstance(raw, bytes) else raw.encode("utf-8")
         raw = base64.b64encode(data).decode("ascii")
-        meta["raw_encoding"] = "base64"
+        meta[p.RAW_ENCODING_KEY] = p.RAW_ENCODING_BASE64
     text = _cut(line.text, MAX_TEXT_CHARS)
     parts = [_fit_part(part) for part in line.parts]
     return (
@@ -125,8 +128,8 @@ def entry_row(
         timestamp_or(line.timestamp, fallback_ts),
         line.role,
         text,
-        _dumps(parts) if parts else None,
-        _dumps(meta),
+        compact_json(parts) if parts else None,
+        compact_json(meta),
         raw,
     )
 
@@ -140,10 +143,6 @@ def timestamp_or(value: str | None, fallback: str) -> str:
     except ValueError:
         return fallback
     return value if when.tzinfo is not None else fallback
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _cut(text: str, limit: int) -> str:
@@ -181,8 +180,8 @@ def _fit_part(part: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, str):
             out[key] = _cut(value, MAX_PART_STRING)
             truncated = truncated or len(value) > MAX_PART_STRING
-        elif isinstance(value, dict | list) and len(encoded := _dumps(value)) > MAX_INPUT_JSON:
-            out[key] = {"preview": _cut(encoded, MAX_PART_STRING)}
+        elif isinstance(value, dict | list) and len(text := compact_json(value)) > MAX_INPUT_JSON:
+            out[key] = {"preview": _cut(text, MAX_PART_STRING)}
             truncated = True
         else:
             out[key] = _clean(value)

@@ -16,16 +16,15 @@ import fnmatch
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from threadline.config import derive_project
-from threadline.sources import claude_code, codex
-from threadline.sources.detect import detect
+from threadline.sources.detect import SOURCES, detect
 from threadline.sources.lines import LineSplitter, open_binary
-from threadline.sources.model import Agent, ParsedLine, SessionInfo
+from threadline.sources.model import Agent, ParsedLine, Parser
 from threadline.store import transcripts as store
 from threadline.store.notes import utc_now
 from threadline.watch.session import empty_summary, entry_row, merge_summary, thread_spec
@@ -33,22 +32,6 @@ from threadline.watch.session import empty_summary, entry_row, merge_summary, th
 #: A chunk (one transaction) holds at most this many lines or raw bytes.
 CHUNK_LINES = 2000
 CHUNK_BYTES = 16 * 1024 * 1024
-
-
-class Parser(Protocol):
-    next_line_no: int
-
-    def parse(self, line: bytes) -> ParsedLine: ...
-
-
-_PARSERS: dict[str, Callable[[], Parser]] = {
-    "claude-code": claude_code.ClaudeCodeParser,
-    "codex": codex.CodexParser,
-}
-_SUMMARIZE: dict[str, Callable[[list[ParsedLine], Path | None], SessionInfo]] = {
-    "claude-code": claude_code.summarize,
-    "codex": codex.summarize,
-}
 
 
 @dataclass(slots=True)
@@ -93,10 +76,47 @@ def _hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:32]
 
 
-def _read_at(path: Path, offset: int, length: int) -> bytes:
-    with open_binary(path) as stream:
-        _skip(stream, offset)
-        return stream.read(length)
+class _Reader:
+    """A transcript file opened once per ingest and read at any offset. A compressed file
+    cannot seek: it is read forward, and opened again only to go back."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stream: IO[bytes] | None = None
+        self._pos: int | None = 0  # where a forward-only stream is; None: unknown
+
+    def __enter__(self) -> _Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stream is not None:
+            self._stream.close()
+
+    def read(self, offset: int, length: int) -> bytes:
+        """At most ``length`` bytes from ``offset`` (fewer at the end of the file)."""
+        data = self._at(offset).read(length)
+        self._pos = offset + len(data)
+        return data
+
+    def lines(self, offset: int) -> LineSplitter:
+        """The complete lines from ``offset`` on."""
+        splitter = LineSplitter(self._at(offset))
+        self._pos = None  # the splitter reads ahead
+        return splitter
+
+    def _at(self, offset: int) -> IO[bytes]:
+        stream = self._stream
+        if stream is None or (not stream.seekable() and (self._pos is None or offset < self._pos)):
+            if stream is not None:
+                stream.close()
+            stream = self._stream = open_binary(self.path)
+            self._pos = 0
+        if stream.seekable():
+            stream.seek(offset)
+        else:
+            _skip(stream, offset - (self._pos or 0))
+        self._pos = offset
+        return stream
 
 
 def _skip(stream: IO[bytes], offset: int) -> None:
@@ -176,18 +196,17 @@ class Tailer:
         state = {"head_hash": None, "head_len": 0, "tail_hash": None, "tail_len": 0}
         generation = max(base_generation, 1)
         offset = lines = 0
-        if base_generation and row is not None:
-            if self._rewritten(path, st.st_size, row):
-                generation = base_generation + 1
-                result.new_generation = True
-            else:
-                offset, lines = base_offset, int(row["lines"])
-                summary = json.loads(row["summary"] or "{}") or summary
-                state = {k: row[k] for k in state}
-        cursor = self._cursor(path, agent, generation, offset)
-        with open_binary(path) as stream:
-            _skip(stream, offset)
-            for chunk in self._chunks(LineSplitter(stream), cursor.parser):
+        with _Reader(path) as reader:
+            if base_generation and row is not None:
+                if self._rewritten(reader, st.st_size, row):
+                    generation = base_generation + 1
+                    result.new_generation = True
+                else:
+                    offset, lines = base_offset, int(row["lines"])
+                    summary = json.loads(row["summary"] or "{}") or summary
+                    state = {k: row[k] for k in state}
+            cursor = self._cursor(reader, agent, generation, offset)
+            for chunk in self._chunks(reader.lines(offset), cursor.parser):
                 base_generation, base_offset = self._store(
                     path,
                     agent,
@@ -233,7 +252,7 @@ class Tailer:
     ) -> tuple[int, int]:
         base_generation, base_offset, generation, offset, lines = position
         parsed = [p for p, _ in chunk]
-        summary.update(merge_summary(summary, _SUMMARIZE[agent](parsed, path)))
+        summary.update(merge_summary(summary, SOURCES[agent].summarize(parsed, path)))
         project = self._project(summary.get("cwd"))
         if pattern := self.exclusions.match(project, summary.get("cwd")):
             self._exclude(str(path), agent, st, pattern, result)
@@ -294,32 +313,32 @@ class Tailer:
         result.excluded = pattern
         return result
 
-    def _rewritten(self, path: Path, size: int, row: Any) -> bool:
+    def _rewritten(self, reader: _Reader, size: int, row: Any) -> bool:
         offset = int(row["offset"])
-        if not path.name.endswith(".zst") and size < offset:
+        if not reader.path.name.endswith(".zst") and size < offset:
             return True
         head_len, tail_len = int(row["head_len"]), int(row["tail_len"])
-        if head_len and _hash(_read_at(path, 0, head_len)) != row["head_hash"]:
+        if head_len and _hash(reader.read(0, head_len)) != row["head_hash"]:
             return True
         return bool(
-            tail_len and _hash(_read_at(path, offset - tail_len, tail_len)) != row["tail_hash"]
+            tail_len and _hash(reader.read(offset - tail_len, tail_len)) != row["tail_hash"]
         )
 
-    def _cursor(self, path: Path, agent: Agent, generation: int, offset: int) -> _Cursor:
+    def _cursor(self, reader: _Reader, agent: Agent, generation: int, offset: int) -> _Cursor:
         """The file's parser, positioned at ``offset`` (replaying the lines before it)."""
-        cached = self._cursors.get(str(path))
+        key = str(reader.path)
+        cached = self._cursors.get(key)
         if cached is not None and (cached.generation, cached.offset) == (generation, offset):
             return cached
-        parser = _PARSERS[agent]()
+        parser: Parser = SOURCES[agent].parser()
         if offset:
-            with open_binary(path) as stream:
-                read = 0
-                for line in LineSplitter(stream):
-                    if read >= offset:
-                        break
-                    parser.parse(line)
-                    read += len(line) + 1
-        cursor = self._cursors[str(path)] = _Cursor(generation, offset, parser)
+            read = 0
+            for line in reader.lines(0):
+                if read >= offset:
+                    break
+                parser.parse(line)
+                read += len(line) + 1
+        cursor = self._cursors[key] = _Cursor(generation, offset, parser)
         return cursor
 
     def _project(self, cwd: str | None) -> str:
