@@ -79,7 +79,35 @@ def list_threads(
 ) -> ThreadPage:
     """``parent_id``: only the children of that thread; ``top_level``: only threads without
     (``True``) or with (``False``) a parent key."""
-    query = _THREAD_QUERY.where(threads.c.user_id == who.user_id, threads.c.deleted_at.is_(None))
+    query = thread_filters(
+        _THREAD_QUERY.where(threads.c.user_id == who.user_id, threads.c.deleted_at.is_(None)),
+        project=project,
+        kind=kind,
+        q=q,
+        top_level=top_level,
+    )
+    with db.read() as conn:
+        if parent_id is not None:
+            key = live_thread(conn, who.user_id, parent_id).key
+            query = query.where(threads.c.parent_key == key)
+        rows, next_cursor = keyset_page(conn, query, limit, cursor)
+    return ThreadPage(threads=[thread_model(r) for r in rows], next_cursor=next_cursor)
+
+
+def thread_filters(
+    query: sa.Select[Any],
+    *,
+    project: str | None,
+    kind: str | None,
+    q: str | None,
+    top_level: bool | None,
+    active_from: str | None = None,
+    active_before: str | None = None,
+) -> sa.Select[Any]:
+    """``query`` (over ``threads``) narrowed to ``project`` and ``kind`` (exact), ``q`` (a
+    case-insensitive substring of the title or name), ``top_level`` (``True``: threads without
+    a parent key, ``False``: with one) and a last activity from ``active_from`` (included) up
+    to ``active_before`` (excluded), both stored timestamps; ``None`` or empty is no filter."""
     if top_level is not None:
         parent_key = threads.c.parent_key
         query = query.where(parent_key.is_(None) if top_level else parent_key.is_not(None))
@@ -95,6 +123,19 @@ def list_threads(
                 threads.c.name.ilike(pattern, escape="\\"),
             )
         )
+    if active_from is not None:
+        query = query.where(threads.c.last_activity_at >= active_from)
+    if active_before is not None:
+        query = query.where(threads.c.last_activity_at < active_before)
+    return query
+
+
+def keyset_page(
+    conn: sa.Connection, query: sa.Select[Any], limit: int, cursor: str | None
+) -> tuple[list[Any], str | None]:
+    """The rows of ``query`` (over ``threads``) most recent activity first, ``limit`` of them
+    after ``cursor`` (keyset pagination), and the cursor of the next page (``None`` at the
+    end)."""
     if cursor is not None:
         activity, thread_id = pages.decode(cursor, str, str)
         query = query.where(
@@ -104,15 +145,11 @@ def list_threads(
             )
         )
     query = query.order_by(threads.c.last_activity_at.desc(), threads.c.id.desc()).limit(limit + 1)
-    with db.read() as conn:
-        if parent_id is not None:
-            key = live_thread(conn, who.user_id, parent_id).key
-            query = query.where(threads.c.parent_key == key)
-        rows = conn.execute(query).all()
+    rows = conn.execute(query).all()
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = pages.encode(rows[-1].last_activity_at, rows[-1].id) if more else None
-    return ThreadPage(threads=[thread_model(r) for r in rows], next_cursor=next_cursor)
+    return list(rows), next_cursor
 
 
 def get_thread(db: Database, who: Principal, thread_id: str) -> ThreadDetail:
@@ -130,7 +167,7 @@ def get_thread(db: Database, who: Principal, thread_id: str) -> ThreadDetail:
         .order_by(streams.c.generation, streams.c.pk)
     )
     with db.read() as conn:
-        row = live_thread(conn, who.user_id, thread_id)
+        row = thread_row(conn, who.user_id, thread_id)
         stream_rows = conn.execute(query).all()
     infos = [
         StreamInfo(
@@ -184,7 +221,7 @@ def create_thread(db: Database, who: Principal, body: ThreadCreate) -> Thread:
             )
         )
         change.finish()
-        return thread_model(live_thread(conn, who.user_id, thread_id))
+        return thread_model(thread_row(conn, who.user_id, thread_id))
 
     return db.run_write(work)
 
@@ -200,7 +237,7 @@ def patch_thread(db: Database, who: Principal, thread_id: str, body: ThreadPatch
             values.update(updated_at=now_text(), change=change.next)
             conn.execute(threads.update().where(threads.c.id == thread_id).values(**values))
         change.finish()
-        return thread_model(live_thread(conn, who.user_id, thread_id))
+        return thread_model(thread_row(conn, who.user_id, thread_id))
 
     return db.run_write(work)
 
@@ -240,8 +277,21 @@ def delete_thread(db: Database, who: Principal, thread_id: str) -> None:
 
 def live_thread(conn: sa.Connection, user_id: int, thread_id: str) -> Any:
     """The caller's live thread row, or ``404`` (also for another user's or a deleted one)."""
+    return _first_live(conn, _LIVE_QUERY, user_id, thread_id)
+
+
+def thread_row(conn: sa.Connection, user_id: int, thread_id: str) -> Any:
+    """:func:`live_thread` with its ``parent_id`` and ``child_count`` (what
+    :func:`thread_model` needs)."""
+    return _first_live(conn, _THREAD_QUERY, user_id, thread_id)
+
+
+_LIVE_QUERY = sa.select(threads)
+
+
+def _first_live(conn: sa.Connection, query: sa.Select[Any], user_id: int, thread_id: str) -> Any:
     row = conn.execute(
-        _THREAD_QUERY.where(
+        query.where(
             threads.c.id == thread_id,
             threads.c.user_id == user_id,
             threads.c.deleted_at.is_(None),

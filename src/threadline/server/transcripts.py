@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from fastapi.responses import StreamingResponse
 
+from threadline import protocol as p
 from threadline.errors import ApiError, NotFound
-from threadline.protocol.models import EOL_KEY, RAW_ENCODING_BASE64, RAW_ENCODING_KEY
 from threadline.server.auth import Principal
 from threadline.server.database import Database
 from threadline.server.schema import entries, streams
@@ -92,8 +93,22 @@ def choose(db: Database, who: Principal, thread_id: str, generation: int | None)
     best = max(rows, key=lambda r: (r.tail, r.change, r.pk))
     _check_whole(best, thread_id)
     return Transcript(
-        best.pk, best.stream_uuid, best.generation, best.tail, _filename(thread.meta, thread_id)
+        best.pk, best.stream_uuid, best.generation, best.tail, filename(thread.meta, thread_id)
     )
+
+
+def response(
+    db: Database, who: Principal, thread_id: str, generation: int | None
+) -> StreamingResponse:
+    """The download answer: the file of :func:`choose`'s stream, named, with its generation
+    and stream id in headers."""
+    chosen = choose(db, who, thread_id, generation)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{chosen.filename}"',
+        GENERATION_HEADER: str(chosen.generation),
+        STREAM_HEADER: chosen.stream_uuid,
+    }
+    return StreamingResponse(lines(db, chosen), media_type=MEDIA_TYPE, headers=headers)
 
 
 def lines(db: Database, chosen: Transcript) -> Iterator[bytes]:
@@ -127,14 +142,14 @@ def lines(db: Database, chosen: Transcript) -> Iterator[bytes]:
 def decode_line(raw: str, meta: str | None) -> bytes:
     """One line's bytes in the file, newline included unless it had none."""
     info: Any = json_value(meta) if meta and ('"eol"' in meta or '"raw_encoding"' in meta) else None
-    if isinstance(info, dict) and info.get(RAW_ENCODING_KEY) == RAW_ENCODING_BASE64:
+    if isinstance(info, dict) and info.get(p.RAW_ENCODING_KEY) == p.RAW_ENCODING_BASE64:
         try:
             data = base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
             raise RuntimeError("a line marked base64 does not decode") from None
     else:
         data = raw.encode()
-    if isinstance(info, dict) and info.get(EOL_KEY) is False:
+    if isinstance(info, dict) and info.get(p.EOL_KEY) is False:
         return data
     return data + b"\n"
 
@@ -192,15 +207,21 @@ def _check_whole(row: Any, thread_id: str) -> None:
     )
 
 
-def _filename(meta_text: str, thread_id: str) -> str:
-    """``<session_id>.jsonl`` (made safe for a header and a file system), else the thread id."""
-    try:
-        meta = json.loads(meta_text)
-    except ValueError:
-        meta = {}
+def filename(
+    meta: dict[str, Any] | str, thread_id: str, suffix: str = ".jsonl", name: str | None = None
+) -> str:
+    """A download's file name: ``<session_id><suffix>`` (made safe for a header and a file
+    system), else ``<name><suffix>`` when given, else the thread id. ``meta`` is the thread's
+    meta, as a mapping or as stored."""
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except ValueError:
+            meta = {}
     session = meta.get("session_id") if isinstance(meta, dict) else None
-    stem = _UNSAFE.sub("_", session).strip("._")[:128] if isinstance(session, str) else ""
-    return f"{stem or thread_id}.jsonl"
+    base = session if isinstance(session, str) else name
+    stem = _UNSAFE.sub("_", base).strip("._")[:128] if isinstance(base, str) else ""
+    return f"{stem or thread_id}{suffix}"
 
 
 _PAGE = (

@@ -50,13 +50,13 @@ from fastapi.responses import HTMLResponse, Response
 
 from threadline import protocol as p
 from threadline.errors import BadRequest
-from threadline.protocol.models import Thread
 from threadline.server import pages
 from threadline.server import threads as server_threads
+from threadline.server.changes import current_value
 from threadline.server.database import Database
 from threadline.server.deps import app_state
-from threadline.server.schema import threads, user_cursors
-from threadline.server.values import json_value, ts_text
+from threadline.server.schema import threads
+from threadline.server.values import json_value, ts_parse, ts_text
 from threadline.web.routes import router
 from threadline.web.sessions import User, WebUser
 from threadline.web.templating import env, render, secure_headers
@@ -177,7 +177,7 @@ def make_row(
     now: datetime | None = None,
 ) -> Row:
     meta = meta if isinstance(meta, dict) else {}
-    when = datetime.fromisoformat(activity.replace("Z", "+00:00"))
+    when = ts_parse(activity)
     session = kind != "note"
     return Row(
         id=thread_id,
@@ -202,31 +202,25 @@ def _meta_text(meta: dict[str, Any], key: str) -> str | None:
     return value[:MAX_META_CHARS] if isinstance(value, str) and value else None
 
 
-def _row_of_thread(thread: Thread, change: int, now: datetime) -> Row:
+def _row_of(r: Any, now: datetime) -> Row:
+    """The row of a thread read with its ``child_count``."""
     return make_row(
-        thread_id=thread.id,
-        kind=thread.kind,
-        name=thread.name,
-        title=thread.title,
-        project=thread.project,
-        meta=thread.meta,
-        entries=thread.entry_count,
-        activity=ts_text(thread.last_activity_at),
-        children=thread.child_count,
-        change=change,
+        thread_id=r.id,
+        kind=r.kind,
+        name=r.name,
+        title=r.title,
+        project=r.project,
+        meta=json_value(r.meta),
+        entries=int(r.entry_count),
+        activity=r.last_activity_at,
+        children=int(r.child_count),
+        change=int(r.change),
+        deleted=r.deleted_at is not None,
         now=now,
     )
 
 
 # --- queries ---------------------------------------------------------------------------------
-
-
-def user_change(conn: sa.Connection, user_id: int) -> int:
-    """The user's change cursor: every change with a value up to it has committed."""
-    value = conn.execute(
-        sa.select(user_cursors.c.value).where(user_cursors.c.user_id == user_id)
-    ).scalar()
-    return int(value or 0)
 
 
 #: Project counts by user and change cursor value, per database: a count can only change with
@@ -267,46 +261,36 @@ def _project_counts(db: Database, user_id: int) -> list[tuple[str, int, int]]:
         return [(r[0], int(r[1] or 0), int(r[2])) for r in conn.execute(query)]
 
 
+#: What a row shows of a thread (its ``change`` and ``deleted_at`` included).
+_ROWS = sa.select(threads, server_threads.CHILD_COUNT)
+
+
+def _filtered(query: sa.Select[Any], filters: Filters) -> sa.Select[Any]:
+    return server_threads.thread_filters(
+        query,
+        project=filters.project,
+        kind=filters.kind,
+        q=filters.q,
+        top_level=None if filters.subagents else True,
+        active_from=filters.floor,
+        active_before=filters.ceiling,
+    )
+
+
 def list_page(
     db: Database, user: WebUser, filters: Filters, cursor: str | None
 ) -> tuple[list[Row], str | None, int]:
     """One page of rows, the cursor of the next page (or ``None``), and the user's change
     cursor as it was before the page was read."""
-    with db.read() as conn:
-        change = user_change(conn, user.user_id)
-    start = cursor
-    if start is None and filters.ceiling is not None:
-        # Keyset pagination starts just below the ceiling: no id sorts below "".
-        start = pages.encode(filters.ceiling, "")
-    page = server_threads.list_threads(
-        db,
-        user.principal,
-        project=filters.project,
-        kind=filters.kind,
-        q=filters.q,
-        top_level=None if filters.subagents else True,
-        limit=PAGE_SIZE,
-        cursor=start,
+    query = _filtered(
+        _ROWS.where(threads.c.user_id == user.user_id, threads.c.deleted_at.is_(None)), filters
     )
-    found, next_cursor = page.threads, page.next_cursor
-    if filters.ceiling is not None:
-        ceiling = datetime.fromisoformat(filters.ceiling.replace("Z", "+00:00"))
-        found = [t for t in found if t.last_activity_at < ceiling]
-    if filters.floor is not None:
-        floor = datetime.fromisoformat(filters.floor.replace("Z", "+00:00"))
-        kept = [t for t in found if t.last_activity_at >= floor]
-        if len(kept) < len(found):
-            next_cursor = None  # the rest is older still
-        found = kept
-    changes: dict[str, int] = {}
-    if found:
-        with db.read() as conn:
-            ids = [t.id for t in found]
-            query = sa.select(threads.c.id, threads.c.change).where(threads.c.id.in_(ids))
-            changes = {r.id: int(r.change) for r in conn.execute(query)}
+    with db.read() as conn:
+        # The cursor first: every change up to it is in the page.
+        change = current_value(conn, user.user_id)
+        found, next_cursor = server_threads.keyset_page(conn, query, PAGE_SIZE, cursor)
     now = datetime.now(UTC)
-    rows = [_row_of_thread(t, changes.get(t.id, 0), now) for t in found]
-    return rows, next_cursor, change
+    return [_row_of(r, now) for r in found], next_cursor, change
 
 
 def changed_rows(
@@ -315,53 +299,18 @@ def changed_rows(
     """Rows of the threads matching ``filters`` changed after ``since_change`` (deleted ones
     included), most recent first — or ``None`` when more than :data:`LIVE_LIMIT` changed —
     and the change cursor to ask from next time."""
-    query = sa.select(threads, server_threads.CHILD_COUNT).where(
-        threads.c.user_id == user.user_id, threads.c.change > since_change
+    query = _filtered(
+        _ROWS.where(threads.c.user_id == user.user_id, threads.c.change > since_change), filters
     )
-    if not filters.subagents:
-        query = query.where(threads.c.parent_key.is_(None))
-    if filters.project is not None:
-        query = query.where(threads.c.project == filters.project)
-    if filters.kind is not None:
-        query = query.where(threads.c.kind == filters.kind)
-    if filters.q:
-        q = filters.q
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(
-            sa.or_(
-                threads.c.title.ilike(pattern, escape="\\"),
-                threads.c.name.ilike(pattern, escape="\\"),
-            )
-        )
-    if filters.floor is not None:
-        query = query.where(threads.c.last_activity_at >= filters.floor)
-    if filters.ceiling is not None:
-        query = query.where(threads.c.last_activity_at < filters.ceiling)
     query = query.order_by(threads.c.last_activity_at.desc(), threads.c.id.desc())
     with db.read() as conn:
         # The cursor first: whatever commits after it is sent again next time, never skipped.
-        change = max(user_change(conn, user.user_id), since_change)
+        change = max(current_value(conn, user.user_id), since_change)
         found = conn.execute(query.limit(LIVE_LIMIT + 1)).all()
     if len(found) > LIVE_LIMIT:
         return None, change
     now = datetime.now(UTC)
-    rows = [
-        make_row(
-            thread_id=r.id,
-            kind=r.kind,
-            name=r.name,
-            title=r.title,
-            project=r.project,
-            meta=json_value(r.meta),
-            entries=int(r.entry_count),
-            activity=r.last_activity_at,
-            children=int(r.child_count),
-            change=int(r.change),
-            deleted=r.deleted_at is not None,
-            now=now,
-        )
-        for r in found
-    ]
+    rows = [_row_of(r, now) for r in found]
     return rows, max([change, *(r.change for r in rows)])
 
 

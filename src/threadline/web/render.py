@@ -37,6 +37,8 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from threadline.sources.lines import as_str
+
 #: Characters of one text, thinking, input or output shown before "show full".
 MAX_SHOWN = 20_000
 #: Lines of one diff shown before "show full".
@@ -146,10 +148,6 @@ _SHELL_TOOLS = {"shell", "local_shell", "container.exec", "exec_command", "shell
 _PATCH_FILE = re.compile(r"^\*\*\* (?:Add|Update|Delete) File: (.+)$", re.M)
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def _shell_text(command: Any) -> str | None:
     """A Codex ``command`` (a list like ``["bash", "-lc", "ls"]``, or a string) as one line."""
     if isinstance(command, str):
@@ -172,32 +170,32 @@ def tool_summary(name: str | None, tool_input: Any) -> str:
     name = name or "tool"
     found: str | None = None
     if name == "Bash" or name == "BashOutput":
-        found = _text(data.get("command")) or _text(data.get("bash_id"))
+        found = as_str(data.get("command")) or as_str(data.get("bash_id"))
     elif name in _PATH_TOOLS:
-        found = _text(data.get("file_path")) or _text(data.get("notebook_path"))
-        found = found or _text(data.get("path"))
+        found = as_str(data.get("file_path")) or as_str(data.get("notebook_path"))
+        found = found or as_str(data.get("path"))
     elif name in ("Grep", "Glob"):
-        pattern = _text(data.get("pattern"))
-        where = _text(data.get("path")) or _text(data.get("glob"))
+        pattern = as_str(data.get("pattern"))
+        where = as_str(data.get("path")) or as_str(data.get("glob"))
         found = f"{pattern} in {where}" if pattern and where else pattern
     elif name == "WebFetch":
-        found = _text(data.get("url"))
+        found = as_str(data.get("url"))
     elif name == "WebSearch":
-        found = _text(data.get("query"))
+        found = as_str(data.get("query"))
     elif name in ("Task", "Agent"):
-        found = _text(data.get("description")) or _text(data.get("prompt"))
-        kind = _text(data.get("subagent_type"))
+        found = as_str(data.get("description")) or as_str(data.get("prompt"))
+        kind = as_str(data.get("subagent_type"))
         found = f"{found} ({kind})" if found and kind else found
     elif name == "apply_patch":
-        patch = tool_input if isinstance(tool_input, str) else _text(data.get("input"))
+        patch = tool_input if isinstance(tool_input, str) else as_str(data.get("input"))
         files = _PATCH_FILE.findall(patch or "")
         found = ", ".join(files) if files else None
     elif name in _SHELL_TOOLS:
-        found = _shell_text(data.get("command")) or _text(data.get("cmd"))
+        found = _shell_text(data.get("command")) or as_str(data.get("cmd"))
         if found and (patch := _embedded_patch(found)) is not None:
             found = "apply_patch " + ", ".join(_PATCH_FILE.findall(patch))
     elif name == "web_search":
-        found = _text(data.get("query"))
+        found = as_str(data.get("query"))
     elif name == "TodoWrite" and isinstance(data.get("todos"), list):
         found = f"{len(data['todos'])} todos"
     if found is None:
@@ -272,13 +270,13 @@ def tool_diff(name: str | None, tool_input: Any) -> list[DiffLine] | None:
     if name == "NotebookEdit" and isinstance(data.get("new_source"), str):
         return [DiffLine("add", line) for line in data["new_source"].splitlines()]
     if name == "apply_patch":
-        patch = tool_input if isinstance(tool_input, str) else _text(data.get("input"))
+        patch = tool_input if isinstance(tool_input, str) else as_str(data.get("input"))
         return patch_lines(patch) if patch else None
     if name in _SHELL_TOOLS:
         command = data.get("command")
         if isinstance(command, list) and len(command) == 2 and command[0] == "apply_patch":
             return patch_lines(str(command[1]))
-        text = _shell_text(command) or _text(data.get("cmd"))
+        text = _shell_text(command) or as_str(data.get("cmd"))
         patch = _embedded_patch(text) if text else None
         return patch_lines(patch) if patch is not None else None
     return None
@@ -437,7 +435,7 @@ def _input_text(tool_input: Any) -> str:
 
 
 def tool_view(part: dict[str, Any], full: bool) -> ToolView:
-    name = str(part.get("name") or "tool")
+    name = _tool_name(part)
     tool_input = part.get("input")
     diff = tool_diff(name, tool_input)
     diff_cut = False
@@ -547,6 +545,20 @@ def _prompt_key(text: str) -> str:
     return " ".join(text.split())[:500]
 
 
+#: Tools whose call starts a subagent (a child thread).
+SUBAGENT_TOOLS = ("Task", "Agent")
+
+
+def starts_subagents(rows: Iterable[Row]) -> bool:
+    """Whether one of ``rows`` calls a tool that starts a subagent: only then does
+    :func:`build_views` (given these rows as its page) look at the children."""
+    return any(_tool_name(part) in SUBAGENT_TOOLS for row in rows for part in _calls(row))
+
+
+def _tool_name(part: dict[str, Any]) -> str:
+    return str(part.get("name") or "tool")
+
+
 def child_for(tool_input: Any, agent_id: str | None, children: list[Child]) -> Child | None:
     """The child thread a Task call started: by the subagent's id when the result or a progress
     line names it, else by its first prompt or description (the child's title)."""
@@ -612,7 +624,7 @@ def build_views(
             if str(part["tool_call_id"]) == call_id:
                 tools[call_id][0].results.append(result_view(part, row.id, window.full))
     for call_id, (tool, tool_input) in tools.items():
-        if tool.name in ("Task", "Agent"):
+        if tool.name in SUBAGENT_TOOLS:
             tool.child = child_for(tool_input, agent_ids.get(call_id), child_list)
         if any(r.output.cut for r in tool.results):
             for owner in views.values():

@@ -37,8 +37,8 @@ Live-update contract (for the page's live updates):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -50,8 +50,8 @@ from threadline.server import pages, transcripts
 from threadline.server import threads as server_threads
 from threadline.server.database import Database
 from threadline.server.deps import app_state
-from threadline.server.schema import entries
-from threadline.server.threads import live_thread
+from threadline.server.schema import entries, threads
+from threadline.server.threads import live_thread, thread_row
 from threadline.server.values import json_value
 from threadline.web import render as views
 from threadline.web.render import Child, Row, Window
@@ -86,7 +86,6 @@ _COLUMNS = sa.select(
     entries.c.change,
     entries.c.seq,
 )
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 Generation = Annotated[int | None, Query(ge=1)]
 
@@ -118,10 +117,12 @@ def _after(
     return query.order_by(entries.c.ts, entries.c.pk).limit(limit)
 
 
-def _before(thread_id: str, key: tuple[str, int], limit: int) -> sa.Select[Any]:
+def _before(
+    thread_id: str, key: tuple[str, int], limit: int, columns: sa.Select[Any] = _COLUMNS
+) -> sa.Select[Any]:
     ts, pk = key
     return (
-        _COLUMNS.where(
+        columns.where(
             entries.c.thread_id == thread_id,
             sa.or_(entries.c.ts < ts, sa.and_(entries.c.ts == ts, entries.c.pk < pk)),
         )
@@ -187,16 +188,65 @@ def _read_page(
     return before, page, after[:near], more_before, more_after
 
 
-def _children(db: Database, user: WebUser, thread_id: str, count: int) -> list[Any]:
-    if not count:
-        return []
-    page = server_threads.list_threads(
-        db, user.principal, parent_id=thread_id, limit=min(MAX_CHILDREN, 500)
+@dataclass(frozen=True, slots=True)
+class ChildThread:
+    """What the header shows of a child thread (a subagent's session)."""
+
+    id: str
+    name: str
+    title: str | None
+    meta: dict[str, Any]
+    entry_count: int
+    created_at: str
+
+
+_CHILD_COLUMNS = sa.select(
+    threads.c.id,
+    threads.c.name,
+    threads.c.title,
+    threads.c.meta,
+    threads.c.entry_count,
+    threads.c.created_at,
+)
+
+
+def _children(conn: sa.Connection, user_id: int, key: str) -> list[ChildThread]:
+    """The live threads of the user whose parent key is ``key``, by start (else creation)."""
+    query = (
+        _CHILD_COLUMNS.where(
+            threads.c.user_id == user_id,
+            threads.c.deleted_at.is_(None),
+            threads.c.parent_key == key,
+        )
+        .order_by(threads.c.last_activity_at.desc(), threads.c.id.desc())
+        .limit(MAX_CHILDREN)
     )
-    return sorted(page.threads, key=lambda t: (str(t.meta.get("started") or ""), t.created_at))
+    found = []
+    for r in conn.execute(query):
+        meta = json_value(r.meta)
+        found.append(
+            ChildThread(
+                id=r.id,
+                name=r.name,
+                title=r.title,
+                meta=meta if isinstance(meta, dict) else {},
+                entry_count=int(r.entry_count),
+                created_at=r.created_at,
+            )
+        )
+    # Stored timestamps sort as text in time order.
+    return sorted(found, key=lambda t: (str(t.meta.get("started") or ""), t.created_at))
 
 
-def _child_links(children: list[Any]) -> list[Child]:
+def _page_children(conn: sa.Connection, user_id: int, thread: Any, page: list[Row]) -> list[Child]:
+    """The children to match to the page's tool calls: read only when one starts a
+    subagent."""
+    if not views.starts_subagents(page):
+        return []
+    return _child_links(_children(conn, user_id, thread.key))
+
+
+def _child_links(children: list[ChildThread]) -> list[Child]:
     return [
         Child(
             id=t.id,
@@ -243,7 +293,7 @@ def thread_page(
 ) -> Response:
     db = app_state(request).db
     with db.read() as conn:
-        row = live_thread(conn, user.user_id, thread_id)
+        row = thread_row(conn, user.user_id, thread_id)
         start: tuple[str, int] | None = None
         if around:
             target = conn.execute(
@@ -252,25 +302,16 @@ def thread_page(
                 )
             ).first()
             if target is not None:
-                back = conn.execute(
-                    sa.select(entries.c.ts, entries.c.pk)
-                    .where(
-                        entries.c.thread_id == thread_id,
-                        sa.or_(
-                            entries.c.ts < target.ts,
-                            sa.and_(entries.c.ts == target.ts, entries.c.pk < target.pk),
-                        ),
-                    )
-                    .order_by(entries.c.ts.desc(), entries.c.pk.desc())
-                    .limit(AROUND_BEFORE + 1)
-                ).all()
+                keys = sa.select(entries.c.ts, entries.c.pk)
+                query = _before(thread_id, (target.ts, target.pk), AROUND_BEFORE + 1, keys)
+                back = conn.execute(query).all()
                 if len(back) > AROUND_BEFORE:
                     start = (str(back[-1].ts), int(back[-1].pk))
         before, page, after, more_before, more_after = _read_page(
             conn, thread_id, start_after=start
         )
+        children = _children(conn, user.user_id, row.key) if row.child_count else []
     thread = server_threads.thread_model(row)
-    children = _children(db, user, thread_id, thread.child_count)
     window = Window(before, page, after)
     items = views.build_views(window, _child_links(children), thread_is_subagent=_is_subagent(row))
     cursors = Page(window, more_before, more_after, int(row.change))
@@ -308,9 +349,9 @@ def entry_fragments(
             parts = _read_page(conn, thread_id, end_before=_decode(before))
         else:
             parts = _read_page(conn, thread_id, start_after=_decode(after) if after else None)
-    children = _children(db, user, thread_id, int(row.child_count))
+        children = _page_children(conn, user.user_id, row, parts[1])
     window = Window(parts[0], parts[1], parts[2])
-    items = views.build_views(window, _child_links(children), thread_is_subagent=_is_subagent(row))
+    items = views.build_views(window, children, thread_is_subagent=_is_subagent(row))
     cursors = Page(window, parts[3], parts[4], int(row.change))
     return _fragment(
         items,
@@ -356,26 +397,19 @@ def full_entry(request: Request, thread_id: str, entry_id: str, user: User) -> R
         target = _row(found)
         after = [_row(r) for r in conn.execute(_after(thread_id, _key(target), near))]
         before = [_row(r) for r in conn.execute(_before(thread_id, _key(target), near))]
+        children = _page_children(conn, user.user_id, row, [target])
     before.reverse()
-    children = _children(db, user, thread_id, int(row.child_count))
     window = Window(before, [target], after, full=True)
-    items = views.build_views(window, _child_links(children), thread_is_subagent=_is_subagent(row))
+    items = views.build_views(window, children, thread_is_subagent=_is_subagent(row))
     return _fragment(items, thread_id)
-
-
-def _download_name(thread: Any, suffix: str) -> str:
-    meta = thread.meta or {}
-    base = meta.get("session_id") if isinstance(meta.get("session_id"), str) else thread.name
-    stem = _UNSAFE_NAME.sub("_", str(base)).strip("._")[:128]
-    return f"{stem or thread.id}{suffix}"
 
 
 @router.get("/threads/{thread_id}/export.md")
 def export_markdown(request: Request, thread_id: str, user: User) -> Response:
     db = app_state(request).db
     with db.read() as conn:
-        thread = server_threads.thread_model(live_thread(conn, user.user_id, thread_id))
-    facts = [(name, value) for name, value in _facts(thread)]
+        thread = server_threads.thread_model(thread_row(conn, user.user_id, thread_id))
+    facts = _facts(thread)
     facts.append(("Thread", thread.id))
     if thread.meta.get("started"):
         facts.append(("Started", str(thread.meta["started"])))
@@ -396,7 +430,7 @@ def export_markdown(request: Request, thread_id: str, user: User) -> Response:
                 return
             key = _key(rows[-1])
 
-    name = _download_name(thread, ".md")
+    name = transcripts.filename(thread.meta, thread.id, ".md", name=thread.name)
     response = StreamingResponse(
         body(),
         media_type="text/markdown; charset=utf-8",
@@ -410,15 +444,6 @@ def export_markdown(request: Request, thread_id: str, user: User) -> Response:
 def transcript_download(
     request: Request, thread_id: str, user: User, generation: Generation = None
 ) -> Response:
-    db = app_state(request).db
-    chosen = transcripts.choose(db, user.principal, thread_id, generation)
-    headers = {
-        "Content-Disposition": f'attachment; filename="{chosen.filename}"',
-        transcripts.GENERATION_HEADER: str(chosen.generation),
-        transcripts.STREAM_HEADER: chosen.stream_uuid,
-    }
-    response = StreamingResponse(
-        transcripts.lines(db, chosen), media_type=transcripts.MEDIA_TYPE, headers=headers
-    )
+    response = transcripts.response(app_state(request).db, user.principal, thread_id, generation)
     secure_headers(response)
     return response

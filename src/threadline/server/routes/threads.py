@@ -132,13 +132,4 @@ async def post_entry(request: Request, thread_id: str, who: Who) -> Response:
 def get_transcript(
     request: Request, thread_id: str, who: Who, generation: Generation = None
 ) -> Response:
-    db = app_state(request).db
-    chosen = transcripts.choose(db, who, thread_id, generation)
-    headers = {
-        "Content-Disposition": f'attachment; filename="{chosen.filename}"',
-        transcripts.GENERATION_HEADER: str(chosen.generation),
-        transcripts.STREAM_HEADER: chosen.stream_uuid,
-    }
-    return StreamingResponse(
-        transcripts.lines(db, chosen), media_type=transcripts.MEDIA_TYPE, headers=headers
-    )
+    return transcripts.response(app_state(request).db, who, thread_id, generation)
