@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
 
 from tests.helpers.asgi import AsgiClient
 from tests.web.conftest import csrf_of, sign_in
+from threadline.server import admin
+from threadline.server.database import Database
+from threadline.server.schema import web_sessions
+from threadline.server.values import ts_text
 
 
 def test_pages_need_a_session_and_come_back_after_signing_in(
@@ -85,3 +92,26 @@ def test_next_never_leaves_the_site(browser: Callable[[], AsgiClient], users: li
               "csrf": csrf_of(page), "next": "https://evil.example/"},
     )  # fmt: skip
     assert answer.headers["location"] == "/threads"
+
+
+def test_signing_in_deletes_expired_sessions(
+    browser: Callable[[], AsgiClient], users: list[str], db: Database
+) -> None:
+    alice_id = next(u.id for u in admin.list_users(db) if u.name == "alice")
+    now = datetime.now(UTC)
+    rows = {"expired": now - timedelta(minutes=1), "current": now + timedelta(days=1)}
+    with db.write() as conn:
+        for name, expires in rows.items():
+            conn.execute(
+                web_sessions.insert().values(
+                    id_hash=f"test-{name}", user_id=alice_id, csrf="x",
+                    created_at=ts_text(now - timedelta(days=40)), last_seen_at=ts_text(now),
+                    expires_at=ts_text(expires),
+                )
+            )  # fmt: skip
+    assert sign_in(browser(), "bob").status_code == 303, "anyone's sign-in clears them"
+    with db.read() as conn:
+        left = set(conn.execute(sa.select(web_sessions.c.id_hash)).scalars())
+    assert "test-expired" not in left
+    assert "test-current" in left
+    assert len(left) == 2, "the new session and the current one"

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from threadline.errors import Conflict, NotFound, ValidationFailed
 from threadline.protocol import MAX_NAME_CHARS
-from threadline.server.auth import hash_password, insert_token
+from threadline.server.auth import hash_password, insert_token, revoke
 from threadline.server.database import Database
 from threadline.server.schema import devices, tokens, user_cursors, users
 from threadline.server.values import now_text
@@ -124,20 +124,11 @@ def list_tokens(db: Database, user: str | None = None) -> list[TokenInfo]:
 
 def revoke_token(db: Database, token_id: int) -> TokenInfo:
     """Revoke a token by id (already revoked is fine); :class:`NotFound` if there is none."""
-
-    def work(conn: sa.Connection) -> None:
+    with db.read() as conn:
         found = conn.execute(sa.select(tokens.c.id).where(tokens.c.id == token_id)).first()
-        if found is None:
-            raise NotFound(
-                f"no token with id {token_id}", hint="`threadline token list` shows them."
-            )
-        conn.execute(
-            tokens.update()
-            .where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
-            .values(revoked_at=now_text())
-        )
-
-    db.run_write(work)
+    if found is None:
+        raise NotFound(f"no token with id {token_id}", hint="`threadline token list` shows them.")
+    revoke(db, token_id)
     return next(t for t in list_tokens(db) if t.id == token_id)
 
 

@@ -202,18 +202,32 @@ class LoginLimiter:
         return max(1, int(failures[-self.max_failures] + self.window - now + 0.999))
 
 
+def verify_login(
+    db: Database, limiter: LoginLimiter, name: str, password: str, address: str | None
+) -> sa.Row[tuple[object, ...]]:
+    """The user row of ``name`` if ``password`` is theirs, under the failed-login rate limit.
+
+    Raises :class:`TooManyRequests` while the name (or the address) has too many recent
+    failures, and :class:`Unauthorized` for an unknown name or a wrong password, which counts
+    as a failure. The work is the same whether the name exists or not. ``address`` ``None``
+    counts against the name only (a signed-in user confirming their password).
+    """
+    keys = (f"user:{name}",) if address is None else (f"user:{name}", f"addr:{address}")
+    limiter.check(*keys)
+    with db.read() as conn:
+        user = conn.execute(sa.select(users).where(users.c.name == name)).first()
+    stored_hash = user.password_hash if user is not None else _DUMMY_HASH
+    if not verify_password(stored_hash, password) or user is None:
+        limiter.fail(*keys)
+        raise Unauthorized("wrong user name or password", hint="Check the user name and password.")
+    return user
+
+
 def login(
     db: Database, limiter: LoginLimiter, request: LoginRequest, address: str
 ) -> LoginResponse:
     """Check the password and mint a token for the device (creating the device if new)."""
-    keys = (f"user:{request.username}", f"addr:{address}")
-    limiter.check(*keys)
-    with db.read() as conn:
-        user = conn.execute(sa.select(users).where(users.c.name == request.username)).first()
-    stored_hash = user.password_hash if user is not None else _DUMMY_HASH
-    if not verify_password(stored_hash, request.password) or user is None:
-        limiter.fail(*keys)
-        raise Unauthorized("wrong user name or password", hint="Check the user name and password.")
+    user = verify_login(db, limiter, request.username, request.password, address)
     device_uuid = str(request.device_id)
     user_id = int(user.id)
 

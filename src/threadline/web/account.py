@@ -27,12 +27,11 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from threadline import protocol as p
-from threadline.errors import NotFound, TooManyRequests
-from threadline.server.auth import hash_password, insert_token, verify_password
+from threadline.errors import NotFound, TooManyRequests, Unauthorized
+from threadline.server.auth import hash_password, insert_token, revoke, verify_login
 from threadline.server.database import Database
 from threadline.server.deps import app_state
 from threadline.server.schema import devices, tokens, users
-from threadline.server.values import now_text
 from threadline.web import sessions
 from threadline.web.routes import router
 from threadline.web.sessions import User, WebUser
@@ -87,36 +86,22 @@ def create_token(db: Database, user_id: int, name: str) -> tuple[int, str]:
 
 def revoke_token(db: Database, user_id: int, token_id: int) -> None:
     """Revoke the user's token ``token_id`` (already revoked is fine); else :class:`NotFound`."""
-
-    def work(conn: sa.Connection) -> None:
-        mine = tokens.c.user_id == user_id
-        found = conn.execute(sa.select(tokens.c.id).where(tokens.c.id == token_id, mine)).first()
-        if found is None:
-            raise NotFound("no such token", hint="The account page lists your tokens.")
-        conn.execute(
-            tokens.update()
-            .where(tokens.c.id == token_id, mine, tokens.c.revoked_at.is_(None))
-            .values(revoked_at=now_text())
-        )
-
-    db.run_write(work)
-
-
-def change_password(db: Database, user: WebUser, current: str, new: str) -> bool:
-    """Store ``new`` if ``current`` is the password; sign out the other sessions."""
+    mine = tokens.c.id == token_id, tokens.c.user_id == user_id
     with db.read() as conn:
-        stored = conn.execute(
-            sa.select(users.c.password_hash).where(users.c.id == user.user_id)
-        ).scalar_one()
-    if not verify_password(stored, current):
-        return False
+        found = conn.execute(sa.select(tokens.c.id).where(*mine)).first()
+    if found is None:
+        raise NotFound("no such token", hint="The account page lists your tokens.")
+    revoke(db, token_id)
+
+
+def change_password(db: Database, user: WebUser, new: str) -> None:
+    """Store ``new`` as the user's password and sign out their other sessions."""
     new_hash = hash_password(new)
     with db.write() as conn:
         conn.execute(
             users.update().where(users.c.id == user.user_id).values(password_hash=new_hash)
         )
     sessions.end_other_sessions(db, user)
-    return True
 
 
 def _page(request: Request, user: WebUser, status: int = 200, **context: Any) -> Response:
@@ -179,14 +164,13 @@ async def password_form(request: Request, user: User) -> Response:
         problem = "The two new passwords differ; type the same one twice."
     if problem:
         return _page(request, user, 400, password_error=problem)
-    limiter, keys = app_state(request).limiter, (f"user:{user.name}",)
+    db, limiter = app_state(request).db, app_state(request).limiter
     try:
-        limiter.check(*keys)
+        # Only the name's failures count here: the user is signed in, the address is theirs.
+        await anyio.to_thread.run_sync(verify_login, db, limiter, user.name, current, None)
     except TooManyRequests as exc:
         return _page(request, user, 429, password_error=exc.message)
-    db = app_state(request).db
-    changed = await anyio.to_thread.run_sync(change_password, db, user, current, new)
-    if not changed:
-        limiter.fail(*keys)
+    except Unauthorized:
         return _page(request, user, 401, password_error="The current password is wrong.")
+    await anyio.to_thread.run_sync(change_password, db, user, new)
     return RedirectResponse("/account?done=password", status_code=303)

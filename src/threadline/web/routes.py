@@ -14,7 +14,8 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from threadline import protocol as p
-from threadline.errors import ApiError, TooManyRequests
+from threadline.errors import ApiError, TooManyRequests, Unauthorized
+from threadline.server.auth import verify_login
 from threadline.server.deps import app_state
 from threadline.server.errors import api_error_response
 from threadline.web import sessions
@@ -78,16 +79,14 @@ async def login(request: Request) -> Response:
     name = form.get("username", "").strip()[: p.MAX_NAME_CHARS]
     password = form.get("password", "")[:1024]
     address = request.client.host if request.client else "?"
-    limiter = app_state(request).limiter
-    keys = (f"user:{name}", f"addr:{address}")
+    state = app_state(request)
     try:
-        limiter.check(*keys)
+        user = await anyio.to_thread.run_sync(
+            verify_login, state.db, state.limiter, name, password, address
+        )
     except TooManyRequests as exc:
         return _login_form(request, next=form.get("next"), error=exc.message, name=name, status=429)
-    db = app_state(request).db
-    user_id = await anyio.to_thread.run_sync(sessions.check_password, db, name, password)
-    if user_id is None:
-        limiter.fail(*keys)
+    except Unauthorized:
         return _login_form(
             request,
             next=form.get("next"),
@@ -96,7 +95,7 @@ async def login(request: Request) -> Response:
             status=401,
         )
     response = RedirectResponse(safe_next(form.get("next")), status_code=303)
-    sessions.start_session(request, response, user_id)
+    sessions.start_session(request, response, int(user.id))
     return response
 
 

@@ -3,10 +3,12 @@
 - The cookie (``threadline_session``) holds a random secret; only its SHA-256 is stored, so a
   copy of the database signs nobody in. It is ``HttpOnly``, ``SameSite=Lax``, and ``Secure``
   when the request came over https (directly or through a proxy's ``X-Forwarded-Proto``).
-- A session lasts :data:`SESSION_DAYS` days from the last visit; signing out deletes it.
+- A session lasts :data:`SESSION_DAYS` days from the last visit; signing out deletes it, and
+  every sign-in deletes the sessions that have expired.
 - Every form that changes something carries the session's CSRF token (compared in constant
   time). The sign-in form, which has no session yet, uses a double-submit cookie.
-- Sign-in attempts share the API's rate limit (per user name and per address).
+- Sign-in attempts go through the API's check (:func:`~threadline.server.auth.verify_login`)
+  and share its rate limit (per user name and per address).
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from threadline.errors import Forbidden
-from threadline.server.auth import _DUMMY_HASH, Principal, hash_token, verify_password
+from threadline.server.auth import Principal, hash_token
 from threadline.server.database import Database
 from threadline.server.deps import app_state
 from threadline.server.schema import users, web_sessions
-from threadline.server.values import now_text, ts_parse, ts_text
+from threadline.server.values import ts_parse, ts_text
 
 COOKIE = "threadline_session"
 LOGIN_CSRF_COOKIE = "threadline_login_csrf"
@@ -121,22 +123,15 @@ def _touch(db: Database, digest: str, now: datetime) -> None:
         )
 
 
-def check_password(db: Database, name: str, password: str) -> int | None:
-    """The user's id if ``password`` is theirs, else ``None`` (same work either way)."""
-    with db.read() as conn:
-        row = conn.execute(sa.select(users.c.id, users.c.password_hash).where(users.c.name == name))
-        user = row.first()
-    if user is None:
-        verify_password(_DUMMY_HASH, password)
-        return None
-    return int(user.id) if verify_password(user.password_hash, password) else None
-
-
 def start_session(request: Request, response: Response, user_id: int) -> None:
-    """Create a session for ``user_id`` and set its cookie on ``response``."""
+    """Create a session for ``user_id`` and set its cookie on ``response``.
+
+    Expired sessions of anyone are deleted here too: sign-ins are rare enough to carry it.
+    """
     secret = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     with app_state(request).db.write() as conn:
+        _delete_expired(conn, now)
         conn.execute(
             web_sessions.insert().values(
                 id_hash=hash_token(secret),
@@ -179,9 +174,8 @@ def end_other_sessions(db: Database, user: WebUser) -> None:
         )
 
 
-def delete_expired(db: Database) -> None:
-    with db.write() as conn:
-        conn.execute(web_sessions.delete().where(web_sessions.c.expires_at < now_text()))
+def _delete_expired(conn: sa.Connection, now: datetime) -> None:
+    conn.execute(web_sessions.delete().where(web_sessions.c.expires_at <= ts_text(now)))
 
 
 async def read_form(request: Request) -> dict[str, str]:

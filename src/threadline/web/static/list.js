@@ -4,12 +4,13 @@
 // come from GET /threads/rows (same query, same cursor) as an HTML fragment and are appended
 // to the table; the response's Threadline-Next-Cursor header moves the link on, and an empty
 // one means there is nothing more. A row already shown (moved up by a live update) is kept
-// where it is. If a fetch fails, the link goes back to being a plain link.
+// where it is. If a fetch fails, the link goes back to being a plain link. Helpers: common.js.
 (function () {
   "use strict";
   var link = document.getElementById("load-more");
   var body = document.getElementById("thread-rows");
-  if (!link || !body || !window.fetch || !window.URL) {
+  var threadline = window.threadline;
+  if (!link || !body || !threadline || !window.fetch || !window.URL) {
     return;
   }
   var loading = false;
@@ -39,39 +40,26 @@
     }
   }
 
-  function append(html) {
-    var template = document.createElement("template");
-    template.innerHTML = html;
-    var rows = template.content.querySelectorAll("tr[id]");
-    for (var i = 0; i < rows.length; i++) {
-      if (!document.getElementById(rows[i].id)) {
-        body.appendChild(rows[i]);
-      }
-    }
-  }
-
   function loadMore() {
     if (loading || !enhanced) {
       return;
     }
     loading = true;
     link.setAttribute("aria-busy", "true");
-    fetch(rowsUrl(link.href), { credentials: "same-origin", headers: { Accept: "text/html" } })
-      .then(function (response) {
-        if (!response.ok || response.redirected) {
-          throw new Error("rows: HTTP " + response.status);
-        }
-        var next = response.headers.get("Threadline-Next-Cursor") || "";
-        return response.text().then(function (html) {
-          append(html);
-          if (next) {
-            var url = new URL(link.href, window.location.href);
-            url.searchParams.set("cursor", next);
-            link.href = url.toString();
-          } else {
-            finish();
-          }
+    threadline
+      .fetchHtml(rowsUrl(link.href))
+      .then(function (got) {
+        threadline.unseen(threadline.parse(got.text, "tr[id]")).forEach(function (row) {
+          body.appendChild(row);
         });
+        var next = got.response.headers.get("Threadline-Next-Cursor") || "";
+        if (next) {
+          var url = new URL(link.href, window.location.href);
+          url.searchParams.set("cursor", next);
+          link.href = url.toString();
+        } else {
+          finish();
+        }
       })
       .catch(giveUp)
       .then(function () {

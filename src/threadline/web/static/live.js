@@ -13,54 +13,16 @@
 // in display order (data-sort). Threadline-Reload: 1 means too much changed: reload instead.
 // One fetch at a time; an event during a fetch schedules one more. When the stream (re)opens,
 // one catch-up fetch covers what changed between rendering the page and connecting.
-// Containers get a "threadline:updated" event with the added nodes (detail.nodes).
-//
-// Also here, because every page loads this file: buttons with data-copy="<element id>" copy
-// that element's text (or value) to the clipboard.
+// The container then gets a "threadline:updated" event with the added or replaced nodes
+// (detail.nodes): thread.js gives their code blocks copy buttons. Helpers: common.js.
 (function () {
   "use strict";
 
-  // --- copy buttons -----------------------------------------------------------------------
-  document.addEventListener("click", function (event) {
-    var button = event.target.closest ? event.target.closest("button[data-copy]") : null;
-    if (!button) {
-      return;
-    }
-    var source = document.getElementById(button.getAttribute("data-copy"));
-    if (!source) {
-      return;
-    }
-    var text = "value" in source ? source.value : source.textContent;
-    var done = function () {
-      button.setAttribute("data-copied", "");
-      button.textContent = "Copied";
-    };
-    if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(text).then(done, function () {
-        selectText(source);
-      });
-    } else {
-      selectText(source);
-    }
-  });
-
-  function selectText(element) {
-    if (element.select) {
-      element.select();
-      return;
-    }
-    var range = document.createRange();
-    range.selectNodeContents(element);
-    var selection = window.getSelection();
-    selection.removeAllRanges();
-    selection.addRange(range);
-  }
-
-  // --- live updates -----------------------------------------------------------------------
   var rows = document.querySelector("tbody#thread-rows[data-change]");
   var entries = document.querySelector("ol#entries[data-thread-id][data-change]");
   var target = rows || entries;
-  if (!target || !window.EventSource || !window.fetch) {
+  var threadline = window.threadline;
+  if (!target || !threadline || !window.EventSource || !window.fetch) {
     return;
   }
   var status = document.getElementById("live-status");
@@ -86,15 +48,9 @@
     return "/threads/" + id + "/entries?since_change=" + since;
   }
 
-  function parse(html, selector) {
-    var template = document.createElement("template");
-    template.innerHTML = html;
-    return Array.prototype.slice.call(template.content.querySelectorAll(selector));
-  }
-
   function applyRows(html) {
     var added = [];
-    var fresh = parse(html, "tr[id]");
+    var fresh = threadline.parse(html, "tr[id]");
     // The answer is most recent first: insert from the last so the first ends on top.
     for (var i = fresh.length - 1; i >= 0; i--) {
       var row = fresh[i];
@@ -118,7 +74,7 @@
   function applyEntries(html) {
     var added = [];
     var atEnd = !entries.getAttribute("data-after");
-    parse(html, "li[id]").forEach(function (item) {
+    threadline.parse(html, "li[id]").forEach(function (item) {
       var old = document.getElementById(item.id);
       if (old) {
         old.parentNode.replaceChild(item, old);
@@ -153,27 +109,23 @@
     }
     busy = true;
     again = false;
-    fetch(fragmentUrl(), { credentials: "same-origin", headers: { Accept: "text/html" } })
-      .then(function (response) {
-        if (!response.ok || response.redirected) {
-          throw new Error("live: HTTP " + response.status);
-        }
-        if (response.headers.get("Threadline-Reload") === "1") {
+    threadline
+      .fetchHtml(fragmentUrl())
+      .then(function (got) {
+        if (got.response.headers.get("Threadline-Reload") === "1") {
           window.location.reload();
-          return null;
+          return;
         }
-        var change = response.headers.get("Threadline-Change");
-        return response.text().then(function (html) {
-          var added = rows ? applyRows(html) : applyEntries(html);
-          if (change) {
-            target.setAttribute("data-change", change);
-          }
-          if (added.length) {
-            target.dispatchEvent(
-              new CustomEvent("threadline:updated", { bubbles: true, detail: { nodes: added } })
-            );
-          }
-        });
+        var change = got.response.headers.get("Threadline-Change");
+        var added = rows ? applyRows(got.text) : applyEntries(got.text);
+        if (change) {
+          target.setAttribute("data-change", change);
+        }
+        if (added.length) {
+          target.dispatchEvent(
+            new CustomEvent("threadline:updated", { bubbles: true, detail: { nodes: added } })
+          );
+        }
       })
       .catch(function () {
         setStatus("error", "Live updates paused");

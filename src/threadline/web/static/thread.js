@@ -1,38 +1,28 @@
 // The thread page: load more entries while scrolling, load earlier ones, follow #entry-<id>
-// links into long threads, "show full" for cut texts, and copy buttons. No inline script:
-// everything is wired here from data attributes.
+// links into long threads, "show full" for cut texts, and copy buttons (each entry's, and one
+// on every code block, including those of entries live.js adds). No inline script: everything
+// is wired here from data attributes. Helpers: common.js.
 (function () {
   "use strict";
   var list = document.getElementById("entries");
-  if (!list) return;
+  var threadline = window.threadline;
+  if (!list || !threadline) return;
   var threadId = list.getAttribute("data-thread-id");
   var base = "/threads/" + encodeURIComponent(threadId);
   var more = document.getElementById("more");
   var earlier = document.getElementById("load-before");
   var busy = false;
 
-  function fetchHtml(url) {
-    return fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
-      .then(function (response) {
-        if (!response.ok) throw new Error("HTTP " + response.status);
-        return response.text().then(function (text) { return { response: response, text: text }; });
-      });
-  }
+  var fetchHtml = threadline.fetchHtml;
 
-  // Parse server-rendered fragments; leave out entries already on the page.
+  // Server-rendered entries, without those already on the page, ready to insert.
   function fragment(html) {
-    var template = document.createElement("template");
-    template.innerHTML = html;
-    var items = template.content.querySelectorAll(":scope > li");
-    for (var i = 0; i < items.length; i++) {
-      if (items[i].id && document.getElementById(items[i].id)) items[i].remove();
-    }
-    addCodeButtons(template.content);
-    return template.content;
-  }
-
-  function added() {
-    list.dispatchEvent(new CustomEvent("threadline:entries", { bubbles: true }));
+    var items = document.createDocumentFragment();
+    threadline.unseen(threadline.parse(html, "li")).forEach(function (item) {
+      items.appendChild(item);
+    });
+    addCodeButtons(items);
+    return items;
   }
 
   function loadAfter() {
@@ -46,7 +36,6 @@
         var next = got.response.headers.get("Threadline-After") || "";
         list.setAttribute("data-after", next);
         if (!next && more) more.hidden = true;
-        added();
       })
       .catch(function () { /* the link stays for another try */ })
       .finally(function () {
@@ -67,7 +56,6 @@
         var previous = got.response.headers.get("Threadline-Before") || "";
         list.setAttribute("data-before", previous);
         if (!previous && earlier) earlier.hidden = true;
-        added();
       })
       .catch(function () {})
       .finally(function () { busy = false; });
@@ -120,16 +108,6 @@
   showTarget();
 
   // --- show full, copy -------------------------------------------------------------------
-  function copy(text, button) {
-    if (!navigator.clipboard) return;
-    navigator.clipboard.writeText(text).then(function () {
-      var label = button.textContent;
-      button.textContent = "Copied";
-      button.classList.add("copied");
-      setTimeout(function () { button.textContent = label; button.classList.remove("copied"); }, 1200);
-    });
-  }
-
   function addCodeButtons(root) {
     var blocks = root.querySelectorAll("pre.code, pre.input, pre.output, pre.diff");
     for (var i = 0; i < blocks.length; i++) {
@@ -142,6 +120,12 @@
     }
   }
 
+  // Entries added or replaced by live updates (live.js).
+  list.addEventListener("threadline:updated", function (event) {
+    var nodes = (event.detail && event.detail.nodes) || [];
+    for (var i = 0; i < nodes.length; i++) addCodeButtons(nodes[i]);
+  });
+
   document.addEventListener("click", function (event) {
     var target = event.target;
     if (!(target instanceof Element)) return;
@@ -151,10 +135,9 @@
       var owner = document.getElementById("entry-" + full.getAttribute("data-entry"));
       full.textContent = "Loading…";
       fetchHtml(full.getAttribute("href")).then(function (got) {
-        var content = document.createElement("template");
-        content.innerHTML = got.text;
-        addCodeButtons(content.content);
-        if (owner) owner.replaceWith(content.content);
+        var items = threadline.parse(got.text, "li");
+        items.forEach(addCodeButtons);
+        if (owner) owner.replaceWith.apply(owner, items);
       }).catch(function () { full.textContent = "Could not load; try again"; });
       return;
     }
@@ -169,14 +152,14 @@
         clone.querySelector(".copy-code").remove();
         text = pre.classList.contains("diff") ? diffText(clone) : clone.textContent;
       }
-      copy(text, codeButton);
+      threadline.copy(text, codeButton);
       return;
     }
-    var entryButton = target.closest("button.copy[data-copy='entry']");
+    var entryButton = target.closest("button[data-copy-entry]");
     if (entryButton) {
       var entry = entryButton.closest(".entry");
       var body = entry && entry.querySelector(".entry-body");
-      if (body) copy(body.innerText, entryButton);
+      if (body) threadline.copy(body.innerText, entryButton);
     }
   });
 
