@@ -17,6 +17,7 @@ import pytest
 
 from tests.browser.site import Notes, account
 from tests.helpers.server import Account, ServerProcess
+from tests.helpers.web import PASSWORD
 
 CHROMIUM = Path(os.environ.get("THREADLINE_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -34,10 +35,14 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 # Playwright must never fetch browsers of its own, whatever the caller's environment.
 os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
 
+# Without Playwright the `playwright` fixture skips every test of this folder (fails under
+# CI=true), so no test module may import it at the top: they get ``expect`` from here.
 try:
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+    from playwright.sync_api import expect as expect
 except ImportError:  # pragma: no cover - the test extras install it
     sync_playwright = None  # type: ignore[assignment]
+    expect = None  # type: ignore[assignment]
 
 
 def _unavailable(message: str) -> None:
@@ -138,8 +143,6 @@ def context(chromium: Browser) -> Iterator[BrowserContext]:
 
 
 def sign_in(page: Page, site: Site, user: str = "alice", password: str | None = None) -> None:
-    from tests.browser.site import PASSWORD
-
     page.goto(f"{site.url}/login")
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", password or PASSWORD)

@@ -7,11 +7,10 @@ Used by the browser tests and by ``tests/web/test_live.py`` (server-sent events 
 from __future__ import annotations
 
 import json
-import re
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,21 +19,14 @@ from typing import Any
 import httpx
 
 from tests.helpers.server import Account, ServerProcess, create_user_and_token
+from tests.helpers.web import PASSWORD, csrf_of
 
-PASSWORD = "correct horse battery staple"
 DEVICE_ID = "2f6e0000-0000-4000-8000-0000000000b1"
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 def account(server: ServerProcess, user: str) -> Account:
     """``user`` with :data:`PASSWORD` and a fresh bearer token, on the server's database."""
     return create_user_and_token(server.database_url, user, PASSWORD)
-
-
-def csrf_of(html: str) -> str:
-    match = CSRF.search(html)
-    assert match, html[:500]
-    return match.group(1)
 
 
 @contextmanager
@@ -128,43 +120,74 @@ def read_events(lines: Iterator[str]) -> Iterator[Event]:
         fields[name] = value[1:] if value.startswith(" ") else value
 
 
+class StreamEnded(AssertionError):
+    """The server ended an event stream, which it never does while it serves it."""
+
+
 class EventReader:
-    """``GET /events`` read on a background thread; :meth:`next` waits for the next event."""
+    """``GET /events`` read on a background thread; :meth:`next` waits for the next event.
+
+    The answer must have a status in ``expect`` (200, an open stream, unless the caller says
+    otherwise); only a 200 answer is read. A read error or the end of the stream is raised by
+    :meth:`next` (at that call and every later one), never taken for "no event".
+    """
 
     def __init__(
-        self, client: httpx.Client, headers: dict[str, str] | None = None, url: str = "/events"
+        self,
+        client: httpx.Client,
+        headers: dict[str, str] | None = None,
+        url: str = "/events",
+        *,
+        expect: Collection[int] = (200,),
     ) -> None:
         import queue
         import threading
 
         self._queue: queue.Queue[Event | BaseException | None] = queue.Queue()
+        self._failure: BaseException | None = None
         self._context = client.stream(
             "GET", url, headers=headers or {}, timeout=httpx.Timeout(10, read=None)
         )
         self.response = self._context.__enter__()
         self._thread = threading.Thread(target=self._pump, daemon=True)
-        if self.response.status_code == 200:
+        status = self.response.status_code
+        if status not in expect:
+            body = self.response.read().decode(errors="replace") if status != 200 else ""
+            self._context.__exit__(None, None, None)
+            raise AssertionError(f"GET {url}: status {status}, expected {sorted(expect)}: {body}")
+        if status == 200:
             self._thread.start()
+        else:
+            self._failure = AssertionError(f"GET {url} answered {status}: there is no stream")
 
     def _pump(self) -> None:
         try:
             for item in read_events(self.response.iter_lines()):
                 self._queue.put(item)
             self._queue.put(None)
-        except Exception as exc:  # closed under us at the end: any error of the read
+        except Exception as exc:  # handed to next(); after close() nobody asks any more
             self._queue.put(exc)
 
     def next(self, timeout: float = 5.0) -> Event | None:
-        """The next event, or ``None`` if none comes within ``timeout`` (or the stream ended)."""
+        """The next event, or ``None`` if none comes within ``timeout``.
+
+        Raises the read's error if reading failed, :class:`StreamEnded` if the stream ended.
+        """
         import queue
 
+        if self._failure is not None:
+            raise self._failure
         try:
             item = self._queue.get(timeout=timeout)
         except queue.Empty:
             return None
-        if isinstance(item, BaseException):
-            return None
-        return item
+        if isinstance(item, Event):
+            return item
+        if item is None:
+            self._failure = StreamEnded(f"the server ended the event stream {self.response.url}")
+        else:
+            self._failure = item
+        raise self._failure
 
     def close(self) -> None:
         """Hang up: shut the socket down first, which wakes the reading thread at once."""

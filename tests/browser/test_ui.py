@@ -5,14 +5,17 @@ phone width, and screenshots in light and dark."""
 from __future__ import annotations
 
 import re
-import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Dialog, Page, expect
 
-from tests.browser.conftest import Site, screenshot, sign_in
+# Playwright is imported by conftest, whose `playwright` fixture skips these tests without it
+# (and fails them under CI=true): importing it here would break collection instead.
+from tests.browser.conftest import Site, expect, screenshot, sign_in
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Dialog, Page
 
 pytestmark = pytest.mark.browser
 
@@ -64,11 +67,8 @@ def test_open_a_thread_and_a_pushed_entry_appears_live(page: Page, site: Site) -
     expect(page.locator("ol#entries")).to_contain_text("optimistic locking")
     wait_live(page)
     [entry_id] = site.shop.push("Pushed while the page was open")
-    pushed = time.monotonic()
-    page.wait_for_selector(f"li#entry-{entry_id}", timeout=1000)
-    elapsed = time.monotonic() - pushed
+    page.wait_for_selector(f"li#entry-{entry_id}", timeout=1000)  # within a second of the push
     expect(page.locator(f"li#entry-{entry_id}")).to_contain_text("Pushed while the page")
-    assert elapsed < 1.0, f"{elapsed:.2f} s"
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1, "no reload"
     assert not [e for e in errors if "Content Security Policy" in e], errors
 

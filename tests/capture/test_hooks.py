@@ -88,7 +88,11 @@ def test_a_hook_flushes_its_session_through_the_running_daemon(agent: AgentHome)
 
         def fired() -> bool:
             status = json.loads(agent.cli("hooks", "status", "--claude", "--json").stdout)
-            return all(e["last_fired"] for e in status[0]["events"].values())
+            [claude] = status
+            assert claude["agent"] == "claude-code"
+            events = claude["events"]
+            assert sorted(events) == sorted(("SessionStart", "UserPromptSubmit", "SessionEnd"))
+            return all(e["last_fired"] for e in events.values())
 
         wait_for(fired, 10, interval=0.1)
         status = json.loads(agent.cli("daemon", "status", "--json").stdout)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.daemon import complete_lines
 from threadline.sources import claude_code, detect
 from threadline.sources.lines import open_binary
 from threadline.store import db
@@ -48,10 +49,6 @@ def streams_of(conn: sqlite3.Connection, path: Path) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-def complete_part(data: bytes) -> bytes:
-    return data[: data.rfind(b"\n") + 1]
-
-
 def test_every_fixture_is_stored_byte_for_byte(conn: sqlite3.Connection, fixtures: Path) -> None:
     tailer = Tailer(conn)
     files = list(roots.walk(fixtures))
@@ -63,7 +60,7 @@ def test_every_fixture_is_stored_byte_for_byte(conn: sqlite3.Connection, fixture
         source = tstore.get_source(conn, str(path))
         assert source is not None and source["status"] == tstore.ACTIVE
         with open_binary(path) as stream:
-            original = complete_part(stream.read())
+            original = complete_lines(stream.read())
         assert stored_bytes(conn, source["stream_id"]) == original, path
         assert source["offset"] == len(original)
     # Reading again finds nothing new, in this process or a fresh one.
@@ -120,7 +117,7 @@ def test_uneven_appends_store_complete_lines_only_and_count_usage_once(
             tailer = Tailer(conn)  # a restart: the parser state is rebuilt from the file
         tailer.ingest(path)
         source = tstore.get_source(conn, str(path))
-        expected = complete_part(original[:written])
+        expected = complete_lines(original[:written])
         if source is not None:
             assert stored_bytes(conn, source["stream_id"]) == expected
             assert source["offset"] == len(expected)

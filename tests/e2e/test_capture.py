@@ -24,6 +24,7 @@ from tests.helpers.daemon import (
     wait_for,
 )
 from tests.helpers.server import ServerProcess, login
+from threadline.sync import engine
 from threadline.watch import roots
 
 LIVE_DEADLINE = 2.0
@@ -174,15 +175,34 @@ def all_on_server(view: ServerView, copies: dict[Path, bytes]) -> bool:
     return True
 
 
+def lines_on_server(view: ServerView) -> int:
+    return sum(t["entry_count"] for t in view.threads())
+
+
 def test_sigkill_mid_upload_loses_and_duplicates_nothing(
     agent: AgentHome, view: ServerView, fixtures: Path
 ) -> None:
     daemon = DaemonProcess(agent).start()
     copies = copy_fixtures(fixtures, agent)
-    time.sleep(0.3)  # reading and uploading have begun
+    total = sum(data.count(b"\n") for data in copies.values())
+    # The daemon uploads one batch at a time: it is killed while more than a whole batch is
+    # still to come, so whatever it had in flight, the server cannot end up holding everything.
+    batch = engine.DEFAULT_BATCH_ENTRIES
+    assert total > 2 * batch, "the upload takes several batches"
+    deadline = time.monotonic() + 30
+    while True:
+        held = lines_on_server(view)
+        if 0 < held < total - batch:
+            break
+        assert held < total - batch, f"the upload ran past the point to kill it ({held}/{total})"
+        assert time.monotonic() < deadline, "the upload did not begin"
+        time.sleep(0.01)
     daemon.kill()
     log = (agent.threadline / "log" / "daemon.log").read_text()
     assert "new lines" in log, "the daemon was killed before it read anything"
+    held = lines_on_server(view)  # a batch in flight may still have been stored
+    assert 0 < held < total, f"killed mid-upload: the server holds {held} of {total} lines"
+    assert not all_on_server(view, copies)
     with DaemonProcess(agent):
         wait_for(lambda: all_on_server(view, copies), 60)
     by_source = {t["meta"]["source"]: t for t in view.threads()}
@@ -190,6 +210,7 @@ def test_sigkill_mid_upload_loses_and_duplicates_nothing(
         thread = by_source[str(path)]
         assert sha256(view.transcript(thread["id"])) == sha256(data), path
         assert thread["entry_count"] == data.count(b"\n"), f"duplicates in {path}"
+    assert lines_on_server(view) == total
 
 
 def test_server_away_then_back_everything_arrives(

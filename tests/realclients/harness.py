@@ -9,7 +9,7 @@ in the background (``LoopbackNamespace.start``), e.g. ``threadline serve``.
 
 Typical use::
 
-    clis = ensure_clis()  # None: npm is missing or failed
+    clis = ensure_clis()  # InstallFailed: npm is missing or failed (npm's stderr says why)
     with LoopbackNamespace(tmp_path / "ns") as ns:
         env = client_env(clis, home=home, claude_config=cfg, codex_home=codex_home)
         first = ns.run("claude -p hello --output-format json", env=env, cwd=project)
@@ -74,18 +74,30 @@ def _installed(folder: Path) -> bool:
     return all(os.access(bins / name, os.X_OK) for name in ("claude", "codex"))
 
 
-def ensure_clis(folder: Path | None = None, *, timeout: float = 600) -> Path | None:
+class InstallFailed(Exception):
+    """npm is missing or could not install the CLIs; the message says why, with the tail of
+    npm's error output."""
+
+
+def _tail(output: bytes | str | None, lines: int = 15) -> str:
+    if isinstance(output, bytes):
+        output = output.decode(errors="replace")
+    kept = (output or "").strip().splitlines()[-lines:]
+    return "\n".join(kept) if kept else "(npm wrote nothing to stderr)"
+
+
+def ensure_clis(folder: Path | None = None, *, timeout: float = 600) -> Path:
     """The folder holding ``node_modules/.bin/claude`` and ``codex``, installing them if needed.
 
     Installs the latest releases with npm the first time and reuses them afterwards (delete the
-    folder to upgrade). Returns None when npm is missing or the install fails.
+    folder to upgrade). Raises :class:`InstallFailed` when npm is missing or the install fails.
     """
     folder = folder or cache_dir()
     if _installed(folder):
         return folder
     npm = shutil.which("npm")
     if npm is None:
-        return None
+        raise InstallFailed("npm is not on PATH")
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / ".install.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test processes install once
@@ -96,18 +108,30 @@ def ensure_clis(folder: Path | None = None, *, timeout: float = 600) -> Path | N
             manifest.write_text('{"name": "threadline-realclients", "private": true}\n')
         # No --ignore-scripts / --omit=optional: the CLIs are native optional dependencies and
         # Claude Code's postinstall links its binary into place.
+        command = [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", *CLI_PACKAGES]
         try:
-            subprocess.run(
-                [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", *CLI_PACKAGES],
+            done = subprocess.run(
+                command,
                 cwd=folder,
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 timeout=timeout,
                 check=True,
             )
-        except (OSError, subprocess.SubprocessError):
-            return None
-    return folder if _installed(folder) else None
+        except subprocess.CalledProcessError as exc:
+            raise InstallFailed(
+                f"npm install exited {exc.returncode}:\n{_tail(exc.stderr)}"
+            ) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise InstallFailed(f"npm install ran over {timeout} s:\n{_tail(exc.stderr)}") from exc
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise InstallFailed(f"npm install could not run: {exc}") from exc
+    if not _installed(folder):
+        raise InstallFailed(
+            f"npm install left no claude and codex in {folder}/node_modules/.bin:"
+            f"\n{_tail(done.stderr)}"
+        )
+    return folder
 
 
 def namespace_problem() -> str | None:
@@ -137,10 +161,10 @@ def require_namespace() -> None:
 def require_clis() -> Path:
     """:func:`ensure_clis` for tests: skip without the CLIs, fail when ``CI=true``."""
     require_namespace()
-    folder = ensure_clis()
-    if folder is None:
-        _cannot_run(f"npm could not install {' '.join(CLI_PACKAGES)} into {cache_dir()}")
-    return folder
+    try:
+        return ensure_clis()
+    except InstallFailed as exc:
+        _cannot_run(f"npm could not install {' '.join(CLI_PACKAGES)} into {cache_dir()}: {exc}")
 
 
 def cli_versions(clis: Path) -> dict[str, str]:

@@ -41,11 +41,6 @@ json.dump(index, open(out + "/index.json", "w"))
 """
 
 
-@pytest.fixture(scope="module")
-def clis() -> Path:
-    return h.require_clis()
-
-
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -112,6 +107,7 @@ def test_hooked_sessions_of_both_clis_reach_the_server_byte_identical(
             for thread in threads.values():
                 assert thread["meta"]["cwd"] == str(project)
             status = json.loads(ns.run("threadline hooks status --json", env=env).stdout)
+            assert sorted(a["agent"] for a in status) == ["claude-code", "codex"], status
             for agent in status:
                 for event in ("SessionStart", "UserPromptSubmit", "SessionEnd"):
                     assert agent["events"][event]["last_fired"], (agent["agent"], event)

@@ -138,11 +138,6 @@ def test_namespace_runs_background_processes_and_is_loopback_only(tmp_path: Path
 # --------------------------------------------------------------------------- real clients
 
 
-@pytest.fixture(scope="module")
-def clis() -> Path:
-    return h.require_clis()
-
-
 @dataclass
 class Setup:
     ns: h.LoopbackNamespace

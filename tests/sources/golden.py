@@ -12,6 +12,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from threadline.sources.model import ParsedLine, SessionInfo
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -74,6 +76,8 @@ def check_golden(name: str, actual: dict[str, Any]) -> None:
     path = GOLDEN / f"{name}.json"
     text = json.dumps(actual, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     if os.environ.get("THREADLINE_UPDATE_GOLDEN") == "1":
+        if os.environ.get("CI") == "true":
+            pytest.fail("THREADLINE_UPDATE_GOLDEN=1 under CI=true: rewriting checks nothing")
         path.write_text(text, encoding="utf-8")
         return
     assert path.exists(), f"{path} missing: run with THREADLINE_UPDATE_GOLDEN=1 and review it"

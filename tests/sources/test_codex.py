@@ -54,12 +54,12 @@ def test_prompts_and_replies_are_not_counted_twice(fixtures: Path, name: str) ->
     assert events and all(line.duplicate and line.role == "system" for line in events)
     assert all(part["type"] == "meta" for line in events for part in line.parts)
     prompts = [line for line in lines if line.meta.get("prompt")]
-    assert all(line.record_type == "response_item/message" for line in prompts)
     assert len(prompts) == len(events)
+    assert all(line.record_type == "response_item/message" for line in prompts)
     replies = [
         line for line in lines if line.role == "assistant" and line.parts[0]["type"] == "text"
     ]
-    assert all(line.record_type == "response_item/message" for line in replies)
+    assert replies and all(line.record_type == "response_item/message" for line in replies)
 
 
 @pytest.mark.parametrize("name", CODEX_FILES)

@@ -1,21 +1,23 @@
-"""Web UI tests in process: the real app over ASGI, with a cookie jar, on both backends."""
+"""Web UI tests in process: the real app over ASGI, with a cookie jar, on both backends.
+
+``PASSWORD`` and ``csrf_of`` come from :mod:`tests.helpers.web` (shared with the browser tests)
+and are re-exported here for this folder's tests.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 from tests.helpers.asgi import AsgiClient
+from tests.helpers.web import PASSWORD as PASSWORD
+from tests.helpers.web import csrf_of as csrf_of
 from threadline.server import admin
 from threadline.server.app import create_app
 from threadline.server.database import Database, open_database
 from threadline.server.settings import ServerSettings
-
-PASSWORD = "correct horse battery staple"
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -46,12 +48,6 @@ def users(db: Database) -> list[str]:
     for name in ("alice", "bob"):
         admin.create_user(db, name, PASSWORD)
     return ["alice", "bob"]
-
-
-def csrf_of(response: httpx.Response) -> str:
-    match = CSRF.search(response.text)
-    assert match, response.text[:500]
-    return match.group(1)
 
 
 def sign_in(client: AsgiClient, name: str, password: str = PASSWORD) -> httpx.Response:

@@ -32,6 +32,8 @@ CODEX = (
 CHILD_SESSION = "6c2214d7-b87e-4432-8e41-22ba294ea584"
 CHILD = f"claude/spotter/{CHILD_SESSION}/subagents/agent-afc096d.jsonl"
 LI_ID = re.compile(r'<li class="entry[^"]*" id="entry-([0-9a-f-]{36})"')
+LI_TAG = re.compile(r'<li class="entry[^"]*" id="entry-([0-9a-f-]{36})"[^>]*>')
+PAIRED_TO = re.compile(r' data-paired-to="entry-([0-9a-f-]{36})"')
 
 
 class Pusher:
@@ -141,12 +143,26 @@ def test_claude_session_page(app_client: AsgiClient, pusher: Pusher, fixtures: P
         '<span class="tool-name">Read</span>' in html and '<div class="label">Result</div>' in html
     )
     assert '<details class="thinking">' in html
-    # Every entry has its anchor and link.
+    # Every entry has its anchor and a link to it, but a result shown inside its call: that one
+    # leaves an empty anchor that points at the call's entry, which is on the page with its link.
     ids = ids_in(html)
     assert ids and len(ids) == len(set(ids))
-    for entry_id in ids[:20]:
-        assert f'href="#entry-{entry_id}"' in html or f'id="entry-{entry_id}" data-sort' in html
-    assert 'data-paired-to="entry-' in html, "results shown in their call leave an anchor"
+    tags = {m.group(1): m.group(0) for m in LI_TAG.finditer(html)}
+    assert list(tags) == ids
+    paired = 0
+    for entry_id in ids:
+        target = PAIRED_TO.search(tags[entry_id])
+        if target is None:
+            assert "paired" not in tags[entry_id], tags[entry_id]
+            assert f'href="#entry-{entry_id}"' in html, f"no link to entry {entry_id}"
+            continue
+        paired += 1
+        assert tags[entry_id].startswith('<li class="entry paired" '), tags[entry_id]
+        call = target.group(1)
+        assert call != entry_id and call in tags, f"{entry_id} points at {call}, not on the page"
+        assert PAIRED_TO.search(tags[call]) is None, "the call's entry is not a paired one"
+        assert f'href="#entry-{call}"' in html, f"no link to entry {call}"
+    assert paired, "results shown in their call leave an anchor"
     assert 'href="/static/thread.js' not in html and 'src="/static/thread.js' in html
     assert all_entry_ids(pusher, thread_id)[: len(ids)] == ids, "display order as the API's"
     meta = pusher.api(f"/api/v1/threads/{thread_id}")["meta"]
