@@ -15,14 +15,6 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from threadline import protocol as p
 
-# Shared constants live in the standard-library-only :mod:`threadline.protocol` (the client
-# reads them without loading pydantic); re-exported here for the server's imports.
-from threadline.protocol import EOL_KEY as EOL_KEY
-from threadline.protocol import MAX_SOURCE_CHARS as MAX_SOURCE_CHARS
-from threadline.protocol import MAX_THREAD_META_BYTES as MAX_THREAD_META_BYTES
-from threadline.protocol import RAW_ENCODING_BASE64 as RAW_ENCODING_BASE64
-from threadline.protocol import RAW_ENCODING_KEY as RAW_ENCODING_KEY
-
 
 def _no_nul(value: str) -> str:
     """NUL cannot be stored in a PostgreSQL text column, so no string may hold one."""

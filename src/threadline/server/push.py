@@ -24,7 +24,6 @@ import sqlalchemy as sa
 from threadline import protocol as p
 from threadline.errors import Conflict, PayloadTooLarge, ValidationFailed
 from threadline.protocol.models import (
-    MAX_THREAD_META_BYTES,
     EntryIn,
     PushRequest,
     PushResponse,
@@ -207,17 +206,17 @@ def _size(item: Prepared) -> int:
 
 
 def check_meta_size(meta: str | None, stream_id: str | None = None, index: int = 0) -> None:
-    """A thread's ``meta`` (canonical JSON) must stay within :data:`MAX_THREAD_META_BYTES`."""
+    """A thread's ``meta`` (canonical JSON) must stay within :data:`p.MAX_THREAD_META_BYTES`."""
     size = 0 if meta is None else len(meta.encode())
-    if size <= MAX_THREAD_META_BYTES:
+    if size <= p.MAX_THREAD_META_BYTES:
         return
-    detail: dict[str, Any] = {"limit": MAX_THREAD_META_BYTES, "size": size}
+    detail: dict[str, Any] = {"limit": p.MAX_THREAD_META_BYTES, "size": size}
     where = "thread meta"
     if stream_id is not None:
         detail["stream_id"] = stream_id
         where = f"thread meta of stream {stream_id} (streams[{index}])"
     raise PayloadTooLarge(
-        f"{where} is {size} bytes of compact JSON; the limit is {MAX_THREAD_META_BYTES}",
+        f"{where} is {size} bytes of compact JSON; the limit is {p.MAX_THREAD_META_BYTES}",
         code="meta_too_large",
         detail=detail,
     )
