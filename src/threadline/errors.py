@@ -4,24 +4,32 @@ The CLI prints ``Error: <message>`` and ``Hint: <hint>`` and exits non-zero; the
 same tree to the one JSON error shape ``{"error": {"code", "message", "detail"}}`` with the
 status given here. Standard library only: the ``push`` hot path imports this module.
 
-    ThreadlineError
-    ├── ConfigError                  bad configuration value or file
-    ├── InvalidInput                 a command was given a value it cannot use
-    ├── StoreError                   the local store cannot be opened or used
-    ├── NotLoggedIn                  no server or no token configured
-    ├── ClientError                  talking to a server failed
-    │   ├── ServerUnreachable        connection refused, timed out, DNS
-    │   └── ServerRefused            the server answered with an error body
-    └── ApiError                     raised by the server, rendered as JSON
+Every class carries the HTTP ``status`` and ``code`` it would answer with and a default
+``hint``; nothing else decides them (no ``getattr(exc, "code")`` checks anywhere).
+
+    ThreadlineError                  500  base; ``status``, ``code``, ``hint``
+    ├── ConfigError                  500  bad configuration value or file
+    ├── InvalidInput                 400  a command was given a value it cannot use
+    ├── StoreError                   503  the local store cannot be opened or used
+    ├── NotLoggedIn                  401  no server or no token configured
+    ├── AlreadyRunning               409  the capture daemon already runs
+    ├── LockTimeout                  409  another process kept delivering for the whole wait
+    ├── ClientError                  502  talking to a server failed
+    │   ├── ServerUnreachable        503  connection refused, timed out, DNS
+    │   └── ServerRefused           (its)  the server answered with an error body
+    └── ApiError                     500  raised by the server, rendered as JSON
         ├── BadRequest          400  malformed JSON, bad encoding, bad cursor
         ├── Unauthorized        401  missing, wrong or revoked token
+        │   └── NotSignedIn     401  a web page without a session (answered by a redirect)
         ├── Forbidden           403  authenticated but not allowed (admin only)
         ├── NotFound            404  no such thing, or not yours
         ├── Conflict            409  seq gap, differing duplicate, name taken
         ├── PayloadTooLarge     413  an entry or a batch over its limit
         ├── UnsupportedEncoding 415  a Content-Encoding other than zstd or gzip
         ├── ValidationFailed    422  a field with a wrong type or value
-        └── TooManyRequests     429  too many attempts
+        ├── TooManyRequests     429  too many attempts
+        ├── TranscriptIncomplete 500 a stored transcript is not a whole file
+        └── Unavailable         503  the database does not answer, or its disk is full
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ if TYPE_CHECKING:  # typing costs ≈2 ms of imports on the push hot path
 class ThreadlineError(Exception):
     """Base of every error Threadline raises on purpose."""
 
+    status: int = 500
+    code: str = "internal_error"
     hint: str = ""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
@@ -44,26 +54,58 @@ class ThreadlineError(Exception):
 
 
 class ConfigError(ThreadlineError):
+    code = "config_error"
     hint = "Run `threadline config` to see every effective value and where it came from."
 
 
 class InvalidInput(ThreadlineError):
     """A command-line value that cannot be used (empty name, unknown role, too large)."""
 
+    status = 400
+    code = "invalid_input"
+
 
 class StoreError(ThreadlineError):
+    status = 503
+    code = "store_error"
     hint = "Check that the data folder is writable (THREADLINE_HOME overrides its location)."
 
 
 class NotLoggedIn(ThreadlineError):
+    status = 401
+    code = "not_logged_in"
     hint = "Run `threadline login --server URL`, or set THREADLINE_SERVER_URL and THREADLINE_TOKEN."
+
+
+class AlreadyRunning(ThreadlineError):
+    """The capture daemon is already running (it holds its lock file)."""
+
+    status = 409
+    code = "already_running"
+    hint = "`threadline daemon status` shows it; `threadline daemon stop` stops it."
+
+
+class LockTimeout(ThreadlineError):
+    """Another process held the sync lock for the whole wait; what is pending stays queued."""
+
+    status = 409
+    code = "sync_busy"
+    hint = "Another threadline process is delivering; try again, or let the daemon send it."
+
+    def __init__(self, message: str = "another threadline process is still delivering") -> None:
+        super().__init__(message)
 
 
 class ClientError(ThreadlineError):
     """Talking to the server failed; what was being sent stays queued."""
 
+    status = 502
+    code = "client_error"
+
 
 class ServerUnreachable(ClientError):
+    status = 503
+    code = "server_unreachable"
     hint = "Entries stay queued; `threadline sync` delivers them once the server answers."
 
 
@@ -123,6 +165,18 @@ class Unauthorized(ApiError):
     )
 
 
+class NotSignedIn(Unauthorized):
+    """A web page asked for without a signed-in session; the web answers with a redirect to
+    the sign-in page that comes back to ``next_url``."""
+
+    code = "not_signed_in"
+    hint = "Sign in first."
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__("sign in to see this page")
+        self.next_url = next_url
+
+
 class Forbidden(ApiError):
     status = 403
     code = "forbidden"
@@ -157,3 +211,18 @@ class ValidationFailed(ApiError):
 class TooManyRequests(ApiError):
     status = 429
     code = "too_many_requests"
+
+
+class TranscriptIncomplete(ApiError):
+    """The chosen stream is not a whole file (a missing line, a line without ``raw``)."""
+
+    status = 500
+    code = "transcript_incomplete"
+
+
+class Unavailable(ApiError):
+    """The database does not answer, or cannot write (its disk is full): try again later."""
+
+    status = 503
+    code = "unavailable"
+    hint = "The server's database is unavailable; try again in a moment."

@@ -12,6 +12,7 @@ import click
 
 from threadline.cli.common import load_config, print_json, store, warn, when
 from threadline.daemon import control
+from threadline.errors import AlreadyRunning
 from threadline.store import db, notes
 from threadline.store import transcripts as tstore
 from threadline.watch import roots as roots_mod
@@ -42,7 +43,7 @@ def run(quiet: bool, claude: bool, codex: bool) -> None:
     )
     try:
         code = service.Daemon(options).run()
-    except service.AlreadyRunning:
+    except AlreadyRunning:
         if quiet:  # started by a hook while another one runs: nothing to do
             return
         raise

@@ -18,7 +18,7 @@ import click
 
 from threadline.cli.common import api, load_config, store, warn
 from threadline.cli.sync import deliver_with_progress
-from threadline.errors import ClientError, NotLoggedIn
+from threadline.errors import ClientError, LockTimeout, NotLoggedIn
 from threadline.sources.model import Agent
 from threadline.store import notes
 from threadline.sync import engine
@@ -123,7 +123,7 @@ def import_(
             warn(f"upload stopped: {exc.message}; the rest is kept locally.")
             warn("`threadline sync` (or the daemon) sends it later.")
             raise SystemExit(1) from None
-        except engine.LockTimeout:
+        except LockTimeout:
             warn("another process kept uploading; the daemon or `threadline sync` sends the rest")
             raise SystemExit(1) from None
     click.echo(

@@ -16,7 +16,7 @@ import time
 from threadline import config as config_mod
 from threadline import protocol as p
 from threadline.cli.errors import report
-from threadline.errors import ClientError, InvalidInput, ThreadlineError
+from threadline.errors import ClientError, InvalidInput, LockTimeout, ThreadlineError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ def _deliver(conn: Any, cfg: config_mod.Config, added: Any) -> tuple[bool, str]:
                 return True, ""
             api = Api(cfg.server_url, cfg.token, timeout=cfg.push_timeout)
             result = engine.deliver(conn, api, deadline=deadline)
-    except engine.LockTimeout:
+    except LockTimeout:
         return False, "another threadline process is still delivering"
     except ClientError as exc:
         return False, exc.message

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from threadline.cli.common import api, load_config, print_json, store, when
-from threadline.errors import ClientError, NotLoggedIn, ThreadlineError
+from threadline.errors import ClientError, LockTimeout, NotLoggedIn, ThreadlineError
 from threadline.store import db, notes
 from threadline.sync import engine
 
@@ -45,7 +45,7 @@ def sync(ctx: click.Context, timeout: float, retry_blocked: bool) -> None:
                 engine.reconcile(conn, client)
                 pending = notes.pending_count(conn)
                 result = deliver_with_progress(conn, client, pending)
-        except engine.LockTimeout:
+        except LockTimeout:
             raise click.ClickException(
                 f"another threadline process kept delivering for {timeout:g} s; try again"
             ) from None

@@ -23,7 +23,7 @@ from threadline.cli.common import (
     warn,
 )
 from threadline.config import Config
-from threadline.errors import ClientError, NotLoggedIn
+from threadline.errors import ClientError, NotLoggedIn, ServerRefused
 from threadline.store import notes
 
 
@@ -48,7 +48,7 @@ def new(name: str, project: str | None) -> None:
     except NotLoggedIn:
         pass
     except ClientError as exc:
-        if getattr(exc, "code", "") == "thread_exists":
+        if isinstance(exc, ServerRefused) and exc.code == "thread_exists":
             where = "locally; the server already had it"
         else:
             warn(f"the server will learn of it with its first entry ({exc.message})")

@@ -35,7 +35,7 @@ from threadline import config as config_mod
 from threadline import paths
 from threadline.client.api import Api
 from threadline.daemon import control
-from threadline.errors import ClientError, NotLoggedIn, ThreadlineError
+from threadline.errors import AlreadyRunning, ClientError, LockTimeout, NotLoggedIn
 from threadline.sources.model import Agent
 from threadline.store import db, notes
 from threadline.store import transcripts as tstore
@@ -48,10 +48,6 @@ log = logging.getLogger("threadline.daemon")
 LOG_BYTES = 5 * 1024 * 1024
 LOG_BACKUPS = 3
 RETRY_BASE = 1.0
-
-
-class AlreadyRunning(ThreadlineError):
-    pass
 
 
 @dataclass
@@ -178,8 +174,7 @@ class Daemon:
             self._lock_fh.close()
             self._lock_fh = None
             raise AlreadyRunning(
-                f"the daemon is already running (pid {control.read_pid() or '?'})",
-                hint="`threadline daemon status` shows it; `threadline daemon stop` stops it.",
+                f"the daemon is already running (pid {control.read_pid() or '?'})"
             ) from None
 
     def _write_pid(self) -> None:
@@ -302,8 +297,8 @@ class Daemon:
                     engine.reconcile(self.conn, api)
                     self._reconciled = True
                 result = engine.deliver(self.conn, api)
-        except (ClientError, NotLoggedIn, engine.LockTimeout) as exc:
-            message = getattr(exc, "message", None) or type(exc).__name__
+        except (ClientError, NotLoggedIn, LockTimeout) as exc:
+            message = exc.message
             if isinstance(exc, NotLoggedIn):
                 db.set_state(self.conn, {"last_error": f"{notes.utc_now()} {message}"})
             self._reconciled = False

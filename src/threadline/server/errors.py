@@ -80,10 +80,3 @@ async def _on_http(_request: Request, exc: HTTPException) -> Response:
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     body = payload(code, str(exc.detail))
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
-
-
-class Unavailable(ApiError):
-    """The database does not answer (``/healthz``)."""
-
-    status = 503
-    code = "unavailable"

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from fastapi.responses import StreamingResponse
 
 from threadline import protocol as p
-from threadline.errors import ApiError, NotFound
+from threadline.errors import NotFound, TranscriptIncomplete
 from threadline.server.auth import Principal
 from threadline.server.database import Database
 from threadline.server.schema import entries, streams
@@ -49,13 +49,6 @@ GENERATION_HEADER = "Threadline-Generation"
 STREAM_HEADER = "Threadline-Stream-Id"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class TranscriptIncomplete(ApiError):
-    """The chosen stream is not a whole file (a missing line, a line without ``raw``)."""
-
-    status = 500
-    code = "transcript_incomplete"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import time
 from threadline import paths
 from threadline import protocol as p
 from threadline.client.api import Api
-from threadline.errors import ClientError, ServerRefused
+from threadline.errors import ClientError, LockTimeout, ServerRefused
 from threadline.store import db, notes
 
 TYPE_CHECKING = False
@@ -43,10 +43,6 @@ class Delivery:
         self.duplicates = 0
         self.batches = 0
         self.blocked: list[str] = []
-
-
-class LockTimeout(Exception):
-    """Another process held the sync lock for the whole wait."""
 
 
 class sync_lock:

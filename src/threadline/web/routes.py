@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from threadline import protocol as p
-from threadline.errors import ApiError, TooManyRequests, Unauthorized
+from threadline.errors import ApiError, NotSignedIn, TooManyRequests, Unauthorized
 from threadline.server.auth import verify_login
 from threadline.server.deps import app_state
 from threadline.server.errors import api_error_response
@@ -117,11 +117,11 @@ def install(app: FastAPI) -> None:
 
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_exception_handler(sessions.NotSignedIn, _on_not_signed_in)  # type: ignore[arg-type]
+    app.add_exception_handler(NotSignedIn, _on_not_signed_in)  # type: ignore[arg-type]
     app.add_exception_handler(ApiError, _on_error)  # type: ignore[arg-type]
 
 
-async def _on_not_signed_in(request: Request, exc: sessions.NotSignedIn) -> Response:
+async def _on_not_signed_in(request: Request, exc: NotSignedIn) -> Response:
     return RedirectResponse(f"/login?next={quote(exc.next_url, safe='/')}", status_code=303)
 
 

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
-from threadline.errors import Forbidden
+from threadline.errors import Forbidden, NotSignedIn
 from threadline.server.auth import Principal, hash_token
 from threadline.server.database import Database
 from threadline.server.deps import app_state
@@ -61,14 +61,6 @@ class WebUser:
             device_pk=None,
             device_uuid=None,
         )
-
-
-class NotSignedIn(Exception):
-    """Raised by :func:`require_user`; the app answers with a redirect to the sign-in page."""
-
-    def __init__(self, next_url: str) -> None:
-        super().__init__(next_url)
-        self.next_url = next_url
 
 
 def is_https(request: Request) -> bool:

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 
 from threadline import __version__
 from threadline import protocol as p
+from threadline.errors import Unavailable
 from threadline.protocol.models import Capabilities, Limits
 from threadline.server.deps import app_state
-from threadline.server.errors import Unavailable
 
 router = APIRouter()
 
