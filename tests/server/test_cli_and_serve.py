@@ -29,17 +29,25 @@ def run(
     )
 
 
+def serve_once(home: Path, database_url: str) -> None:
+    """Set up the database as the first ``threadline serve`` does (admin commands never
+    create one)."""
+    with ServerProcess(home, database_url):
+        pass
+
+
 def test_user_and_token_commands(tmp_path: Path, server_db_url: str) -> None:
     home = tmp_path / "home"
     url = ["--database-url", server_db_url]
+    serve_once(tmp_path / "server-home", server_db_url)
     created = run(home, "user", "create", "alice", "--password-stdin", *url, stdin="s3cret\n")
     assert created.returncode == 0, created.stderr
     assert "alice" in created.stdout
     run(home, "user", "create", "root", "--admin", *url, THREADLINE_PASSWORD="x")
     listing = run(home, "user", "list", *url).stdout.splitlines()
     assert listing[0].split() == ["NAME", "ADMIN", "CREATED"]
-    assert [line.split()[:2] for line in listing[1:]][1] == ["root", "yes"]
-    assert listing[1].split()[0] == "alice"
+    assert [line.split()[:2] for line in listing[1:]][2] == ["root", "yes"]
+    assert [line.split()[0] for line in listing[1:]] == ["admin", "alice", "root"]
 
     token = run(home, "token", "create", "--user", "alice", "--name", "laptop", *url)
     assert token.returncode == 0, token.stderr
@@ -59,6 +67,7 @@ def test_user_and_token_commands(tmp_path: Path, server_db_url: str) -> None:
 
 def test_admin_errors_have_hints(tmp_path: Path) -> None:
     home = tmp_path / "home"
+    serve_once(home, f"sqlite:///{home / 'server.db'}")
     missing = run(home, "token", "create", "--user", "ghost")
     assert missing.returncode == 1
     assert "Error: no user named 'ghost'" in missing.stderr and "Hint:" in missing.stderr

@@ -1,8 +1,10 @@
 """``threadline user`` and ``threadline token``: manage the server's accounts.
 
 They work on the server database directly (``--database-url``, else ``THREADLINE_DATABASE_URL``,
-else the SQLite file in the data folder), so run them where the server runs. Logic lives in
-:mod:`threadline.server.admin`; heavy imports happen inside the commands.
+else the SQLite file in the data folder), so run them where the server runs. They never
+create that database: on a missing SQLite file, or a database without Threadline's tables, they
+stop with an error naming where they looked (``threadline serve`` creates and migrates it).
+Logic lives in :mod:`threadline.server.admin`; heavy imports happen inside the commands.
 """
 
 from __future__ import annotations
@@ -13,10 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from threadline.errors import ConfigError
+
 if TYPE_CHECKING:
+    import sqlalchemy as sa
+
     from threadline.server.database import Database
 
 ENV_PASSWORD = "THREADLINE_PASSWORD"
+#: The table every migrated server database has (:mod:`threadline.server.migrations`).
+_MARKER_TABLE = "schema_migrations"
+_ELSEWHERE = "choose another database with --database-url or THREADLINE_DATABASE_URL"
 
 database_url_option = click.option(
     "--database-url",
@@ -29,7 +38,74 @@ def _open(database_url: str | None) -> Database:
     from threadline.server.database import open_database
     from threadline.server.settings import default_database_url
 
-    return open_database(database_url or default_database_url())
+    url = database_url or default_database_url()
+    require_server_database(url)
+    return open_database(url)
+
+
+def require_server_database(url: str) -> None:
+    """Raise :class:`ConfigError` unless ``url`` is a server database ``threadline serve``
+    has set up: an existing SQLite file, or a database holding Threadline's tables. Nothing is
+    created or changed."""
+    import sqlalchemy as sa
+
+    from threadline.server.database import normalize_url
+
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        shown, migrated = _sqlite_state(parsed.database or "")
+    else:
+        shown = sa.make_url(url).render_as_string(hide_password=True)
+        migrated = _postgresql_migrated(parsed, shown)
+    if not migrated:
+        raise ConfigError(
+            f"the database {shown} holds no Threadline tables",
+            hint=f"Run `threadline serve` once with it to set it up, or {_ELSEWHERE}.",
+        )
+
+
+def _sqlite_state(database: str) -> tuple[str, bool]:
+    """The file's path and whether it holds Threadline's tables; :class:`ConfigError` if
+    there is no such file."""
+    import sqlite3
+    from pathlib import Path
+    from urllib.parse import quote
+
+    path = Path(database).expanduser() if database not in ("", ":memory:") else None
+    if path is None or not path.is_file():
+        raise ConfigError(
+            f"no server database at {path or 'sqlite:///' + database}",
+            hint=f"`threadline serve` creates it; run this where the server runs, or {_ELSEWHERE}.",
+        )
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=rw", uri=True)
+        try:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_MARKER_TABLE,)
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise ConfigError(
+            f"cannot read the database {path}: {exc}", hint=f"Check the file, or {_ELSEWHERE}."
+        ) from None
+    return str(path), found is not None
+
+
+def _postgresql_migrated(url: sa.URL, shown: str) -> bool:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return sa.inspect(conn).has_table(_MARKER_TABLE)
+    except sa.exc.OperationalError as exc:
+        raise ConfigError(
+            f"cannot connect to the database {shown}: {str(exc.orig).strip()}",
+            hint=f"Check that it runs and the URL is right, or {_ELSEWHERE}.",
+        ) from None
+    finally:
+        engine.dispose()
 
 
 @click.group()

@@ -2,7 +2,9 @@
 
 ``login`` asks for a user name and password (or takes ``--user`` with ``--password-stdin`` or
 ``THREADLINE_PASSWORD``, or a ready ``--token``), gets a device token from the server and
-stores it in ``credentials.json`` with file mode 0600. The password is never stored.
+stores it in ``credentials.json`` with file mode 0600. The password is never stored, and no
+error repeats what was typed at a prompt: a password typed there by mistake stays unseen. With
+``--password-stdin`` nothing is asked (standard input holds the password).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from urllib.parse import urlsplit
 
 import click
 
@@ -17,7 +20,7 @@ from threadline import config as config_mod
 from threadline import paths
 from threadline.cli.common import store
 from threadline.client.api import Api
-from threadline.errors import ClientError
+from threadline.errors import ClientError, InvalidInput, NotLoggedIn
 from threadline.store import db
 
 
@@ -41,12 +44,16 @@ def login(
 ) -> None:
     """Sign in to a Threadline server and store a device token for this machine."""
     cfg = config_mod.load({"server_url": server_url})
-    url = cfg.server_url or click.prompt("Server URL")
-    url = url.rstrip("/")
+    url = _server_url(cfg.server_url, given=server_url, ask=not password_stdin)
     if token:
         me = Api(url, token).me()
         user = me["user"]
     else:
+        if not username and password_stdin:
+            raise InvalidInput(
+                "--password-stdin needs --user",
+                hint="Run `threadline login --user NAME --password-stdin` (nothing is asked).",
+            )
         user = username or click.prompt("User")
         password = _password(password_stdin)
         with store() as conn:
@@ -56,6 +63,32 @@ def login(
         token = answer["token"]
     path = config_mod.write_credentials({"server_url": url, "token": token, "user": user})
     click.echo(f"Logged in to {url} as {user}. Token stored in {path} (mode 0600).")
+
+
+def _server_url(configured: str | None, *, given: str | None, ask: bool) -> str:
+    """The server's base URL, asked for only when ``ask`` and none is configured. A bad URL
+    is shown back only when it came from ``--server`` (or its variable): one typed at the
+    prompt may be a password."""
+    if configured:
+        url, typed = configured, False
+    elif ask:
+        url, typed = str(click.prompt("Server URL")), True
+    else:
+        raise NotLoggedIn(
+            "no server URL (nothing is asked with --password-stdin)",
+            hint="Pass --server URL or set THREADLINE_SERVER_URL, e.g. http://127.0.0.1:8787.",
+        )
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = repr(url) if not typed and url == (given or "").strip().rstrip("/") else None
+        raise InvalidInput(
+            f"the server URL {shown} is not an http(s) URL"
+            if shown
+            else "the server URL is not an http(s) URL (it is not repeated here)",
+            hint="Give it as http://HOST:PORT or https://HOST, e.g. http://127.0.0.1:8787.",
+        )
+    return url
 
 
 def _password(from_stdin: bool) -> str:

@@ -265,38 +265,86 @@ def codex_trust_states(target: Target) -> dict[str, str]:
 
 def trust_codex(target: Target) -> list[str]:
     """Record in Codex's ``config.toml`` that our hooks are trusted (the user asked for it
-    with ``--trust``); other tables and comments are kept. Returns the events changed."""
+    with ``--trust``). Returns the events changed.
+
+    The file is edited with :mod:`tomlkit`, so everything else in it (comments, order, key
+    styles) stays byte for byte: a ``trusted_hash`` already there is replaced where it is, in
+    whatever form it is written (a table, an inline table, dotted keys); a new one goes into an
+    inline ``hooks.state`` if the file has one, else into a ``[hooks.state."…"]`` table at the
+    end. The result is checked with :mod:`tomllib` before it is written."""
     config = codex_config(target)
+    states = codex_trust_states(target)
+    pending = {
+        event: (key, digest)
+        for event, (key, digest) in _codex_ours(target).items()
+        if states.get(event) != "trusted"
+    }
+    if not pending:
+        return []
     try:
         text = config.read_text(encoding="utf-8")
     except FileNotFoundError:
         text = ""
-    states = codex_trust_states(target)
-    changed = []
-    for event, (key, digest) in _codex_ours(target).items():
-        if states.get(event) == "trusted":
-            continue
-        header = f"[hooks.state.{json.dumps(key)}]"
-        line = f"trusted_hash = {json.dumps(digest)}"
-        if header in text:
-            start = text.index(header) + len(header)
-            end = text.find("\n[", start)
-            end = len(text) if end == -1 else end
-            body = [
-                row
-                for row in text[start:end].split("\n")
-                if not row.strip().startswith("trusted_hash")
-            ]
-            text = text[:start] + "\n" + line + "\n".join(body).rstrip("\n") + "\n" + text[end:]
+    updated = _with_trust(config, text, dict(pending.values()))
+    config.parent.mkdir(parents=True, exist_ok=True)
+    paths.write_atomic(config, updated)
+    return list(pending)
+
+
+def _with_trust(config: Path, text: str, trust: dict[str, str]) -> str:
+    """``text`` with ``hooks.state."<key>".trusted_hash = "<hash>"`` for each of ``trust``."""
+    import tomlkit
+    from tomlkit.items import InlineTable
+
+    doc = tomlkit.parse(text)
+    hooks = doc.get("hooks")
+    if isinstance(hooks, InlineTable) and "state" not in hooks:
+        hooks["state"] = tomlkit.inline_table()
+    state = hooks.get("state") if isinstance(hooks, dict) else None
+    appended = tomlkit.table(is_super_table=True)
+    for key, digest in trust.items():
+        entry = state.get(key) if isinstance(state, dict) else None
+        if isinstance(entry, dict):
+            entry["trusted_hash"] = digest
+        elif entry is None and isinstance(state, InlineTable):
+            state[key] = tomlkit.inline_table()
+            state[key]["trusted_hash"] = digest
         else:
-            text = (
-                text.rstrip("\n") + ("\n\n" if text.strip() else "") + header + "\n" + line + "\n"
-            )
-        changed.append(event)
-    if changed:
-        config.parent.mkdir(parents=True, exist_ok=True)
-        paths.write_atomic(config, text)
-    return changed
+            appended[key] = tomlkit.table()
+            appended[key]["trusted_hash"] = digest
+    updated = doc.as_string()
+    if appended:
+        tail = tomlkit.document()
+        tail["hooks"] = tomlkit.table(is_super_table=True)
+        tail["hooks"]["state"] = appended
+        if updated and not updated.endswith("\n"):
+            updated += "\n"
+        updated += ("\n" if updated.strip() else "") + tail.as_string()
+    _check_trust(config, updated, trust)
+    return updated
+
+
+def _check_trust(config: Path, text: str, trust: dict[str, str]) -> None:
+    """Raise :class:`ConfigError` unless ``text`` is TOML recording exactly ``trust``."""
+    import tomllib
+
+    try:
+        hooks = tomllib.loads(text).get("hooks")
+    except ValueError as exc:
+        hooks, reason = None, str(exc)
+    else:
+        reason = "hooks.state does not hold a table per hook"
+    state = hooks.get("state") if isinstance(hooks, dict) else None
+    stored = {
+        key: entry.get("trusted_hash")
+        for key, entry in (state.items() if isinstance(state, dict) else ())
+        if key in trust and isinstance(entry, dict)
+    }
+    if stored != trust:
+        raise ConfigError(
+            f"cannot record the hooks' trust in {config}: {reason}; nothing was changed",
+            hint="Fix or move that file, or trust the hooks in Codex itself.",
+        )
 
 
 def codex_trust(target: Target) -> str:

@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -63,6 +63,35 @@ class Exclusions:
                 ):
                     return pattern
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Marks:
+    """How to spot a rewrite: the hash and length of the file's first line and of the last
+    line read (``None`` and 0 until there is one)."""
+
+    head_hash: str | None = None
+    head_len: int = 0
+    tail_hash: str | None = None
+    tail_len: int = 0
+
+    @classmethod
+    def of(cls, row: Any) -> _Marks:
+        """The marks stored in a source row."""
+        return cls(row["head_hash"], int(row["head_len"]), row["tail_hash"], int(row["tail_len"]))
+
+
+@dataclass(frozen=True, slots=True)
+class _Position:
+    """Where the next chunk is read: the stored state it builds on (``base_generation`` and
+    ``base_offset``, 0 and 0 for none), and the generation, byte offset and line count it
+    continues."""
+
+    base_generation: int
+    base_offset: int
+    generation: int
+    offset: int
+    lines: int
 
 
 @dataclass(slots=True)
@@ -120,9 +149,7 @@ class _Reader:
 
 
 def _skip(stream: IO[bytes], offset: int) -> None:
-    if offset and stream.seekable():
-        stream.seek(offset)
-        return
+    """Read ``offset`` bytes of a stream that cannot seek, and drop them."""
     left = offset
     while left > 0:
         data = stream.read(min(left, 1 << 20))
@@ -193,33 +220,23 @@ class Tailer:
             (int(row["generation"]), int(row["offset"])) if active and row else (0, 0)
         )
         summary: dict[str, Any] = empty_summary()
-        state = {"head_hash": None, "head_len": 0, "tail_hash": None, "tail_len": 0}
-        generation = max(base_generation, 1)
-        offset = lines = 0
+        marks = _Marks()
+        position = _Position(base_generation, base_offset, max(base_generation, 1), 0, 0)
         with _Reader(path) as reader:
             if base_generation and row is not None:
                 if self._rewritten(reader, st.st_size, row):
-                    generation = base_generation + 1
+                    position = replace(position, generation=base_generation + 1)
                     result.new_generation = True
                 else:
-                    offset, lines = base_offset, int(row["lines"])
+                    position = replace(position, offset=base_offset, lines=int(row["lines"]))
                     summary = json.loads(row["summary"] or "{}") or summary
-                    state = {k: row[k] for k in state}
-            cursor = self._cursor(reader, agent, generation, offset)
-            for chunk in self._chunks(reader.lines(offset), cursor.parser):
-                base_generation, base_offset = self._store(
-                    path,
-                    agent,
-                    st,
-                    chunk,
-                    summary,
-                    state,
-                    result,
-                    (base_generation, base_offset, generation, offset, lines),
-                )
-                offset, lines = base_offset, lines + len(chunk)
-                if result.excluded:
-                    return result
+                    marks = _Marks.of(row)
+            cursor = self._cursor(reader, agent, position.generation, position.offset)
+            for chunk in self._chunks(reader.lines(position.offset), cursor.parser):
+                stored = self._store(path, agent, st, chunk, summary, marks, result, position)
+                if stored is None:
+                    return result  # excluded
+                position, marks = stored
         if result.lines == 0 and row is not None and not result.new_generation:
             store.note_seen(self.conn, key, st.st_size, st.st_mtime_ns)
         return result
@@ -246,55 +263,60 @@ class Tailer:
         st: os.stat_result,
         chunk: list[tuple[ParsedLine, bytes]],
         summary: dict[str, Any],
-        state: dict[str, Any],
+        marks: _Marks,
         result: IngestResult,
-        position: tuple[int, int, int, int, int],
-    ) -> tuple[int, int]:
-        base_generation, base_offset, generation, offset, lines = position
+        position: _Position,
+    ) -> tuple[_Position, _Marks] | None:
+        """Store one chunk read at ``position``; return where the next one is read and the
+        marks now stored, or ``None`` if the file turned out to be excluded."""
         parsed = [p for p, _ in chunk]
         summary.update(merge_summary(summary, SOURCES[agent].summarize(parsed, path)))
         project = self._project(summary.get("cwd"))
         if pattern := self.exclusions.match(project, summary.get("cwd")):
             self._exclude(str(path), agent, st, pattern, result)
-            return base_generation, base_offset
+            return None
         size = sum(len(line) + 1 for _, line in chunk)
-        if offset == 0:
+        if position.offset == 0:
             first = chunk[0][1] + b"\n"
-            state["head_hash"], state["head_len"] = _hash(first), len(first)
+            marks = replace(marks, head_hash=_hash(first), head_len=len(first))
         last = chunk[-1][1] + b"\n"
-        state["tail_hash"], state["tail_len"] = _hash(last), len(last)
+        marks = replace(marks, tail_hash=_hash(last), tail_len=len(last))
         fallback = summary.get("last_activity") or utc_now()
         rows = []
         for line in parsed:
             rows.append(entry_row(line, fallback))
             fallback = rows[-1][1]
-        new_offset = offset + size
+        generation, offset = position.generation, position.offset + size
+        after = _Position(generation, offset, generation, offset, position.lines + len(chunk))
         store.store_chunk(
             self.conn,
             store.Chunk(
                 path=str(path),
                 agent=agent,
-                base_offset=base_offset,
-                base_generation=base_generation,
+                base_offset=position.base_offset,
+                base_generation=position.base_generation,
                 thread=thread_spec(agent, summary, path, project),
                 state=store.FileState(
                     generation=generation,
-                    offset=new_offset,
-                    lines=lines + len(chunk),
+                    offset=offset,
+                    lines=after.lines,
                     size=st.st_size,
                     mtime_ns=st.st_mtime_ns,
                     inode=st.st_ino,
                     summary=summary,
-                    **state,
+                    head_hash=marks.head_hash,
+                    head_len=marks.head_len,
+                    tail_hash=marks.tail_hash,
+                    tail_len=marks.tail_len,
                 ),
                 entries=rows,
             ),
         )
-        self._cursors[str(path)] = _Cursor(generation, new_offset, self._cursors[str(path)].parser)
+        self._cursors[str(path)] = _Cursor(generation, offset, self._cursors[str(path)].parser)
         result.lines += len(chunk)
         result.bytes += size
         result.malformed += sum(1 for p in parsed if p.malformed)
-        return generation, new_offset
+        return after, marks
 
     def _exclude(
         self, key: str, agent: str, st: os.stat_result, pattern: str, result: IngestResult
