@@ -89,3 +89,27 @@ def test_refused_and_timeout_are_unreachable(server: tuple[str, list[bytes], lis
     assert time.monotonic() - started < 0.9
     with pytest.raises(ServerUnreachable, match="not an http"):
         request("GET", "ftp://example/", timeout=1)
+
+
+def test_errors_never_show_what_may_be_a_secret() -> None:
+    """A password pasted where the URL goes, or a ``user:password@`` part, is never echoed."""
+    with pytest.raises(ServerUnreachable) as bad:
+        request("GET", "s3cret-password/api/v1/me", timeout=1.0)
+    assert "s3cret" not in bad.value.message
+    assert "http://" in bad.value.message
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    with pytest.raises(ServerUnreachable) as refused:
+        request("GET", f"http://alice:hunter22@127.0.0.1:{port}/healthz", timeout=1.0)
+    assert "hunter22" not in refused.value.message
+    assert f"127.0.0.1:{port}" in refused.value.message
+
+
+def test_host_header_has_no_user_part(server: tuple[str, list[bytes], list[bytes]]) -> None:
+    url, answers, received = server
+    answers.append(b"HTTP/1.1 204 No Content\r\n\r\n")
+    authority = url.split("//", 1)[1].split("/", 1)[0]
+    request("GET", url.replace("//", "//bob:pw@", 1) + "/x")
+    assert f"Host: {authority}\r\n".encode() in received[0]
+    assert b"pw" not in received[0]

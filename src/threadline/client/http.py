@@ -81,8 +81,13 @@ def request(
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ServerUnreachable(f"{url!r} is not an http(s) URL")
+        # Never echo the value: it may be a secret typed in the wrong place.
+        raise ServerUnreachable(
+            "the server URL is not an http:// or https:// URL",
+            hint="`threadline config` shows the server_url in use and where it came from.",
+        )
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    where = _host_port(parts.hostname, parts.port)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     deadline = time.monotonic() + timeout
     try:
@@ -91,18 +96,24 @@ def request(
         host = name.encode("ascii") if name.isascii() else name
         sock = socket.create_connection((host, port), timeout=timeout)  # type: ignore[arg-type]
     except OSError as exc:
-        raise ServerUnreachable(f"cannot connect to {parts.netloc}: {_reason(exc)}") from exc
+        raise ServerUnreachable(f"cannot connect to {where}: {_reason(exc)}") from exc
     try:
         if parts.scheme == "https":
             import ssl
 
             sock = ssl.create_default_context().wrap_socket(sock, server_hostname=parts.hostname)
-        sock.sendall(_head(method, target, parts.netloc, headers or {}, body) + (body or b""))
+        sock.sendall(_head(method, target, where, headers or {}, body) + (body or b""))
         return _read_response(_Reader(sock, deadline), method)
     except (OSError, ValueError) as exc:
-        raise ServerUnreachable(f"no answer from {parts.netloc}: {_reason(exc)}") from exc
+        raise ServerUnreachable(f"no answer from {where}: {_reason(exc)}") from exc
     finally:
         sock.close()
+
+
+def _host_port(host: str, port: int | None) -> str:
+    """The server as shown in messages: host and port, never a ``user:password@`` part."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{port}" if port else shown
 
 
 def _reason(exc: BaseException) -> str:
