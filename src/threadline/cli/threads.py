@@ -2,7 +2,8 @@
 
 With a server configured and answering, ``list`` and ``show`` read the server — so threads
 and entries from every device of the user appear — together with what this machine has not
-delivered yet. Without one they read the local store and say so on stderr.
+delivered yet. Without one they read the local store and say so on stderr. The merge is
+:mod:`threadline.sync.views`; this module parses the arguments and prints.
 """
 
 from __future__ import annotations

@@ -255,6 +255,22 @@ class Daemon:
     def _handle(self, batch: list[_Flush | Path]) -> None:
         flushes = [item for item in batch if isinstance(item, _Flush)]
         changed = {item for item in batch if isinstance(item, Path)}
+        try:
+            lines, error = self._read_and_deliver(flushes, changed)
+        except StoreError as exc:  # answered here, then handled by the loop
+            for flush in flushes:
+                self._answer(flush, {"ok": False, "lines": 0, "error": exc.message})
+            raise
+        for flush in flushes:
+            if flush.final and flush.path is not None:
+                self.tailer.forget(flush.path)  # the session ended: drop its parser state
+            self._answer(flush, {"ok": error is None, "lines": lines, "error": error})
+
+    def _read_and_deliver(
+        self, flushes: list[_Flush], changed: set[Path]
+    ) -> tuple[int, str | None]:
+        """Read what the hooks and the watcher named; the lines read and why the upload
+        failed, if it did."""
         if any(flush.path is None for flush in flushes):
             self.rescan()
         for flush in flushes:
@@ -265,19 +281,10 @@ class Daemon:
                 changed.add(flush.path)
                 if roots_mod.agent_of_path(flush.path, self.options.roots) is None:
                     self.extra_files.setdefault(flush.path, flush.agent)
-        try:
-            lines = sum(self._ingest(path) for path in sorted(changed))
-            if flushes:
-                self.backoff.succeeded()  # a hook asked: try the server now
-            error = self._deliver_if_due()
-        except StoreError as exc:
-            for flush in flushes:
-                self._answer(flush, {"ok": False, "lines": 0, "error": exc.message})
-            raise
-        for flush in flushes:
-            if flush.final and flush.path is not None:
-                self.tailer.forget(flush.path)  # the session ended: drop its parser state
-            self._answer(flush, {"ok": error is None, "lines": lines, "error": error})
+        lines = sum(self._ingest(path) for path in sorted(changed))
+        if flushes:
+            self.backoff.succeeded()  # a hook asked: try the server now
+        return lines, self._deliver_if_due()
 
     def _ingest(self, path: Path) -> int:
         agent = roots_mod.agent_of_path(path, self.options.roots) or self.extra_files.get(path)

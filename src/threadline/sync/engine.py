@@ -11,6 +11,9 @@ Guarantees:
   in the store, reported by ``threadline sync status``), a deleted thread is marked locally;
 - failures leave everything queued; the next ``push``, ``sync`` or daemon pass retries.
 
+Callers go through :func:`threadline.sync.deliver.deliver_pending`, which holds the lock and
+turns every failure into a reason on the :class:`Delivery` it answers with.
+
 Standard library only: ``push`` runs this after each entry.
 """
 
@@ -70,7 +73,8 @@ class Delivery:
 
 class sync_lock:
     """Hold the per-machine delivery lock (``flock`` on ``sync.lock``), waiting up to
-    ``timeout`` seconds for it; raises :class:`LockTimeout` when the wait runs out."""
+    ``timeout`` seconds for it; raises :class:`LockTimeout` when the wait runs out, and
+    :class:`StoreError` when the lock file cannot be opened."""
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
