@@ -15,6 +15,7 @@ import click
 from threadline import config as config_mod
 from threadline.client.api import Api
 from threadline.store import db
+from threadline.sync.views import parse_time
 
 
 def load_config(**flags: Any) -> config_mod.Config:
@@ -36,12 +37,6 @@ def api(cfg: config_mod.Config, *, timeout: float = 10.0) -> Api:
 
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def parse_time(ts: str) -> datetime:
-    """An RFC 3339 time as an aware datetime (a time without an offset is taken as UTC)."""
-    when = datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def relative_time(ts: str | None, now: datetime | None = None) -> str:

@@ -112,7 +112,10 @@ def flush(path: Path | None, timeout: float) -> None:
 def status(as_json: bool) -> None:
     """Is the daemon running; files tracked, lines pending, last upload, last error."""
     pid = control.read_pid()
-    answering = pid is not None and control.request({"op": "ping"}, 1.0) is not None
+    answer = control.request({"op": "ping"}, 1.0) if pid is not None else None
+    # A store the daemon cannot write (a full disk) holds no record of that: the daemon says.
+    store_error = answer.get("store_error") if answer is not None else None
+    answering = answer is not None
     with store() as conn:
         counts = tstore.totals(conn)
         info: dict[str, Any] = {
@@ -128,7 +131,8 @@ def status(as_json: bool) -> None:
             "lines_pending": counts["pending"],
             "entries_pending": notes.pending_count(conn),
             "last_upload": db.get_state(conn, "last_success"),
-            "last_error": db.get_state(conn, "last_error"),
+            "last_error": store_error or db.get_state(conn, "last_error"),
+            "store_error": store_error,
             "log": str(control.log_file()),
         }
     if as_json:

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import click
 
-from threadline.cli.common import api, load_config, store, warn
-from threadline.cli.sync import deliver_with_progress
-from threadline.errors import ClientError, LockTimeout, NotLoggedIn
+from threadline.cli.common import load_config, store, warn
+from threadline.cli.sync import progress_bar
 from threadline.sources.model import Agent
 from threadline.store import notes
-from threadline.sync import engine
+from threadline.sync import deliver
+from threadline.sync.engine import Delivery
 from threadline.watch import roots as roots_mod
 from threadline.watch.tail import Exclusions, Tailer
 
@@ -110,26 +110,32 @@ def import_(
             else:
                 click.echo("Nothing new to upload.")
             return
-        try:
-            client = api(cfg, timeout=120.0)
-            with engine.sync_lock(120.0):
-                engine.reconcile(conn, client)
-                delivery = deliver_with_progress(conn, client, notes.pending_count(conn))
-        except NotLoggedIn as exc:
-            warn(f"{exc.message}: {pending:,} entries are kept locally.")
-            warn("Run `threadline login`, then `threadline sync`.")
-            raise SystemExit(1) from None
-        except ClientError as exc:
-            warn(f"upload stopped: {exc.message}; the rest is kept locally.")
-            warn("`threadline sync` (or the daemon) sends it later.")
-            raise SystemExit(1) from None
-        except LockTimeout:
-            warn("another process kept uploading; the daemon or `threadline sync` sends the rest")
-            raise SystemExit(1) from None
+        with progress_bar() as progress:
+            delivery = deliver.deliver_pending(
+                conn, cfg, timeout=120.0, lock_timeout=120.0, reconcile=True, progress=progress
+            )
+    _stop_unless_uploaded(delivery, pending)
     click.echo(
         f"Uploaded {delivery.stored:,} entries in {delivery.batches} batches "
         f"({delivery.duplicates:,} were already on the server)."
     )
+
+
+def _stop_unless_uploaded(delivery: Delivery, pending: int) -> None:
+    """Say why the upload stopped short, and exit 1; a store that fails is an error."""
+    if delivery.reason == deliver.NOT_LOGGED_IN:
+        warn(f"{delivery.message}: {pending:,} entries are kept locally.")
+        warn("Run `threadline login`, then `threadline sync`.")
+    elif delivery.reason in (deliver.UNREACHABLE, deliver.REFUSED):
+        warn(f"upload stopped: {delivery.message}; the rest is kept locally.")
+        warn("`threadline sync` (or the daemon) sends it later.")
+    elif delivery.reason == deliver.LOCK_HELD:
+        warn("another process kept uploading; the daemon or `threadline sync` sends the rest")
+    elif delivery.error is not None:
+        raise delivery.error
+    else:
+        return
+    raise SystemExit(1)
 
 
 def _size(path: Path) -> int:

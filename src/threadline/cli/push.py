@@ -16,7 +16,7 @@ import time
 from threadline import config as config_mod
 from threadline import protocol as p
 from threadline.cli.errors import report
-from threadline.errors import ClientError, InvalidInput, LockTimeout, ThreadlineError
+from threadline.errors import InvalidInput, StoreError, ThreadlineError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ def _message(args: Args) -> str:
 
 
 def _push(args: Args) -> int:
-    from threadline.store import db, notes
+    from threadline.store import notes
 
     if not args.message and sys.stdin.isatty():
         raise InvalidInput(
@@ -147,9 +147,8 @@ def _push(args: Args) -> int:
         raise InvalidInput("the message is empty", hint="Pass some text to record.")
     flags = {"thread": args.thread, "project": args.project, "push_timeout": args.timeout}
     cfg = config_mod.load(flags)
-    conn = db.connect()
+    conn, added = _store(cfg, args.role, text)
     try:
-        added = notes.append(conn, project=cfg.project, name=cfg.thread, role=args.role, text=text)
         delivered, why = (False, "--no-sync") if args.no_sync else _deliver(conn, cfg, added)
         if not delivered:
             pending = notes.pending_count(conn)
@@ -160,25 +159,45 @@ def _push(args: Args) -> int:
     return 0
 
 
+def _store(cfg: config_mod.Config, role: str, text: str) -> tuple[Any, Any]:
+    """Commit the entry to the local store; returns the open store and where it went.
+
+    A store that cannot take it (a full disk) is an error: nothing was recorded."""
+    from threadline.store import db, notes
+
+    try:
+        conn = db.connect()
+    except StoreError as exc:
+        raise StoreError(f"the entry was not stored: {exc.message}", hint=exc.hint) from exc
+    try:
+        added = notes.append(conn, project=cfg.project, name=cfg.thread, role=role, text=text)
+    except StoreError as exc:
+        conn.close()
+        raise StoreError(f"the entry was not stored: {exc.message}", hint=exc.hint) from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn, added
+
+
 def _deliver(conn: Any, cfg: config_mod.Config, added: Any) -> tuple[bool, str]:
     """Try to deliver within the timeout; returns (delivered, why not)."""
-    from threadline.client.api import Api
     from threadline.store import notes
-    from threadline.sync import engine
+    from threadline.sync import deliver
 
-    if not cfg.server_url or not cfg.token:
+    result = deliver.deliver_pending(
+        conn,
+        cfg,
+        timeout=cfg.push_timeout,
+        lock_timeout=cfg.push_timeout,
+        deadline=time.monotonic() + cfg.push_timeout,
+        zstd=False,  # zstandard is a heavy import; gzip it is
+        entry=(added.stream_id, added.seq),
+    )
+    if result.reason == deliver.NOT_LOGGED_IN:
         return False, "no server configured (run `threadline login --server URL`)"
-    deadline = time.monotonic() + cfg.push_timeout
-    try:
-        with engine.sync_lock(cfg.push_timeout):
-            if notes.is_acked(conn, added.stream_id, added.seq):
-                return True, ""
-            api = Api(cfg.server_url, cfg.token, timeout=cfg.push_timeout)
-            result = engine.deliver(conn, api, deadline=deadline)
-    except LockTimeout:
-        return False, "another threadline process is still delivering"
-    except ClientError as exc:
-        return False, exc.message
+    if result.error is not None:
+        return False, result.error.message
     if notes.is_acked(conn, added.stream_id, added.seq):
         return True, ""
     if result.blocked:

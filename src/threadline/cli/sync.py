@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import click
 
 from threadline.cli.common import api, load_config, print_json, store, when
-from threadline.errors import ClientError, LockTimeout, NotLoggedIn, ThreadlineError
+from threadline.errors import ClientError, NotLoggedIn, ThreadlineError
 from threadline.store import db, notes
-from threadline.sync import engine
+from threadline.sync import deliver
 
 #: Show a progress bar when at least this many entries are pending (and stderr is a terminal).
 PROGRESS_OVER = 500
@@ -36,19 +38,19 @@ def sync(ctx: click.Context, timeout: float, retry_blocked: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     cfg = load_config()
-    client = api(cfg, timeout=60.0)
     with store() as conn:
         if retry_blocked:
             notes.unblock_all(conn)
-        try:
-            with engine.sync_lock(timeout):
-                engine.reconcile(conn, client)
-                pending = notes.pending_count(conn)
-                result = deliver_with_progress(conn, client, pending)
-        except LockTimeout:
+        with progress_bar() as progress:
+            result = deliver.deliver_pending(
+                conn, cfg, timeout=60.0, lock_timeout=timeout, reconcile=True, progress=progress
+            )
+        if result.reason == deliver.LOCK_HELD:
             raise click.ClickException(
                 f"another threadline process kept delivering for {timeout:g} s; try again"
-            ) from None
+            )
+        if result.error is not None:
+            raise result.error
         left = notes.pending_count(conn)
     click.echo(
         f"Delivered {result.stored} new entries in {result.batches} batches"
@@ -60,11 +62,22 @@ def sync(ctx: click.Context, timeout: float, retry_blocked: bool) -> None:
         ctx.exit(1)
 
 
-def deliver_with_progress(conn: Any, client: Any, pending: int) -> engine.Delivery:
-    if pending < PROGRESS_OVER or not sys.stderr.isatty():
-        return engine.deliver(conn, client)
-    with click.progressbar(length=pending, label="Delivering", file=sys.stderr) as bar:
-        return engine.deliver(conn, client, progress=bar.update)
+@contextmanager
+def progress_bar() -> Iterator[Callable[[int, int], None]]:
+    """The ``progress`` callback of a delivery: a bar on stderr once at least
+    ``PROGRESS_OVER`` entries are pending and stderr is a terminal, else nothing."""
+    with ExitStack() as stack:
+        bars: list[Any] = []
+
+        def advance(sent: int, pending: int) -> None:
+            if not bars:
+                show = pending >= PROGRESS_OVER and sys.stderr.isatty()
+                bar = click.progressbar(length=pending, label="Delivering", file=sys.stderr)
+                bars.append(stack.enter_context(bar) if show else None)
+            if bars[0] is not None and sent:
+                bars[0].update(sent)
+
+        yield advance
 
 
 @sync.command("status")

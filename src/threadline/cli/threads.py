@@ -2,29 +2,18 @@
 
 With a server configured and answering, ``list`` and ``show`` read the server — so threads
 and entries from every device of the user appear — together with what this machine has not
-delivered yet. Without one they read the local store and say so on stderr.
+delivered yet. Without one they read the local store and say so on stderr. The merge is
+:mod:`threadline.sync.views`; this module parses the arguments and prints.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from threadline import protocol as p
-from threadline.cli.common import (
-    api,
-    load_config,
-    parse_time,
-    print_json,
-    relative_time,
-    store,
-    table,
-    warn,
-)
-from threadline.config import Config
+from threadline.cli.common import api, load_config, print_json, relative_time, store, table, warn
 from threadline.errors import ClientError, NotLoggedIn, ServerRefused
 from threadline.store import notes
+from threadline.sync import views
 
 
 @click.group("thread")
@@ -56,19 +45,6 @@ def new(name: str, project: str | None) -> None:
     click.echo(f"Thread {cfg.project}/{name} {state} {where}.")
 
 
-def _remote(cfg: Config, what: str) -> Any:
-    """An API client when a server is configured and answers, else None (with a note)."""
-    try:
-        client = api(cfg, timeout=cfg.push_timeout)
-        client.me()  # one short probe, so an absent server costs push_timeout, not a page each
-        return client
-    except NotLoggedIn:
-        warn(f"showing {what} of this machine only: no server configured")
-    except ClientError as exc:
-        warn(f"showing {what} of this machine only: {exc.message}")
-    return None
-
-
 @thread.command("list")
 @click.option("-p", "--project", help="Only threads of this project.")
 @click.option("--all-projects", is_flag=True, help="Threads of every project.")
@@ -76,11 +52,10 @@ def _remote(cfg: Config, what: str) -> Any:
 def list_(project: str | None, all_projects: bool, as_json: bool) -> None:
     """List threads, most recent activity first (of the current project by default)."""
     cfg = load_config(project=project)
-    scope = None if all_projects else cfg.project
     with store() as conn:
-        local = notes.list_threads(conn, scope)
-    client = _remote(cfg, "threads")
-    rows = _merge_threads(client.all_threads(project=scope) if client else [], local)
+        view = views.threads(conn, cfg, None if all_projects else cfg.project)
+    _note_local_only("threads", view.local_only)
+    rows = view.rows
     if as_json:
         print_json(rows)
         return
@@ -103,33 +78,6 @@ def list_(project: str | None, all_projects: bool, as_json: bool) -> None:
     )
 
 
-def _merge_threads(
-    remote: list[dict[str, Any]], local: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    pending = {t["key"]: t for t in local}
-    rows = []
-    for t in remote:
-        mine = pending.pop(t["key"], None)
-        extra = mine["pending"] if mine else 0
-        rows.append({**t, "pending": extra, "entry_count": t["entry_count"] + extra})
-    for t in pending.values():
-        rows.append(
-            {
-                "id": None,
-                "key": t["key"],
-                "kind": t["kind"],
-                "name": t["name"],
-                "project": t["project"],
-                "title": t["title"],
-                "entry_count": t["entries"],
-                "pending": t["pending"],
-                "last_activity_at": t["last_activity_at"] or t["created_at"],
-            }
-        )
-    rows.sort(key=lambda r: r["last_activity_at"] or "", reverse=True)
-    return rows
-
-
 @thread.command("show")
 @click.argument("name")
 @click.option("-p", "--project", help="Project of the thread (default: the current one).")
@@ -138,18 +86,13 @@ def show(name: str, project: str | None, as_json: bool) -> None:
     """Print the entries of thread NAME in order, with timestamps."""
     cfg = load_config(project=project)
     with store() as conn:
-        local = notes.thread_entries(conn, cfg.project, name)
-    client = _remote(cfg, "entries")
-    entries = _remote_entries(client, cfg.project, name) if client else []
-    seen = {e["id"] for e in entries}
-    entries += [{**e, "pending": True} for e in local if e["pending"] and e["id"] not in seen]
-    if client is None:
-        entries = local
-    if not entries and not local:
+        view = views.entries(conn, cfg, cfg.project, name)
+    _note_local_only("entries", view.local_only)
+    if not view.found:
         raise click.ClickException(
             f"no thread {cfg.project}/{name}; `threadline thread list` shows them"
         )
-    entries.sort(key=lambda e: parse_time(str(e["ts"])))
+    entries = view.entries
     if as_json:
         print_json({"project": cfg.project, "name": name, "entries": entries})
         return
@@ -160,19 +103,6 @@ def show(name: str, project: str | None, as_json: bool) -> None:
         click.echo("")
 
 
-def _remote_entries(client: Any, project: str, name: str) -> list[dict[str, Any]]:
-    key = p.note_thread_key(project, name)
-    matches = [t for t in client.all_threads(project=project) if t["key"] == key]
-    if not matches:
-        return []
-    return [
-        {
-            "id": e["id"],
-            "seq": e["seq"],
-            "ts": e["ts"],
-            "role": e["role"],
-            "text": e["text"],
-            "pending": False,
-        }
-        for e in client.all_entries(matches[0]["id"])
-    ]
+def _note_local_only(what: str, why: str | None) -> None:
+    if why is not None:
+        warn(f"showing {what} of this machine only: {why}")

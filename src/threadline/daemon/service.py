@@ -13,6 +13,11 @@ offsets in this process. Two helper threads feed it through a queue:
 Uploads happen after each read while the server answers. When it does not, the daemon backs
 off exponentially with jitter up to a cap, and keeps reading into the local store meanwhile;
 a ``flush`` request tries again at once.
+
+When the local store cannot be written (a full disk), the daemon keeps running: it reports the
+error (``threadline daemon status`` asks it over the control socket, as the store may not take
+even that), and rescans with the same backoff until the store takes writes again. A file's
+offset only advances with the lines stored, so the rescan reads again what was not stored.
 """
 
 from __future__ import annotations
@@ -33,13 +38,12 @@ from typing import Any
 
 from threadline import config as config_mod
 from threadline import paths
-from threadline.client.api import Api
 from threadline.daemon import control
-from threadline.errors import AlreadyRunning, ClientError, LockTimeout, NotLoggedIn
+from threadline.errors import AlreadyRunning, StoreError
 from threadline.sources.model import Agent
 from threadline.store import db, notes
 from threadline.store import transcripts as tstore
-from threadline.sync import engine
+from threadline.sync import deliver
 from threadline.watch import roots as roots_mod
 from threadline.watch.tail import Exclusions, Tailer
 
@@ -128,6 +132,9 @@ class Daemon:
         self.stop = threading.Event()
         self.queue: queue.Queue[_Flush | Path] = queue.Queue()
         self.backoff = Backoff(RETRY_BASE, options.retry_max)
+        #: Retries of a local store that failed (a full disk); ``store_error`` says why.
+        self.store_backoff = Backoff(RETRY_BASE, options.retry_max)
+        self.store_error: str | None = None
         self.extra_files: dict[Path, Agent | None] = {}
         self._lock_fh: Any = None
         self._server: socket.socket | None = None
@@ -149,8 +156,10 @@ class Daemon:
                 signal.signal(sig, lambda *_: self.stop.set())
             watcher = threading.Thread(target=self._watch, name="watcher", daemon=True)
             watcher.start()
-            now = notes.utc_now()
-            db.set_state(self.conn, {"daemon_started": now})
+            try:
+                db.set_state(self.conn, {"daemon_started": notes.utc_now()})
+            except StoreError as exc:
+                self._store_failed(exc)
             log.info(
                 "started (pid %s), watching %s",
                 os.getpid(),
@@ -199,31 +208,69 @@ class Daemon:
     def _loop(self) -> None:
         next_rescan = 0.0
         while not self.stop.is_set():
-            now = time.monotonic()
-            if now >= next_rescan:
-                self.rescan()
-                next_rescan = time.monotonic() + self.options.rescan_interval
-                self._deliver_if_due()
-            wait = next_rescan - time.monotonic()
-            if self.backoff.failures and self._pending():
-                wait = min(wait, self.backoff.next_at - time.monotonic())
             try:
-                first = self.queue.get(timeout=max(0.01, min(wait, 1.0)))
+                next_rescan = self._turn(next_rescan)
+            except StoreError as exc:  # the store fails: rescan (and so re-read) after a wait
+                next_rescan = time.monotonic() + self._store_failed(exc)
+
+    def _turn(self, next_rescan: float) -> float:
+        """One pass of the loop: rescan when due, else wait for work; the next rescan time."""
+        if time.monotonic() >= next_rescan:
+            self.rescan()
+            next_rescan = time.monotonic() + self.options.rescan_interval
+            self._deliver_if_due()
+        wait = next_rescan - time.monotonic()
+        if self.backoff.failures and self._pending():
+            wait = min(wait, self.backoff.next_at - time.monotonic())
+        try:
+            first = self.queue.get(timeout=max(0.01, min(wait, 1.0)))
+        except queue.Empty:
+            if not self.stop.is_set():  # a backoff ran out, or a `push` queued entries
+                self._deliver_if_due()
+            return next_rescan
+        batch = [first]
+        while True:
+            try:
+                batch.append(self.queue.get_nowait())
             except queue.Empty:
-                if not self.stop.is_set():  # a backoff ran out, or a `push` queued entries
-                    self._deliver_if_due()
-                continue
-            batch = [first]
-            while True:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._handle(batch)  # reads, delivers and answers
+                break
+        self._handle(batch)  # reads, delivers and answers
+        return next_rescan
+
+    def _store_failed(self, exc: StoreError) -> float:
+        """Note that the local store failed; returns the seconds to wait before trying again."""
+        self.store_error = f"{notes.utc_now()} {exc.message}"
+        delay = self.store_backoff.failed()
+        log.warning("the local store failed (%s); trying again in %.1f s", exc.message, delay)
+        with contextlib.suppress(StoreError):  # a full disk may not take even this
+            db.set_state(self.conn, {"last_error": self.store_error})
+        return delay
+
+    def _store_works(self) -> None:
+        if self.store_error is not None:
+            log.info("the local store takes writes again")
+            self.store_error = None
+            self.store_backoff.succeeded()
 
     def _handle(self, batch: list[_Flush | Path]) -> None:
         flushes = [item for item in batch if isinstance(item, _Flush)]
         changed = {item for item in batch if isinstance(item, Path)}
+        try:
+            lines, error = self._read_and_deliver(flushes, changed)
+        except StoreError as exc:  # answered here, then handled by the loop
+            for flush in flushes:
+                self._answer(flush, {"ok": False, "lines": 0, "error": exc.message})
+            raise
+        for flush in flushes:
+            if flush.final and flush.path is not None:
+                self.tailer.forget(flush.path)  # the session ended: drop its parser state
+            self._answer(flush, {"ok": error is None, "lines": lines, "error": error})
+
+    def _read_and_deliver(
+        self, flushes: list[_Flush], changed: set[Path]
+    ) -> tuple[int, str | None]:
+        """Read what the hooks and the watcher named; the lines read and why the upload
+        failed, if it did."""
         if any(flush.path is None for flush in flushes):
             self.rescan()
         for flush in flushes:
@@ -234,21 +281,18 @@ class Daemon:
                 changed.add(flush.path)
                 if roots_mod.agent_of_path(flush.path, self.options.roots) is None:
                     self.extra_files.setdefault(flush.path, flush.agent)
-        lines = 0
-        for path in sorted(changed):
-            lines += self._ingest(path)
+        lines = sum(self._ingest(path) for path in sorted(changed))
         if flushes:
             self.backoff.succeeded()  # a hook asked: try the server now
-        error = self._deliver_if_due()
-        for flush in flushes:
-            if flush.final and flush.path is not None:
-                self.tailer.forget(flush.path)  # the session ended: drop its parser state
-            self._answer(flush, {"ok": error is None, "lines": lines, "error": error})
+        return lines, self._deliver_if_due()
 
     def _ingest(self, path: Path) -> int:
         agent = roots_mod.agent_of_path(path, self.options.roots) or self.extra_files.get(path)
         try:
             result = self.tailer.ingest(path, agent)
+        except StoreError:
+            self.tailer.forget(path)  # its parser read lines that were not stored
+            raise
         except Exception as exc:  # one bad file must not stop the capture of the others
             log.warning("cannot read %s: %s: %s", path, type(exc).__name__, exc)
             db.set_state(self.conn, {"last_error": f"{notes.utc_now()} cannot read {path}: {exc}"})
@@ -281,6 +325,7 @@ class Daemon:
                 self._ingest(path)
         self._check_watch_roots()
         db.set_state(self.conn, {"daemon_last_scan": notes.utc_now()})
+        self._store_works()
 
     # --- uploading ---------------------------------------------------------------------------
 
@@ -288,23 +333,25 @@ class Daemon:
         return notes.pending_count(self.conn) > 0
 
     def _deliver_if_due(self) -> str | None:
+        """Deliver what is pending unless backing off; the reason it failed, if it did."""
         if not self.backoff.due() or not self._pending():
             return None
-        try:
-            api = Api.from_config(config_mod.load(), timeout=30.0)
-            with engine.sync_lock(timeout=30.0):
-                if not self._reconciled:  # the server may hold more, or less, than we think
-                    engine.reconcile(self.conn, api)
-                    self._reconciled = True
-                result = engine.deliver(self.conn, api)
-        except (ClientError, NotLoggedIn, LockTimeout) as exc:
-            message = exc.message
-            if isinstance(exc, NotLoggedIn):
-                db.set_state(self.conn, {"last_error": f"{notes.utc_now()} {message}"})
-            self._reconciled = False
+        result = deliver.deliver_pending(
+            self.conn,
+            config_mod.load(),
+            timeout=30.0,
+            lock_timeout=30.0,
+            reconcile=not self._reconciled,  # the server may hold more, or less, than we think
+        )
+        self._reconciled = result.finished
+        if not result.finished:
+            if result.reason == deliver.NOT_LOGGED_IN:
+                db.set_state(self.conn, {"last_error": f"{notes.utc_now()} {result.message}"})
+            elif isinstance(result.error, StoreError):
+                self._store_failed(result.error)
             delay = self.backoff.failed()
-            log.warning("upload failed (%s); next try in %.1f s", message, delay)
-            return str(message)
+            log.warning("upload failed (%s); next try in %.1f s", result.message, delay)
+            return result.message
         self.backoff.succeeded()
         if result.sent:
             log.info("uploaded %d entries in %d batches", result.sent, result.batches)
@@ -396,7 +443,7 @@ class Daemon:
             return
         op = message.get("op") if isinstance(message, dict) else None
         if op == "ping":
-            self._send(conn, {"ok": True, "pid": os.getpid()})
+            self._send(conn, {"ok": True, "pid": os.getpid(), "store_error": self.store_error})
         elif op == "stop":
             self._send(conn, {"ok": True})
             self.stop.set()

@@ -7,7 +7,10 @@ Guarantees:
   writer at a time and a ``seq`` is computed inside the transaction that stores its entry;
 - numbered, append-only migrations are applied when the store opens, each in its own
   transaction, tracked by ``PRAGMA user_version``;
-- the device id is minted once, by the first migration, and never changes.
+- the device id is minted once, by the first migration, and never changes;
+- a store that cannot be written or read (disk full, I/O error, read-only, cannot be opened)
+  raises :class:`~threadline.errors.StoreError`, recognized by SQLite's error name, at the
+  store's edge (:class:`Connection`); a busy store stays the ``busy_timeout``'s business.
 
 Standard library only: ``push`` opens this on every call.
 """
@@ -20,6 +23,10 @@ from pathlib import Path
 
 from threadline import paths
 from threadline.errors import StoreError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ≈2 ms of imports on the push hot path
+    from typing import Any
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -105,14 +112,97 @@ def new_uuid() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+#: SQLite error names (``sqlite3.Error.sqlite_errorname``; an extended name such as
+#: ``SQLITE_IOERR_WRITE`` counts as its base) that mean the store cannot be used, with what to
+#: say and what to do. Other errors (a busy store after ``busy_timeout``, a bug) pass as they are.
+STORE_FAILURES: dict[str, tuple[str, str]] = {
+    "SQLITE_FULL": (
+        "the disk holding the local store {path} is full",
+        "Free some space on that disk, then try again; what was stored before is kept.",
+    ),
+    "SQLITE_IOERR": (
+        "the local store {path} could not be read or written (I/O error)",
+        "Check the disk holding the data folder (THREADLINE_HOME overrides its location).",
+    ),
+    "SQLITE_READONLY": (
+        "the local store {path} is read-only",
+        "Make the data folder and its files writable (THREADLINE_HOME overrides its location).",
+    ),
+    "SQLITE_CANTOPEN": (
+        "the local store {path} cannot be opened",
+        "Check that the data folder exists and is writable (THREADLINE_HOME overrides it).",
+    ),
+    "SQLITE_CORRUPT": (
+        "the local store {path} is damaged",
+        "Move the file aside to start a new store; entries not yet delivered are in it.",
+    ),
+    "SQLITE_NOTADB": (
+        "the local store {path} is not an SQLite database",
+        "Move the file aside, or point THREADLINE_HOME at another folder.",
+    ),
+}
+
+
+def store_error(exc: sqlite3.Error, path: object) -> StoreError | None:
+    """The :class:`StoreError` that ``exc`` means for the store at ``path``, or ``None`` when
+    it is not a failure of the store itself (busy, locked, a mistake in a statement)."""
+    name = exc.sqlite_errorname or ""
+    base = "_".join(name.split("_")[:2])
+    if base not in STORE_FAILURES:
+        return None
+    if base == "SQLITE_IOERR" and _disk_full(str(path)):
+        base = "SQLITE_FULL"  # e.g. SQLITE_IOERR_SHMSIZE: no room to grow the -shm file
+    message, hint = STORE_FAILURES[base]
+    return StoreError(f"{message.format(path=path)} ({name})", hint=hint)
+
+
+#: Less free space than this on the store's disk makes an I/O error a full disk.
+FULL_BELOW_BYTES = 64 * 1024
+
+
+def _disk_full(path: str) -> bool:
+    try:
+        st = os.statvfs(os.path.dirname(path) or ".")
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return False
+    return st.f_bavail * st.f_frsize < FULL_BELOW_BYTES
+
+
+class Connection(sqlite3.Connection):
+    """A connection to the local store whose failures arrive as :class:`StoreError`."""
+
+    path = ""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.Error as exc:
+            error = store_error(exc, self.path)
+            if error is None:
+                raise
+            raise error from exc
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.Error as exc:
+            error = store_error(exc, self.path)
+            if error is None:
+                raise
+            raise error from exc
+
+
 def connect(path: Path | None = None) -> sqlite3.Connection:
     """Open (creating if needed) and migrate the local store."""
     path = path or paths.local_store_file()
     try:
         paths.ensure_dir(path.parent)
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, factory=Connection
+        )
     except (OSError, sqlite3.Error) as exc:
         raise StoreError(f"cannot open the local store {path}: {exc}") from exc
+    conn.path = str(path)
     conn.row_factory = sqlite3.Row
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -161,7 +251,19 @@ class write:
         return self.conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        if exc_type is None:
+            try:
+                self.conn.execute("COMMIT")
+                return
+            except BaseException:
+                self._rollback()  # a failed COMMIT (disk full) may leave the transaction open
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (after SQLITE_FULL or an I/O error).
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
 
 
 def device_id(conn: sqlite3.Connection) -> str:

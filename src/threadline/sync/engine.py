@@ -11,6 +11,9 @@ Guarantees:
   in the store, reported by ``threadline sync status``), a deleted thread is marked locally;
 - failures leave everything queued; the next ``push``, ``sync`` or daemon pass retries.
 
+Callers go through :func:`threadline.sync.deliver.deliver_pending`, which holds the lock and
+turns every failure into a reason on the :class:`Delivery` it answers with.
+
 Standard library only: ``push`` runs this after each entry.
 """
 
@@ -22,7 +25,7 @@ import time
 from threadline import paths
 from threadline import protocol as p
 from threadline.client.api import Api
-from threadline.errors import ClientError, LockTimeout, ServerRefused
+from threadline.errors import ClientError, LockTimeout, ServerRefused, StoreError
 from threadline.store import db, notes
 
 TYPE_CHECKING = False
@@ -30,12 +33,20 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from threadline.errors import ThreadlineError
+
 DEFAULT_BATCH_ENTRIES = 1000
 DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
 
 
 class Delivery:
-    """What one :func:`deliver` call achieved."""
+    """What one delivery achieved, and why it stopped short when it did.
+
+    ``sent`` entries went out in ``batches``; the server stored ``stored`` of them and already
+    held ``duplicates``; ``blocked`` lists the streams it refused for good. ``reason`` is
+    ``None`` when everything pending was delivered (or blocked), else one of the reasons of
+    :mod:`threadline.sync.deliver` (``timed_out`` is set when the deadline passed first), with
+    the ``error`` behind it."""
 
     def __init__(self) -> None:
         self.sent = 0
@@ -43,11 +54,27 @@ class Delivery:
         self.duplicates = 0
         self.batches = 0
         self.blocked: list[str] = []
+        self.timed_out = False
+        self.reason: str | None = None
+        self.error: ThreadlineError | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Everything pending was delivered (or blocked by the server)."""
+        return self.reason is None
+
+    @property
+    def message(self) -> str:
+        """Why the delivery did not finish (empty when it did)."""
+        if self.error is not None:
+            return self.error.message
+        return "the deadline passed" if self.timed_out else ""
 
 
 class sync_lock:
     """Hold the per-machine delivery lock (``flock`` on ``sync.lock``), waiting up to
-    ``timeout`` seconds for it; raises :class:`LockTimeout` when the wait runs out."""
+    ``timeout`` seconds for it; raises :class:`LockTimeout` when the wait runs out, and
+    :class:`StoreError` when the lock file cannot be opened."""
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
@@ -58,8 +85,11 @@ class sync_lock:
             import fcntl
         except ImportError:  # pragma: no cover - no flock here: deliver unlocked
             return
-        path = paths.ensure_dir(paths.data_dir()) / "sync.lock"
-        self.fh = open(path, "a+b")
+        try:
+            path = paths.ensure_dir(paths.data_dir()) / "sync.lock"
+            self.fh = open(path, "a+b")
+        except OSError as exc:
+            raise StoreError(f"cannot open the sync lock in {paths.data_dir()}: {exc}") from exc
         deadline = time.monotonic() + self.timeout
         while True:
             try:
@@ -86,17 +116,23 @@ def deliver(
     batch_entries: int = DEFAULT_BATCH_ENTRIES,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     progress: Callable[[int], None] | None = None,
+    result: Delivery | None = None,
 ) -> Delivery:
-    """Send pending entries until none is left (or ``deadline``, a monotonic time, passes).
+    """Send pending entries until none is left (or ``deadline``, a monotonic time, passes:
+    ``timed_out`` is then set). Counts go into ``result`` when given, so that what was done
+    before an error is known to the caller.
 
     Records the outcome (last success or last error) in the store and re-raises client errors.
     """
-    result = Delivery()
+    result = result if result is not None else Delivery()
     device = db.device_id(conn)
     try:
-        while deadline is None or time.monotonic() < deadline:
+        while True:
             batch = notes.pending_batch(conn, batch_entries, batch_bytes)
             if not batch:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                result.timed_out = True
                 break
             timeout = None if deadline is None else max(0.05, deadline - time.monotonic())
             try:

@@ -1,0 +1,128 @@
+"""What a thread looks like from this machine: the server's view merged with the local store.
+
+With a server configured and answering, threads and entries come from the server — so those of
+every device of the user appear — together with what this machine has not delivered yet.
+Without one they come from the local store alone, and ``local_only`` says why. The answers are
+plain data (lists of dicts) for the CLI to print.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from threadline import protocol as p
+from threadline.client.api import Api
+from threadline.config import Config
+from threadline.errors import ClientError, NotLoggedIn
+from threadline.store import notes
+
+
+@dataclass
+class Threads:
+    """Threads, most recent activity first; each with ``entry_count`` and ``pending``."""
+
+    rows: list[dict[str, Any]]
+    #: Why only this machine's threads are shown (``None`` when the server was read).
+    local_only: str | None
+
+
+@dataclass
+class Entries:
+    """The entries of one thread in time order; each with ``pending`` (not yet delivered)."""
+
+    entries: list[dict[str, Any]]
+    #: Whether the thread exists at all (here, or on the server).
+    found: bool
+    local_only: str | None
+
+
+def server(cfg: Config) -> tuple[Api | None, str | None]:
+    """A client of the configured server if it answers, else ``None`` and why not. One short
+    probe, so an absent server costs ``push_timeout``, not a timeout per page."""
+    try:
+        client = Api.from_config(cfg, timeout=cfg.push_timeout)
+        client.me()
+    except NotLoggedIn:
+        return None, "no server configured"
+    except ClientError as exc:
+        return None, exc.message
+    return client, None
+
+
+def threads(conn: sqlite3.Connection, cfg: Config, project: str | None) -> Threads:
+    """The threads of ``project`` (every project when ``None``)."""
+    local = notes.list_threads(conn, project)
+    client, why = server(cfg)
+    remote = client.all_threads(project=project) if client is not None else []
+    return Threads(merge_threads(remote, local), why)
+
+
+def merge_threads(
+    remote: list[dict[str, Any]], local: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The server's threads with this machine's pending entries counted in, and the threads
+    the server does not know yet; most recent activity first."""
+    pending = {t["key"]: t for t in local}
+    rows = []
+    for t in remote:
+        mine = pending.pop(t["key"], None)
+        extra = mine["pending"] if mine else 0
+        rows.append({**t, "pending": extra, "entry_count": t["entry_count"] + extra})
+    for t in pending.values():
+        rows.append(
+            {
+                "id": None,
+                "key": t["key"],
+                "kind": t["kind"],
+                "name": t["name"],
+                "project": t["project"],
+                "title": t["title"],
+                "entry_count": t["entries"],
+                "pending": t["pending"],
+                "last_activity_at": t["last_activity_at"] or t["created_at"],
+            }
+        )
+    rows.sort(key=lambda r: r["last_activity_at"] or "", reverse=True)
+    return rows
+
+
+def entries(conn: sqlite3.Connection, cfg: Config, project: str, name: str) -> Entries:
+    """The entries of the note thread ``project``/``name``: the server's, then this machine's
+    not yet delivered, in time order."""
+    local = notes.thread_entries(conn, project, name)
+    client, why = server(cfg)
+    if client is None:
+        merged = list(local)
+    else:
+        merged = _remote_entries(client, project, name)
+        seen = {e["id"] for e in merged}
+        merged += [{**e, "pending": True} for e in local if e["pending"] and e["id"] not in seen]
+    merged.sort(key=lambda e: parse_time(str(e["ts"])))
+    return Entries(merged, bool(merged or local), why)
+
+
+def _remote_entries(client: Api, project: str, name: str) -> list[dict[str, Any]]:
+    key = p.note_thread_key(project, name)
+    matches = [t for t in client.all_threads(project=project) if t["key"] == key]
+    if not matches:
+        return []
+    return [
+        {
+            "id": e["id"],
+            "seq": e["seq"],
+            "ts": e["ts"],
+            "role": e["role"],
+            "text": e["text"],
+            "pending": False,
+        }
+        for e in client.all_entries(matches[0]["id"])
+    ]
+
+
+def parse_time(ts: str) -> datetime:
+    """An RFC 3339 time as an aware datetime (a time without an offset is taken as UTC)."""
+    when = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
