@@ -2,7 +2,7 @@
 
 They work on the server database directly (``--database-url``, else ``THREADLINE_DATABASE_URL``,
 else the SQLite file in the data folder), so run them where the server runs. Logic lives in
-:mod:`threadline.server.admin`; heavy imports happen inside the commands.
+:mod:`threadline.services.accounts`; heavy imports happen inside the commands.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from threadline.server.database import Database
+    from threadline.storage.database import Database
 
 ENV_PASSWORD = "THREADLINE_PASSWORD"
 
@@ -26,8 +26,8 @@ database_url_option = click.option(
 
 
 def _open(database_url: str | None) -> Database:
-    from threadline.server.database import open_database
     from threadline.server.settings import default_database_url
+    from threadline.storage.database import open_database
 
     return open_database(database_url or default_database_url())
 
@@ -44,10 +44,10 @@ def user() -> None:
 @database_url_option
 def user_create(name: str, is_admin: bool, password_stdin: bool, database_url: str | None) -> None:
     """Create user NAME (asks for the password twice when interactive)."""
-    from threadline.server import admin
+    from threadline.services import accounts
 
     password = _password(password_stdin)
-    created = admin.create_user(_open(database_url), name, password, is_admin=is_admin)
+    created = accounts.create_user(_open(database_url), name, password, is_admin=is_admin)
     role = "administrator" if created.is_admin else "user"
     click.echo(f"Created {role} {created.name}.")
 
@@ -68,11 +68,11 @@ def _password(from_stdin: bool) -> str:
 @database_url_option
 def user_list(database_url: str | None) -> None:
     """List users."""
-    from threadline.server import admin
+    from threadline.services import accounts
 
     rows = [
         [u.name, "yes" if u.is_admin else "", u.created_at]
-        for u in admin.list_users(_open(database_url))
+        for u in accounts.list_users(_open(database_url))
     ]
     _table(["NAME", "ADMIN", "CREATED"], rows)
 
@@ -88,9 +88,9 @@ def token() -> None:
 @database_url_option
 def token_create(user_name: str, name: str, database_url: str | None) -> None:
     """Create a token and print its secret (shown only this once)."""
-    from threadline.server import admin
+    from threadline.services import accounts
 
-    new = admin.create_token(_open(database_url), user_name, name)
+    new = accounts.create_token(_open(database_url), user_name, name)
     click.echo(f"Token {new.id} for {new.user}; it is shown only now:", err=True)
     click.echo(new.secret)
 
@@ -104,9 +104,9 @@ def token_list(user_name: str | None, as_json: bool, database_url: str | None) -
     import dataclasses
     import json
 
-    from threadline.server import admin
+    from threadline.services import accounts
 
-    tokens = admin.list_tokens(_open(database_url), user_name)
+    tokens = accounts.list_tokens(_open(database_url), user_name)
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(t) for t in tokens], indent=2))
         return
@@ -122,9 +122,9 @@ def token_list(user_name: str | None, as_json: bool, database_url: str | None) -
 @database_url_option
 def token_revoke(token_id: int, database_url: str | None) -> None:
     """Revoke token ID; it stops working at once."""
-    from threadline.server import admin
+    from threadline.services import accounts
 
-    revoked = admin.revoke_token(_open(database_url), token_id)
+    revoked = accounts.revoke_token(_open(database_url), token_id)
     click.echo(f"Revoked token {revoked.id} of {revoked.user}.")
 
 
