@@ -23,7 +23,9 @@ FORBIDDEN = {
     "sources": {"store", "client", "sync", "server", "cli"},
     "watch": {"client", "sync", "server", "cli", "daemon"},
     "daemon": {"server", "cli", "web"},
-    "web": {"client", "store", "sync", "cli", "watch", "daemon", "config"},
+    "web": {"client", "store", "sync", "cli", "watch", "daemon", "config", "server", "storage"},
+    "services": {"client", "store", "sync", "cli", "watch", "daemon", "config", "server", "web"},
+    "storage": {"client", "store", "sync", "cli", "watch", "daemon", "server", "services", "web"},
 }
 
 

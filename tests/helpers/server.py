@@ -10,7 +10,8 @@
   outage and crash tests need. Its first-run admin password is :data:`ADMIN_PASSWORD`.
 - :func:`login` — log a client home in with the real ``threadline login``.
 
-Standard library plus threadline.server only, so a benchmark script can import it as well.
+Standard library plus threadline.services and threadline.storage only, so a benchmark script can
+import it as well.
 """
 
 from __future__ import annotations
@@ -80,15 +81,15 @@ def create_user_and_token(
 ) -> Account:
     """Create ``user`` (if new) and a fresh token for it in the server database."""
     from threadline.errors import Conflict
-    from threadline.server import admin
-    from threadline.server.database import open_database
+    from threadline.services import accounts
+    from threadline.storage.database import open_database
 
     password = password or secrets.token_urlsafe(12)
     db = open_database(database_url)
     try:
         with suppress(Conflict):
-            admin.create_user(db, user, password, is_admin=is_admin)
-        token = admin.create_token(db, user, "tests")
+            accounts.create_user(db, user, password, is_admin=is_admin)
+        token = accounts.create_token(db, user, "tests")
     finally:
         db.dispose()
     return Account(user, password, token.secret, token.id)

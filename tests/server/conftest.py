@@ -14,10 +14,10 @@ import pytest
 
 from tests.helpers.asgi import AsgiClient
 from tests.helpers.server import Account
-from threadline.server import admin
 from threadline.server.app import create_app
-from threadline.server.database import Database, open_database
 from threadline.server.settings import ServerSettings
+from threadline.services import accounts
+from threadline.storage.database import Database, open_database
 
 DEVICE_ID = "2f6e0000-0000-4000-8000-000000000001"
 
@@ -61,9 +61,9 @@ def make_account(db: Database) -> Callable[..., Account]:
     def make(
         user: str = "alice", password: str = "correct horse", is_admin: bool = False
     ) -> Account:
-        if user not in {u.name for u in admin.list_users(db)}:
-            admin.create_user(db, user, password, is_admin=is_admin)
-        token = admin.create_token(db, user, "tests")
+        if user not in {u.name for u in accounts.list_users(db)}:
+            accounts.create_user(db, user, password, is_admin=is_admin)
+        token = accounts.create_token(db, user, "tests")
         return Account(user, password, token.secret, token.id)
 
     return make

@@ -10,8 +10,8 @@ import pytest
 
 from tests.helpers.asgi import AsgiClient
 from tests.helpers.server import Account
-from threadline.server import admin
-from threadline.server.database import Database
+from threadline.services import accounts
+from threadline.storage.database import Database
 
 LOGIN = "/api/v1/auth/login"
 
@@ -85,7 +85,7 @@ def test_missing_or_unknown_token_is_401_with_hint(
 
 def test_revoked_token_is_401(client: AsgiClient, alice: Account, db: Database) -> None:
     assert client.get("/api/v1/me", headers=alice.headers).status_code == 200
-    admin.revoke_token(db, alice.token_id)
+    accounts.revoke_token(db, alice.token_id)
     response = client.get("/api/v1/me", headers=alice.headers)
     assert response.status_code == 401
     assert "revoked" in response.json()["error"]["message"]
@@ -102,7 +102,7 @@ def test_logout_revokes_the_calling_token_only(
 
 def test_using_a_token_records_last_use(client: AsgiClient, alice: Account, db: Database) -> None:
     client.get("/api/v1/me", headers=alice.headers)
-    [token] = admin.list_tokens(db, "alice")
+    [token] = accounts.list_tokens(db, "alice")
     assert token.last_used_at is not None
 
 

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 
 from threadline.errors import Conflict
 from threadline.protocol.models import PushRequest
-from threadline.server import admin, auth, push, status
-from threadline.server.auth import Principal
-from threadline.server.database import Database
-from threadline.server.schema import entries
+from threadline.services import accounts, auth, push, status
+from threadline.services.auth import Principal
+from threadline.storage.database import Database
+from threadline.storage.schema import entries
 
 STREAM = uuid.UUID("5c0f0000-0000-4000-8000-0000000000aa")
 WRITERS = 8
@@ -26,8 +26,8 @@ PER_WRITER = 15
 
 
 def principal(db: Database, name: str = "alice") -> Principal:
-    admin.create_user(db, name, "pw")
-    token = admin.create_token(db, name)
+    accounts.create_user(db, name, "pw")
+    token = accounts.create_token(db, name)
     return auth.authenticate(db, f"Bearer {token.secret}")
 
 

@@ -11,8 +11,8 @@ from tests.helpers.asgi import AsgiClient
 from tests.helpers.server import Account
 from tests.server.conftest import entry, push_body, stream
 from threadline.server.app import create_app
-from threadline.server.database import Database
 from threadline.server.settings import ServerSettings
+from threadline.storage.database import Database
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:

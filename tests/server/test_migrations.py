@@ -9,11 +9,12 @@ import pytest
 import sqlalchemy as sa
 
 from tests.helpers.asgi import AsgiClient
-from threadline.server import admin, migrations
 from threadline.server.app import create_app
-from threadline.server.database import Database, open_database
-from threadline.server.schema import metadata
 from threadline.server.settings import ServerSettings
+from threadline.services import accounts
+from threadline.storage import migrations
+from threadline.storage.database import Database, open_database
+from threadline.storage.schema import metadata
 
 
 def test_blank_database_gets_every_migration(server_db_url: str) -> None:
@@ -105,7 +106,7 @@ def test_upgrading_a_database_with_data_from_0001(
             indexes
         )
 
-        token = admin.create_token(db, "alice", "tests")
+        token = accounts.create_token(db, "alice", "tests")
         client = AsgiClient(create_app(ServerSettings(database_url=server_db_url), db=db))
         try:
             headers = {"Authorization": f"Bearer {token.secret}"}

@@ -18,10 +18,10 @@ import zstandard
 from tests.helpers.asgi import AsgiClient
 from tests.helpers.server import Account
 from tests.server.conftest import entry, push_body
-from threadline.server import transcripts
-from threadline.server.auth import authenticate
-from threadline.server.database import Database
-from threadline.server.schema import entries
+from threadline.services import transcripts
+from threadline.services.auth import authenticate
+from threadline.storage.database import Database
+from threadline.storage.schema import entries
 
 PUSH = "/api/v1/sync/push"
 THREADS = "/api/v1/threads"

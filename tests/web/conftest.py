@@ -14,10 +14,10 @@ import pytest
 from tests.helpers.asgi import AsgiClient
 from tests.helpers.web import PASSWORD as PASSWORD
 from tests.helpers.web import csrf_of as csrf_of
-from threadline.server import admin
 from threadline.server.app import create_app
-from threadline.server.database import Database, open_database
 from threadline.server.settings import ServerSettings
+from threadline.services import accounts
+from threadline.storage.database import Database, open_database
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def browser(db: Database, server_db_url: str) -> Iterator[Callable[[], AsgiClien
 @pytest.fixture
 def users(db: Database) -> list[str]:
     for name in ("alice", "bob"):
-        admin.create_user(db, name, PASSWORD)
+        accounts.create_user(db, name, PASSWORD)
     return ["alice", "bob"]
 
 

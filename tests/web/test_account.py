@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from tests.helpers.asgi import AsgiClient
 from tests.web.conftest import PASSWORD, csrf_of, sign_in
-from threadline.server import admin
-from threadline.server.database import Database
-from threadline.server.schema import tokens
+from threadline.services import accounts
+from threadline.storage.database import Database
+from threadline.storage.schema import tokens
 
 SECRET = re.compile(r'id="token-secret"[^>]* value="(tl_[^"]+)"')
 
@@ -38,8 +38,8 @@ def create(client: AsgiClient, name: str) -> tuple[int, str]:
 def test_tokens_are_listed_created_once_and_work(
     browser: Callable[[], AsgiClient], users: list[str], db: Database
 ) -> None:
-    admin.create_token(db, "alice", "old laptop")
-    admin.create_token(db, "bob", "bob's phone")
+    accounts.create_token(db, "alice", "old laptop")
+    accounts.create_token(db, "bob", "bob's phone")
     client = signed_in(browser, "alice")
     page = client.get("/account")
     assert page.status_code == 200
@@ -52,7 +52,7 @@ def test_tokens_are_listed_created_once_and_work(
     assert f"{secret[:8]}…" in again.text, "its prefix is listed"
     with db.read() as conn:
         stored = conn.execute(sa.select(tokens).where(tokens.c.id == token_id)).one()
-    assert stored.user_id == next(u.id for u in admin.list_users(db) if u.name == "alice")
+    assert stored.user_id == next(u.id for u in accounts.list_users(db) if u.name == "alice")
     assert secret not in stored.token_hash
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
     assert me.status_code == 200 and me.json()["user"] == "alice"
@@ -71,7 +71,7 @@ def test_token_names_are_checked(browser: Callable[[], AsgiClient], users: list[
 def test_revoke_only_own_tokens(
     browser: Callable[[], AsgiClient], users: list[str], db: Database
 ) -> None:
-    bobs = admin.create_token(db, "bob", "bob's laptop")
+    bobs = accounts.create_token(db, "bob", "bob's laptop")
     alice = signed_in(browser, "alice")
     token_id, secret = create(alice, "desk")
     csrf = csrf_of(alice.get("/account"))

@@ -16,9 +16,8 @@ import pytest
 
 from tests.helpers.asgi import AsgiClient
 from tests.web.conftest import sign_in
-from threadline.server import admin
-from threadline.server.database import Database
-from threadline.web import thread_page  # noqa: F401  (its /threads/{id} routes come first)
+from threadline.services import accounts
+from threadline.storage.database import Database
 
 ROW = re.compile(r'<tr id="thread-([^"]+)" data-change="(\d+)"')
 TITLE = re.compile(r'<a href="/threads/[^"]+">([^<]*)</a>')
@@ -32,7 +31,7 @@ class Api:
 
     def __init__(self, client: AsgiClient, db: Database, user: str) -> None:
         self.client = client
-        self.token = admin.create_token(db, user, "tests").secret
+        self.token = accounts.create_token(db, user, "tests").secret
         self.device = str(uuid.uuid4())
 
     def push(self, *streams: dict[str, Any]) -> dict[str, Any]:

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from threadline.services.entries import EntryRow
 from threadline.web import render
-from threadline.web.render import Child, DiffLine, Row, Window
+from threadline.web.render import Child, DiffLine, Window
 
 HREF = re.compile(r'href="([^"]*)"')
 
@@ -129,8 +130,8 @@ def test_diffs() -> None:
     assert render.tool_diff("Bash", {"command": "ls"}) is None
 
 
-def row(n: int, role: str, parts: list[dict[str, Any]], **meta: Any) -> Row:
-    return Row(
+def row(n: int, role: str, parts: list[dict[str, Any]], **meta: Any) -> EntryRow:
+    return EntryRow(
         pk=n, id=f"00000000-0000-4000-8000-{n:012d}", ts=f"2026-01-01T00:00:{n:02d}Z",
         role=role, text="", parts=parts, meta=dict(meta), change=1, seq=n,
     )  # fmt: skip

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 
 from tests.helpers.asgi import AsgiClient
 from tests.web.conftest import csrf_of, sign_in
-from threadline.server import admin
-from threadline.server.database import Database
-from threadline.server.schema import web_sessions
-from threadline.server.values import ts_text
+from threadline.services import accounts
+from threadline.storage.database import Database
+from threadline.storage.schema import web_sessions
+from threadline.storage.values import ts_text
 
 
 def test_pages_need_a_session_and_come_back_after_signing_in(
@@ -97,7 +97,7 @@ def test_next_never_leaves_the_site(browser: Callable[[], AsgiClient], users: li
 def test_signing_in_deletes_expired_sessions(
     browser: Callable[[], AsgiClient], users: list[str], db: Database
 ) -> None:
-    alice_id = next(u.id for u in admin.list_users(db) if u.name == "alice")
+    alice_id = next(u.id for u in accounts.list_users(db) if u.name == "alice")
     now = datetime.now(UTC)
     rows = {"expired": now - timedelta(minutes=1), "current": now + timedelta(days=1)}
     with db.write() as conn:

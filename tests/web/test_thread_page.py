@@ -15,8 +15,8 @@ import pytest
 from tests.helpers.asgi import AsgiClient
 from tests.web.conftest import sign_in
 from threadline import protocol as p
-from threadline.server import admin
-from threadline.server.database import Database
+from threadline.services import accounts
+from threadline.storage.database import Database
 from threadline.store import db as local_db
 from threadline.store import notes
 from threadline.watch.tail import Tailer
@@ -45,7 +45,7 @@ class Pusher:
         self.tailer = Tailer(self.conn)
         self.client = client
         self.tmp = tmp
-        token = admin.create_token(db, user, "tests")
+        token = accounts.create_token(db, user, "tests")
         self.headers = {"Authorization": f"Bearer {token.secret}"}
 
     def ingest(self, source: Path, name: str | None = None) -> Path:

@@ -4,7 +4,7 @@ They work on the server database directly (``--database-url``, else ``THREADLINE
 else the SQLite file in the data folder), so run them where the server runs. They never
 create that database: on a missing SQLite file, or a database without Threadline's tables, they
 stop with an error naming where they looked (``threadline serve`` creates and migrates it).
-Logic lives in :mod:`threadline.server.admin`; heavy imports happen inside the commands.
+Logic lives in :mod:`threadline.services.accounts`; heavy imports happen inside the commands.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from threadline.errors import ConfigError
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from threadline.server.database import Database
+    from threadline.storage.database import Database
 
 ENV_PASSWORD = "THREADLINE_PASSWORD"
-#: The table every migrated server database has (:mod:`threadline.server.migrations`).
+#: The table every migrated server database has (:mod:`threadline.storage.migrations`).
 _MARKER_TABLE = "schema_migrations"
 _ELSEWHERE = "choose another database with --database-url or THREADLINE_DATABASE_URL"
 
@@ -35,8 +35,8 @@ database_url_option = click.option(
 
 
 def _open(database_url: str | None) -> Database:
-    from threadline.server.database import open_database
     from threadline.server.settings import default_database_url
+    from threadline.storage.database import open_database
 
     url = database_url or default_database_url()
     require_server_database(url)
@@ -49,7 +49,7 @@ def require_server_database(url: str) -> None:
     created or changed."""
     import sqlalchemy as sa
 
-    from threadline.server.database import normalize_url
+    from threadline.storage.database import normalize_url
 
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -120,10 +120,10 @@ def user() -> None:
 @database_url_option
 def user_create(name: str, is_admin: bool, password_stdin: bool, database_url: str | None) -> None:
     """Create user NAME (asks for the password twice when interactive)."""
-    from threadline.server import admin
+    from threadline.services import accounts
 
     password = _password(password_stdin)
-    created = admin.create_user(_open(database_url), name, password, is_admin=is_admin)
+    created = accounts.create_user(_open(database_url), name, password, is_admin=is_admin)
     role = "administrator" if created.is_admin else "user"
     click.echo(f"Created {role} {created.name}.")
 
@@ -144,11 +144,11 @@ def _password(from_stdin: bool) -> str:
 @database_url_option
 def user_list(database_url: str | None) -> None:
     """List users."""
-    from threadline.server import admin
+    from threadline.services import accounts
 
     rows = [
         [u.name, "yes" if u.is_admin else "", u.created_at]
-        for u in admin.list_users(_open(database_url))
+        for u in accounts.list_users(_open(database_url))
     ]
     _table(["NAME", "ADMIN", "CREATED"], rows)
 
@@ -164,9 +164,9 @@ def token() -> None:
 @database_url_option
 def token_create(user_name: str, name: str, database_url: str | None) -> None:
     """Create a token and print its secret (shown only this once)."""
-    from threadline.server import admin
+    from threadline.services import accounts
 
-    new = admin.create_token(_open(database_url), user_name, name)
+    new = accounts.create_token(_open(database_url), user_name, name)
     click.echo(f"Token {new.id} for {new.user}; it is shown only now:", err=True)
     click.echo(new.secret)
 
@@ -180,9 +180,9 @@ def token_list(user_name: str | None, as_json: bool, database_url: str | None) -
     import dataclasses
     import json
 
-    from threadline.server import admin
+    from threadline.services import accounts
 
-    tokens = admin.list_tokens(_open(database_url), user_name)
+    tokens = accounts.list_tokens(_open(database_url), user_name)
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(t) for t in tokens], indent=2))
         return
@@ -198,9 +198,9 @@ def token_list(user_name: str | None, as_json: bool, database_url: str | None) -
 @database_url_option
 def token_revoke(token_id: int, database_url: str | None) -> None:
     """Revoke token ID; it stops working at once."""
-    from threadline.server import admin
+    from threadline.services import accounts
 
-    revoked = admin.revoke_token(_open(database_url), token_id)
+    revoked = accounts.revoke_token(_open(database_url), token_id)
     click.echo(f"Revoked token {revoked.id} of {revoked.user}.")
 
 

@@ -1,4 +1,7 @@
-"""What routes share: the app's state, the caller's identity, and JSON bodies parsed fast.
+"""What routes share: the settings, the caller's identity, and JSON bodies parsed fast.
+
+The application state (database, limiters) is :class:`threadline.services.context.AppState`,
+shared with the web UI; the server settings are the API's own (:func:`settings`).
 
 Bodies are parsed with pydantic's ``model_validate_json`` (one pass from bytes, whatever the
 ``Content-Type``, so ``curl -d`` works) and documented in the OpenAPI schema through
@@ -7,19 +10,16 @@ Bodies are parsed with pydantic's ``model_validate_json`` (one pass from bytes, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-import anyio
 from fastapi import Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
-from threadline.server.auth import LoginLimiter, Principal, authenticate
-from threadline.server.database import Database
 from threadline.server.errors import from_pydantic
-from threadline.server.push import PushLimits
 from threadline.server.settings import ServerSettings
+from threadline.services.auth import Principal, authenticate
+from threadline.services.context import app_state
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -27,19 +27,10 @@ M = TypeVar("M", bound=BaseModel)
 BODY_MODELS: list[type[BaseModel]] = []
 
 
-@dataclass
-class AppState:
-    settings: ServerSettings
-    db: Database
-    limiter: LoginLimiter
-    push_limits: PushLimits
-    #: Created on first use, inside the event loop (see ``routes.sync``).
-    push_limiter: anyio.CapacityLimiter | None = None
-
-
-def app_state(request: Request) -> AppState:
-    state: AppState = request.app.state.threadline
-    return state
+def settings(request: Request) -> ServerSettings:
+    """The settings the application was created with."""
+    found: ServerSettings = request.app.state.settings
+    return found
 
 
 def current_principal(request: Request) -> Principal:

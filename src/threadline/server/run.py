@@ -8,7 +8,7 @@ once. uvicorn handles SIGTERM and SIGINT by finishing the requests in flight and
 
 With ``workers`` > 1 the process forks that many workers after migrating, each serving its own
 socket of one ``SO_REUSEPORT`` port; on SQLite they take turns writing through an ``flock``
-(:class:`~threadline.server.database.WriteLock`), so the parsing, validation and HTTP work of
+(:class:`~threadline.storage.database.WriteLock`), so the parsing, validation and HTTP work of
 the requests runs on every core.
 """
 
@@ -22,9 +22,9 @@ import sys
 import traceback
 from typing import TextIO
 
-from threadline.server.admin import ensure_first_admin
-from threadline.server.database import Database, open_database
 from threadline.server.settings import ServerSettings
+from threadline.services.accounts import ensure_first_admin
+from threadline.storage.database import Database, open_database
 
 ENV_ADMIN_PASSWORD = "THREADLINE_ADMIN_PASSWORD"
 LISTENING = "Threadline listening on {url}"

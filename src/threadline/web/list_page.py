@@ -8,7 +8,8 @@ Filters (query parameters, the same on both routes, so a filtered list is a book
   activity;
 - ``subagents=1``: subagent sessions too (by default only top-level threads are listed).
 
-An empty value is no filter; an unknown ``kind`` or a malformed date is ``400``.
+An empty value is no filter; an unknown ``kind`` or a malformed date is ``400``. ``until`` on
+the last day a date can hold (``9999-12-31``) bounds nothing.
 
 ``GET /threads`` is the page: the first :data:`PAGE_SIZE` matching threads, most recent
 activity first, or the page after ``cursor`` (an opaque keyset cursor, the API's own), and a
@@ -36,30 +37,23 @@ signed-in user's threads.
 
 from __future__ import annotations
 
-import threading
-import weakref
-from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-import sqlalchemy as sa
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from threadline import protocol as p
 from threadline.errors import BadRequest
-from threadline.server import pages
-from threadline.server import threads as server_threads
-from threadline.server.changes import current_value
-from threadline.server.database import Database
-from threadline.server.deps import app_state
-from threadline.server.schema import threads
-from threadline.server.values import json_value, ts_parse, ts_text
-from threadline.web.routes import router
-from threadline.web.sessions import User, WebUser
+from threadline.services import changes, inputs
+from threadline.services.context import app_state
+from threadline.services.threads import ThreadFilter, ThreadSummary, list_summaries
+from threadline.web.sessions import User
 from threadline.web.templating import env, render, secure_headers
+
+router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 100
 LIVE_LIMIT = 200
@@ -90,8 +84,8 @@ class Filters:
             project=(args.get("project") or "")[: p.MAX_NAME_CHARS] or None,
             kind=kind,
             q=(args.get("q") or "").strip()[:MAX_QUERY_CHARS] or None,
-            since=_date(args.get("since"), "since"),
-            until=_date(args.get("until"), "until"),
+            since=inputs.iso_date(args.get("since"), "since"),
+            until=inputs.iso_date(args.get("until"), "until"),
             subagents=args.get("subagents") in ("1", "on", "true"),
         )
 
@@ -113,28 +107,16 @@ class Filters:
         }
         return urlencode({k: v for k, v in values.items() if v})
 
-    @property
-    def floor(self) -> str | None:
-        """The earliest last activity included (``since``'s first instant), as stored."""
-        return _day_start(self.since) if self.since else None
-
-    @property
-    def ceiling(self) -> str | None:
-        """The first last activity excluded (the day after ``until``), as stored."""
-        return _day_start(self.until + timedelta(days=1)) if self.until else None
-
-
-def _date(value: str | None, name: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(f"{name} must be a date like 2026-11-21, not {value[:50]!r}") from None
-
-
-def _day_start(day: date) -> str:
-    return ts_text(datetime.combine(day, time(), UTC))
+    def where(self) -> ThreadFilter:
+        """These filters as the services take them."""
+        return ThreadFilter(
+            project=self.project,
+            kind=self.kind,
+            q=self.q,
+            top_level=None if self.subagents else True,
+            active_since=self.since,
+            active_until=self.until,
+        )
 
 
 @dataclass(frozen=True)
@@ -161,39 +143,26 @@ class Row:
         return self.kind != "note"
 
 
-def make_row(
-    *,
-    thread_id: str,
-    kind: str,
-    name: str,
-    title: str | None,
-    project: str,
-    meta: Any,
-    entries: int,
-    activity: str,
-    children: int,
-    change: int,
-    deleted: bool = False,
-    now: datetime | None = None,
-) -> Row:
-    meta = meta if isinstance(meta, dict) else {}
-    when = ts_parse(activity)
-    session = kind != "note"
+def make_row(thread: ThreadSummary, now: datetime | None = None) -> Row:
+    """What the list shows of ``thread``."""
+    meta = thread.meta
+    session = thread.kind != "note"
+    live = session and (now or datetime.now(UTC)) - thread.active_at <= LIVE_WITHIN
     return Row(
-        id=thread_id,
-        title=title or _meta_text(meta, "title") or name,
-        project=project,
-        kind=kind,
-        kind_label=KIND_LABELS.get(kind, kind),
-        entries=entries,
-        activity=activity,
-        live=session and (now or datetime.now(UTC)) - when <= LIVE_WITHIN,
+        id=thread.id,
+        title=thread.title or _meta_text(meta, "title") or thread.name,
+        project=thread.project,
+        kind=thread.kind,
+        kind_label=KIND_LABELS.get(thread.kind, thread.kind),
+        entries=thread.entry_count,
+        activity=thread.last_activity_at,
+        live=live,
         agent=_meta_text(meta, "agent") if session else None,
         model=_meta_text(meta, "model") if session else None,
         branch=_meta_text(meta, "git_branch") if session else None,
-        children=children,
-        change=change,
-        deleted=deleted,
+        children=thread.child_count,
+        change=thread.change,
+        deleted=thread.deleted,
     )
 
 
@@ -202,116 +171,9 @@ def _meta_text(meta: dict[str, Any], key: str) -> str | None:
     return value[:MAX_META_CHARS] if isinstance(value, str) and value else None
 
 
-def _row_of(r: Any, now: datetime) -> Row:
-    """The row of a thread read with its ``child_count``."""
-    return make_row(
-        thread_id=r.id,
-        kind=r.kind,
-        name=r.name,
-        title=r.title,
-        project=r.project,
-        meta=json_value(r.meta),
-        entries=int(r.entry_count),
-        activity=r.last_activity_at,
-        children=int(r.child_count),
-        change=int(r.change),
-        deleted=r.deleted_at is not None,
-        now=now,
-    )
-
-
-# --- queries ---------------------------------------------------------------------------------
-
-
-#: Project counts by user and change cursor value, per database: a count can only change with
-#: the user's cursor, so while nothing changes (paging, filtering) the scan is not repeated.
-_counts_cache: weakref.WeakKeyDictionary[
-    Database, OrderedDict[tuple[int, int], list[tuple[str, int, int]]]
-] = weakref.WeakKeyDictionary()
-_counts_lock = threading.Lock()
-COUNTS_CACHED = 256
-
-
-def project_counts(db: Database, user_id: int, change: int) -> list[tuple[str, int, int]]:
-    """``(project, top-level threads, all threads)`` of the user's live threads, by name, as
-    of the user's change cursor ``change`` (read before calling)."""
-    key = (user_id, change)
-    with _counts_lock:
-        cached = _counts_cache.setdefault(db, OrderedDict()).get(key)
-    if cached is not None:
-        return list(cached)
-    counts = _project_counts(db, user_id)
-    with _counts_lock:
-        entries = _counts_cache.setdefault(db, OrderedDict())
-        entries[key] = counts
-        while len(entries) > COUNTS_CACHED:
-            entries.popitem(last=False)
-    return list(counts)
-
-
-def _project_counts(db: Database, user_id: int) -> list[tuple[str, int, int]]:
-    top_level = sa.func.sum(sa.case((threads.c.parent_key.is_(None), 1), else_=0))
-    query = (
-        sa.select(threads.c.project, top_level, sa.func.count())
-        .where(threads.c.user_id == user_id, threads.c.deleted_at.is_(None))
-        .group_by(threads.c.project)
-        .order_by(threads.c.project)
-    )
-    with db.read() as conn:
-        return [(r[0], int(r[1] or 0), int(r[2])) for r in conn.execute(query)]
-
-
-#: What a row shows of a thread (its ``change`` and ``deleted_at`` included).
-_ROWS = sa.select(threads, server_threads.CHILD_COUNT)
-
-
-def _filtered(query: sa.Select[Any], filters: Filters) -> sa.Select[Any]:
-    return server_threads.thread_filters(
-        query,
-        project=filters.project,
-        kind=filters.kind,
-        q=filters.q,
-        top_level=None if filters.subagents else True,
-        active_from=filters.floor,
-        active_before=filters.ceiling,
-    )
-
-
-def list_page(
-    db: Database, user: WebUser, filters: Filters, cursor: str | None
-) -> tuple[list[Row], str | None, int]:
-    """One page of rows, the cursor of the next page (or ``None``), and the user's change
-    cursor as it was before the page was read."""
-    query = _filtered(
-        _ROWS.where(threads.c.user_id == user.user_id, threads.c.deleted_at.is_(None)), filters
-    )
-    with db.read() as conn:
-        # The cursor first: every change up to it is in the page.
-        change = current_value(conn, user.user_id)
-        found, next_cursor = server_threads.keyset_page(conn, query, PAGE_SIZE, cursor)
+def _rows(found: list[ThreadSummary]) -> list[Row]:
     now = datetime.now(UTC)
-    return [_row_of(r, now) for r in found], next_cursor, change
-
-
-def changed_rows(
-    db: Database, user: WebUser, filters: Filters, since_change: int
-) -> tuple[list[Row] | None, int]:
-    """Rows of the threads matching ``filters`` changed after ``since_change`` (deleted ones
-    included), most recent first — or ``None`` when more than :data:`LIVE_LIMIT` changed —
-    and the change cursor to ask from next time."""
-    query = _filtered(
-        _ROWS.where(threads.c.user_id == user.user_id, threads.c.change > since_change), filters
-    )
-    query = query.order_by(threads.c.last_activity_at.desc(), threads.c.id.desc())
-    with db.read() as conn:
-        # The cursor first: whatever commits after it is sent again next time, never skipped.
-        change = max(current_value(conn, user.user_id), since_change)
-        found = conn.execute(query.limit(LIVE_LIMIT + 1)).all()
-    if len(found) > LIVE_LIMIT:
-        return None, change
-    now = datetime.now(UTC)
-    rows = [_row_of(r, now) for r in found]
-    return rows, max([change, *(r.change for r in rows)])
+    return [make_row(thread, now) for thread in found]
 
 
 # --- routes ----------------------------------------------------------------------------------
@@ -322,8 +184,11 @@ def threads_page(request: Request, user: User) -> Response:
     filters = Filters.parse(request)
     cursor = request.query_params.get("cursor") or None
     db = app_state(request).db
-    rows, next_cursor, change = list_page(db, user, filters, cursor)
-    projects = project_counts(db, user.user_id, change)
+    found, next_cursor, change = list_summaries(
+        db, user.user_id, filters.where(), limit=PAGE_SIZE, cursor=cursor
+    )
+    rows = _rows(found)
+    projects = changes.project_counts(db, user.user_id, change)
     if filters.project and filters.project not in {name for name, _, _ in projects}:
         projects.append((filters.project, 0, 0))
     return render(
@@ -349,36 +214,23 @@ def thread_rows(request: Request, user: User) -> Response:
     headers: dict[str, str] = {}
     since = request.query_params.get("since_change")
     if since is not None:
-        try:
-            since_change = int(since)
-        except ValueError:
-            raise pages.bad_cursor("change cursor") from None
-        if since_change < 0:
-            raise pages.bad_cursor("change cursor")
-        live, change = changed_rows(db, user, filters, since_change)
-        rows = live or []
+        since_change = inputs.change_cursor(since)
+        live, change = changes.changed_summaries(
+            db, user.user_id, filters.where(), since_change, LIVE_LIMIT
+        )
+        rows = _rows(live or [])
         headers["Threadline-Change"] = str(change)
         if live is None:
             headers["Threadline-Reload"] = "1"
     else:
         cursor = request.query_params.get("cursor") or None
-        rows, next_cursor, _ = list_page(db, user, filters, cursor)
+        found, next_cursor, _ = list_summaries(
+            db, user.user_id, filters.where(), limit=PAGE_SIZE, cursor=cursor
+        )
+        rows = _rows(found)
         headers["Threadline-Next-Cursor"] = next_cursor or ""
     template = env.get_template("_thread_row.html")
     html = "".join(template.render(row=row) for row in rows)
     response = HTMLResponse(html, headers=headers)
     secure_headers(response)
     return response
-
-
-def _routes_first(*paths: str) -> None:
-    """Put these routes before every other one on the router: ``/threads/rows`` must be tried
-    before a pattern such as ``/threads/{thread_id}``, whichever page module was imported
-    first."""
-    mine = [r for r in router.routes if getattr(r, "path", None) in paths]
-    for route in mine:
-        router.routes.remove(route)
-    router.routes[0:0] = mine
-
-
-_routes_first("/threads", "/threads/rows")

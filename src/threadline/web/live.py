@@ -12,7 +12,8 @@ Each event names the user's threads that changed since the last one::
   nothing is skipped: a cursor value is committed only after every change below it.
 - A stream starts at the cursor of the moment (nothing old is sent), or after the ``Last-Event-ID``
   header a reconnecting ``EventSource`` sends, or after ``?since=N``. A value above the current
-  cursor (a restored database) counts as the current cursor.
+  cursor (a restored database) counts as the current cursor; one that is not ASCII digits
+  (``²`` is a digit to :meth:`str.isdigit`, not to ``int``) or does not fit 2⁶³ − 1 is ignored.
 - Changes are found by reading the user's cursor row every :data:`POLL_SECONDS` — one indexed
   read, so it works across server processes and replicas sharing a PostgreSQL database. A
   comment line goes out every :data:`KEEPALIVE_SECONDS` so proxies keep the connection open.
@@ -30,21 +31,20 @@ import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from typing import Any
+from dataclasses import asdict
 
 import anyio
-import sqlalchemy as sa
-from fastapi import Request
+from fastapi import APIRouter, Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from threadline.errors import TooManyRequests
-from threadline.server.changes import current_value
-from threadline.server.database import Database
-from threadline.server.deps import app_state
-from threadline.server.schema import threads
-from threadline.web.routes import router
+from threadline.services import changes, inputs
+from threadline.services.changes import ThreadChange
+from threadline.services.context import app_state
 from threadline.web.sessions import User
+
+router = APIRouter(include_in_schema=False)
 
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
@@ -55,54 +55,18 @@ RETRY_MS = 2000
 _open: Counter[int] = Counter()
 _open_lock = threading.Lock()
 
-_CHANGED = (
-    sa.select(
-        threads.c.id,
-        threads.c.change,
-        threads.c.entry_count,
-        threads.c.last_activity_at,
-        threads.c.deleted_at,
-    )
-    .where(
-        threads.c.user_id == sa.bindparam("user_id"),
-        threads.c.change > sa.bindparam("after"),
-        threads.c.change <= sa.bindparam("upto"),
-    )
-    .order_by(threads.c.change, threads.c.id)
-)
 
-
-def read_cursor(db: Database, user_id: int) -> int:
-    with db.read() as conn:
-        return current_value(conn, user_id)
-
-
-def changed_threads(db: Database, user_id: int, after: int, upto: int) -> list[dict[str, Any]]:
-    """The user's threads whose change is in ``(after, upto]``, oldest change first."""
-    with db.read() as conn:
-        rows = conn.execute(_CHANGED, {"user_id": user_id, "after": after, "upto": upto}).all()
-    return [
-        {
-            "id": row.id,
-            "change": int(row.change),
-            "entry_count": int(row.entry_count),
-            "last_activity_at": row.last_activity_at,
-            "deleted": row.deleted_at is not None,
-        }
-        for row in rows
-    ]
-
-
-def event(cursor: int, changed: list[dict[str, Any]]) -> bytes:
-    data = json.dumps({"threads": changed}, separators=(",", ":"))
+def event(cursor: int, changed: list[ThreadChange]) -> bytes:
+    data = json.dumps({"threads": [asdict(c) for c in changed]}, separators=(",", ":"))
     return f"id: {cursor}\nevent: change\ndata: {data}\n\n".encode()
 
 
 def start_after(request: Request, since: str | None) -> int | None:
     """Where a stream resumes: ``Last-Event-ID`` first, then ``?since=``; ``None`` for now."""
     for value in (request.headers.get("last-event-id"), since):
-        if value and value.strip().isdigit():
-            return int(value.strip())
+        number = inputs.ascii_int(value)
+        if number is not None:
+            return number
     return None
 
 
@@ -165,7 +129,7 @@ async def events(request: Request, user: User, since: str | None = None) -> Stre
     wanted = start_after(request, since)
     _take_slot(user_id)
     try:
-        now = await anyio.to_thread.run_sync(read_cursor, db, user_id)
+        now = await anyio.to_thread.run_sync(changes.read_cursor, db, user_id)
     except BaseException:
         _give_slot(user_id)
         raise
@@ -182,9 +146,11 @@ async def events(request: Request, user: User, since: str | None = None) -> Stre
             first = False
             if shutting_down() or await request.is_disconnected():
                 return
-            cursor = await anyio.to_thread.run_sync(read_cursor, db, user_id)
+            cursor = await anyio.to_thread.run_sync(changes.read_cursor, db, user_id)
             if cursor > last:
-                changed = await anyio.to_thread.run_sync(changed_threads, db, user_id, last, cursor)
+                changed = await anyio.to_thread.run_sync(
+                    changes.changed_threads, db, user_id, last, cursor
+                )
                 last = cursor
                 if changed:
                     quiet_since = time.monotonic()

@@ -37,6 +37,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from threadline.services.entries import EntryRow
 from threadline.sources.lines import as_str
 
 #: Characters of one text, thinking, input or output shown before "show full".
@@ -296,21 +297,6 @@ def _embedded_patch(command: str) -> str | None:
 # --- entries as views ------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Row:
-    """A stored entry, as the page reads it (``raw`` never loaded)."""
-
-    pk: int
-    id: str
-    ts: str
-    role: str
-    text: str
-    parts: list[dict[str, Any]]
-    meta: dict[str, Any]
-    change: int
-    seq: int
-
-
 @dataclass(frozen=True, slots=True)
 class Child:
     """A child thread (a subagent's session)."""
@@ -378,7 +364,7 @@ class PartView:
 
 @dataclass(slots=True)
 class EntryView:
-    row: Row
+    row: EntryRow
     parts: list[PartView]
     system: bool
     #: The entry holding the call this entry's results are shown in (then only an anchor).
@@ -409,7 +395,7 @@ class SidechainView:
     entries: list[EntryView]
 
 
-def is_system(row: Row) -> bool:
+def is_system(row: EntryRow) -> bool:
     """Hidden unless "Show system lines": role ``system``, Codex duplicates, and lines that hold
     only bookkeeping (``meta`` parts) or nothing."""
     if row.role == "system" or row.meta.get("duplicate"):
@@ -489,22 +475,22 @@ class Window:
     """A page of entries and its neighbours: ``before`` and ``after`` are only read (to pair
     results with calls across the page's edges), never shown."""
 
-    before: list[Row]
-    page: list[Row]
-    after: list[Row]
+    before: list[EntryRow]
+    page: list[EntryRow]
+    after: list[EntryRow]
     #: Render the page without cutting anything (``…/full``).
     full: bool = False
     #: Pair and group (off for live fragments: their calls are already on the page).
     pair: bool = True
 
 
-def _calls(row: Row) -> Iterator[dict[str, Any]]:
+def _calls(row: EntryRow) -> Iterator[dict[str, Any]]:
     for part in row.parts:
         if part.get("type") == "tool_call" and part.get("id"):
             yield part
 
 
-def _results(row: Row) -> Iterator[dict[str, Any]]:
+def _results(row: EntryRow) -> Iterator[dict[str, Any]]:
     for part in row.parts:
         if part.get("type") == "tool_result" and part.get("tool_call_id"):
             yield part
@@ -534,7 +520,7 @@ def _pairs(window: Window) -> dict[str, tuple[int, int]]:
     return pairs
 
 
-def _sidechain_root(row: Row, thread_is_subagent: bool) -> str | None:
+def _sidechain_root(row: EntryRow, thread_is_subagent: bool) -> str | None:
     if thread_is_subagent or not row.meta.get("is_sidechain"):
         return None
     root = row.meta.get("sidechain_root")
@@ -549,7 +535,7 @@ def _prompt_key(text: str) -> str:
 SUBAGENT_TOOLS = ("Task", "Agent")
 
 
-def starts_subagents(rows: Iterable[Row]) -> bool:
+def starts_subagents(rows: Iterable[EntryRow]) -> bool:
     """Whether one of ``rows`` calls a tool that starts a subagent: only then does
     :func:`build_views` (given these rows as its page) look at the children."""
     return any(_tool_name(part) in SUBAGENT_TOOLS for row in rows for part in _calls(row))
@@ -634,7 +620,7 @@ def build_views(
     return _group_sidechains(views, tools, window.pair, thread_is_subagent)
 
 
-def _agent_ids(rows: Iterable[Row]) -> dict[str, str]:
+def _agent_ids(rows: Iterable[EntryRow]) -> dict[str, str]:
     """``tool_call_id → subagent id`` from tool results and progress lines that name one."""
     found: dict[str, str] = {}
     for row in rows:
@@ -693,7 +679,7 @@ def _group_sidechains(
     return out
 
 
-def _plain_text(row: Row) -> str:
+def _plain_text(row: EntryRow) -> str:
     texts = [str(p.get("text") or "") for p in row.parts if p.get("type") == "text"]
     return "\n".join(texts) or row.text
 
@@ -718,7 +704,7 @@ def _fenced(text: str, lang: str = "") -> str:
     return f"{fence}{lang}\n{text.rstrip(chr(10))}\n{fence}\n"
 
 
-def export_entry(row: Row) -> str:
+def export_entry(row: EntryRow) -> str:
     """One entry as Markdown (system and bookkeeping lines give ``""``)."""
     if is_system(row):
         return ""

@@ -1,13 +1,13 @@
-"""Signing in to the web UI: a session cookie, its row in ``web_sessions``, and CSRF tokens.
+"""Signing in to the web UI: the session cookie, CSRF tokens and form bodies.
 
-- The cookie (``threadline_session``) holds a random secret; only its SHA-256 is stored, so a
-  copy of the database signs nobody in. It is ``HttpOnly``, ``SameSite=Lax``, and ``Secure``
-  when the request came over https (directly or through a proxy's ``X-Forwarded-Proto``).
-- A session lasts :data:`SESSION_DAYS` days from the last visit; signing out deletes it, and
-  every sign-in deletes the sessions that have expired.
+- The cookie (``threadline_session``) holds a random secret; the session behind it is a row of
+  ``web_sessions`` kept by :mod:`threadline.services.web_sessions` (only the secret's hash is
+  stored). The cookie is ``HttpOnly``, ``SameSite=Lax``, and ``Secure`` when the request came
+  over https (directly or through a proxy's ``X-Forwarded-Proto``).
 - Every form that changes something carries the session's CSRF token (compared in constant
   time). The sign-in form, which has no session yet, uses a double-submit cookie.
-- Sign-in attempts go through the API's check (:func:`~threadline.server.auth.verify_login`)
+- A form value with a NUL character is refused (``400``) before anything reads it.
+- Sign-in attempts go through the API's check (:func:`~threadline.services.auth.verify_login`)
   and share its rate limit (per user name and per address).
 """
 
@@ -16,26 +16,20 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import parse_qs
 
-import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from threadline.errors import Forbidden, NotSignedIn
-from threadline.server.auth import Principal, hash_token
-from threadline.server.database import Database
-from threadline.server.deps import app_state
-from threadline.server.schema import users, web_sessions
-from threadline.server.values import ts_parse, ts_text
+from threadline.services import inputs, web_sessions
+from threadline.services.auth import Principal
+from threadline.services.context import app_state
+from threadline.services.web_sessions import SESSION_DAYS
 
 COOKIE = "threadline_session"
 LOGIN_CSRF_COOKIE = "threadline_login_csrf"
-SESSION_DAYS = 30
-#: ``last_seen_at`` is written at most this often per session.
-TOUCH_EVERY = timedelta(minutes=5)
 #: Form bodies larger than this are refused (no form of the UI comes near it).
 MAX_FORM_BYTES = 64 * 1024
 
@@ -76,22 +70,10 @@ def current_user(request: Request) -> WebUser | None:
     secret = request.cookies.get(COOKIE)
     if not secret:
         return None
-    db = app_state(request).db
-    digest = hash_token(secret)
-    with db.read() as conn:
-        row = conn.execute(
-            sa.select(web_sessions, users.c.name, users.c.is_admin)
-            .join(users, users.c.id == web_sessions.c.user_id)
-            .where(web_sessions.c.id_hash == digest)
-        ).first()
-    if row is None:
+    found = web_sessions.look_up(app_state(request).db, secret)
+    if found is None:
         return None
-    now = datetime.now(UTC)
-    if ts_parse(row.expires_at) <= now:
-        return None
-    if now - ts_parse(row.last_seen_at) > TOUCH_EVERY:
-        _touch(db, digest, now)
-    user = WebUser(int(row.user_id), row.name, bool(row.is_admin), row.csrf, digest)
+    user = WebUser(found.user_id, found.name, found.is_admin, found.csrf, found.session_hash)
     request.state.web_user = user
     return user
 
@@ -105,39 +87,12 @@ def require_user(request: Request) -> WebUser:
     return user
 
 
-def _touch(db: Database, digest: str, now: datetime) -> None:
-    expires = ts_text(now + timedelta(days=SESSION_DAYS))
-    with db.write() as conn:
-        conn.execute(
-            web_sessions.update()
-            .where(web_sessions.c.id_hash == digest)
-            .values(last_seen_at=ts_text(now), expires_at=expires)
-        )
-
-
 def start_session(request: Request, response: Response, user_id: int) -> None:
-    """Create a session for ``user_id`` and set its cookie on ``response``.
-
-    Expired sessions of anyone are deleted here too: sign-ins are rare enough to carry it.
-    """
-    secret = secrets.token_urlsafe(32)
-    now = datetime.now(UTC)
-    with app_state(request).db.write() as conn:
-        _delete_expired(conn, now)
-        conn.execute(
-            web_sessions.insert().values(
-                id_hash=hash_token(secret),
-                user_id=user_id,
-                csrf=secrets.token_urlsafe(24),
-                created_at=ts_text(now),
-                last_seen_at=ts_text(now),
-                expires_at=ts_text(now + timedelta(days=SESSION_DAYS)),
-                user_agent=(request.headers.get("user-agent") or "")[:300],
-            )
-        )
+    """Create a session for ``user_id`` and set its cookie on ``response``."""
+    created = web_sessions.create(app_state(request).db, user_id, request.headers.get("user-agent"))
     response.set_cookie(
         COOKIE,
-        secret,
+        created.secret,
         max_age=SESSION_DAYS * 86400,
         httponly=True,
         samesite="lax",
@@ -150,33 +105,21 @@ def start_session(request: Request, response: Response, user_id: int) -> None:
 def end_session(request: Request, response: Response) -> None:
     user = current_user(request)
     if user is not None:
-        with app_state(request).db.write() as conn:
-            conn.execute(web_sessions.delete().where(web_sessions.c.id_hash == user.session_hash))
+        web_sessions.end(app_state(request).db, user.session_hash)
     response.delete_cookie(COOKIE, path="/")
 
 
-def end_other_sessions(db: Database, user: WebUser) -> None:
-    """After a password change: every other browser is signed out."""
-    with db.write() as conn:
-        conn.execute(
-            web_sessions.delete().where(
-                web_sessions.c.user_id == user.user_id,
-                web_sessions.c.id_hash != user.session_hash,
-            )
-        )
-
-
-def _delete_expired(conn: sa.Connection, now: datetime) -> None:
-    conn.execute(web_sessions.delete().where(web_sessions.c.expires_at <= ts_text(now)))
-
-
 async def read_form(request: Request) -> dict[str, str]:
-    """An ``application/x-www-form-urlencoded`` body as a dict (first value of each name)."""
+    """An ``application/x-www-form-urlencoded`` body as a dict (first value of each name);
+    ``400`` for a value with a NUL character (no form of the UI takes one)."""
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         raise Forbidden(f"the form is larger than {MAX_FORM_BYTES:,} bytes")
     values = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-    return {k: v[0] for k, v in values.items()}
+    form = {k: v[0] for k, v in values.items()}
+    for name, value in form.items():
+        inputs.form_value(name, value)
+    return form
 
 
 def check_csrf(request: Request, user: WebUser, form: dict[str, str]) -> None:

@@ -10,8 +10,9 @@ from starlette.concurrency import run_in_threadpool
 
 from threadline import protocol as p
 from threadline.protocol.models import LoginRequest, LoginResponse, Me
-from threadline.server import auth
-from threadline.server.deps import Who, app_state, body_spec, json_response, read_json
+from threadline.server.deps import Who, body_spec, json_response, read_json
+from threadline.services import auth
+from threadline.services.context import app_state
 
 router = APIRouter(prefix=f"{p.API_PREFIX}", tags=["auth"])
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 
 from threadline import __version__
 from threadline import protocol as p
-from threadline.errors import Unavailable
 from threadline.protocol.models import Capabilities, Limits
-from threadline.server.deps import app_state
+from threadline.server.deps import settings as app_settings
+from threadline.services import status
+from threadline.services.context import app_state
 
 router = APIRouter()
 
@@ -28,17 +28,13 @@ FEATURES = [
 
 @router.get("/healthz", tags=["meta"])
 def healthz(request: Request) -> dict[str, Any]:
-    db = app_state(request).db
-    try:
-        db.ping()
-    except sa.exc.SQLAlchemyError:
-        raise Unavailable("the database does not answer") from None
-    return {"status": "ok", "database": db.dialect}
+    dialect = status.database_health(app_state(request).db)
+    return {"status": "ok", "database": dialect}
 
 
 @router.get(f"{p.API_PREFIX}/capabilities", response_model=Capabilities, tags=["meta"])
 def capabilities(request: Request) -> Capabilities:
-    settings = app_state(request).settings
+    settings = app_settings(request)
     return Capabilities(
         protocol=p.PROTOCOL_VERSION,
         server_version=__version__,

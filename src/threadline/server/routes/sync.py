@@ -16,17 +16,11 @@ from fastapi.responses import Response
 
 from threadline import protocol as p
 from threadline.protocol.models import PushRequest, PushResponse, StatusResponse
-from threadline.server import push as push_service
-from threadline.server import status as status_service
-from threadline.server.auth import authenticate
-from threadline.server.deps import (
-    AppState,
-    Who,
-    app_state,
-    body_spec,
-    json_response,
-    parse_json,
-)
+from threadline.server.deps import Who, body_spec, json_response, parse_json
+from threadline.services import push as push_service
+from threadline.services import status as status_service
+from threadline.services.auth import authenticate
+from threadline.services.context import AppState, app_state
 
 Since = Annotated[int | None, Query(description="Only streams changed after this cursor.")]
 StreamIds = Annotated[list[uuid.UUID] | None, Query(description="Only these streams.")]

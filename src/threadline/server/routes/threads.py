@@ -20,8 +20,10 @@ from threadline.protocol.models import (
     ThreadPage,
     ThreadPatch,
 )
-from threadline.server import entries, threads, transcripts
-from threadline.server.deps import Who, app_state, body_spec, json_response, read_json
+from threadline.server.deps import Who, body_spec, json_response, read_json
+from threadline.services import entries, threads, transcripts
+from threadline.services.context import app_state
+from threadline.services.inputs import MAX_INT
 
 router = APIRouter(prefix=f"{p.API_PREFIX}/threads", tags=["threads"])
 
@@ -32,7 +34,8 @@ TopLevel = Annotated[
     Query(description="true: only threads without a parent_key; false: only those with one."),
 ]
 Generation = Annotated[
-    int | None, Query(ge=1, description="Which generation; the highest one by default.")
+    int | None,
+    Query(ge=1, le=MAX_INT, description="Which generation; the highest one by default."),
 ]
 
 
@@ -112,7 +115,7 @@ def list_entries(
 async def post_entry(request: Request, thread_id: str, who: Who) -> Response:
     body = await read_json(request, EntryCreate)
     state = app_state(request)
-    limit = state.settings.max_entry_bytes
+    limit = state.push_limits.max_entry_bytes
     entry, created = await run_in_threadpool(
         entries.post_entry, state.db, who, thread_id, body, limit
     )
@@ -132,4 +135,5 @@ async def post_entry(request: Request, thread_id: str, who: Who) -> Response:
 def get_transcript(
     request: Request, thread_id: str, who: Who, generation: Generation = None
 ) -> Response:
-    return transcripts.response(app_state(request).db, who, thread_id, generation)
+    found = transcripts.download(app_state(request).db, who, thread_id, generation)
+    return StreamingResponse(found.body, media_type=found.media_type, headers=found.headers)

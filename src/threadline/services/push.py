@@ -31,13 +31,16 @@ from threadline.protocol.models import (
     StreamBatch,
     ThreadRef,
 )
-from threadline.server.auth import Principal, ensure_device
-from threadline.server.changes import ChangeCursor
-from threadline.server.database import Database, Sql, insert_rows
-from threadline.server.schema import entries, streams, threads
-from threadline.server.values import entry_hash, json_text, json_value, now_text, ts_text
+from threadline.services.auth import Principal, ensure_device
+from threadline.services.inputs import MAX_INT, fits
+from threadline.services.streams import check_meta_size, insert_stream
+from threadline.storage.changes import ChangeCursor
+from threadline.storage.database import Database, Sql, insert_rows
+from threadline.storage.schema import entries, threads
+from threadline.storage.values import entry_hash, json_text, json_value, now_text, ts_text
 
 _ID_CHUNK = 500
+_TOO_LARGE = f"must be at most {MAX_INT} (2⁶³ − 1)"
 
 
 @dataclass(frozen=True)
@@ -105,25 +108,6 @@ class _IdTaken(Exception):
     """The insert hit the unique (user, entry id) index: some new id is stored already."""
 
 
-def insert_stream(
-    conn: sa.Connection,
-    user_id: int,
-    stream_uuid: str,
-    thread_id: str,
-    device_pk: int | None,
-    tail: int,
-    change: int,
-    generation: int = 1,
-    source: str | None = None,
-) -> int:
-    """Store a new stream of ``thread_id``; return its row id."""
-    values = {"user_id": user_id, "stream_uuid": stream_uuid, "thread_id": thread_id}
-    values.update(device_id=device_pk, tail=tail, change=change)
-    values.update(generation=generation, source=source)
-    pk = conn.execute(streams.insert().values(**values).returning(streams.c.pk)).scalar_one()
-    return int(pk)
-
-
 # --- before the transaction ------------------------------------------------------------------
 
 
@@ -138,8 +122,10 @@ def prepare(request: PushRequest, limits: PushLimits) -> list[list[Prepared]]:
         )
     _check_streams_unique(request)
     for i, batch in enumerate(request.streams):
+        if not fits(batch.generation):
+            raise _invalid(["body", "streams", i, "generation"], _TOO_LARGE)
         if batch.thread.meta is not None:
-            check_meta_size(json_text(batch.thread.meta), str(batch.stream_id), i)
+            check_meta_size(json_text(batch.thread.meta), stream_id=str(batch.stream_id), index=i)
         if batch.thread.parent_key is not None and batch.thread.parent_key == batch.thread.key:
             loc = ["body", "streams", i, "thread", "parent_key"]
             raise _invalid(loc, "a thread cannot be its own parent")
@@ -178,6 +164,8 @@ def _prepare_stream(
                     "seq": entry.seq,
                 },
             )
+        if entry.seq > MAX_INT:  # seqs increase: only the last could be this large
+            raise _invalid(["body", "streams", index, "entries", j, "seq"], _TOO_LARGE)
         if item.entry_uuid in seen_ids:
             raise _conflict(str(batch.stream_id), entry.seq, None, "entry id sent twice")
         seen_ids.add(item.entry_uuid)
@@ -205,23 +193,6 @@ def _size(item: Prepared) -> int:
     return size
 
 
-def check_meta_size(meta: str | None, stream_id: str | None = None, index: int = 0) -> None:
-    """A thread's ``meta`` (canonical JSON) must stay within :data:`p.MAX_THREAD_META_BYTES`."""
-    size = 0 if meta is None else len(meta.encode())
-    if size <= p.MAX_THREAD_META_BYTES:
-        return
-    detail: dict[str, Any] = {"limit": p.MAX_THREAD_META_BYTES, "size": size}
-    where = "thread meta"
-    if stream_id is not None:
-        detail["stream_id"] = stream_id
-        where = f"thread meta of stream {stream_id} (streams[{index}])"
-    raise PayloadTooLarge(
-        f"{where} is {size} bytes of compact JSON; the limit is {p.MAX_THREAD_META_BYTES}",
-        code="meta_too_large",
-        detail=detail,
-    )
-
-
 def _invalid(loc: list[Any], msg: str) -> ValidationFailed:
     return ValidationFailed(msg, detail={"errors": [{"loc": loc, "msg": msg}]})
 
@@ -238,6 +209,8 @@ def _conflict(stream_id: str, seq: int, tail: int | None, why: str) -> Conflict:
 
 
 class _Transaction:
+    """One attempt at storing a push, inside the write transaction of ``conn``."""
+
     def __init__(
         self,
         conn: sa.Connection,
@@ -254,9 +227,14 @@ class _Transaction:
         self.request = request
         self.prepared = prepared
         self.now = now_text()
+        #: Taken first: it locks the user's cursor row, serializing the user's writes.
+        self.change = ChangeCursor(conn, who.user_id)
+        #: The pushing device's row, once :meth:`run` has found or created it.
+        self.device_pk: int | None = None
+        #: The threads the push touches, by id, as loaded or created.
+        self.threads: dict[str, ThreadState] = {}
 
     def run(self) -> PushResponse:
-        self.change = ChangeCursor(self.conn, self.who.user_id)
         if not self.request.streams:
             return PushResponse(cursor=self.change.current, streams=[])
         self.device_pk = self._device()
@@ -298,7 +276,6 @@ class _Transaction:
     def _load_streams(self, wanted: list[str]) -> dict[str, StreamState]:
         params: dict[str, Any] = {f"id{i}": stream_id for i, stream_id in enumerate(wanted)}
         params["user_id"] = self.who.user_id
-        self.threads: dict[str, ThreadState] = {}
         states = {}
         for row in map(_StreamRow._make, _streams_query(len(wanted)).run(self.conn, params)):
             thread = self.threads.setdefault(row.id, _thread_state(row))
@@ -309,14 +286,14 @@ class _Transaction:
         thread = self._bind(batch.thread, items[0].ts if items else None)
         pk = insert_stream(
             self.conn,
-            self.who.user_id,
-            stream_id,
-            thread.id,
-            self.device_pk,
-            0,
-            self.change.next,
-            batch.generation,
-            batch.source,
+            user_id=self.who.user_id,
+            stream_uuid=stream_id,
+            thread_id=thread.id,
+            device_pk=self.device_pk,
+            tail=0,
+            change=self.change.next,
+            generation=batch.generation,
+            source=batch.source,
         )
         return StreamState(pk, thread, 0, new=True)
 
@@ -383,7 +360,7 @@ class _Transaction:
         if ref.meta:
             merged = json_text({**json_value(thread.meta), **ref.meta}) or "{}"
             if merged != thread.meta:
-                check_meta_size(merged, stream_id, index)
+                check_meta_size(merged, stream_id=stream_id, index=index)
                 thread.meta, thread.dirty = merged, True
 
     # entries

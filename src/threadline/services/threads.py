@@ -14,6 +14,8 @@ arrives.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,13 +30,14 @@ from threadline.protocol.models import (
     ThreadPage,
     ThreadPatch,
 )
-from threadline.server import pages
-from threadline.server.auth import Principal
-from threadline.server.changes import ChangeCursor
-from threadline.server.database import Database
-from threadline.server.push import check_meta_size
-from threadline.server.schema import devices, entries, streams, threads
-from threadline.server.values import json_text, json_value, now_text, ts_parse
+from threadline.services import pages
+from threadline.services.auth import Principal
+from threadline.services.inputs import day_after
+from threadline.services.streams import check_meta_size
+from threadline.storage.changes import ChangeCursor, current_value
+from threadline.storage.database import Database
+from threadline.storage.schema import devices, entries, streams, threads
+from threadline.storage.values import json_text, json_value, now_text, ts_parse, ts_text
 
 _parent = threads.alias("parent")
 _child = threads.alias("child")
@@ -63,6 +66,122 @@ CHILD_COUNT = (
     .label("child_count")
 )
 _THREAD_QUERY = sa.select(threads, _PARENT_ID, CHILD_COUNT)
+#: What a listing shows of a thread (its ``change`` and ``deleted_at`` included).
+SUMMARY_QUERY = sa.select(threads, CHILD_COUNT)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadSummary:
+    """A thread as a listing shows it: with its child count, change value and tombstone flag
+    (a deleted thread is listed only by the live updates, to be removed)."""
+
+    id: str
+    key: str
+    kind: str
+    name: str
+    title: str | None
+    project: str
+    meta: dict[str, Any]
+    entry_count: int
+    created_at: str
+    last_activity_at: str
+    parent_key: str | None
+    child_count: int
+    change: int
+    deleted: bool
+
+    @property
+    def active_at(self) -> datetime:
+        """The last activity as an aware datetime."""
+        return ts_parse(self.last_activity_at)
+
+
+def summary(row: Any) -> ThreadSummary:
+    """The one mapping of a thread row read with ``child_count`` to a :class:`ThreadSummary`."""
+    meta = json_value(row.meta)
+    return ThreadSummary(
+        id=row.id,
+        key=row.key,
+        kind=row.kind,
+        name=row.name,
+        title=row.title,
+        project=row.project,
+        meta=meta if isinstance(meta, dict) else {},
+        entry_count=int(row.entry_count),
+        created_at=row.created_at,
+        last_activity_at=row.last_activity_at,
+        parent_key=row.parent_key,
+        child_count=int(row.child_count),
+        change=int(row.change),
+        deleted=row.deleted_at is not None,
+    )
+
+
+@dataclass(frozen=True)
+class ThreadFilter:
+    """What narrows a listing; ``None`` (or empty) is no filter.
+
+    ``project`` and ``kind`` match exactly, ``q`` is a case-insensitive substring of the title
+    or name, ``top_level`` keeps threads without (``True``) or with (``False``) a parent key,
+    and ``active_since`` / ``active_until`` bound the last activity by UTC day, both days
+    included (the last day a date can hold bounds nothing).
+    """
+
+    project: str | None = None
+    kind: str | None = None
+    q: str | None = None
+    top_level: bool | None = None
+    active_since: date | None = None
+    active_until: date | None = None
+
+    def apply(self, query: sa.Select[Any]) -> sa.Select[Any]:
+        """``query`` (over ``threads``) narrowed to this filter."""
+        ceiling = day_after(self.active_until) if self.active_until else None
+        return thread_filters(
+            query,
+            project=self.project,
+            kind=self.kind,
+            q=self.q,
+            top_level=self.top_level,
+            active_from=_day_start(self.active_since) if self.active_since else None,
+            active_before=_day_start(ceiling) if ceiling else None,
+        )
+
+
+def _day_start(day: date) -> str:
+    return ts_text(datetime.combine(day, time(), UTC))
+
+
+def list_summaries(
+    db: Database, user_id: int, where: ThreadFilter, *, limit: int, cursor: str | None
+) -> tuple[list[ThreadSummary], str | None, int]:
+    """One page of the user's live threads matching ``where``, most recent activity first (the
+    page after ``cursor``), the cursor of the next page (``None`` at the end), and the user's
+    change cursor as it was before the page was read (every change up to it is in the page)."""
+    query = where.apply(
+        SUMMARY_QUERY.where(threads.c.user_id == user_id, threads.c.deleted_at.is_(None))
+    )
+    with db.read() as conn:
+        change = current_value(conn, user_id)
+        found, next_cursor = keyset_page(conn, query, limit, cursor)
+    return [summary(r) for r in found], next_cursor, change
+
+
+def children(conn: sa.Connection, user_id: int, key: str, limit: int) -> list[ThreadSummary]:
+    """Up to ``limit`` live threads of the user whose parent key is ``key`` (the most recently
+    active), by start (``meta.started``), else creation."""
+    query = (
+        SUMMARY_QUERY.where(
+            threads.c.user_id == user_id,
+            threads.c.deleted_at.is_(None),
+            threads.c.parent_key == key,
+        )
+        .order_by(threads.c.last_activity_at.desc(), threads.c.id.desc())
+        .limit(limit)
+    )
+    found = [summary(r) for r in conn.execute(query)]
+    # Stored timestamps sort as text in time order.
+    return sorted(found, key=lambda t: (str(t.meta.get("started") or ""), t.created_at))
 
 
 def list_threads(
@@ -180,6 +299,12 @@ def get_thread(db: Database, who: Principal, thread_id: str) -> ThreadDetail:
         for s in stream_rows
     ]
     return ThreadDetail(**dict(thread_model(row)), streams=infos)
+
+
+def read_thread(db: Database, who: Principal, thread_id: str) -> Thread:
+    """The caller's live thread (without its streams)."""
+    with db.read() as conn:
+        return thread_model(thread_row(conn, who.user_id, thread_id))
 
 
 def create_thread(db: Database, who: Principal, body: ThreadCreate) -> Thread:

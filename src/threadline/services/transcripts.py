@@ -1,4 +1,5 @@
-"""``GET /api/v1/threads/{id}/transcript``: a captured transcript file, byte for byte.
+"""A captured transcript file, byte for byte: what ``GET /api/v1/threads/{id}/transcript``
+and the web page's download send (:func:`download`).
 
 A transcript is pushed as one stream per generation of its file, one entry per line (``seq`` is
 the line number, ``raw`` the line without its newline). The file is rebuilt from ``raw``:
@@ -29,15 +30,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi.responses import StreamingResponse
 
 from threadline import protocol as p
 from threadline.errors import NotFound, TranscriptIncomplete
-from threadline.server.auth import Principal
-from threadline.server.database import Database
-from threadline.server.schema import entries, streams
-from threadline.server.threads import live_thread
-from threadline.server.values import json_value
+from threadline.services.auth import Principal
+from threadline.services.threads import live_thread
+from threadline.storage.database import Database
+from threadline.storage.schema import entries, streams
+from threadline.storage.values import json_value
 
 #: Most lines read per query, and the bytes one page should hold about.
 PAGE_ROWS = 1000
@@ -90,18 +90,25 @@ def choose(db: Database, who: Principal, thread_id: str, generation: int | None)
     )
 
 
-def response(
-    db: Database, who: Principal, thread_id: str, generation: int | None
-) -> StreamingResponse:
-    """The download answer: the file of :func:`choose`'s stream, named, with its generation
-    and stream id in headers."""
+@dataclass(frozen=True)
+class Download:
+    """A transcript answer: its headers (file name, generation, stream id) and its bytes."""
+
+    headers: dict[str, str]
+    body: Iterator[bytes]
+    media_type: str = MEDIA_TYPE
+
+
+def download(db: Database, who: Principal, thread_id: str, generation: int | None) -> Download:
+    """The file of :func:`choose`'s stream, named, with its generation and stream id in
+    headers. Everything that can refuse is checked before this returns."""
     chosen = choose(db, who, thread_id, generation)
     headers = {
         "Content-Disposition": f'attachment; filename="{chosen.filename}"',
         GENERATION_HEADER: str(chosen.generation),
         STREAM_HEADER: chosen.stream_uuid,
     }
-    return StreamingResponse(lines(db, chosen), media_type=MEDIA_TYPE, headers=headers)
+    return Download(headers, lines(db, chosen))
 
 
 def lines(db: Database, chosen: Transcript) -> Iterator[bytes]:

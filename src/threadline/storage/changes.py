@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from threadline.errors import NotFound
-from threadline.server.database import Sql
-from threadline.server.schema import user_cursors
+from threadline.storage.database import Sql
+from threadline.storage.schema import user_cursors
 
 
 class ChangeCursor:

@@ -22,10 +22,10 @@ import sqlalchemy as sa
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 
-from threadline.server.values import now_text
+from threadline.storage.values import now_text
 
 if TYPE_CHECKING:
-    from threadline.server.database import Database
+    from threadline.storage.database import Database
 
 _MODULE_NAME = re.compile(r"^m(\d{4})_(\w+)$")
 #: Arbitrary constant: the PostgreSQL advisory lock that serializes migrating processes.

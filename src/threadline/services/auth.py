@@ -24,9 +24,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from threadline.errors import TooManyRequests, Unauthorized
 from threadline.protocol.models import LoginRequest, LoginResponse
-from threadline.server.database import Database
-from threadline.server.schema import devices, tokens, users
-from threadline.server.values import now_text, ts_text
+from threadline.services.inputs import NUL, text
+from threadline.storage.database import Database
+from threadline.storage.schema import devices, tokens, users
+from threadline.storage.values import now_text, ts_text
 
 TOKEN_PREFIX = "tl_"
 DISPLAY_PREFIX_CHARS = 8
@@ -34,6 +35,15 @@ TOUCH_INTERVAL = timedelta(minutes=1)
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user whose password was just checked."""
+
+    id: int
+    name: str
+    is_admin: bool
 
 
 @dataclass(frozen=True)
@@ -204,8 +214,8 @@ class LoginLimiter:
 
 def verify_login(
     db: Database, limiter: LoginLimiter, name: str, password: str, address: str | None
-) -> sa.Row[tuple[object, ...]]:
-    """The user row of ``name`` if ``password`` is theirs, under the failed-login rate limit.
+) -> Account:
+    """The user ``name`` if ``password`` is theirs, under the failed-login rate limit.
 
     Raises :class:`TooManyRequests` while the name (or the address) has too many recent
     failures, and :class:`Unauthorized` for an unknown name or a wrong password, which counts
@@ -214,13 +224,15 @@ def verify_login(
     """
     keys = (f"user:{name}",) if address is None else (f"user:{name}", f"addr:{address}")
     limiter.check(*keys)
-    with db.read() as conn:
-        user = conn.execute(sa.select(users).where(users.c.name == name)).first()
+    user = None
+    if NUL not in name:  # no user has one; PostgreSQL refuses it in a query
+        with db.read() as conn:
+            user = conn.execute(sa.select(users).where(users.c.name == name)).first()
     stored_hash = user.password_hash if user is not None else _DUMMY_HASH
     if not verify_password(stored_hash, password) or user is None:
         limiter.fail(*keys)
         raise Unauthorized("wrong user name or password", hint="Check the user name and password.")
-    return user
+    return Account(int(user.id), user.name, bool(user.is_admin))
 
 
 def login(
@@ -229,11 +241,13 @@ def login(
     """Check the password and mint a token for the device (creating the device if new)."""
     user = verify_login(db, limiter, request.username, request.password, address)
     device_uuid = str(request.device_id)
-    user_id = int(user.id)
+    user_id = user.id
+
+    device_name = text(request.device_name, "device_name")
 
     def work(conn: sa.Connection) -> tuple[int, str]:
-        device_pk, _ = ensure_device(conn, user_id, device_uuid, request.device_name)
-        return insert_token(conn, user_id, device_pk, request.device_name)
+        device_pk, _ = ensure_device(conn, user_id, device_uuid, device_name)
+        return insert_token(conn, user_id, device_pk, device_name)
 
     token_id, secret = db.run_write(work)
     return LoginResponse(

@@ -1,7 +1,9 @@
-"""The web UI's routes that every page needs: sign-in, sign-out, and the error pages.
+"""The web UI's routes that every page needs: home, sign-in, sign-out, and the error pages.
 
-Pages live in their own modules (``list_page``, ``thread_page``, ``account``, ``live``); each
-adds its routes to :data:`router`. None of them is part of the REST API's OpenAPI schema.
+Pages live in their own modules (``list_page``, ``thread_page``, ``account``, ``live``), each
+with its own ``router``; the application's one assembly mounts them all, in order. None of them
+is part of the REST API's OpenAPI schema. :func:`error_page` and :func:`on_not_signed_in` are
+the web's answers to errors, installed by the same assembly.
 """
 
 from __future__ import annotations
@@ -9,17 +11,15 @@ from __future__ import annotations
 from urllib.parse import quote, urlsplit
 
 import anyio
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 
 from threadline import protocol as p
 from threadline.errors import ApiError, NotSignedIn, TooManyRequests, Unauthorized
-from threadline.server.auth import verify_login
-from threadline.server.deps import app_state
-from threadline.server.errors import api_error_response
+from threadline.services.auth import verify_login
+from threadline.services.context import app_state
 from threadline.web import sessions
-from threadline.web.templating import STATIC, render, secure_headers
+from threadline.web.templating import render, secure_headers
 
 router = APIRouter(include_in_schema=False)
 
@@ -110,30 +110,12 @@ async def logout(request: Request) -> Response:
     return response
 
 
-def install(app: FastAPI) -> None:
-    """Add the web UI to the server's app."""
-    # Each page module adds its routes to the router when imported.
-    from threadline.web import account, list_page, live, thread_page  # noqa: F401
-
-    app.include_router(router)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_exception_handler(NotSignedIn, _on_not_signed_in)  # type: ignore[arg-type]
-    app.add_exception_handler(ApiError, _on_error)  # type: ignore[arg-type]
-
-
-async def _on_not_signed_in(request: Request, exc: NotSignedIn) -> Response:
+async def on_not_signed_in(request: Request, exc: NotSignedIn) -> Response:
     return RedirectResponse(f"/login?next={quote(exc.next_url, safe='/')}", status_code=303)
 
 
-def is_api(request: Request) -> bool:
-    path = request.url.path
-    return path.startswith("/api/") or path in ("/healthz", "/openapi.json", "/docs")
-
-
-async def _on_error(request: Request, exc: ApiError) -> Response:
-    """JSON for the API, an HTML page for the web UI."""
-    if is_api(request):
-        return api_error_response(exc)
+def error_page(request: Request, exc: ApiError) -> Response:
+    """The HTML page of an error raised while answering a web page."""
     response = render(request, "error.html", status=exc.status, error=exc)
     secure_headers(response)
     return response

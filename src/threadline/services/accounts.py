@@ -1,9 +1,12 @@
-"""Managing users and tokens: the library behind ``threadline user`` and ``threadline token``.
+"""Users and their tokens: ``threadline user`` / ``threadline token`` and the account page.
 
-Every function takes an open :class:`~threadline.server.database.Database` and raises
+Every function takes an open :class:`~threadline.storage.database.Database` and raises
 :mod:`threadline.errors` types with a hint. A user is created together with its change-cursor
 row, so every write path can lock that row first. Token secrets are returned once, by
-:func:`create_token`, and never stored.
+:func:`create_token`, and never stored. The administrator's functions name users; the
+``own_`` functions and :func:`user_tokens` act for a signed-in user, on that user's tokens only
+(another user's token is ``404``, exactly like a missing one). Names with a NUL character are
+refused (``422``).
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import sqlalchemy as sa
 
 from threadline.errors import Conflict, NotFound, ValidationFailed
 from threadline.protocol import MAX_NAME_CHARS
-from threadline.server.auth import hash_password, insert_token, revoke
-from threadline.server.database import Database
-from threadline.server.schema import devices, tokens, user_cursors, users
-from threadline.server.values import now_text
+from threadline.services.auth import hash_password, insert_token, revoke
+from threadline.services.inputs import NUL, fits, text
+from threadline.storage.database import Database
+from threadline.storage.schema import devices, tokens, user_cursors, users
+from threadline.storage.values import now_text
 
 FIRST_ADMIN = "admin"
 
@@ -37,7 +41,9 @@ class TokenInfo:
     user: str
     name: str
     prefix: str
+    #: The device's UUID and name, for a token minted by a device's login.
     device_id: str | None
+    device: str | None
     created_at: str
     last_used_at: str | None
     revoked_at: str | None
@@ -100,6 +106,7 @@ def ensure_first_admin(db: Database, password: str | None = None) -> tuple[str, 
 
 def create_token(db: Database, user: str, name: str = "") -> NewToken:
     """Mint a token for ``user`` (not bound to a device); the secret is only in the answer."""
+    text(name, "token name")
 
     def work(conn: sa.Connection) -> tuple[int, str]:
         return insert_token(conn, _require_user(conn, user), None, name)
@@ -108,13 +115,21 @@ def create_token(db: Database, user: str, name: str = "") -> NewToken:
     return NewToken(token_id, user, name, secret)
 
 
-def list_tokens(db: Database, user: str | None = None) -> list[TokenInfo]:
-    query = (
-        sa.select(tokens, users.c.name.label("user_name"), devices.c.device_uuid)
-        .join(users, users.c.id == tokens.c.user_id)
-        .outerjoin(devices, devices.c.id == tokens.c.device_id)
-        .order_by(tokens.c.id)
+_TOKENS = (
+    sa.select(
+        tokens,
+        users.c.name.label("user_name"),
+        devices.c.device_uuid,
+        devices.c.name.label("device_name"),
     )
+    .join(users, users.c.id == tokens.c.user_id)
+    .outerjoin(devices, devices.c.id == tokens.c.device_id)
+)
+
+
+def list_tokens(db: Database, user: str | None = None) -> list[TokenInfo]:
+    """Every token (or ``user``'s), oldest first."""
+    query = _TOKENS.order_by(tokens.c.id)
     with db.read() as conn:
         if user is not None:
             query = query.where(tokens.c.user_id == _require_user(conn, user))
@@ -122,10 +137,47 @@ def list_tokens(db: Database, user: str | None = None) -> list[TokenInfo]:
     return [_token_info(row) for row in rows]
 
 
+def user_tokens(db: Database, user_id: int) -> list[TokenInfo]:
+    """The tokens of ``user_id``: those in use first, newest first."""
+    query = _TOKENS.where(tokens.c.user_id == user_id).order_by(
+        tokens.c.revoked_at.is_not(None), tokens.c.id.desc()
+    )
+    with db.read() as conn:
+        rows = conn.execute(query).all()
+    return [_token_info(row) for row in rows]
+
+
+def create_own_token(db: Database, user_id: int, name: str) -> tuple[int, str]:
+    """Mint a token named ``name`` for ``user_id``; return its id and its secret (shown once)."""
+    text(name, "token name")
+    return db.run_write(lambda conn: insert_token(conn, user_id, None, name))
+
+
+def revoke_own_token(db: Database, user_id: int, token_id: int) -> None:
+    """Revoke the user's token ``token_id`` (already revoked is fine); else :class:`NotFound`."""
+    found = None
+    if fits(token_id):
+        mine = tokens.c.id == token_id, tokens.c.user_id == user_id
+        with db.read() as conn:
+            found = conn.execute(sa.select(tokens.c.id).where(*mine)).first()
+    if found is None:
+        raise NotFound("no such token", hint="The account page lists your tokens.")
+    revoke(db, token_id)
+
+
+def set_password(db: Database, user_id: int, password: str) -> None:
+    """Store the argon2 hash of ``password`` as the user's password."""
+    new_hash = hash_password(password)
+    with db.write() as conn:
+        conn.execute(users.update().where(users.c.id == user_id).values(password_hash=new_hash))
+
+
 def revoke_token(db: Database, token_id: int) -> TokenInfo:
     """Revoke a token by id (already revoked is fine); :class:`NotFound` if there is none."""
-    with db.read() as conn:
-        found = conn.execute(sa.select(tokens.c.id).where(tokens.c.id == token_id)).first()
+    found = None
+    if fits(token_id):
+        with db.read() as conn:
+            found = conn.execute(sa.select(tokens.c.id).where(tokens.c.id == token_id)).first()
     if found is None:
         raise NotFound(f"no token with id {token_id}", hint="`threadline token list` shows them.")
     revoke(db, token_id)
@@ -140,6 +192,7 @@ def _token_info(row: sa.Row[tuple[object, ...]]) -> TokenInfo:
         name=m["name"],
         prefix=m["prefix"],
         device_id=m["device_uuid"],
+        device=m["device_name"],
         created_at=m["created_at"],
         last_used_at=m["last_used_at"],
         revoked_at=m["revoked_at"],
@@ -147,6 +200,8 @@ def _token_info(row: sa.Row[tuple[object, ...]]) -> TokenInfo:
 
 
 def _user_id(conn: sa.Connection, name: str) -> int | None:
+    if NUL in name:  # no user has one; PostgreSQL refuses it in a query
+        return None
     found = conn.execute(sa.select(users.c.id).where(users.c.name == name)).scalar()
     return None if found is None else int(found)
 
@@ -162,8 +217,9 @@ def _require_user(conn: sa.Connection, name: str) -> int:
 
 
 def _check_name(name: str) -> None:
-    if not name or len(name) > MAX_NAME_CHARS or name != name.strip():
+    if not name or len(name) > MAX_NAME_CHARS or name != name.strip() or NUL in name:
         raise ValidationFailed(
             f"invalid user name {name!r}",
-            hint=f"Use 1 to {MAX_NAME_CHARS} characters without leading or trailing spaces.",
+            hint=f"Use 1 to {MAX_NAME_CHARS} characters without leading or trailing spaces "
+            "or control characters.",
         )

@@ -1,4 +1,5 @@
-"""``GET /api/v1/sync/status``: the server's tail per stream, optionally only what changed.
+"""``GET /api/v1/sync/status``: the server's tail per stream, optionally only what changed;
+and :func:`database_health`, what ``/healthz`` reports.
 
 The user's cursor is read before the streams, so a write committing in between shows up in
 this answer or in the next ``since`` query, never in neither.
@@ -10,12 +11,13 @@ import uuid
 
 import sqlalchemy as sa
 
+from threadline.errors import Unavailable
 from threadline.protocol.models import StatusResponse, StreamStatus
-from threadline.server.auth import Principal
-from threadline.server.changes import current_value
-from threadline.server.database import Database
-from threadline.server.pages import bad_cursor
-from threadline.server.schema import devices, streams, threads
+from threadline.services.auth import Principal
+from threadline.services.inputs import bad_cursor
+from threadline.storage.changes import current_value
+from threadline.storage.database import Database
+from threadline.storage.schema import devices, streams, threads
 
 
 def status(
@@ -73,3 +75,12 @@ def _query(
             devices.c.device_uuid == str(device_id)
         )
     return query
+
+
+def database_health(db: Database) -> str:
+    """The database's dialect if it answers a query; :class:`Unavailable` (``503``) if not."""
+    try:
+        db.ping()
+    except sa.exc.SQLAlchemyError:
+        raise Unavailable("the database does not answer") from None
+    return db.dialect

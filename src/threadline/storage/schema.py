@@ -1,6 +1,6 @@
 """The server's tables as SQLAlchemy Core objects, for building queries.
 
-The migrations in :mod:`threadline.server.migrations` create these tables; this module only
+The migrations in :mod:`threadline.storage.migrations` create these tables; this module only
 describes them (a test checks the two agree). Timestamps are UTC text (see :mod:`values`), JSON
 is text, ids are UUID text, and every thread and stream row carries ``change``: the value of
 the user's change cursor when it was last touched.

@@ -11,7 +11,8 @@ Guarantees:
 - On PostgreSQL (psycopg 3) writes run concurrently; each write function starts by locking its
   user's cursor row, which serializes that user's writes. :meth:`Database.run_write` retries a
   whole transaction that lost a race (unique violation, serialization failure, deadlock, a
-  locked SQLite file), so write functions must read what they decide on inside the transaction.
+  busy or locked SQLite file, recognized by the error's name ``SQLITE_BUSY``/``SQLITE_LOCKED``),
+  so write functions must read what they decide on inside the transaction.
 """
 
 from __future__ import annotations
@@ -46,6 +47,17 @@ ROWS_PER_INSERT = 500
 _WRITE_OPTION = "threadline_write"
 _RETRIES = 8
 _RETRY_PGCODES = {"23505", "40001", "40P01"}
+#: SQLite's result codes (and their extended ``_…`` forms) of a transaction that lost a race.
+_RETRY_SQLITE_NAMES = ("SQLITE_BUSY", "SQLITE_LOCKED")
+
+
+def sqlite_retryable(error: BaseException | None) -> bool:
+    """Whether a sqlite3 error says the database was busy or locked (another writer held it),
+    by the error's name (``sqlite_errorname``), never by its message text."""
+    name = getattr(error, "sqlite_errorname", None)
+    if not isinstance(name, str):
+        return False
+    return any(name == base or name.startswith(base + "_") for base in _RETRY_SQLITE_NAMES)
 
 
 class Database:
@@ -105,7 +117,7 @@ class Database:
 
     def _retryable(self, exc: sa.exc.DBAPIError) -> bool:
         if self.dialect == "sqlite":
-            return "locked" in str(exc.orig) or "busy" in str(exc.orig)
+            return sqlite_retryable(exc.orig)
         return getattr(exc.orig, "sqlstate", None) in _RETRY_PGCODES
 
 
@@ -280,7 +292,7 @@ def _multi_insert_sql(table: str, columns: tuple[str, ...], count: int) -> str:
 
 def open_database(url: str, *, migrate: bool = True) -> Database:
     """Open the database at ``url`` and bring its schema up to date."""
-    from threadline.server import migrations
+    from threadline.storage import migrations
 
     db = Database(url)
     if migrate:

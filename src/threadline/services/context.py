@@ -1,0 +1,35 @@
+"""The application state the JSON API and the web UI share, reached from any request.
+
+:func:`threadline.server.app.create_app` builds one :class:`AppState` and keeps it on the
+application; both edges read it with :func:`app_state`. It holds what the services need
+(the database, the failed-login limiter, the push limits), never HTTP settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import anyio
+
+from threadline.services.auth import LoginLimiter
+from threadline.services.push import PushLimits
+from threadline.storage.database import Database
+
+if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
+
+
+@dataclass
+class AppState:
+    db: Database
+    limiter: LoginLimiter
+    push_limits: PushLimits
+    #: Created on first use, inside the event loop (see ``server.routes.sync``).
+    push_limiter: anyio.CapacityLimiter | None = None
+
+
+def app_state(request: HTTPConnection) -> AppState:
+    """The state of the application that ``request`` reached."""
+    state: AppState = request.app.state.threadline
+    return state
