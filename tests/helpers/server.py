@@ -10,7 +10,8 @@
   outage and crash tests need. Its first-run admin password is :data:`ADMIN_PASSWORD`.
 - :func:`login` — log a client home in with the real ``threadline login``.
 
-Standard library plus threadline.server only, so a benchmark script can import it as well.
+Standard library plus threadline.server (and :mod:`tests.helpers.wait`) only, so a benchmark
+script can import it as well.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
+
+from tests.helpers.wait import wait_for
 
 ENV_TEST_DATABASE = "THREADLINE_TEST_DATABASE_URL"
 THREADLINE = shutil.which("threadline", path=str(Path(sys.executable).parent)) or "threadline"
@@ -171,15 +173,20 @@ class ServerProcess:
 
     def restart(self, timeout: float = 20.0) -> None:
         """Start again on the same port, retrying while the old socket lingers."""
-        deadline = time.monotonic() + timeout
-        while True:
+        failures: list[RuntimeError] = []
+
+        def started() -> bool:
             try:
                 self.start()
-                return
-            except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+            except RuntimeError as exc:
+                failures.append(exc)
+                return False
+            return True
+
+        try:
+            wait_for(started, timeout, 0.2, what=f"threadline serve to start again on {self.port}")
+        except AssertionError:
+            raise failures[-1] from None
 
     def _environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
