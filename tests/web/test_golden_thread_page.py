@@ -15,12 +15,11 @@ from __future__ import annotations
 import re
 import shutil
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 from tests.helpers.asgi import AsgiClient
 from tests.helpers.golden import DATA, Placeholders, check_golden
-from tests.web.conftest import PASSWORD, sign_in
+from tests.web.conftest import PASSWORD
 from threadline import protocol as p
 from threadline.store import db as local_db
 from threadline.store import notes
@@ -70,15 +69,12 @@ def thread_id(client: AsgiClient, headers: dict[str, str], key: str) -> str:
     return str(found)
 
 
-def test_thread_page_html(
-    browser: Callable[[], AsgiClient], users: list[str], tmp_path: Path
-) -> None:
-    client = browser()
+def test_thread_page_html(alice: AsgiClient, tmp_path: Path) -> None:
+    client = alice
     transcripts = tmp_path / "transcripts"
     shutil.copytree(DATA, transcripts)
     headers = push_transcripts(client, transcripts, tmp_path / "local.db")
     session = thread_id(client, headers, f"claude-code:{SESSION}")
-    assert sign_in(client, "alice").status_code == 303
     subagent = thread_id(client, headers, f"claude-code:{SESSION}/agent-a1b2c3d")
     names = Placeholders()
     names.literal(str(transcripts), "<transcripts>")

@@ -8,11 +8,8 @@ arrives is shown by a marker: a later change whose event must come next, alone.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.browser.site import EventReader, Notes, account, signed_in
 from tests.helpers.server import ServerProcess
@@ -22,13 +19,6 @@ from threadline.web.live import MAX_STREAMS_PER_USER
 #: README, "Live": new entries appear "within a second". The bound is twice that, so a loaded
 #: machine does not fail the test; a change the stream missed would not arrive at all.
 LIVE_WITHIN = 2.0
-
-
-@pytest.fixture
-def server(tmp_path: Path, server_db_url: str) -> Iterator[ServerProcess]:
-    srv = ServerProcess(tmp_path / "server-home", server_db_url).start()
-    yield srv
-    srv.stop()
 
 
 def test_a_pushed_entry_is_an_event_within_a_second(server: ServerProcess) -> None:
