@@ -128,6 +128,7 @@ class ServerProcess:
         self.port = 0
         self.output: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
+        self._listening = False
 
     @property
     def url(self) -> str:
@@ -146,10 +147,12 @@ class ServerProcess:
             text=True,
             bufsize=1,
         )
-        listening = threading.Event()
+        listening = threading.Event()  # set on the listening line, or when the output ends
+        self._listening = False
         self._reader = threading.Thread(target=self._pump, args=(listening,), daemon=True)
         self._reader.start()
-        if not listening.wait(self.timeout):
+        listening.wait(self.timeout)
+        if not self._listening:
             self.stop()
             raise RuntimeError("threadline serve did not start:\n" + "".join(self.output))
         return self
@@ -203,7 +206,9 @@ class ServerProcess:
             if match and not listening.is_set():
                 self.base_url = match.group(1)
                 self.port = int(self.base_url.rsplit(":", 1)[1])
+                self._listening = True
                 listening.set()
+        listening.set()  # the process ended without listening: start() fails at once
 
     def __enter__(self) -> ServerProcess:
         return self.start()
