@@ -146,6 +146,8 @@ def test_hostile_entries_show_as_text_and_run_nothing(page: Page, site: Site) ->
             links = entry.get_by_text(text, exact=True)
             if links.count():
                 links.first.click()
+    # Nothing happening has no event to wait on: a script the clicks could have started gets
+    # a moment to run before the check that none did.
     page.wait_for_timeout(300)
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert dialogs == []
