@@ -2,17 +2,27 @@
 
 ``server_db_url`` runs a test on SQLite and, when ``THREADLINE_TEST_DATABASE_URL`` names a
 PostgreSQL database, on a fresh schema there — skipped without it, failed under ``CI=true``.
+On it: ``db`` (the server database, opened in process) and ``server`` (a real
+``threadline serve``). ``conn`` is a client's local store.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.server import ENV_TEST_DATABASE, PostgresUnavailable, fresh_database_url
+from tests.helpers.server import (
+    ENV_TEST_DATABASE,
+    PostgresUnavailable,
+    ServerProcess,
+    fresh_database_url,
+)
+from threadline.storage.database import Database, open_database
+from threadline.store import db as local_db
 
 #: The shared real transcripts, next to the repository (never copied into it).
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
@@ -40,3 +50,27 @@ def fixtures() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return FIXTURES
+
+
+@pytest.fixture
+def db(server_db_url: str) -> Iterator[Database]:
+    """The server database of ``server_db_url``, migrated, opened in process."""
+    database = open_database(server_db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def server(tmp_path: Path, server_db_url: str) -> Iterator[ServerProcess]:
+    """A real ``threadline serve`` on ``server_db_url``, stopped afterwards."""
+    srv = ServerProcess(tmp_path / "server-home", server_db_url).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    """A client's local store (``local.db``) in ``tmp_path``."""
+    c = local_db.connect(tmp_path / "local.db")
+    yield c
+    c.close()

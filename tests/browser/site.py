@@ -22,6 +22,8 @@ from tests.helpers.server import Account, ServerProcess, create_user_and_token
 from tests.helpers.web import PASSWORD, csrf_of
 
 DEVICE_ID = "2f6e0000-0000-4000-8000-0000000000b1"
+#: The comment that opens every ``/events`` stream, after ``retry:``: the stream is live.
+LIVE_SINCE = ": live since "
 
 
 def account(server: ServerProcess, user: str) -> Account:
@@ -130,6 +132,10 @@ class EventReader:
     The answer must have a status in ``expect`` (200, an open stream, unless the caller says
     otherwise); only a 200 answer is read. A read error or the end of the stream is raised by
     :meth:`next` (at that call and every later one), never taken for "no event".
+
+    An open stream is returned only once it is live: the server's first bytes,
+    ``retry: …`` and ``: live since N``, have arrived (``since`` is that N), so every change
+    made after the constructor returns is sent on it.
     """
 
     def __init__(
@@ -145,6 +151,8 @@ class EventReader:
 
         self._queue: queue.Queue[Event | BaseException | None] = queue.Queue()
         self._failure: BaseException | None = None
+        self._live = threading.Event()
+        self.since: int | None = None
         self._context = client.stream(
             "GET", url, headers=headers or {}, timeout=httpx.Timeout(10, read=None)
         )
@@ -157,16 +165,35 @@ class EventReader:
             raise AssertionError(f"GET {url}: status {status}, expected {sorted(expect)}: {body}")
         if status == 200:
             self._thread.start()
+            self._wait_live(url)
         else:
             self._failure = AssertionError(f"GET {url} answered {status}: there is no stream")
 
+    def _wait_live(self, url: str, timeout: float = 10.0) -> None:
+        """Block until the stream's ``: live since N`` line has been read."""
+        self._live.wait(timeout)
+        if self.since is None:
+            self.close()
+            problem = "" if self._queue.empty() else f": {self._queue.get()!r}"
+            raise AssertionError(f"GET {url}: no ': live since N' line within {timeout} s{problem}")
+
+    def _lines(self) -> Iterator[str]:
+        """The stream's lines, noting the ``: live since N`` line that says it is live."""
+        for line in self.response.iter_lines():
+            if self.since is None and line.startswith(LIVE_SINCE):
+                self.since = int(line.removeprefix(LIVE_SINCE))
+                self._live.set()
+            yield line
+
     def _pump(self) -> None:
         try:
-            for item in read_events(self.response.iter_lines()):
+            for item in read_events(self._lines()):
                 self._queue.put(item)
             self._queue.put(None)
         except Exception as exc:  # handed to next(); after close() nobody asks any more
             self._queue.put(exc)
+        finally:
+            self._live.set()  # a stream that ended before it was live wakes the constructor
 
     def next(self, timeout: float = 5.0) -> Event | None:
         """The next event, or ``None`` if none comes within ``timeout``.

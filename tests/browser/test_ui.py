@@ -67,7 +67,8 @@ def test_open_a_thread_and_a_pushed_entry_appears_live(page: Page, site: Site) -
     expect(page.locator("ol#entries")).to_contain_text("optimistic locking")
     wait_live(page)
     [entry_id] = site.shop.push("Pushed while the page was open")
-    page.wait_for_selector(f"li#entry-{entry_id}", timeout=1000)  # within a second of the push
+    # README, "Live": new entries appear "within a second"; twice that for a loaded machine.
+    page.wait_for_selector(f"li#entry-{entry_id}", timeout=2000)
     expect(page.locator(f"li#entry-{entry_id}")).to_contain_text("Pushed while the page")
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1, "no reload"
     assert not [e for e in errors if "Content Security Policy" in e], errors
@@ -145,6 +146,8 @@ def test_hostile_entries_show_as_text_and_run_nothing(page: Page, site: Site) ->
             links = entry.get_by_text(text, exact=True)
             if links.count():
                 links.first.click()
+    # Nothing happening has no event to wait on: a script the clicks could have started gets
+    # a moment to run before the check that none did.
     page.wait_for_timeout(300)
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert dialogs == []

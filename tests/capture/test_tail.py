@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,6 @@ from threadline.store import db
 from threadline.store import transcripts as tstore
 from threadline.watch import roots
 from threadline.watch.tail import Exclusions, Tailer
-
-
-@pytest.fixture
-def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    c = db.connect(tmp_path / "local.db")
-    yield c
-    c.close()
 
 
 def stored_bytes(conn: sqlite3.Connection, stream_id: int) -> bytes:

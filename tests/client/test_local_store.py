@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,6 @@ import pytest
 from tests.helpers import cli
 from threadline.errors import InvalidInput
 from threadline.store import db, notes
-
-
-@pytest.fixture
-def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    c = db.connect(tmp_path / "local.db")
-    yield c
-    c.close()
 
 
 def test_blank_store_is_migrated_and_reopens(tmp_path: Path) -> None:

@@ -1,20 +1,14 @@
-"""End-to-end fixtures: a real server process and logged-in client homes."""
+"""End-to-end fixtures: logged-in client homes of the real server process (``server``, from
+``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.server import ServerProcess, login
-
-
-@pytest.fixture
-def server(tmp_path: Path, server_db_url: str) -> Iterator[ServerProcess]:
-    srv = ServerProcess(tmp_path / "server-home", server_db_url).start()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture

@@ -8,26 +8,22 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
-import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import cli
-from tests.helpers.daemon import (
-    AgentHome,
-    DaemonProcess,
-    ServerView,
-    complete_lines,
-    sha256,
-    wait_for,
-)
+from tests.helpers.daemon import AgentHome, DaemonProcess, ServerView, complete_lines, sha256
 from tests.helpers.server import ServerProcess, login
+from tests.helpers.wait import wait_for
 from threadline.sync import engine
 from threadline.watch import roots
 
-LIVE_DEADLINE = 2.0
+#: README, "Capturing sessions": the daemon "uploads new lines within a second or so" (a 2 s
+#: target). The bound is twice the target, so a loaded machine does not fail the tests.
+LIVE_DEADLINE = 4.0
 
 
 @pytest.fixture
@@ -55,7 +51,7 @@ def source_bytes(view: ServerView, path: Path) -> bytes:
     return b"" if thread is None else view.transcript(thread["id"])
 
 
-def test_live_appends_reach_the_server_within_two_seconds(
+def test_live_appends_reach_the_server_promptly(
     agent: AgentHome, view: ServerView, fixtures: Path
 ) -> None:
     original = (fixtures / "claude" / "spotter" / "tool_heavy.jsonl").read_bytes()
@@ -69,8 +65,9 @@ def test_live_appends_reach_the_server_within_two_seconds(
             if not expected:
                 continue
             wait_for(
-                lambda expected=expected: source_bytes(view, path) == expected,
+                partial(lambda want: source_bytes(view, path) == want, expected),
                 LIVE_DEADLINE,
+                what=f"the server to hold the first {len(expected)} bytes",
             )
     assert source_bytes(view, path) == original
     thread = view.thread_by_source(path)
@@ -90,11 +87,15 @@ def test_rewrite_and_truncation_start_new_generations(agent: AgentHome, view: Se
     rewritten = b"\n".join([lines[7], *lines[1:4]]) + b"\n"
     with DaemonProcess(agent):
         path.write_bytes(first)
-        wait_for(lambda: server_bytes(view, "s-rw") == first, LIVE_DEADLINE)
+        wait_for(lambda: server_bytes(view, "s-rw") == first, LIVE_DEADLINE, what="generation 1")
         path.write_bytes(truncated)
-        wait_for(lambda: server_bytes(view, "s-rw") == truncated, LIVE_DEADLINE)
+        wait_for(
+            lambda: server_bytes(view, "s-rw") == truncated, LIVE_DEADLINE, what="generation 2"
+        )
         path.write_bytes(rewritten)
-        wait_for(lambda: server_bytes(view, "s-rw") == rewritten, LIVE_DEADLINE)
+        wait_for(
+            lambda: server_bytes(view, "s-rw") == rewritten, LIVE_DEADLINE, what="generation 3"
+        )
     assert server_bytes(view, "s-rw", generation=1) == first, "the server keeps what it had"
     assert server_bytes(view, "s-rw", generation=2) == truncated
     assert server_bytes(view, "s-rw", generation=3) == rewritten
@@ -117,7 +118,7 @@ def test_subagent_files_become_child_threads_of_their_session(
         sub.parent.mkdir(parents=True)
         sub.write_text(line(isSidechain=True, agentId="a1b2c3", uuid="s1"))  # before its parent
         main.write_text(line(uuid="m1", message={"role": "user", "content": "Plan the work"}))
-        wait_for(lambda: len(view.threads()) == 2, LIVE_DEADLINE)
+        wait_for(lambda: len(view.threads()) == 2, LIVE_DEADLINE, what="two threads")
     parent = view.thread_by_source(main)
     child = view.thread_by_source(sub)
     assert parent is not None and child is not None
@@ -144,7 +145,7 @@ def test_odd_lines_reach_the_server_exactly(agent: AgentHome, view: ServerView) 
     path = agent.project_dir() / "s-odd.jsonl"
     with DaemonProcess(agent):
         path.write_bytes(data)
-        wait_for(lambda: source_bytes(view, path) == data, 10)
+        wait_for(lambda: source_bytes(view, path) == data, 10, what="the file on the server")
     status = json.loads(agent.cli("sync", "status", "--json").stdout)
     assert status["pending"] == 0 and status["blocked"] == []
 
@@ -189,14 +190,13 @@ def test_sigkill_mid_upload_loses_and_duplicates_nothing(
     # still to come, so whatever it had in flight, the server cannot end up holding everything.
     batch = engine.DEFAULT_BATCH_ENTRIES
     assert total > 2 * batch, "the upload takes several batches"
-    deadline = time.monotonic() + 30
-    while True:
+
+    def uploading() -> bool:
         held = lines_on_server(view)
-        if 0 < held < total - batch:
-            break
         assert held < total - batch, f"the upload ran past the point to kill it ({held}/{total})"
-        assert time.monotonic() < deadline, "the upload did not begin"
-        time.sleep(0.01)
+        return held > 0
+
+    wait_for(uploading, 30, 0.01, what="the upload to begin")
     daemon.kill()
     log = (agent.threadline / "log" / "daemon.log").read_text()
     assert "new lines" in log, "the daemon was killed before it read anything"
@@ -204,7 +204,7 @@ def test_sigkill_mid_upload_loses_and_duplicates_nothing(
     assert 0 < held < total, f"killed mid-upload: the server holds {held} of {total} lines"
     assert not all_on_server(view, copies)
     with DaemonProcess(agent):
-        wait_for(lambda: all_on_server(view, copies), 60)
+        wait_for(lambda: all_on_server(view, copies), 60, what="every file on the server")
     by_source = {t["meta"]["source"]: t for t in view.threads()}
     for path, data in copies.items():
         thread = by_source[str(path)]
@@ -220,7 +220,11 @@ def test_server_away_then_back_everything_arrives(
     lines = [json.dumps({"type": "user", "sessionId": "s-away", "n": i}) for i in range(30)]
     with DaemonProcess(agent):
         path.write_text("\n".join(lines[:10]) + "\n")
-        wait_for(lambda: len(server_bytes(view, "s-away").splitlines()) == 10, LIVE_DEADLINE)
+        wait_for(
+            lambda: len(server_bytes(view, "s-away").splitlines()) == 10,
+            LIVE_DEADLINE,
+            what="the first 10 lines on the server",
+        )
         server.stop()
         with path.open("a") as fh:
             fh.write("\n".join(lines[10:]) + "\n")
@@ -230,9 +234,13 @@ def test_server_away_then_back_everything_arrives(
             status.update(json.loads(agent.cli("daemon", "status", "--json").stdout))
             return status["lines_pending"] == 20 and bool(status["last_error"])
 
-        wait_for(queued, 10, interval=0.2)
+        wait_for(queued, 10, interval=0.2, what="20 lines pending with an error")
         server.restart()
-        wait_for(lambda: len(server_bytes(view, "s-away").splitlines()) == 30, 10)
+        wait_for(
+            lambda: len(server_bytes(view, "s-away").splitlines()) == 30,
+            10,
+            what="all 30 lines on the server",
+        )
     assert server_bytes(view, "s-away") == ("\n".join(lines) + "\n").encode()
 
 

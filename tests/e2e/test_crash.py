@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from tests.e2e.test_push_sync import push, server_entries
 from tests.helpers import cli
 from tests.helpers.server import ServerProcess
+from tests.helpers.wait import wait_for
 
 CLIENTS = 20
 PUSHES = 12
@@ -39,11 +39,19 @@ def test_sigkill_mid_push_loses_and_duplicates_nothing(
     workers = [threading.Thread(target=client_loop, args=(i,)) for i in range(CLIENTS)]
     for w in workers:
         w.start()
-    deadline = time.monotonic() + 60
-    while sum(d for o in outcomes.values() for _, d in o) < CLIENTS and time.monotonic() < deadline:
-        time.sleep(0.05)
+
+    def count(delivered: bool) -> int:
+        return sum(d == delivered for o in list(outcomes.values()) for _, d in list(o))
+
+    # Kill once some pushes went through, then keep the server down until pushes are queued.
+    wait_for(lambda: count(True) >= CLIENTS, 60, 0.05, what=f"{CLIENTS} delivered pushes")
     server.kill()
-    time.sleep(0.5)
+    queued = count(False)
+
+    def outage_seen() -> bool:
+        return count(False) > queued or not any(w.is_alive() for w in workers)
+
+    wait_for(outage_seen, 60, 0.05, what="a push queued while the server is down")
     server.restart()
     for w in workers:
         w.join(120)

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 from tests.e2e.test_push_sync import server_entries
 from tests.helpers import cli
 from tests.helpers.server import ServerProcess, login
+from tests.helpers.wait import wait_for
 
 
 def children(pid: int, count: int) -> set[int]:
-    """The ``count`` child processes of ``pid``, waiting a little for them to be forked."""
-    deadline = time.monotonic() + 10
-    while True:
-        found = {int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
-        if len(found) >= count or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
+    """The ``count`` child processes of ``pid``, waiting for them to be forked."""
+    found: set[int] = set()
+
+    def forked() -> bool:
+        found.update(int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+        return len(found) >= count
+
+    wait_for(forked, 10, 0.05, what=f"{count} worker processes of {pid}")
+    return found
 
 
 def cpu_ticks(pid: int) -> int:

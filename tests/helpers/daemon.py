@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -15,6 +14,7 @@ import httpx
 
 from tests.helpers import cli
 from tests.helpers.server import terminate
+from tests.helpers.wait import wait_for as wait_for  # where the capture tests have it from
 
 
 class AgentHome:
@@ -66,15 +66,20 @@ class DaemonProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        proc = self.proc
+
+        def running() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError("the daemon did not start, it exited:\n" + self.out.read_text())
             status = self.agent.cli("daemon", "status", "--json")
-            if status.returncode == 0 and json.loads(status.stdout)["running"]:
-                return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise RuntimeError("the daemon did not start:\n" + self.out.read_text())
+            return status.returncode == 0 and bool(json.loads(status.stdout)["running"])
+
+        try:
+            wait_for(running, timeout, 0.05, what="`daemon status` to say it is running")
+        except AssertionError as exc:
+            output = self.out.read_text()
+            raise RuntimeError(f"the daemon did not start: {exc}:\n{output}") from None
+        return self
 
     def stop(self, timeout: float = 15.0) -> int | None:
         proc, self.proc = self.proc, None
@@ -151,14 +156,3 @@ def sha256(data: bytes) -> str:
 
 def complete_lines(data: bytes) -> bytes:
     return data[: data.rfind(b"\n") + 1]
-
-
-def wait_for(predicate: Any, timeout: float, interval: float = 0.02) -> float:
-    """Poll until ``predicate()`` is true; return the seconds it took (raise on timeout)."""
-    started = time.monotonic()
-    while True:
-        if predicate():
-            return time.monotonic() - started
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"not true within {timeout} s: {predicate}")
-        time.sleep(interval)

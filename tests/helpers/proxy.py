@@ -1,5 +1,6 @@
 """A recording HTTP proxy on loopback: it forwards each request to the real server unchanged
-and keeps a copy, decompressed, so a test can assert on exactly what crossed the wire."""
+and keeps a copy of it and of the answer, decompressed, so a test can assert on exactly what
+crossed the wire."""
 
 from __future__ import annotations
 
@@ -20,6 +21,20 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     wire_bytes: int
+    #: The server's answer, filled in once it has been relayed in full.
+    response: Answer | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Answer:
+    """A relayed response: status, headers (lower-case names) and the body, decoded."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -69,20 +84,25 @@ class RecordingProxy:
             for line in lines[1:]:
                 k, _, v = line.partition(":")
                 headers[k.strip().lower()] = v.strip()
+            recorded = Recorded(
+                method, path, headers, _decode(headers, body), len(head) + len(body)
+            )
             with self._lock:
-                self.requests.append(
-                    Recorded(method, path, headers, _decode(headers, body), len(head) + len(body))
-                )
+                self.requests.append(recorded)
             # One request per upstream connection, so the answer ends when upstream closes.
             kept = [ln for ln in lines[1:] if not ln.lower().startswith("connection:")]
             out = "\r\n".join([lines[0], *kept, "Connection: close"]).encode("latin-1")
+            answer = b""
             try:
                 with socket.create_connection(self.upstream, timeout=30) as up:
                     up.sendall(out + b"\r\n\r\n" + body)
                     while chunk := up.recv(65536):
+                        answer += chunk
                         client.sendall(chunk)
             except OSError:
                 return
+            with self._lock:
+                recorded.response = _parse_answer(answer)
 
 
 def _read_request(sock: socket.socket) -> tuple[bytes | None, bytes]:
@@ -103,6 +123,32 @@ def _read_request(sock: socket.socket) -> tuple[bytes | None, bytes]:
             break
         body += chunk
     return head, body
+
+
+def _parse_answer(raw: bytes) -> Answer:
+    """A whole HTTP/1.1 response as read until the server closed the connection."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = _unchunk(body)
+    return Answer(status, headers, _decode(headers, body))
+
+
+def _unchunk(body: bytes) -> bytes:
+    out = b""
+    while body:
+        size_line, _, body = body.partition(b"\r\n")
+        size = int(size_line.split(b";", 1)[0], 16)
+        if size == 0:
+            break
+        out += body[:size]
+        body = body[size + 2 :]
+    return out
 
 
 def _decode(headers: dict[str, str], body: bytes) -> bytes:

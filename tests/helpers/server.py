@@ -10,8 +10,8 @@
   outage and crash tests need. Its first-run admin password is :data:`ADMIN_PASSWORD`.
 - :func:`login` — log a client home in with the real ``threadline login``.
 
-Standard library plus threadline.services and threadline.storage only, so a benchmark script can
-import it as well.
+Standard library plus threadline.services and threadline.storage (and :mod:`tests.helpers.wait`)
+only, so a benchmark script can import it as well.
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
+
+from tests.helpers.wait import wait_for
 
 ENV_TEST_DATABASE = "THREADLINE_TEST_DATABASE_URL"
 THREADLINE = shutil.which("threadline", path=str(Path(sys.executable).parent)) or "threadline"
@@ -127,6 +128,7 @@ class ServerProcess:
         self.port = 0
         self.output: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
+        self._listening = False
 
     @property
     def url(self) -> str:
@@ -145,10 +147,12 @@ class ServerProcess:
             text=True,
             bufsize=1,
         )
-        listening = threading.Event()
+        listening = threading.Event()  # set on the listening line, or when the output ends
+        self._listening = False
         self._reader = threading.Thread(target=self._pump, args=(listening,), daemon=True)
         self._reader.start()
-        if not listening.wait(self.timeout):
+        listening.wait(self.timeout)
+        if not self._listening:
             self.stop()
             raise RuntimeError("threadline serve did not start:\n" + "".join(self.output))
         return self
@@ -172,15 +176,20 @@ class ServerProcess:
 
     def restart(self, timeout: float = 20.0) -> None:
         """Start again on the same port, retrying while the old socket lingers."""
-        deadline = time.monotonic() + timeout
-        while True:
+        failures: list[RuntimeError] = []
+
+        def started() -> bool:
             try:
                 self.start()
-                return
-            except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+            except RuntimeError as exc:
+                failures.append(exc)
+                return False
+            return True
+
+        try:
+            wait_for(started, timeout, 0.2, what=f"threadline serve to start again on {self.port}")
+        except AssertionError:
+            raise failures[-1] from None
 
     def _environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
@@ -197,7 +206,9 @@ class ServerProcess:
             if match and not listening.is_set():
                 self.base_url = match.group(1)
                 self.port = int(self.base_url.rsplit(":", 1)[1])
+                self._listening = True
                 listening.set()
+        listening.set()  # the process ended without listening: start() fails at once
 
     def __enter__(self) -> ServerProcess:
         return self.start()

@@ -39,6 +39,8 @@ from typing import Any, NoReturn
 
 import pytest
 
+from tests.helpers.wait import wait_for
+
 CLI_PACKAGES = ("@anthropic-ai/claude-code@latest", "@openai/codex@latest")
 ENV_CACHE = "THREADLINE_REALCLIENTS_CACHE"
 STUB_PORT = 18080
@@ -329,12 +331,18 @@ class LoopbackNamespace:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
-        while not port_file.exists():
-            if self.stub.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                raise RuntimeError(f"stub model did not start: {self.stub_output()}")
-            time.sleep(0.02)
+        stub_process = self.stub
+
+        def listening() -> bool:
+            if stub_process.poll() is not None:
+                raise RuntimeError("exited")
+            return port_file.exists()
+
+        try:
+            wait_for(listening, timeout, what="the stub model's port file")
+        except (RuntimeError, AssertionError) as exc:
+            self.close()
+            raise RuntimeError(f"stub model did not start ({exc}): {self.stub_output()}") from None
         self._assert_loopback_only()
 
     def _assert_loopback_only(self) -> None:
@@ -440,13 +448,21 @@ class LoopbackNamespace:
         job = Background(command, process, log)
         self.background.append(job)
         if ready is not None:
-            deadline = time.monotonic() + timeout
-            while self.run(ready, env=env, cwd=cwd, timeout=timeout).returncode != 0:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"background command not ready ({ready}): {command}\n{job.output()}"
-                    )
-                time.sleep(0.1)
+            check = ready
+
+            def is_ready() -> bool:
+                if self.run(check, env=env, cwd=cwd, timeout=timeout).returncode == 0:
+                    return True
+                if process.poll() is not None:
+                    raise RuntimeError("exited")
+                return False
+
+            try:
+                wait_for(is_ready, timeout, 0.1, what=f"`{ready}` to succeed")
+            except (RuntimeError, AssertionError) as exc:
+                raise RuntimeError(
+                    f"background command not ready ({exc}): {command}\n{job.output()}"
+                ) from None
         return job
 
     def popen(

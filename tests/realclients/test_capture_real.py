@@ -8,16 +8,17 @@ serve``, the CLIs, the hooks and the daemon they start.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shlex
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.helpers.wait import wait_for
 from tests.realclients import harness as h
 
 PORT = 18787
@@ -86,19 +87,22 @@ def test_hooked_sessions_of_both_clis_reach_the_server_byte_identical(
             out = tmp_path / "downloaded"
             out.mkdir()
             got: dict[str, bytes] = {}
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
+            index: list[dict[str, Any]] = []
+
+            def downloaded() -> bool:
                 ns.run(
                     shlex.join([sys.executable, str(fetch), url, token, str(out)]), env=env
                 ).check()
-                index = json.loads((out / "index.json").read_text())
-                got = {
-                    item["thread"]["meta"].get("source"): (out / item["file"]).read_bytes()
+                index[:] = json.loads((out / "index.json").read_text())
+                got.clear()
+                got.update(
+                    (item["thread"]["meta"].get("source"), (out / item["file"]).read_bytes())
                     for item in index
-                }
-                if all(got.get(k) == p.read_bytes() for k, p in expected.items()):
-                    break
-                time.sleep(0.5)
+                )
+                return all(got.get(k) == p.read_bytes() for k, p in expected.items())
+
+            with contextlib.suppress(AssertionError):  # the comparison below says what differs
+                wait_for(downloaded, 30, 0.5, what="both transcripts on the server")
             for source, path in expected.items():
                 assert sha(got.get(source, b"")) == sha(path.read_bytes()), source
             threads = {i["thread"]["meta"].get("source"): i["thread"] for i in index}

@@ -1,7 +1,7 @@
 """Fixtures for the server tests: a database per test on every backend, the real app in
 process (``AsgiClient`` over ASGI), and accounts with bearer tokens.
 
-``server_db_url`` (from ``tests/conftest.py``) runs each test on SQLite and PostgreSQL.
+``server_db_url`` and ``db`` (from ``tests/conftest.py``) run each test on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,16 +17,9 @@ from tests.helpers.server import Account
 from threadline.server.app import create_app
 from threadline.server.settings import ServerSettings
 from threadline.services import accounts
-from threadline.storage.database import Database, open_database
+from threadline.storage.database import Database
 
 DEVICE_ID = "2f6e0000-0000-4000-8000-000000000001"
-
-
-@pytest.fixture
-def db(server_db_url: str) -> Iterator[Database]:
-    database = open_database(server_db_url)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

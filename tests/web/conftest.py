@@ -1,4 +1,5 @@
-"""Web UI tests in process: the real app over ASGI, with a cookie jar, on both backends.
+"""Web UI tests in process: the real app over ASGI, with a cookie jar, on both backends
+(``db`` comes from ``tests/conftest.py``).
 
 ``PASSWORD`` and ``csrf_of`` come from :mod:`tests.helpers.web` (shared with the browser tests)
 and are re-exported here for this folder's tests.
@@ -17,14 +18,7 @@ from tests.helpers.web import csrf_of as csrf_of
 from threadline.server.app import create_app
 from threadline.server.settings import ServerSettings
 from threadline.services import accounts
-from threadline.storage.database import Database, open_database
-
-
-@pytest.fixture
-def db(server_db_url: str) -> Iterator[Database]:
-    database = open_database(server_db_url)
-    yield database
-    database.dispose()
+from threadline.storage.database import Database
 
 
 @pytest.fixture
@@ -48,6 +42,14 @@ def users(db: Database) -> list[str]:
     for name in ("alice", "bob"):
         accounts.create_user(db, name, PASSWORD)
     return ["alice", "bob"]
+
+
+@pytest.fixture
+def alice(browser: Callable[[], AsgiClient], users: list[str]) -> AsgiClient:
+    """A browser signed in as alice."""
+    client = browser()
+    sign_in(client, "alice")
+    return client
 
 
 def sign_in(client: AsgiClient, name: str, password: str = PASSWORD) -> httpx.Response:

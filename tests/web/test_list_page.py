@@ -90,13 +90,6 @@ def stream(
 
 
 @pytest.fixture
-def alice(browser: Callable[[], AsgiClient], users: list[str]) -> AsgiClient:
-    client = browser()
-    sign_in(client, "alice")
-    return client
-
-
-@pytest.fixture
 def api(browser: Callable[[], AsgiClient], db: Database, users: list[str]) -> Api:
     return Api(browser(), db, "alice")
 

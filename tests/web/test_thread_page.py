@@ -80,13 +80,6 @@ class Pusher:
 
 
 @pytest.fixture
-def app_client(browser: Callable[[], AsgiClient], users: list[str]) -> AsgiClient:
-    client = browser()
-    sign_in(client, "alice")
-    return client
-
-
-@pytest.fixture
 def pusher(
     db: Database, browser: Callable[[], AsgiClient], users: list[str], tmp_path: Path
 ) -> Any:
@@ -126,11 +119,11 @@ def check_page(answer: Any) -> str:
     return html
 
 
-def test_claude_session_page(app_client: AsgiClient, pusher: Pusher, fixtures: Path) -> None:
+def test_claude_session_page(alice: AsgiClient, pusher: Pusher, fixtures: Path) -> None:
     path = pusher.ingest(fixtures / CLAUDE_TOOLS)
     pusher.push()
     thread_id = pusher.thread_id(path)
-    html = check_page(app_client.get(f"/threads/{thread_id}"))
+    html = check_page(alice.get(f"/threads/{thread_id}"))
     assert f'<ol id="entries" class="entries" data-thread-id="{thread_id}" data-change="' in html
     assert '<input type="checkbox" id="show-sys"' in html and "Show system lines" in html
     assert 'class="entry role-system sys"' in html, "system lines are marked (hidden by CSS)"
@@ -169,11 +162,11 @@ def test_claude_session_page(app_client: AsgiClient, pusher: Pusher, fixtures: P
     assert meta["model"] in html and "Tokens" in html and meta["git_branch"] in html
 
 
-def test_codex_session_page(app_client: AsgiClient, pusher: Pusher, fixtures: Path) -> None:
+def test_codex_session_page(alice: AsgiClient, pusher: Pusher, fixtures: Path) -> None:
     path = pusher.ingest(fixtures / CODEX)
     pusher.push()
     thread_id = pusher.thread_id(path)
-    html = check_page(app_client.get(f"/threads/{thread_id}"))
+    html = check_page(alice.get(f"/threads/{thread_id}"))
     assert '<span class="tool-name">shell</span>' in html
     ids = ids_in(html)
     assert len(ids) == thread_page.PAGE_SIZE
@@ -181,7 +174,7 @@ def test_codex_session_page(app_client: AsgiClient, pusher: Pusher, fixtures: Pa
     seen = list(ids)
     patched = '<span class="dl d-add">' in html
     while after:
-        more = app_client.get(f"/threads/{thread_id}/entries?after={after}")
+        more = alice.get(f"/threads/{thread_id}/entries?after={after}")
         fragment = check_page(more)
         assert "<html" not in fragment and fragment.lstrip().startswith("<li")
         seen += ids_in(fragment)
@@ -192,39 +185,39 @@ def test_codex_session_page(app_client: AsgiClient, pusher: Pusher, fixtures: Pa
 
 
 def test_large_thread_pages_around_and_before(
-    app_client: AsgiClient, pusher: Pusher, fixtures: Path
+    alice: AsgiClient, pusher: Pusher, fixtures: Path
 ) -> None:
     path = pusher.ingest(fixtures / CLAUDE_INLINE)
     pusher.push()
     thread_id = pusher.thread_id(path)
     every = all_entry_ids(pusher, thread_id)
     assert len(every) > 3 * thread_page.PAGE_SIZE
-    first = check_page(app_client.get(f"/threads/{thread_id}"))
+    first = check_page(alice.get(f"/threads/{thread_id}"))
     assert attribute(first, "data-before") == "" and attribute(first, "data-after")
     assert len(first) < 1_500_000
     start = 250 - thread_page.AROUND_BEFORE
-    around = check_page(app_client.get(f"/threads/{thread_id}?around={every[250]}"))
+    around = check_page(alice.get(f"/threads/{thread_id}?around={every[250]}"))
     # Sidechain lines are nested under their Task call, so compare sets within a page.
     assert set(ids_in(around)) == set(every[start : start + thread_page.PAGE_SIZE])
     before = attribute(around, "data-before")
-    earlier = app_client.get(f"/threads/{thread_id}/entries?before={before}")
+    earlier = alice.get(f"/threads/{thread_id}/entries?before={before}")
     assert set(ids_in(check_page(earlier))) == set(every[start - thread_page.PAGE_SIZE : start])
     assert earlier.headers[thread_page.AFTER_HEADER] and earlier.headers[thread_page.BEFORE_HEADER]
-    assert app_client.get(f"/threads/{thread_id}?around=nope").status_code == 200
-    bad = app_client.get(f"/threads/{thread_id}/entries?after=garbage")
+    assert alice.get(f"/threads/{thread_id}?around=nope").status_code == 200
+    bad = alice.get(f"/threads/{thread_id}/entries?after=garbage")
     assert bad.status_code == 400
 
 
 def test_inline_sidechains_nest_under_their_task_call(
-    app_client: AsgiClient, pusher: Pusher, fixtures: Path
+    alice: AsgiClient, pusher: Pusher, fixtures: Path
 ) -> None:
     path = pusher.ingest(fixtures / CLAUDE_INLINE)
     pusher.push()
     thread_id = pusher.thread_id(path)
-    html = check_page(app_client.get(f"/threads/{thread_id}"))
+    html = check_page(alice.get(f"/threads/{thread_id}"))
     after = attribute(html, "data-after")
     while after:
-        more = app_client.get(f"/threads/{thread_id}/entries?after={after}")
+        more = alice.get(f"/threads/{thread_id}/entries?after={after}")
         html += more.text
         after = more.headers[thread_page.AFTER_HEADER]
     assert '<span class="tool-name">Task</span>' in html
@@ -233,7 +226,7 @@ def test_inline_sidechains_nest_under_their_task_call(
 
 
 def test_subagent_threads_link_both_ways(
-    app_client: AsgiClient, pusher: Pusher, fixtures: Path, tmp_path: Path
+    alice: AsgiClient, pusher: Pusher, fixtures: Path, tmp_path: Path
 ) -> None:
     child_path = pusher.ingest(fixtures / CHILD, f"{CHILD_SESSION}/subagents/agent-afc096d.jsonl")
     first = json.loads((fixtures / CHILD).read_text().splitlines()[0])
@@ -267,20 +260,20 @@ def test_subagent_threads_link_both_ways(
     parent_path = pusher.ingest(parent)
     pusher.push()
     parent_id, child_id = pusher.thread_id(parent_path), pusher.thread_id(child_path)
-    html = check_page(app_client.get(f"/threads/{parent_id}"))
+    html = check_page(alice.get(f"/threads/{parent_id}"))
     assert f'<a class="child-link" href="/threads/{child_id}">' in html
     assert "Subagent threads (1)" in html
-    child = check_page(app_client.get(f"/threads/{child_id}"))
+    child = check_page(alice.get(f"/threads/{child_id}"))
     assert f'<a href="/threads/{parent_id}">← parent session</a>' in child
 
 
-def test_since_change_fragments(app_client: AsgiClient, pusher: Pusher, fixtures: Path) -> None:
+def test_since_change_fragments(alice: AsgiClient, pusher: Pusher, fixtures: Path) -> None:
     path = pusher.ingest(fixtures / CLAUDE_TOOLS)
     pusher.push()
     thread_id = pusher.thread_id(path)
-    html = check_page(app_client.get(f"/threads/{thread_id}"))
+    html = check_page(alice.get(f"/threads/{thread_id}"))
     change = int(attribute(html, "data-change"))
-    nothing = app_client.get(f"/threads/{thread_id}/entries?since_change={change}")
+    nothing = alice.get(f"/threads/{thread_id}/entries?since_change={change}")
     assert nothing.status_code == 200 and nothing.text.strip() == ""
     assert nothing.headers[thread_page.CHANGE_HEADER] == str(change)
     posted = pusher.client.post(
@@ -289,17 +282,17 @@ def test_since_change_fragments(app_client: AsgiClient, pusher: Pusher, fixtures
         headers=pusher.headers,
     )
     assert posted.status_code == 201
-    news = app_client.get(f"/threads/{thread_id}/entries?since_change={change}")
+    news = alice.get(f"/threads/{thread_id}/entries?since_change={change}")
     assert ids_in(check_page(news)) == [posted.json()["id"]]
     assert "<strong>late</strong>" in news.text
     newer = int(news.headers[thread_page.CHANGE_HEADER])
     assert newer > change
-    again = app_client.get(f"/threads/{thread_id}/entries?since_change={newer}")
+    again = alice.get(f"/threads/{thread_id}/entries?since_change={newer}")
     assert again.text.strip() == ""
 
 
 def test_long_text_is_cut_with_show_full_and_hostile_text_is_inert(
-    app_client: AsgiClient, pusher: Pusher, fixtures: Path
+    alice: AsgiClient, pusher: Pusher, fixtures: Path
 ) -> None:
     path = pusher.ingest(fixtures / CLAUDE_TOOLS)
     pusher.push()
@@ -314,27 +307,27 @@ def test_long_text_is_cut_with_show_full_and_hostile_text_is_inert(
             headers=pusher.headers,
         )  # fmt: skip
         assert answer.status_code == 201
-    html = check_page(app_client.get(f"/threads/{thread_id}"))
+    html = check_page(alice.get(f"/threads/{thread_id}"))
     assert "THE-END" not in html and 'class="show-full"' in html
     assert "<img" not in html and 'href="javascript' not in html.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     link = re.search(r'class="show-full" href="([^"]+)"', html)
     assert link
-    full = check_page(app_client.get(link.group(1)))
+    full = check_page(alice.get(link.group(1)))
     assert "THE-END" in full and 'class="show-full"' not in full
-    assert app_client.get(f"/threads/{thread_id}/entries/nope/full").status_code == 404
+    assert alice.get(f"/threads/{thread_id}/entries/nope/full").status_code == 404
 
 
-def test_downloads(app_client: AsgiClient, pusher: Pusher, fixtures: Path) -> None:
+def test_downloads(alice: AsgiClient, pusher: Pusher, fixtures: Path) -> None:
     path = pusher.ingest(fixtures / CLAUDE_TOOLS)
     pusher.push()
     thread_id = pusher.thread_id(path)
-    transcript = app_client.get(f"/threads/{thread_id}/transcript")
+    transcript = alice.get(f"/threads/{thread_id}/transcript")
     assert transcript.status_code == 200
     assert transcript.content == (fixtures / CLAUDE_TOOLS).read_bytes()
     assert transcript.headers["content-type"] == "application/x-ndjson"
     assert "attachment" in transcript.headers["content-disposition"]
-    export = app_client.get(f"/threads/{thread_id}/export.md")
+    export = alice.get(f"/threads/{thread_id}/export.md")
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/markdown")
     text = export.text
     title = pusher.api(f"/api/v1/threads/{thread_id}")["title"]
@@ -344,7 +337,7 @@ def test_downloads(app_client: AsgiClient, pusher: Pusher, fixtures: Path) -> No
 
 
 def test_other_users_and_signed_out_visitors(
-    browser: Callable[[], AsgiClient], app_client: AsgiClient, pusher: Pusher, fixtures: Path
+    browser: Callable[[], AsgiClient], alice: AsgiClient, pusher: Pusher, fixtures: Path
 ) -> None:
     path = pusher.ingest(fixtures / CLAUDE_TOOLS)
     pusher.push()
@@ -356,7 +349,7 @@ def test_other_users_and_signed_out_visitors(
     for suffix in ("", "/entries", "/entries?since_change=0", f"/entries/{entry_id}/full",
                    "/export.md", "/transcript"):  # fmt: skip
         url = f"/threads/{thread_id}{suffix}"
-        mine = app_client.get(url)
+        mine = alice.get(url)
         assert mine.status_code == 200, url
         theirs = bob.get(url)
         missing = bob.get(f"/threads/00000000-0000-4000-8000-000000000000{suffix}")
