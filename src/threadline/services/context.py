@@ -8,7 +8,7 @@ application; both edges read it with :func:`app_state`. It holds what the servic
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import anyio
 
@@ -16,8 +16,12 @@ from threadline.services.auth import LoginLimiter
 from threadline.services.push import PushLimits
 from threadline.storage.database import Database
 
-if TYPE_CHECKING:
-    from starlette.requests import HTTPConnection
+
+class HasApp(Protocol):
+    """A request (or WebSocket) of any ASGI framework: it knows its application."""
+
+    @property
+    def app(self) -> Any: ...
 
 
 @dataclass
@@ -29,7 +33,7 @@ class AppState:
     push_limiter: anyio.CapacityLimiter | None = None
 
 
-def app_state(request: HTTPConnection) -> AppState:
+def app_state(request: HasApp) -> AppState:
     """The state of the application that ``request`` reached."""
     state: AppState = request.app.state.threadline
     return state

@@ -38,7 +38,6 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 from threadline.services.entries import EntryRow
-from threadline.sources.lines import as_str
 
 #: Characters of one text, thinking, input or output shown before "show full".
 MAX_SHOWN = 20_000
@@ -158,6 +157,11 @@ def _shell_text(command: Any) -> str | None:
             return str(command[2])
         return shlex.join(command)
     return None
+
+
+def as_str(value: Any) -> str | None:
+    """``value`` if it is a non-empty string (a field of a tool's input), else ``None``."""
+    return value if isinstance(value, str) and value else None
 
 
 def _one_line(text: str, limit: int = 200) -> str:
