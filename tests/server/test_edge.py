@@ -210,3 +210,42 @@ def test_one_zstd_frame_of_any_shape_is_accepted(
         data = zstandard.ZstdCompressor(level=level).compress(body)
         response = client.post("/api/v1/sync/push", content=data, headers=headers)
         assert response.status_code == 200, response.text
+
+
+# --- the OpenAPI documents the errors --------------------------------------------------------
+
+
+def test_openapi_documents_every_error_in_the_one_shape(client: AsgiClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in json.dumps(schema)
+    error = {"$ref": "#/components/schemas/ErrorBody"}
+    statuses: dict[tuple[str, str], set[str]] = {}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            errors = {status for status in responses if status >= "400"}
+            statuses[(method, path)] = errors
+            for status in errors:
+                assert responses[status]["content"]["application/json"]["schema"] == error
+            assert "400" in errors
+            assert ("401" in errors) == ("security" in operation), (method, path)
+            if method in ("post", "patch", "put", "delete"):
+                assert {"413", "415"} <= errors, (method, path)
+            if "{thread_id}" in path:
+                assert "404" in errors, (method, path)
+    api = "/api/v1"
+    assert statuses[("get", f"{api}/capabilities")] == {"400"}
+    assert statuses[("get", "/healthz")] == {"400", "503"}
+    assert statuses[("post", f"{api}/auth/login")] == {"400", "413", "415", "422", "429", "503"}
+    assert {"404", "409", "422", "503"} <= statuses[("post", f"{api}/sync/push")]
+    assert "409" in statuses[("post", f"{api}/threads")]
+    assert "409" in statuses[("post", f"{api}/threads/{{thread_id}}/entries")]
+    assert "404" not in statuses[("get", f"{api}/me")]
+    assert "429" not in statuses[("post", f"{api}/sync/push")]
+    body = schema["components"]["schemas"]["ErrorBody"]
+    assert body["properties"]["error"] == {"$ref": "#/components/schemas/ErrorInfo"}
+    assert set(schema["components"]["schemas"]["ErrorInfo"]["required"]) == {
+        "code",
+        "message",
+        "detail",
+    }
