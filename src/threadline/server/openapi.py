@@ -4,7 +4,8 @@ gives, all in the one error shape ``ErrorBody`` (``{"error": {"code", "message",
 
 - ``400`` everywhere (a bad ``Threadline-Protocol`` header, a NUL in the address; bad JSON,
   a bad compressed body or a bad cursor where those apply);
-- ``401`` for every operation that needs a bearer token;
+- ``401`` for every operation that needs a bearer token, and for a login with wrong
+  credentials;
 - ``404`` where a thread is named (``{thread_id}``, ``parent_id``) and for a push whose user
   is gone;
 - ``409`` where an entry or a thread is created (``seq_gap``, ``entry_conflict``,
@@ -29,6 +30,7 @@ from threadline.server.deps import BODY_MODELS
 
 #: Operations that need no token; every other ``/api/v1`` operation needs a bearer token.
 PUBLIC_PATHS = (f"{p.API_PREFIX}/capabilities", f"{p.API_PREFIX}/auth/login")
+LOGIN_PATH = f"{p.API_PREFIX}/auth/login"
 #: Operations that never touch the database (so never answer 503).
 NO_DATABASE_PATHS = (f"{p.API_PREFIX}/capabilities",)
 #: Operations that can answer 409 besides those above: they create entries or threads.
@@ -69,7 +71,7 @@ def _document_bearer_auth(schema: dict[str, Any]) -> None:
 def error_statuses(method: str, path: str, operation: dict[str, Any]) -> list[int]:
     """The error statuses ``method path`` can answer with (see the module docstring)."""
     statuses = [400]
-    if "security" in operation:  # set by :func:`_document_bearer_auth`
+    if "security" in operation or path == LOGIN_PATH:  # wrong token, or wrong credentials
         statuses.append(401)
     if "{thread_id}" in path or (method, path) in NOT_FOUND_OPERATIONS:
         statuses.append(404)
@@ -79,7 +81,7 @@ def error_statuses(method: str, path: str, operation: dict[str, Any]) -> list[in
         statuses += [413, 415]
     if operation.get("parameters") or "requestBody" in operation:
         statuses.append(422)
-    if path == f"{p.API_PREFIX}/auth/login":
+    if path == LOGIN_PATH:
         statuses.append(429)
     if path not in NO_DATABASE_PATHS:
         statuses.append(503)
