@@ -59,14 +59,16 @@ def _no_nul_inside(value: J) -> J:
     return value
 
 
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+#: A number written as text, which pydantic would read as seconds since 1970.
+_NUMBER_TEXT = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]*)?\s*")
 
 
 def _rfc3339_text(value: Any) -> Any:
-    """A timestamp on the wire is RFC 3339 text with an offset, never a number."""
+    """A timestamp on the wire is date-and-time text with an offset, never a number (nor a
+    number written as text); the text itself is parsed by pydantic as before."""
     if isinstance(value, datetime):
         return value
-    if isinstance(value, str) and _RFC3339.fullmatch(value):
+    if isinstance(value, str) and not _NUMBER_TEXT.fullmatch(value):
         return value
     raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-11-21T10:00:00Z")
 
