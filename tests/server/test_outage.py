@@ -33,6 +33,7 @@ from tests.helpers.server import (
     create_user_and_token,
     fresh_database_url,
 )
+from tests.helpers.web import csrf_of
 from tests.server.conftest import entry, push_body, stream
 from threadline.server import admin
 from threadline.server.app import create_app
@@ -185,11 +186,19 @@ def test_postgresql_going_away_is_503_and_recovers(postgres_url: str) -> None:
     relay = Relay((url.host or "127.0.0.1", url.port or 5432)).start()
     relayed = url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
     db = open_database(relayed)
-    client = AsgiClient(create_app(ServerSettings(), db=db))
+    app = create_app(ServerSettings(), db=db)
+    client, browser = AsgiClient(app), AsgiClient(app)
     try:
         who = account(db)
         assert push_text(client, who, 1, 100).status_code == 200
+        form = {"username": "alice", "password": "pw", "next": "/threads"}
+        signed_in = browser.post("/login", data={**form, "csrf": csrf_of(browser.get("/login"))})
+        assert signed_in.status_code == 303, signed_in.text
         relay.stop()
+        page = browser.get("/threads")
+        assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+        assert page.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
+        assert "try again" in page.text
         for response in (
             push_text(client, who, 2, 100),
             client.get("/api/v1/threads", headers=who.headers),
@@ -205,8 +214,10 @@ def test_postgresql_going_away_is_503_and_recovers(postgres_url: str) -> None:
         assert push_text(client, who, 2, 100).status_code == 200
         assert tail(client, who) == 2
         assert client.get("/healthz").status_code == 200
+        assert browser.get("/threads").status_code == 200
     finally:
         client.close()
+        browser.close()
         relay.stop()
         db.dispose()
 

@@ -21,7 +21,6 @@ Guarantees, for every request and response:
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import logging
@@ -33,7 +32,13 @@ from urllib.parse import unquote_to_bytes
 
 from threadline import protocol as p
 from threadline.errors import ApiError, BadRequest, PayloadTooLarge, UnsupportedEncoding
-from threadline.server.errors import RETRY_AFTER_SECONDS, payload, unavailable
+from threadline.server.errors import (
+    RETRY_AFTER_SECONDS,
+    error_page,
+    is_api_path,
+    payload,
+    unavailable,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -95,7 +100,7 @@ class ProtocolMiddleware:
             if started:
                 raise
             if outage is not None:
-                await _send_error(send_with_header, 503, outage.code, outage.message, outage.detail)
+                await _send_refusal(scope, send_with_header, outage)
                 return
             await _send_error(send_with_header, 500, "internal_error", "internal server error", {})
 
@@ -212,21 +217,12 @@ def _refuse_nul(scope: Scope) -> None:
     )
 
 
-def _is_api(path: str) -> bool:
-    return path.startswith("/api/") or path in ("/healthz", "/openapi.json", "/docs")
-
-
 async def _send_refusal(scope: Scope, send: Send, exc: ApiError) -> None:
     """The error as JSON for the API; as a short HTML page for a web page."""
-    if _is_api(scope.get("path", "")):
+    if is_api_path(scope.get("path", "")):
         await _send_error(send, exc.status, exc.code, exc.message, exc.detail)
         return
-    text = html.escape(f"{exc.message}. {exc.hint}")
-    body = (
-        '<!doctype html>\n<html><head><meta charset="utf-8"><title>Bad request</title>'
-        f"</head><body><h1>Bad request</h1><p>{text}</p></body></html>\n"
-    ).encode()
-    await _send(send, exc.status, b"text/html; charset=utf-8", body)
+    await _send(send, exc.status, b"text/html; charset=utf-8", error_page(exc))
 
 
 def _check_protocol(value: bytes | None) -> None:

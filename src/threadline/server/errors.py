@@ -8,15 +8,17 @@ renders the errors raised before routing and the unexpected ones (500) the same 
 from __future__ import annotations
 
 import errno
+import html
 import inspect
 import logging
 from collections.abc import Iterable, Mapping
+from http import HTTPStatus
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
@@ -76,6 +78,22 @@ _HTTP_CODES = {
 
 def payload(code: str, message: str, detail: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "detail": dict(detail or {})}}
+
+
+def is_api_path(path: str) -> bool:
+    """Whether ``path`` is answered in JSON (the API) rather than as a web page."""
+    return path.startswith("/api/") or path in ("/healthz", "/openapi.json", "/docs")
+
+
+def error_page(exc: ApiError) -> bytes:
+    """A short, self-contained HTML page for an error the web's own pages cannot render (the
+    address is refused before routing, or the database they need is away)."""
+    title = html.escape(HTTPStatus(exc.status).phrase)
+    text = html.escape(f"{exc.message}. {exc.hint}".strip())
+    return (
+        f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>'
+        f"<body><h1>{title}</h1><p>{text}</p></body></html>\n"
+    ).encode()
 
 
 def api_error_response(exc: ApiError) -> JSONResponse:
@@ -173,11 +191,17 @@ async def _on_outage(request: Request, exc: Exception) -> Response:
         raise exc
     log.warning("%s on %s %s: %r", outage.message, request.method, request.url.path, exc)
     handler = request.app.exception_handlers.get(ApiError, _on_api_error)
-    response = handler(request, outage)
-    if inspect.isawaitable(response):
-        response = await response
-    assert isinstance(response, Response)
-    return response
+    try:
+        response = handler(request, outage)
+        if inspect.isawaitable(response):
+            response = await response
+    except Exception:  # a web error page that needs the database itself
+        response = None
+    if isinstance(response, Response):
+        return response
+    if is_api_path(request.url.path):
+        return api_error_response(outage)
+    return HTMLResponse(error_page(outage), status_code=outage.status)
 
 
 async def _on_request_validation(_request: Request, exc: RequestValidationError) -> Response:
