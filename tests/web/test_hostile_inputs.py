@@ -30,13 +30,6 @@ def cursor_of(value: Any) -> str:
 
 
 @pytest.fixture
-def alice(browser: Callable[[], AsgiClient], users: list[str]) -> AsgiClient:
-    client = browser()
-    sign_in(client, "alice")
-    return client
-
-
-@pytest.fixture
 def api(browser: Callable[[], AsgiClient], db: Database, users: list[str]) -> Api:
     return Api(browser(), db, "alice")
 
@@ -48,6 +41,16 @@ def thread_id(api: Api) -> str:
 
 def assert_refused(response: Any, status: int = 400) -> None:
     assert response.status_code == status, response.text[:500]
+
+
+@pytest.mark.parametrize(
+    "url", ["/threads/%00", "/threads?q=%00", "/threads/rows?project=%00", "/account?x=%00"]
+)
+def test_nul_in_a_page_address_is_400(alice: AsgiClient, url: str) -> None:
+    """Refused before any page runs (``server/body.py``), as an HTML page."""
+    response = alice.get(url)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
 
 
 @pytest.mark.parametrize("path", ["/threads", "/threads/rows"])

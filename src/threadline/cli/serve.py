@@ -25,6 +25,13 @@ import click
     default=None,
     help="Server processes sharing the port (one per core uses every core).  [default: 1]",
 )
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(min=0, min_open=True, max=60),
+    default=None,
+    help="Seconds a connection has to send a request's headers before it is closed "
+    "(at most 60).  [default: $THREADLINE_HEADER_TIMEOUT, else 30]",
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -33,6 +40,7 @@ def serve(
     max_batch_bytes: int | None,
     access_log: bool | None,
     workers: int | None,
+    header_timeout: float | None,
 ) -> None:
     """Run the Threadline sync server until SIGINT or SIGTERM."""
     from threadline.server.run import serve as run_server
@@ -46,6 +54,7 @@ def serve(
         max_batch_bytes=max_batch_bytes,
         access_log=access_log,
         workers=workers,
+        header_timeout=header_timeout,
     )
     status = run_server(settings)
     if status:

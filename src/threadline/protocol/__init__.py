@@ -33,6 +33,8 @@ MAX_NAME_CHARS = 200
 MAX_PROJECT_CHARS = 200
 MAX_TITLE_CHARS = 500
 MAX_KEY_CHARS = 600
+#: The largest integer on the wire (a ``seq``, a ``generation``, a cursor): what a BIGINT holds.
+MAX_WIRE_INT = 2**63 - 1
 #: Compact JSON bytes a thread's ``meta`` may hold (checked after merging on the server).
 MAX_THREAD_META_BYTES = 64 * 1024
 #: Characters of a stream's ``source`` (the transcript file's path on the device).

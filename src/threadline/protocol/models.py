@@ -7,11 +7,22 @@ no-op; answers may grow fields, which clients must ignore.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+)
 
 from threadline import protocol as p
 
@@ -26,8 +37,51 @@ def _no_nul(value: str) -> str:
     return value
 
 
+J = TypeVar("J")
+
+_NUL_IN_JSON = "\\u0000"
+
+
+def _no_nul_inside(value: J) -> J:
+    """No key or string anywhere in a JSON value may hold NUL (PostgreSQL cannot store it)."""
+    if _NUL_IN_JSON not in json.dumps(value, ensure_ascii=False):
+        return value  # the common case: one C pass; a literal backslash-u0000 text comes below
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            _no_nul(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
+
+
+#: A number written as text, which pydantic would read as seconds since 1970.
+_NUMBER_TEXT = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]*)?\s*")
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """A timestamp on the wire is date-and-time text with an offset, never a number (nor a
+    number written as text); the text itself is parsed by pydantic as before."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and not _NUMBER_TEXT.fullmatch(value):
+        return value
+    raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-11-21T10:00:00Z")
+
+
 NoNul = AfterValidator(_no_nul)
 Text = Annotated[str, NoNul]
+#: A JSON object (``meta``) or list of objects (``parts``) holding no NUL, in keys or values.
+JsonObject = Annotated[dict[str, Any], AfterValidator(_no_nul_inside)]
+JsonParts = Annotated[list[dict[str, Any]], AfterValidator(_no_nul_inside)]
+#: An RFC 3339 timestamp string with an offset (``2026-11-21T10:00:00.123456Z``).
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+#: A JSON integer (no string, no bool, no float) that a BIGINT column holds.
+Position = Annotated[StrictInt, Field(ge=1, le=p.MAX_WIRE_INT)]
 Role = Literal["user", "assistant", "system", "tool"]
 Kind = Literal["note", "claude-code", "codex"]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=p.MAX_NAME_CHARS), NoNul]
@@ -59,20 +113,20 @@ class ThreadRef(_Request):
     name: Name
     project: Project = ""
     title: Title | None = None
-    meta: dict[str, Any] | None = None
+    meta: JsonObject | None = None
     parent_key: Key | None = Field(
         None, description="The key of the parent session thread (a subagent's thread)."
     )
 
 
 class EntryIn(_Request):
-    seq: int = Field(ge=1, description="Dense position in the stream: 1, 2, 3 …")
+    seq: Position = Field(description="Dense position in the stream: 1, 2, 3 …")
     id: UUID
-    ts: AwareDatetime = Field(description="When the entry was written, RFC 3339 with offset.")
+    ts: Timestamp = Field(description="When the entry was written, RFC 3339 with offset.")
     role: Role
     text: Text = ""
-    parts: list[dict[str, Any]] | None = None
-    meta: dict[str, Any] | None = None
+    parts: JsonParts | None = None
+    meta: JsonObject | None = None
     raw: Text | None = Field(
         None,
         description="The source line without its newline (transcripts); base64 of its bytes "
@@ -83,8 +137,8 @@ class EntryIn(_Request):
 class StreamBatch(_Request):
     stream_id: UUID
     thread: ThreadRef
-    generation: int = Field(
-        1, ge=1, description="Which rewrite of the source file this stream holds: 1, 2 …"
+    generation: Position = Field(
+        1, description="Which rewrite of the source file this stream holds: 1, 2 …"
     )
     source: Source | None = Field(None, description="The transcript file's path on the device.")
     entries: list[EntryIn]
@@ -172,14 +226,14 @@ class ThreadCreate(_Request):
     kind: Kind = "note"
     key: Key | None = Field(None, description="Defaults to the note key of project and name.")
     title: Title | None = None
-    meta: dict[str, Any] | None = None
+    meta: JsonObject | None = None
 
 
 class ThreadPatch(_Request):
     name: Name | None = None
     project: Project | None = None
     title: Title | None = None
-    meta: dict[str, Any] | None = None
+    meta: JsonObject | None = None
 
 
 class Entry(_Answer):
@@ -208,9 +262,9 @@ class EntryCreate(_Request):
     role: Role = "user"
     text: Text
     id: UUID | None = Field(None, description="Send one to make retries idempotent.")
-    ts: AwareDatetime | None = None
-    parts: list[dict[str, Any]] | None = None
-    meta: dict[str, Any] | None = None
+    ts: Timestamp | None = None
+    parts: JsonParts | None = None
+    meta: JsonObject | None = None
 
 
 # --- auth and discovery ----------------------------------------------------------------------

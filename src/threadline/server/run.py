@@ -9,19 +9,32 @@ once. uvicorn handles SIGTERM and SIGINT by finishing the requests in flight and
 With ``workers`` > 1 the process forks that many workers after migrating, each serving its own
 socket of one ``SO_REUSEPORT`` port; on SQLite they take turns writing through an ``flock``
 (:class:`~threadline.storage.database.WriteLock`), so the parsing, validation and HTTP work of
-the requests runs on every core.
+the requests runs on every core. On SIGTERM or SIGINT every worker finishes what it serves and
+exits 0, quietly.
+
+A port that cannot be bound (in use, not allowed, no such address) is a
+:class:`~threadline.errors.ConfigError` naming the address, which the CLI prints as
+``Error:``/``Hint:``. A connection that has not sent a request's complete headers within
+``header_timeout`` seconds — its first request's, or its next one's on keep-alive — is closed
+(:class:`HeaderTimeoutProtocol`), so slow or silent clients cannot hold sockets open.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import errno
 import os
 import signal
 import socket
 import sys
 import traceback
-from typing import TextIO
+from typing import Any, TextIO
 
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from threadline.errors import ConfigError
 from threadline.server.settings import ServerSettings
 from threadline.services.accounts import ensure_first_admin
 from threadline.storage.database import Database, open_database
@@ -34,8 +47,12 @@ def serve(settings: ServerSettings, out: TextIO | None = None) -> int:
     """Serve until SIGINT or SIGTERM; return the exit status."""
     out = out or sys.stdout
     db = open_database(settings.resolved_database_url())
+    try:
+        socks = bind_all(settings.host, settings.port, settings.workers)
+    except OSError as exc:
+        db.dispose()
+        raise _bind_error(settings.host, settings.port, exc) from None
     first = ensure_first_admin(db, os.environ.get(ENV_ADMIN_PASSWORD) or None)
-    socks = bind_all(settings.host, settings.port, settings.workers)
     url = base_url(socks[0])
     if first is not None:
         _print_first_run(out, url, *first)
@@ -58,6 +75,7 @@ def _run_worker(settings: ServerSettings, sock: socket.socket, db: Database) -> 
         access_log=settings.access_log,
         server_header=False,
         lifespan="on",
+        http=header_timeout_protocol(settings.header_timeout),
     )
     # uvicorn shuts down gracefully on SIGTERM/SIGINT and then raises the signal again for
     # the handler it found; with the default handler the process would die there, before the
@@ -120,6 +138,8 @@ def _exit_worker(settings: ServerSettings, sock: socket.socket) -> None:
     code = 0
     try:
         _run_worker(settings, sock, open_database(settings.resolved_database_url()))
+    except SystemExit as exc:  # the clean exit after SIGTERM or SIGINT (:func:`_exit_cleanly`)
+        code = exc.code if isinstance(exc.code, int) else 0
     except BaseException:
         traceback.print_exc()
         code = 1
@@ -127,6 +147,79 @@ def _exit_worker(settings: ServerSettings, sock: socket.socket) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> ConfigError:
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigError(
+            f"cannot listen on {address}: the port is already in use",
+            hint=f"Stop what listens on port {port} (another `threadline serve`?), or choose "
+            "another port with --port (0 picks a free one).",
+        )
+    if exc.errno == errno.EACCES:
+        return ConfigError(
+            f"cannot listen on {address}: not allowed to use port {port}",
+            hint="Ports below 1024 need privileges; choose a port ≥ 1024 with --port.",
+        )
+    return ConfigError(
+        f"cannot listen on {address}: {exc.strerror or exc}",
+        hint="Check --host (an address of this machine, e.g. 127.0.0.1 or 0.0.0.0) and --port.",
+    )
+
+
+class HeaderTimeoutProtocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, closing a connection that has not sent a request's complete
+    headers within :attr:`header_timeout` seconds.
+
+    uvicorn's ``timeout_keep_alive`` only runs between requests and is cancelled by the first
+    byte of the next one, so a client sending a request line and then nothing held its socket
+    for ever. Here a timer is armed when the connection is made and again whenever a response
+    is complete (the next request's headers are due); when it fires and no request is being
+    served — its headers never came — the connection is closed. A request whose headers came
+    is never cut, however long its body or its answer takes.
+    """
+
+    header_timeout: float = 30.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm_header_timer()
+
+    def _arm_header_timer(self) -> None:
+        self._cancel_header_timer()
+        self._header_timer = self.loop.call_later(self.header_timeout, self._on_header_timeout)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _on_header_timeout(self) -> None:
+        self._header_timer = None
+        waiting = self.cycle is None or self.cycle.response_complete
+        if waiting and not self.transport.is_closing():
+            with contextlib.suppress(h11.LocalProtocolError):
+                self.conn.send(h11.ConnectionClosed())
+            self.transport.close()
+
+
+def header_timeout_protocol(seconds: float) -> type[HeaderTimeoutProtocol]:
+    """:class:`HeaderTimeoutProtocol` with its timeout set (uvicorn builds one per connection)."""
+    return type("HeaderTimeoutProtocol", (HeaderTimeoutProtocol,), {"header_timeout": seconds})
 
 
 def bind_all(host: str, port: int, count: int) -> list[socket.socket]:

@@ -17,6 +17,12 @@ ENV_DATABASE_URL = "THREADLINE_DATABASE_URL"
 ENV_MAX_ENTRY_BYTES = "THREADLINE_MAX_ENTRY_BYTES"
 ENV_MAX_BATCH_BYTES = "THREADLINE_MAX_BATCH_BYTES"
 ENV_WORKERS = "THREADLINE_WORKERS"
+ENV_HEADER_TIMEOUT = "THREADLINE_HEADER_TIMEOUT"
+
+#: Seconds a connection has to send a request's complete headers (its first one, or its next
+#: one on keep-alive) before the server closes it; at most :data:`MAX_HEADER_TIMEOUT`.
+DEFAULT_HEADER_TIMEOUT = 30.0
+MAX_HEADER_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class ServerSettings:
     max_batch_entries: int = p.MAX_BATCH_ENTRIES
     access_log: bool = False
     workers: int = 1
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
 
     def resolved_database_url(self) -> str:
         return self.database_url or default_database_url()
@@ -53,7 +60,21 @@ def settings_from_env() -> ServerSettings:
         max_entry_bytes=_env_int(ENV_MAX_ENTRY_BYTES, p.MAX_ENTRY_BYTES),
         max_batch_bytes=_env_int(ENV_MAX_BATCH_BYTES, p.MAX_BATCH_BYTES),
         workers=_env_int(ENV_WORKERS, 1),
+        header_timeout=_env_seconds(ENV_HEADER_TIMEOUT, DEFAULT_HEADER_TIMEOUT),
     )
+
+
+def _env_seconds(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {value!r}") from None
+    if not 0 < seconds <= MAX_HEADER_TIMEOUT:
+        raise ConfigError(f"{name} must be more than 0 and at most {MAX_HEADER_TIMEOUT:g} seconds")
+    return seconds
 
 
 def _env_int(name: str, default: int) -> int:
