@@ -163,11 +163,11 @@ def clean_text(text: str) -> str:
 
 
 def _clean(value: Any) -> Any:
-    """``value`` with every string passed through :func:`clean_text`."""
+    """``value`` with every string, dictionary keys included, passed through :func:`clean_text`."""
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {clean_text(str(k)): _clean(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return value
