@@ -58,7 +58,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def run_click(args: list[str]) -> int:
     debug = "--debug" in args or os.environ.get("THREADLINE_DEBUG") == "1"
     try:
-        cli.main(args=args, prog_name="threadline", standalone_mode=False)
+        # Outside standalone mode click returns the code of ``ctx.exit(code)`` instead of
+        # exiting with it.
+        code = cli.main(args=args, prog_name="threadline", standalone_mode=False)
     except ThreadlineError as exc:
         if debug:
             raise
@@ -71,4 +73,4 @@ def run_click(args: list[str]) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    return 0
+    return code if isinstance(code, int) else 0

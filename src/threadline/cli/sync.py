@@ -58,7 +58,7 @@ def sync(ctx: click.Context, timeout: float, retry_blocked: bool) -> None:
     )
     for reason in result.blocked:
         click.echo(f"Blocked: {reason}", err=True)
-    if left:
+    if left or result.blocked:  # a refused stream's entries are left too
         ctx.exit(1)
 
 

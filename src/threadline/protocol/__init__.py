@@ -57,6 +57,7 @@ CODE_SEQ_GAP = "seq_gap"
 CODE_ENTRY_CONFLICT = "entry_conflict"
 CODE_ENTRY_TOO_LARGE = "entry_too_large"
 CODE_BATCH_TOO_LARGE = "batch_too_large"
+CODE_INVALID_REQUEST = "invalid_request"
 
 
 def note_thread_key(project: str, name: str) -> str:

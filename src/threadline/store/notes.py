@@ -47,12 +47,24 @@ class Appended:
 
 
 def check_names(project: str, name: str) -> None:
+    for what, value in (("thread name", name), ("project name", project)):
+        _no_nul(value, what)
     if not name.strip():
         raise InvalidInput("the thread name is empty", hint="Pass --thread NAME.")
     if len(name) > p.MAX_NAME_CHARS:
         raise InvalidInput(f"the thread name is longer than {p.MAX_NAME_CHARS} characters")
     if len(project) > p.MAX_PROJECT_CHARS:
         raise InvalidInput(f"the project name is longer than {p.MAX_PROJECT_CHARS} characters")
+
+
+def _no_nul(value: str, what: str) -> None:
+    """The server refuses NUL in any text (PostgreSQL cannot store it): refuse it here, before
+    it is stored, rather than queue an entry that can never be delivered."""
+    if "\x00" in value:
+        raise InvalidInput(
+            f"the {what} contains a NUL character (\\x00)",
+            hint="Remove the control characters, e.g. pipe the text through `tr -d '\\000'`.",
+        )
 
 
 def _live_thread(conn: sqlite3.Connection, key: str) -> sqlite3.Row | None:
@@ -91,6 +103,7 @@ def append(conn: sqlite3.Connection, *, project: str, name: str, role: str, text
     check_names(project, name)
     if role not in p.ROLES:
         raise InvalidInput(f"role must be one of {', '.join(p.ROLES)}, not {role!r}")
+    _no_nul(text, "message")
     size = len(text.encode("utf-8"))
     if size > p.MAX_NOTE_BYTES:
         raise InvalidInput(

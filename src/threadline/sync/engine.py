@@ -178,11 +178,12 @@ def _handle_refusal(
     batch_entries: int,
 ) -> int:
     """Act on a refused batch; return the batch size to go on with, or re-raise."""
-    stream = _stream_of(batch, exc.detail.get("stream_id"))
+    stream = _stream_of(batch, exc.detail.get("stream_id")) or _invalid_stream(batch, exc)
     if exc.code == p.CODE_SEQ_GAP and stream is not None and "tail" in exc.detail:
         notes.rewind(conn, stream.stream_id, int(exc.detail["tail"]))
         return batch_entries
-    if exc.code in (p.CODE_ENTRY_CONFLICT, p.CODE_ENTRY_TOO_LARGE) and stream is not None:
+    blocking = (p.CODE_ENTRY_CONFLICT, p.CODE_ENTRY_TOO_LARGE, p.CODE_INVALID_REQUEST)
+    if exc.code in blocking and stream is not None:
         reason = f"{exc.code}: {exc.message}"
         notes.block(conn, stream.stream_id, reason)
         result.blocked.append(reason)
@@ -190,6 +191,21 @@ def _handle_refusal(
     if exc.code == p.CODE_BATCH_TOO_LARGE and batch_entries > 1:
         return max(1, batch_entries // 4)
     raise exc
+
+
+def _invalid_stream(batch: list[notes.OutStream], exc: ServerRefused) -> notes.OutStream | None:
+    """The stream a ``422`` points at (its first error's ``loc`` is ``body, streams, i, …``):
+    that stream is blocked, so one entry the server cannot take never holds up the others."""
+    if exc.status != 422:
+        return None
+    errors = exc.detail.get("errors")
+    loc = errors[0].get("loc") if isinstance(errors, list) and errors else None
+    if not isinstance(loc, list) or loc[:2] != ["body", "streams"] or len(loc) < 3:
+        return None
+    index = loc[2]
+    if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(batch):
+        return batch[index]
+    return None
 
 
 def _stream_of(batch: list[notes.OutStream], stream_uuid: object) -> notes.OutStream | None:
