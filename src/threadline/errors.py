@@ -30,6 +30,10 @@ Every class carries the HTTP ``status`` and ``code`` it would answer with and a 
         ├── TooManyRequests     429  too many attempts
         ├── TranscriptIncomplete 500 a stored transcript is not a whole file
         └── Unavailable         503  the database does not answer, or its disk is full
+
+A few modules subclass these for a signal they raise and catch themselves:
+``cli.push.UsageError`` (an ``InvalidInput``, exit status 2), ``store.transcripts.Stale`` and
+``services.push._IdTaken`` (``Conflict``: another writer came first; read or try again).
 """
 
 from __future__ import annotations

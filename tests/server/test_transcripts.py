@@ -18,6 +18,7 @@ import zstandard
 from tests.helpers.asgi import AsgiClient
 from tests.helpers.server import Account
 from tests.server.conftest import entry, push_body
+from threadline.errors import TranscriptIncomplete
 from threadline.services import transcripts
 from threadline.services.auth import authenticate
 from threadline.storage.database import Database
@@ -474,5 +475,5 @@ def test_a_download_serves_the_lines_there_were_and_is_cut_off_if_they_go(
     chunks = transcripts.lines(db, chosen)
     assert next(chunks) == GEN_1.split(b"\n")[0] + b"\n"
     client.delete(f"{THREADS}/{thread_id}", headers=alice.headers)
-    with pytest.raises(RuntimeError, match="ends at line 2"):
+    with pytest.raises(TranscriptIncomplete, match="ends at line 2"):
         list(chunks)

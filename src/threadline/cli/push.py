@@ -66,8 +66,8 @@ OPTIONS = {
 }
 
 
-class UsageError(Exception):
-    pass
+class UsageError(InvalidInput):
+    """A command line ``push`` cannot parse (printed as argparse does, exit status 2)."""
 
 
 class Args:

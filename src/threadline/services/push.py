@@ -104,8 +104,11 @@ def push(db: Database, who: Principal, request: PushRequest, limits: PushLimits)
         return db.run_write(lambda conn: attempt(conn, check_ids=True))
 
 
-class _IdTaken(Exception):
-    """The insert hit the unique (user, entry id) index: some new id is stored already."""
+class _IdTaken(Conflict):
+    """The insert hit the unique (user, entry id) index: some new id is stored already (the
+    push is tried again, checking each id first; never answered as such)."""
+
+    code = "entry_id_taken"
 
 
 # --- before the transaction ------------------------------------------------------------------
@@ -444,7 +447,7 @@ class _Transaction:
         except sa.exc.IntegrityError:
             if self.check_ids:
                 raise
-            raise _IdTaken() from None
+            raise _IdTaken("an entry id of this push is stored already") from None
         self._write_streams([s for s in states.values() if s.stored])
         for state in states.values():
             _count(state)

@@ -121,11 +121,15 @@ def lines(db: Database, chosen: Transcript) -> Iterator[bytes]:
             params = {"pk": chosen.stream_pk, "after": after, "last": chosen.tail, "n": limit}
             page = conn.execute(_PAGE, params).all()
         if not page:
-            raise RuntimeError(f"stream {chosen.stream_uuid} ends at line {after}, not its tail")
+            raise TranscriptIncomplete(
+                f"stream {chosen.stream_uuid} ends at line {after}, not its tail"
+            )
         page_bytes = 0
         for seq, raw, meta in page:
             if seq != after + 1 or raw is None:
-                raise RuntimeError(f"stream {chosen.stream_uuid} changed at line {after + 1}")
+                raise TranscriptIncomplete(
+                    f"stream {chosen.stream_uuid} changed at line {after + 1}"
+                )
             line = decode_line(raw, meta)
             after = seq
             page_bytes += len(line)
@@ -146,7 +150,7 @@ def decode_line(raw: str, meta: str | None) -> bytes:
         try:
             data = base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
-            raise RuntimeError("a line marked base64 does not decode") from None
+            raise TranscriptIncomplete("a line marked base64 does not decode") from None
     else:
         data = raw.encode()
     if isinstance(info, dict) and info.get(p.EOL_KEY) is False:

@@ -21,6 +21,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from threadline.errors import Conflict
 from threadline.store.db import new_uuid, write
 from threadline.store.notes import utc_now
 
@@ -30,8 +31,10 @@ EXCLUDED = "excluded"
 GONE = "gone"
 
 
-class Stale(Exception):
+class Stale(Conflict):
     """Another reader stored lines of this file first; read again from the stored offset."""
+
+    code = "transcript_stale"
 
 
 @dataclass(slots=True)
