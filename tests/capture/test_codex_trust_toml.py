@@ -5,15 +5,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import cli
 from tests.helpers.daemon import AgentHome
 from tests.realclients.harness import codex_hook_trust_states
 
@@ -135,23 +132,3 @@ def test_a_config_that_cannot_take_the_trust_is_left_as_it_was(agent: AgentHome)
     assert "nothing was changed" in result.stderr and "Hint:" in result.stderr
     assert "Traceback" not in result.stderr
     assert config.read_text(encoding="utf-8") == before
-
-
-def test_the_hook_runner_does_not_import_tomlkit(tmp_path: Path) -> None:
-    """``threadline hook`` runs on every prompt; only ``hooks install`` needs tomlkit."""
-    import os
-
-    (tmp_path / "daemon.pid").write_text(f"{os.getpid()}\n")
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "threadline", "hook", "codex", "SessionStart"],
-        env=cli.clean_env(tmp_path),
-        cwd=tmp_path,
-        input='{"session_id": "s", "transcript_path": "/nonexistent/s.jsonl"}',
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    loaded = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
-    assert "threadline.cli.hook" in loaded
-    assert not {name for name in loaded if name.split(".")[0] == "tomlkit"}

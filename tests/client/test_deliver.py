@@ -3,7 +3,6 @@ every way a delivery stops short comes back as a reason, never as an exception."
 
 from __future__ import annotations
 
-import os
 import socket
 import sqlite3
 import time
@@ -16,15 +15,6 @@ from threadline import config as config_mod
 from threadline.errors import LockTimeout, NotLoggedIn, ServerUnreachable
 from threadline.store import db, notes
 from threadline.sync import deliver, engine, views
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in [k for k in os.environ if k.startswith("THREADLINE_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("THREADLINE_HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path / "home"
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ fills a real (tmpfs) disk under a running daemon."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,15 +15,6 @@ import pytest
 from threadline.cli import push
 from threadline.errors import StoreError
 from threadline.store import db, notes
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in [k for k in os.environ if k.startswith("THREADLINE_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("THREADLINE_HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path / "home"
 
 
 @pytest.fixture

@@ -92,7 +92,12 @@ def _instant(timestamp: str) -> datetime:
 
 def check_golden(name: str, actual: str) -> None:
     """Compare ``actual`` with ``tests/golden/<name>`` (or rewrite the file when asked)."""
-    path = GOLDEN / name
+    check_golden_file(GOLDEN / name, actual)
+
+
+def check_golden_file(path: Path, actual: str) -> None:
+    """Compare ``actual`` with the golden file ``path``; with ``THREADLINE_UPDATE_GOLDEN=1``
+    (refused under ``CI=true``) rewrite it instead. A difference fails with a unified diff."""
     if os.environ.get("THREADLINE_UPDATE_GOLDEN") == "1":
         if os.environ.get("CI") == "true":
             pytest.fail("THREADLINE_UPDATE_GOLDEN=1 under CI=true: rewriting checks nothing")
@@ -104,7 +109,7 @@ def check_golden(name: str, actual: str) -> None:
         diff = difflib.unified_diff(
             expected.splitlines(keepends=True),
             actual.splitlines(keepends=True),
-            f"golden/{name}",
+            f"golden/{path.name}",
             "produced",
         )
         pytest.fail(

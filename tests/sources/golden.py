@@ -7,13 +7,11 @@ Set ``THREADLINE_UPDATE_GOLDEN=1`` to rewrite them after a deliberate change, th
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from tests.helpers.golden import check_golden_file
 from threadline.sources.model import ParsedLine, SessionInfo
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -73,12 +71,5 @@ def _part_label(part: dict[str, Any]) -> str:
 
 def check_golden(name: str, actual: dict[str, Any]) -> None:
     """Compare with ``golden/<name>.json`` (or rewrite it when asked)."""
-    path = GOLDEN / f"{name}.json"
     text = json.dumps(actual, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-    if os.environ.get("THREADLINE_UPDATE_GOLDEN") == "1":
-        if os.environ.get("CI") == "true":
-            pytest.fail("THREADLINE_UPDATE_GOLDEN=1 under CI=true: rewriting checks nothing")
-        path.write_text(text, encoding="utf-8")
-        return
-    assert path.exists(), f"{path} missing: run with THREADLINE_UPDATE_GOLDEN=1 and review it"
-    assert json.loads(text) == json.loads(path.read_text(encoding="utf-8"))
+    check_golden_file(GOLDEN / f"{name}.json", text)
