@@ -80,6 +80,12 @@ def stop() -> None:
         click.echo("The daemon is not running.")
         return
     if control.request({"op": "stop"}, 2.0) is None:
+        if not control.lock_held():
+            # No daemon holds its lock: the pid file is stale, and its pid may be another
+            # program's by now. Never signal it.
+            control.pid_file().unlink(missing_ok=True)
+            click.echo(f"The daemon is not running (a stale pid file named pid {pid}; removed).")
+            return
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_WAIT
     while time.monotonic() < deadline:

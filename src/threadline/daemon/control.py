@@ -69,6 +69,25 @@ def read_pid() -> int | None:
     return pid
 
 
+def lock_held() -> bool:
+    """Whether a daemon holds its lock file right now (it does for as long as it runs). A pid
+    file without the lock is stale: its pid may belong to another process by now."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - no flock here: trust the pid file
+        return True
+    try:
+        fh = open(lock_file(), "rb")  # noqa: SIM115 - closed below, releasing a lock we took
+    except FileNotFoundError:
+        return False
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
+
+
 def send_line(sock: socket.socket, message: dict[str, Any]) -> None:
     """Send ``message`` as one line of JSON."""
     sock.sendall(json.dumps(message).encode() + b"\n")
