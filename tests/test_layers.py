@@ -214,20 +214,16 @@ HOT_PATHS = {
 def test_hot_paths_import_nothing_heavy(tmp_path: Path, command: str) -> None:
     """``push`` (after every agent step) and ``hook`` (on every prompt) must not load click,
     pydantic, the server stack, watchfiles or http.client."""
+    import fcntl
     import os
 
-    # A live pid in the pid file: the hook finds "a daemon" that does not answer, and so
-    # starts none.
+    # A live pid in the pid file and the daemon's lock held: the hook finds a daemon that does
+    # not answer (busy), and so starts none.
     (tmp_path / "daemon.pid").write_text(f"{os.getpid()}\n")
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "threadline", *HOT_PATHS[command]],
-        env=cli.clean_env(tmp_path),
-        cwd=tmp_path,
-        input='{"session_id": "s", "transcript_path": "/nonexistent/s.jsonl"}',
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    lock = (tmp_path / "daemon.lock").open("a+b")
+    fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+    with lock:
+        result = _run_with_importtime(tmp_path, HOT_PATHS[command])
     assert result.returncode == 0, result.stderr
     loaded = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
     heavy = {
@@ -254,3 +250,15 @@ def test_hot_paths_import_nothing_heavy(tmp_path: Path, command: str) -> None:
     assert not loaded & heavy, sorted(loaded & heavy)
     if command.startswith("hook"):
         assert result.stdout == "", "a hook's stdout would reach the agent"
+
+
+def _run_with_importtime(home: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "threadline", *args],
+        env=cli.clean_env(home),
+        cwd=home,
+        input='{"session_id": "s", "transcript_path": "/nonexistent/s.jsonl"}',
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -1,4 +1,5 @@
-"""``threadline daemon stop`` signals only a daemon that is really running."""
+"""A pid file is trusted only while the daemon holds its lock: ``daemon stop`` signals only a
+daemon that is really running, and a hook starts one when the pid file is stale."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers.daemon import AgentHome, DaemonProcess
+from tests.helpers.daemon import AgentHome, DaemonProcess, wait_for
 
 
 def test_a_stale_pid_file_never_gets_another_process_killed(tmp_path: Path) -> None:
@@ -34,3 +35,23 @@ def test_a_running_daemon_is_stopped(tmp_path: Path) -> None:
         assert "Stopped the daemon" in result.stdout
         assert daemon.proc is not None and daemon.proc.wait(15) == 0
     assert not json.loads(agent.cli("daemon", "status", "--json").stdout)["running"]
+
+
+def test_a_hook_starts_the_daemon_when_the_pid_file_is_stale(tmp_path: Path) -> None:
+    agent = AgentHome(tmp_path / "agent")
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (agent.threadline / "daemon.pid").write_text(f"{bystander.pid}\n")
+        hook = agent.cli("hook", "claude-code", "SessionStart", input="{}")
+        assert (hook.returncode, hook.stdout) == (0, "")
+
+        def running() -> bool:
+            status = json.loads(agent.cli("daemon", "status", "--json").stdout)
+            return bool(status["running"]) and status.get("pid") != bystander.pid
+
+        wait_for(running, 20, what="the daemon the hook started")
+        assert agent.cli("daemon", "stop").returncode == 0
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()

@@ -44,8 +44,10 @@ def _run(args: list[str]) -> None:
         message["path"] = os.path.abspath(os.path.expanduser(transcript))
     if control.request(message, ANSWER_WAIT) is not None:
         return
-    if control.read_pid() is None:
-        control.spawn()  # its first scan reads this session too
+    if control.read_pid() is None or not control.lock_held():
+        # None runs (a pid file without the daemon's lock is stale: its pid may be another
+        # program's now). Its first scan reads this session too.
+        control.spawn()
         _log(f"{event}: started the daemon")
     # else: it runs but is busy; its watcher sees the file change anyway
 
