@@ -167,16 +167,13 @@ def _store(cfg: config_mod.Config, role: str, text: str) -> tuple[Any, Any]:
 
     try:
         conn = db.connect()
+        try:
+            added = notes.append(conn, project=cfg.project, name=cfg.thread, role=role, text=text)
+        except BaseException:
+            conn.close()
+            raise
     except StoreError as exc:
         raise StoreError(f"the entry was not stored: {exc.message}", hint=exc.hint) from exc
-    try:
-        added = notes.append(conn, project=cfg.project, name=cfg.thread, role=role, text=text)
-    except StoreError as exc:
-        conn.close()
-        raise StoreError(f"the entry was not stored: {exc.message}", hint=exc.hint) from exc
-    except BaseException:
-        conn.close()
-        raise
     return conn, added
 
 

@@ -177,18 +177,20 @@ class Connection(sqlite3.Connection):
         try:
             return super().execute(sql, parameters)
         except sqlite3.Error as exc:
-            error = store_error(exc, self.path)
-            if error is None:
-                raise
-            raise error from exc
+            self._raise_store_error(exc)
+            raise
 
     def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
         try:
             return super().executemany(sql, parameters)
         except sqlite3.Error as exc:
-            error = store_error(exc, self.path)
-            if error is None:
-                raise
+            self._raise_store_error(exc)
+            raise
+
+    def _raise_store_error(self, exc: sqlite3.Error) -> None:
+        """Raise the :class:`StoreError` ``exc`` means, if it is a failure of the store."""
+        error = store_error(exc, self.path)
+        if error is not None:
             raise error from exc
 
 
