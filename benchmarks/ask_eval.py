@@ -67,6 +67,12 @@ TARGET_RECALL_AT_5 = 0.95
 #: Minimum numbers the question file must keep (the test checks them too).
 MIN_QUESTIONS = 40
 MIN_NO_ANSWER = 10
+#: Hits taken from each query of the relaxed retrieval (as ask takes).
+SEARCH_LIMIT = 20
+#: Shortest prefix a term is searched as (the search's own minimum).
+MIN_QUERY_PREFIX = 3
+#: Problems printed by ``--check`` (all are returned).
+SHOWN_PROBLEMS = 20
 
 # --- questions ---------------------------------------------------------------------------------
 
@@ -436,6 +442,25 @@ def _search_variant() -> Variant:
     return run
 
 
+def _search_or_variant() -> Variant:
+    """(a') The question's content terms (as ask reads them) joined with ``OR``, typed into
+    the search: its own BM25 ranking, every hit a passage of one entry."""
+    search_service: Any = importlib.import_module("threadline.services.search")
+    terms_mod: Any = importlib.import_module("threadline.recall.terms")
+
+    def run(corpus: Corpus, question: str) -> Ranked:
+        terms = terms_mod.content_terms(question)
+        if not terms:
+            return Ranked((), no_match=True)
+        query = " OR ".join(term.word for term in terms)
+        params = search_service.SearchParams(query=query, limit=LIMIT)
+        page = search_service.search(corpus.db, corpus.principal, params)
+        hits = tuple(frozenset({hit.entry_id}) for hit in page.results)
+        return Ranked(hits, no_match=not hits)
+
+    return run
+
+
 def _ask_variant() -> Variant:
     """(b) The ask retrieval (``services.ask.retrieve``), over every project."""
     ask_service: Any = importlib.import_module("threadline.services.ask")
@@ -461,10 +486,99 @@ def passage_ids(passage: Any) -> frozenset[str]:
     raise TypeError(f"cannot read the entries of {type(passage).__name__}")
 
 
+def _prefix_query(term: Any) -> str:
+    """A term as the search should look for it: the part its word shares with its stem, as a
+    prefix (``failing`` → ``fail*``, ``reconnect`` → ``reconnect*``), or the word itself when
+    that part is shorter than a prefix may be."""
+    size = 0
+    for a, b in zip(term.word, term.stem, strict=False):
+        if a != b:
+            break
+        size += 1
+    common = term.word[:size]
+    return f"{common}*" if len(common) >= MIN_QUERY_PREFIX else term.word
+
+
+def _weighted_variant(rule: str = "weighted", hits_by: str = "prefix") -> Variant:
+    """(c) The ask retrieval, each content term searched as a prefix of its stem; its match
+    count (that search alone, up to the cap) gives its weight (:mod:`threadline.recall.weights`)
+    and passages rank by the weight they hold. ``rule`` says which passages are relevant:
+    ``weighted`` — those holding half the question's weight; ``absent`` — ask's plain rule
+    (half the terms), and none at all when a term is nowhere in the history."""
+    ask_service: Any = importlib.import_module("threadline.services.ask")
+    search_service: Any = importlib.import_module("threadline.services.search")
+    terms_mod: Any = importlib.import_module("threadline.recall.terms")
+    w: Any = importlib.import_module("threadline.recall.weights")
+
+    def run(corpus: Corpus, question: str) -> Ranked:
+        terms = terms_mod.content_terms(question)
+        if not terms:
+            return Ranked((), no_match=True)
+        with corpus.db.read() as conn:
+
+            def search(query: str, limit: int) -> list[Any]:
+                params = search_service.SearchParams(query=query, limit=limit)
+                return list(search_service.search_in(conn, corpus.user_id, params).results)
+
+            singles = {term.stem: search(_prefix_query(term), w.DEFAULT_CAP) for term in terms}
+            counts = {stem: len(hits) for stem, hits in singles.items()}
+            present = [term for term in terms if counts[term.stem]]
+            found_hits: dict[str, tuple[int, Any]] = {}
+            if hits_by == "exact":  # ask's own: all the words, then each word
+                pages = [search(" ".join(term.word for term in terms), SEARCH_LIMIT)]
+                if len(terms) > 1:
+                    pages += [search(term.word, SEARCH_LIMIT) for term in terms]
+            else:
+                queries: list[list[Any]] = []
+                if len(present) >= 2:
+                    queries.append(present)
+                if len(present) >= 3:
+                    queries += [present[:i] + present[i + 1 :] for i in range(len(present))]
+                pages = [search(" ".join(map(_prefix_query, q)), SEARCH_LIMIT) for q in queries]
+                pages += [hits[:SEARCH_LIMIT] for hits in singles.values()]
+            for page in pages:
+                for hit in page:
+                    if hit.kind != ask_service.KIND and hit.entry_id not in found_hits:
+                        found_hits[hit.entry_id] = (len(found_hits), hit)
+            if rule == "absent" and not all(counts.values()):
+                return Ranked((), no_match=True)
+            term_weights = w.weights(counts)
+
+            def order(s: tuple[int, Any]) -> tuple[int, float, int]:
+                held = set(term_weights) & terms_mod.stems(s[1].text)
+                return (-len(held), -w.held(term_weights, held), s[0])
+
+            ranked_hits = sorted(found_hits.values(), key=order)
+            hits = [hit for _, hit in ranked_hits[: ask_service.MAX_MATCHES]]
+            passages = ask_service._passages(conn, corpus.user_id, hits, terms)
+
+        def relevant(p: Any) -> bool:
+            if rule == "absent":
+                return bool(p.relevant)
+            return bool(w.is_relevant(term_weights, {term.stem for term in p.found}))
+
+        chosen = [p for p in passages if relevant(p)]
+        chosen.sort(
+            key=lambda p: (
+                -len({t.stem for t in p.found}),
+                -w.held(term_weights, {t.stem for t in p.found}),
+                -p.score,
+            )
+        )
+        return Ranked(tuple(passage_ids(p) for p in chosen[:LIMIT]), no_match=not chosen)
+
+    return run
+
+
 #: Every variant by name, built lazily (a variant whose module is absent is skipped).
 VARIANTS: dict[str, Callable[[], Variant]] = {
     "search": _search_variant,
+    "search-or": _search_or_variant,
     "ask": _ask_variant,
+    "weighted": _weighted_variant,
+    "absent": lambda: _weighted_variant("absent"),
+    "weighted-exact": lambda: _weighted_variant("weighted", "exact"),
+    "absent-exact": lambda: _weighted_variant("absent", "exact"),
 }
 
 
@@ -472,11 +586,15 @@ VARIANTS: dict[str, Callable[[], Variant]] = {
 
 
 def run_backend(
-    ctx: Context, backend: str, questions: Sequence[Question], names: Sequence[str]
+    ctx: Context,
+    backend: str,
+    questions: Sequence[Question],
+    names: Sequence[str],
+    fixtures: Path = FIXTURES,
 ) -> dict[str, Any]:
     """Import the fixtures on ``backend``, evaluate every variant, print the table."""
     figures: dict[str, Any] = {}
-    with imported_corpus(backend, ctx.workdir, ctx.postgres) as corpus:
+    with imported_corpus(backend, ctx.workdir, ctx.postgres, fixtures) as corpus:
         note(
             f"{backend}: imported {corpus.threads} threads, {corpus.entries:,} entries "
             f"in {corpus.import_seconds:.1f} s"
@@ -527,17 +645,22 @@ def run_backend(
     return figures
 
 
-def run(ctx: Context, names: Sequence[str] | None = None) -> dict[str, Any]:
+def run(
+    ctx: Context, names: Sequence[str] | None = None, fixtures: Path = FIXTURES
+) -> dict[str, Any]:
     """The benchmark entry point of ``run.py``."""
-    if not FIXTURES.is_dir():
-        note(f"not run: the real transcripts are not at {FIXTURES}")
+    if not fixtures.is_dir():
+        note(f"not run: the real transcripts are not at {fixtures}")
         return {"skipped": "no fixtures"}
     questions = load_questions()
-    problems = check_questions(questions, FIXTURES)
+    problems = check_questions(questions, fixtures)
     if problems:
         return {"problems": problems}
     chosen = list(names or VARIANTS)
-    return {backend: run_backend(ctx, backend, questions, chosen) for backend in ctx.backends()}
+    return {
+        backend: run_backend(ctx, backend, questions, chosen, fixtures)
+        for backend in ctx.backends()
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -546,11 +669,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--variant", action="append", choices=sorted(VARIANTS), metavar="NAME")
     parser.add_argument("--postgres", metavar="URL", help="PostgreSQL database to run on too")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--fixtures", type=Path, default=FIXTURES, help=f"default: {FIXTURES}")
     args = parser.parse_args(argv)
+    fixtures: Path = args.fixtures
     questions = load_questions()
-    problems = check_questions(questions, FIXTURES)
-    for problem in problems:
+    problems = check_questions(questions, fixtures)
+    for problem in problems[:SHOWN_PROBLEMS]:
         print(f"PROBLEM: {problem}")
+    if len(problems) > SHOWN_PROBLEMS:
+        print(f"… and {len(problems) - SHOWN_PROBLEMS} more problems")
     if args.check or problems:
         answerable = [q for q in questions if q.answerable]
         print(
@@ -564,7 +691,7 @@ def main(argv: list[str]) -> int:
 
     with tempfile.TemporaryDirectory(prefix="threadline-ask-eval-") as tmp:
         ctx = Context(quick=False, postgres=postgres, workdir=Path(tmp))
-        run(ctx, args.variant)
+        run(ctx, args.variant, fixtures)
     return 0
 
 
