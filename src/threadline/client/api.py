@@ -17,8 +17,9 @@ from threadline.errors import NotLoggedIn, ServerRefused
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, BinaryIO
+    from typing import Any
 
+    from threadline.client.http import Sink
     from threadline.config import Config
 
 COMPRESS_OVER = 1024
@@ -88,7 +89,7 @@ class Api:
         query: dict[str, Any] | None = None,
         auth: bool = True,
         timeout: float | None = None,
-        sink: BinaryIO | None = None,
+        sink: Sink | None = None,
         accept: str = "application/json",
     ) -> Response:
         headers = {
@@ -173,7 +174,7 @@ class Api:
     def download_transcript(
         self,
         thread_id: str,
-        sink: BinaryIO,
+        sink: Sink,
         *,
         stream: str | None = None,
         generation: int | None = None,

@@ -20,8 +20,14 @@ from urllib.parse import urlsplit
 from threadline.errors import ServerUnreachable
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import BinaryIO
+if TYPE_CHECKING:  # typing is not imported at run time (the push hot path)
+    from typing import Protocol
+
+    class Sink(Protocol):
+        """Where a download's body goes: anything with ``write(bytes)``."""
+
+        def write(self, data: bytes, /) -> object: ...
+
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 256 * 1024 * 1024
@@ -97,7 +103,7 @@ def request(
     headers: dict[str, str] | None = None,
     body: bytes | None = None,
     timeout: float = 10.0,
-    sink: BinaryIO | None = None,
+    sink: Sink | None = None,
 ) -> Response:
     """Send one request and read the whole answer before ``timeout`` seconds have passed.
 
@@ -162,7 +168,7 @@ def _head(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-def _read_response(reader: _Reader, method: str, sink: BinaryIO | None = None) -> Response:
+def _read_response(reader: _Reader, method: str, sink: Sink | None = None) -> Response:
     head = reader.until(b"\r\n\r\n", MAX_HEADER_BYTES).decode("latin-1")
     status_line, *header_lines = head.split("\r\n")
     version, status, *_ = status_line.split(" ", 2)
@@ -200,7 +206,7 @@ def _read_chunked(reader: _Reader) -> bytes:
             raise ValueError("answer too large")
 
 
-def _copy_body(reader: _Reader, headers: dict[str, str], sink: BinaryIO) -> int:
+def _copy_body(reader: _Reader, headers: dict[str, str], sink: Sink) -> int:
     """Write the answer's body into ``sink`` piece by piece (decoded if gzipped); the bytes
     that came over the wire."""
     encoding = headers.get("content-encoding", "").strip().lower()
@@ -254,7 +260,7 @@ class _SinkFailed(Exception):
 class _Gunzip:
     """A writable that gunzips what it is given into another one."""
 
-    def __init__(self, target: BinaryIO) -> None:
+    def __init__(self, target: Sink) -> None:
         import zlib
 
         self.zlib = zlib
