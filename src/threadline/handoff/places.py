@@ -87,13 +87,13 @@ def claude_subagent_path(
     """Where a subagent file goes: as its source was laid out (nested ``<session>/subagents``
     or flat), keeping its file name; ``None`` when neither names a safe file."""
     name = Path(source).name if source else ""
-    if not _AGENT_FILE.match(name):
-        if not agent_id or not _SAFE_ID.match(agent_id):
-            return None
+    if _AGENT_FILE.match(name):
+        if Path(str(source)).parent.name != "subagents":  # 2.0.x: beside the session
+            return project_dir / name
+    elif agent_id and _SAFE_ID.match(agent_id):
         name = f"agent-{agent_id}.jsonl"
-    flat = bool(source) and Path(str(source)).parent.name != "subagents"
-    if flat:
-        return project_dir / name
+    else:
+        return None
     return project_dir / session_id / "subagents" / name
 
 
