@@ -4,6 +4,7 @@ device's copy of the file."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import pytest
@@ -124,3 +125,35 @@ def test_another_users_stream_is_not_found(
     bob = make_account("bob")
     answer = download(client, bob, thread_id, stream=sid(1), from_line=2)
     assert error_code(answer, 404) == "not_found"
+
+
+def test_a_digest_hashes_exactly_what_the_download_would_send(
+    client: AsgiClient, alice: Account
+) -> None:
+    thread_id = pushed(client, alice, session_stream(sid(1), file_entries(TRICKY)))["streams"][0][
+        "thread_id"
+    ]
+    total = len(_lines(TRICKY))
+    for params in ({}, {"to_line": 3}, {"from_line": 2, "to_line": 5}, {"from_line": 99}):
+        sent = download(client, alice, thread_id, **params).content
+        answer = client.get(
+            f"/api/v1/threads/{thread_id}/transcript/digest", params=params, headers=alice.headers
+        )
+        assert answer.status_code == 200, answer.text
+        found = answer.json()
+        assert found["sha256"] == hashlib.sha256(sent).hexdigest(), params
+        assert found["bytes"] == len(sent) and found["lines"] == len(_lines(sent))
+        assert (found["stream_id"], found["generation"], found["lines_total"]) == (sid(1), 1, total)
+        assert found["to_line"] == min(int(str(params.get("to_line", total))), total)
+    bad = client.get(
+        f"/api/v1/threads/{thread_id}/transcript/digest",
+        params={"from_line": -1},
+        headers=alice.headers,
+    )
+    assert error_code(bad, 422) == "invalid_request"
+    other = client.get(
+        f"/api/v1/threads/{thread_id}/transcript/digest",
+        params={"stream": sid(7)},
+        headers=alice.headers,
+    )
+    assert error_code(other, 404) == "no_transcript"

@@ -210,6 +210,19 @@ class Api:
                 hint="The server may be older than this client: upgrade it.",
             ) from None
 
+    def transcript_digest(
+        self,
+        thread_id: str,
+        *,
+        stream: str | None = None,
+        from_line: int = 0,
+        to_line: int | None = None,
+    ) -> Any:
+        """``TranscriptDigest``: the SHA-256 of the lines ``from_line + 1 … to_line``."""
+        query = {"stream": stream, "from_line": from_line or None, "to_line": to_line}
+        path = f"{p.API_PREFIX}/threads/{quote(thread_id)}/transcript/digest"
+        return self.call("GET", path, query=query)
+
     def all_threads(self, **filters: Any) -> list[dict[str, Any]]:
         return self._all("threads", lambda cursor: self.threads(**filters, cursor=cursor))
 

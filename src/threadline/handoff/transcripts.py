@@ -13,8 +13,8 @@ Guarantees:
   this clone's (:mod:`~threadline.handoff.rewrite`); every other byte is the captured file's.
 - Only what this machine lacks crosses the wire: when the file here already holds the first N
   lines of the save (an earlier resume, or the machine the session came from), the download
-  starts at line N + 1. The check compares this machine's first and N-th lines with the
-  server's, rewritten.
+  starts at line N + 1. The check hashes this machine's N lines, paths moved back, and
+  compares with the server's digest of its first N lines: no line crosses the wire for it.
 - A local copy that would lose something — more lines than the save, or lines that differ from
   it — is never overwritten unless forced, and then it is kept beside the new file
   (``<name>.replaced-<time>``), a name neither agent reads.
@@ -27,6 +27,7 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -218,6 +219,16 @@ class _Probe:
         self.bytes += part.wire_bytes
         return sink.data.splitlines(keepends=True)
 
+    def digest(self, thread_id: str, stream_id: str, last: int) -> str:
+        """The SHA-256 of lines ``1 … last`` of a stream."""
+        found = self.api.transcript_digest(thread_id, stream=stream_id, to_line=last)
+        if int(found.get("lines", -1)) != last:
+            raise TranscriptNotUploaded(
+                f"the server's copy of the transcript has {found.get('lines_total')} lines; "
+                f"{last} were expected"
+            )
+        return str(found["sha256"])
+
 
 class _Collect:
     def __init__(self) -> None:
@@ -308,10 +319,10 @@ def _subagent_plans(
 def _file_plan(
     probe: _Probe, rewriter: Rewriter, thread_id: str, stream_id: str, path: Path, total: int
 ) -> FilePlan:
-    """How much of the file is here: its first and last local lines compared with the
-    server's, rewritten."""
-    offsets = _line_ends(path)
-    local = len(offsets)
+    """How much of the file is here: the local lines, their paths moved back to the saving
+    machine's, must hash like the server's first lines (one digest, no line on the wire)."""
+    ends = _line_ends(path)
+    local = len(ends)
 
     def plan(have: int, refuse: str | None) -> FilePlan:
         return FilePlan(thread_id, stream_id, path, have, total, local, refuse)
@@ -321,14 +332,14 @@ def _file_plan(
     check = min(local, total)
     if check == 0:
         return plan(0, f"holds {local} lines; the save has none")
-    wanted = sorted({1, check})
-    theirs = [
-        rewriter.line(line) for n in wanted for line in probe.lines(stream_id, n, n, thread_id)
-    ]
-    ours = [_read_line(path, offsets, n) for n in wanted]
-    if ours != theirs:
-        differs = next(n for n, a, b in zip(wanted, ours, theirs, strict=False) if a != b)
-        return plan(0, f"line {differs} differs from the save's: a different conversation")
+    theirs = probe.digest(thread_id, stream_id, check)
+    back = Rewriter(rewriter.new, rewriter.old)
+    hasher = hashlib.sha256()
+    with path.open("rb") as handle:
+        for _, line in zip(range(check), handle, strict=False):
+            hasher.update(back.line(line))
+    if hasher.hexdigest() != theirs:
+        return plan(0, f"its first {check} lines differ from the save's: another conversation")
     if local > total:
         return plan(
             check,
@@ -355,13 +366,6 @@ def _line_ends(path: Path) -> list[int]:
     if data and not data.endswith(b"\n"):
         ends.append(len(data))
     return ends
-
-
-def _read_line(path: Path, ends: list[int], n: int) -> bytes:
-    start = ends[n - 2] if n >= 2 else 0
-    with path.open("rb") as handle:
-        handle.seek(start)
-        return handle.read(ends[n - 1] - start)
 
 
 # --- writing -------------------------------------------------------------------------------

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +38,7 @@ import sqlalchemy as sa
 
 from threadline import protocol as p
 from threadline.errors import NotFound, TranscriptIncomplete
+from threadline.protocol.models import TranscriptDigest
 from threadline.services.auth import Principal
 from threadline.services.threads import live_thread
 from threadline.storage.database import Database
@@ -141,6 +144,37 @@ def download(
         LINES_TOTAL_HEADER: str(chosen.tail),
     }
     return Download(headers, lines(db, chosen, from_line, to_line))
+
+
+def digest(
+    db: Database,
+    who: Principal,
+    thread_id: str,
+    generation: int | None,
+    *,
+    stream: str | None = None,
+    from_line: int = 0,
+    to_line: int | None = None,
+) -> TranscriptDigest:
+    """The SHA-256 of the bytes :func:`download` would send for the same arguments, and how
+    many lines and bytes that is — read page by page like a download, sent as one hash."""
+    chosen = choose(db, who, thread_id, generation, stream)
+    last = chosen.tail if to_line is None else min(to_line, chosen.tail)
+    hasher = hashlib.sha256()
+    size = 0
+    for chunk in lines(db, chosen, from_line, last):
+        hasher.update(chunk)
+        size += len(chunk)
+    return TranscriptDigest(
+        stream_id=uuid.UUID(chosen.stream_uuid),
+        generation=chosen.generation,
+        lines_total=chosen.tail,
+        from_line=from_line,
+        to_line=last,
+        lines=max(last - from_line, 0),
+        bytes=size,
+        sha256=hasher.hexdigest(),
+    )
 
 
 def lines(

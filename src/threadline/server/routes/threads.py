@@ -20,6 +20,7 @@ from threadline.protocol.models import (
     ThreadDetail,
     ThreadPage,
     ThreadPatch,
+    TranscriptDigest,
 )
 from threadline.server.deps import Who, body_spec, json_response, read_json
 from threadline.services import entries, threads, transcripts
@@ -165,3 +166,25 @@ def get_transcript(
         to_line=to_line,
     )
     return StreamingResponse(found.body, media_type=found.media_type, headers=found.headers)
+
+
+@router.get("/{thread_id}/transcript/digest", response_model=TranscriptDigest)
+def get_transcript_digest(
+    request: Request,
+    thread_id: str,
+    who: Who,
+    generation: Generation = None,
+    stream: StreamId = None,
+    from_line: FromLine = 0,
+    to_line: ToLine = None,
+) -> Response:
+    found = transcripts.digest(
+        app_state(request).db,
+        who,
+        thread_id,
+        generation,
+        stream=str(stream) if stream is not None else None,
+        from_line=from_line,
+        to_line=to_line,
+    )
+    return json_response(found)
