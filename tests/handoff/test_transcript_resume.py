@@ -116,6 +116,11 @@ def push_file(
     return str(answer["streams"][0]["thread_id"]), stream_id
 
 
+def place(api: Api, save: dict[str, Any], machine: Machine) -> None:
+    plan = plan_transcript(api, save, machine.clone, machine.env)
+    write_transcript(api, plan, save, machine.clone, env=machine.env)
+
+
 def captured(data: bytes, agent: str) -> list[dict[str, Any]]:
     """The file's lines as the capture pushes them: raw line, and the real parser's
     projection (role, text, parts, meta)."""
@@ -207,7 +212,7 @@ def test_a_claude_session_goes_where_claude_looks_with_its_subagent_and_paths_mo
     assert plan.cwd == Path(os.path.realpath(machine_b.clone))
     assert machine_b.tree() == {}, "planning writes nothing"
 
-    result = write_transcript(api, plan, save, machine_b.clone)
+    result = write_transcript(api, plan, save, machine_b.clone, env=machine_b.env)
     assert plan.path.read_bytes() == moved(data, SPOTTER, machine_b.clone)
     assert f'"cwd":"{os.path.realpath(machine_b.clone)}"'.encode() in plan.path.read_bytes()
     agent = (fixtures / "claude" / "spotter" / AGENT_FILE).read_bytes()
@@ -224,7 +229,7 @@ def test_a_claude_session_goes_where_claude_looks_with_its_subagent_and_paths_mo
     os.utime(plan.path, (1_000_000, 1_000_000))
     again = plan_transcript(api, save, machine_b.clone, machine_b.env)
     assert (again.have_lines, again.refuse) == (96, None)
-    second = write_transcript(api, again, save, machine_b.clone)
+    second = write_transcript(api, again, save, machine_b.clone, env=machine_b.env)
     assert (second.lines_downloaded, second.bytes_downloaded, second.written) == (0, 0, [])
     assert plan.path.stat().st_mtime > 1_000_000
 
@@ -253,16 +258,14 @@ def test_a_second_resume_downloads_only_the_new_lines(
         common.update(device=DEVICE_A, source=source)
         thread_id, stream_id = push_file(api, data, upto=first, **common)
         save = save_of(thread_id, agent, session, first, root)
-        write_transcript(
-            api, plan_transcript(api, save, machine_b.clone, machine_b.env), save, machine_b.clone
-        )
+        place(api, save, machine_b)
 
         push_file(api, data, after=first, stream_id=stream_id, **common)  # 10 more lines
         later = save_of(thread_id, agent, session, len(lines), root)
         proxy.clear()
         plan = plan_transcript(watched, later, machine_b.clone, machine_b.env)
         assert (plan.have_lines, plan.total_lines, plan.refuse) == (first, len(lines), None)
-        result = write_transcript(watched, plan, later, machine_b.clone)
+        result = write_transcript(watched, plan, later, machine_b.clone, env=machine_b.env)
 
         assert plan.path.read_bytes() == moved(data, root, machine_b.clone)
         tail = b"".join(lines[first:])
@@ -281,6 +284,9 @@ def test_a_second_resume_downloads_only_the_new_lines(
             expected = machine_b.root / "codex" / "sessions" / "2025" / "09" / "24" / CODEX_FILE
             assert plan.path == expected
             assert resume_command(agent, session) == f"codex resume {session}"
+            assert result.notes and "codex is not on the PATH" in result.notes[0]
+        else:
+            assert result.notes == []
         print(
             f"{agent}: second resume after 10 new lines: {len(digest.body) + len(tail)} bytes "
             f"answered ({result.wire_bytes} on the wire for the tail) of a {len(data)}-byte file"
@@ -295,9 +301,7 @@ def test_a_newer_local_copy_is_refused_and_force_keeps_it(
     api = account(live)
     thread_id, data = spotter_session(api, fixtures, upto=90)
     save = save_of(thread_id, "claude-code", SPOTTER_SESSION, 90, SPOTTER)
-    write_transcript(
-        api, plan_transcript(api, save, machine_b.clone, machine_b.env), save, machine_b.clone
-    )
+    place(api, save, machine_b)
     main = plan_transcript(api, save, machine_b.clone, machine_b.env).path
     went_on = main.read_bytes() + b'{"type":"user","said":"on B, after the resume"}\n'
     main.write_bytes(went_on)
@@ -306,11 +310,11 @@ def test_a_newer_local_copy_is_refused_and_force_keeps_it(
     assert plan.refuse is not None and "91 lines, 1 more than the save" in plan.refuse
     before = machine_b.tree()
     with pytest.raises(TranscriptRefused, match="would be lost") as refused:
-        write_transcript(api, plan, save, machine_b.clone)
+        write_transcript(api, plan, save, machine_b.clone, env=machine_b.env)
     assert refused.value.status == 409 and "--force" in refused.value.hint
     assert machine_b.tree() == before, "refused: nothing written"
 
-    result = write_transcript(api, plan, save, machine_b.clone, force=True)
+    result = write_transcript(api, plan, save, machine_b.clone, force=True, env=machine_b.env)
     assert main.read_bytes() == moved(
         b"".join(data.splitlines(True)[:90]), SPOTTER, machine_b.clone
     )
@@ -323,7 +327,7 @@ def test_a_newer_local_copy_is_refused_and_force_keeps_it(
     differs = plan_transcript(api, save, machine_b.clone, machine_b.env)
     assert differs.refuse is not None and "first 90 lines differ" in differs.refuse
     with pytest.raises(TranscriptRefused):
-        write_transcript(api, differs, save, machine_b.clone)
+        write_transcript(api, differs, save, machine_b.clone, env=machine_b.env)
     assert main.read_bytes() == changed
 
 
@@ -347,7 +351,7 @@ def test_the_saving_machines_copy_is_chosen_and_cut_at_the_save(
 
     plan = plan_transcript(api, save, machine_b.clone, machine_b.env)
     assert plan.stream_id == from_c
-    write_transcript(api, plan, save, machine_b.clone)
+    write_transcript(api, plan, save, machine_b.clone, env=machine_b.env)
     expected = moved(b"".join(on_c.splitlines(True)[:80]), root_c, machine_b.clone)
     assert plan.path.read_bytes() == expected
 
@@ -362,9 +366,7 @@ def test_a_failure_part_way_puts_everything_back(
     api = account(live)
     thread_id, _ = spotter_session(api, fixtures, upto=50)
     save = save_of(thread_id, "claude-code", SPOTTER_SESSION, 50, SPOTTER)
-    write_transcript(
-        api, plan_transcript(api, save, machine_b.clone, machine_b.env), save, machine_b.clone
-    )
+    place(api, save, machine_b)
     subagent_folder = machine_b.root / "claude" / "projects"
     for folder in sorted(subagent_folder.rglob("subagents"), reverse=True):
         for file in folder.iterdir():
@@ -385,7 +387,7 @@ def test_a_failure_part_way_puts_everything_back(
         ),
     )
     with pytest.raises(ServerRefused) as failed:
-        write_transcript(api, broken, later, machine_b.clone)
+        write_transcript(api, broken, later, machine_b.clone, env=machine_b.env)
     assert failed.value.status == 404
     assert machine_b.tree() == before, "the main file has its old lines back, no folder is left"
 

@@ -40,7 +40,7 @@ from typing import Any, BinaryIO, TextIO
 
 from threadline.client.api import Api
 from threadline.errors import ClientError, Conflict, InvalidInput
-from threadline.handoff import places
+from threadline.handoff import codex_index, places
 from threadline.handoff.conversation import print_entries
 from threadline.handoff.rewrite import Rewriter, replace_root, rewrite_line
 
@@ -128,6 +128,7 @@ class TranscriptResult:
     wire_bytes: int = 0  # the same on the wire (compressed)
     written: list[Path] = field(default_factory=list)  # files replaced or created
     backups: list[Path] = field(default_factory=list)  # local copies kept after --force
+    notes: list[str] = field(default_factory=list)  # what the user should know (not errors)
 
 
 # --- planning ------------------------------------------------------------------------------
@@ -378,13 +379,16 @@ def write_transcript(
     new_root: Path,
     *,
     force: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> TranscriptResult:
     """Download what the plan says is missing and put every file in place, paths moved.
 
     Refuses (:class:`TranscriptRefused`, nothing written) when the plan found a local copy it
     would lose, unless ``force``: then that copy is kept beside the new file. All files are
     downloaded first; if anything fails, the files already placed get their old content back
-    and folders made for them are removed.
+    and folders made for them are removed. A Codex rollout is then indexed by Codex itself
+    (:mod:`~threadline.handoff.codex_index`) so that ``codex resume --last`` lists it; when
+    that cannot be done, ``notes`` says so.
     """
     if plan.refuse and not force:
         raise TranscriptRefused(f"a local copy of the transcript would be lost: {plan.refuse}")
@@ -417,7 +421,16 @@ def write_transcript(
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
-    return TranscriptResult(plan.path, lines, size, wire, written, backups)
+    notes = []
+    if plan.agent == "codex":
+        environment = os.environ if env is None else env
+        reason = codex_index.index_rollout(plan.session_id, environment, plan.cwd or new_root)
+        if reason is not None:
+            notes.append(
+                f"Codex has not indexed the session ({reason}): `codex resume {plan.session_id}` "
+                "finds it, `codex resume --last` may not until then."
+            )
+    return TranscriptResult(plan.path, lines, size, wire, written, backups, notes)
 
 
 def _make_parents(folder: Path) -> list[Path]:
