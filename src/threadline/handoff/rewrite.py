@@ -50,19 +50,49 @@ class Rewriter:
 
     def line(self, line: bytes) -> bytes:
         """``line`` with every whole-path ``old_root`` moved to ``new_root``."""
-        if self.noop or not any(needle in line for needle in self.needles):
+        if self.noop:
+            return line
+        found = self._positions(line)
+        if not found:
             return line
         body, eol = _split_eol(line)
         try:
             json.loads(body)
         except ValueError:
             return line
-        return _STRING.sub(self._string, body) + eol
+        # Only the strings that hold a needle are decoded; the scan stops after the last one.
+        out: list[bytes] = []
+        done = at = 0
+        for match in _STRING.finditer(body):
+            start, end = match.span()
+            while at < len(found) and found[at] < start:
+                at += 1
+            if at == len(found):
+                break
+            if found[at] >= end:
+                continue
+            token = match.group(0)
+            moved = self._token(token)
+            if moved is not token:
+                out += [body[done:start], moved]
+                done = end
+        if not out:
+            return line
+        out += [body[done:], eol]
+        return b"".join(out)
 
-    def _string(self, match: re.Match[bytes]) -> bytes:
-        token = match.group(0)
-        if not any(needle in token for needle in self.needles):
-            return token
+    def _positions(self, line: bytes) -> list[int]:
+        """Where any form of the root starts in the line, in order."""
+        found: list[int] = []
+        for needle in self.needles:
+            at = line.find(needle)
+            while at >= 0:
+                found.append(at)
+                at = line.find(needle, at + 1)
+        return sorted(set(found))
+
+    def _token(self, token: bytes) -> bytes:
+        """A JSON string literal with the root moved in its value (itself if unchanged)."""
         try:
             value = json.loads(token)
         except ValueError:
