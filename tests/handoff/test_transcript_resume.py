@@ -429,6 +429,8 @@ def test_another_users_save_is_not_found(
         ("session_id", "../../etc/x", "cannot name a file"),
         ("thread_id", None, "names no thread"),
         ("repo_root", "/", "not an absolute folder"),
+        ("line_count", "12", "not a number of lines"),
+        ("line_count", -1, "not a number of lines"),
     ],
 )
 def test_a_save_that_cannot_be_placed_is_refused_before_anything(

@@ -181,6 +181,9 @@ def _identity(save: Mapping[str, Any]) -> tuple[str, str, str]:
         raise InvalidInput(f"a save of agent {agent!r}: only {' and '.join(AGENTS)} are resumed")
     if not isinstance(session_id, str) or not places.safe_session_id(session_id):
         raise InvalidInput(f"the save's session id {session_id!r} cannot name a file")
+    lines = save.get("line_count")
+    if not isinstance(lines, int) or isinstance(lines, bool) or lines < 0:
+        raise InvalidInput(f"the save's line count {lines!r} is not a number of lines")
     if not isinstance(thread_id, str) or not thread_id:
         raise InvalidInput(
             f"the save of session {session_id} names no thread on the server",
