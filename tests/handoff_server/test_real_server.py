@@ -17,8 +17,8 @@ PATCH = b"".join(b"-old line %d\n+new line %d\n" % (i, i) for i in range(15_000)
 
 
 def test_blobs_and_saves_through_a_real_server(tmp_path: Path, server_db_url: str) -> None:
-    flags = ("--max-batch-bytes", "100000", "--max-blob-bytes", "600000")
-    flags += ("--max-save-files", "3", "--max-save-message-chars", "50")
+    flags = ["--max-batch-bytes", "100000", "--max-blob-bytes", "600000"]
+    flags += ["--max-save-files", "3", "--max-save-message-chars", "50"]
     with ServerProcess(tmp_path / "home", server_db_url, *flags) as server:
         alice = create_user_and_token(server_db_url, "alice")
         bob = create_user_and_token(server_db_url, "bob")

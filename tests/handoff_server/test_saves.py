@@ -101,13 +101,14 @@ def test_the_same_save_id_with_other_content_is_a_conflict(
 ) -> None:
     body = save_body()
     first = created_save(client, alice, body)
-    for change in (
+    changes: list[dict[str, Any]] = [
         {"message": "something else"},
         {"commit": "a" * 40},
         {"files": []},
         {"created": "2026-11-21T10:00:01Z"},
         {"detached": True},
-    ):
+    ]
+    for change in changes:
         answer = post_save(client, alice, {**body, **change})
         assert error_code(answer, 409) == "save_conflict", change
         assert answer.json()["error"]["detail"]["save_id"] == body["save_id"]

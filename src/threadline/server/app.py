@@ -33,7 +33,7 @@ from threadline.services.context import AppState
 from threadline.services.handoff import HandoffLimits
 from threadline.services.push import PushLimits
 from threadline.storage.database import Database, open_database
-from threadline.web import account, list_page, live, signin, thread_page
+from threadline.web import account, list_page, live, saves_page, signin, thread_page
 from threadline.web.templating import STATIC
 
 DESCRIPTION = "Threadline sync protocol v1; see docs/protocol.md for the rules behind each route."
@@ -54,6 +54,7 @@ WEB_ROUTERS: list[APIRouter] = [
     thread_page.router,
     live.router,
     account.router,
+    saves_page.router,
 ]
 
 

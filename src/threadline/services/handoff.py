@@ -265,11 +265,18 @@ def recent_saves(
 
 
 def changed_views(
-    db: Database, user_id: int, since_change: int, *, thread_id: str | None, limit: int
+    db: Database,
+    user_id: int,
+    since_change: int,
+    *,
+    thread_id: str | None = None,
+    remote_key: str | None = None,
+    limit: int,
 ) -> tuple[list[SaveView] | None, int]:
-    """The user's saves (of ``thread_id``, if given) created after ``since_change``, newest
-    first — ``None`` when more than ``limit`` were — and the change value to ask from next."""
-    query = _filtered(user_id, None, thread_id, None).where(saves.c.change > since_change)
+    """The user's saves (of ``thread_id`` and ``remote_key``, if given) created after
+    ``since_change``, newest first — ``None`` when more than ``limit`` were — and the change
+    value to ask from next."""
+    query = _filtered(user_id, remote_key, thread_id, None).where(saves.c.change > since_change)
     with db.read() as conn:
         change = max(current_value(conn, user_id), since_change)
         rows = list(conn.execute(query.order_by(*_NEWEST_FIRST).limit(limit + 1)))
