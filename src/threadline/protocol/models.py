@@ -217,6 +217,20 @@ class ThreadDetail(Thread):
     streams: list[StreamInfo]
 
 
+class TranscriptDigest(_Answer):
+    """``GET /threads/{id}/transcript/digest``: the SHA-256 of a run of a transcript's lines,
+    so a client can check the lines it holds without downloading them."""
+
+    stream_id: UUID
+    generation: int
+    lines_total: int = Field(description="Lines in the stream's whole file.")
+    from_line: int
+    to_line: int = Field(description="The last line counted (at most lines_total).")
+    lines: int = Field(description="Lines counted: to_line - from_line, or 0.")
+    bytes: int
+    sha256: str = Field(description="Of the bytes of those lines, as the download sends them.")
+
+
 class ThreadPage(_Answer):
     threads: list[Thread]
     next_cursor: str | None
