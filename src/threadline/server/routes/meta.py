@@ -23,6 +23,7 @@ FEATURES = [
     "tombstones",
     "change-cursor",
     "transcripts",
+    "scopes",
 ]
 
 
