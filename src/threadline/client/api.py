@@ -62,6 +62,18 @@ class Api:
         auth: bool = True,
         timeout: float | None = None,
     ) -> Any:
+        return _decode(self._send(method, path, body, query=query, auth=auth, timeout=timeout))
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: dict[str, Any] | None = None,
+        auth: bool = True,
+        timeout: float | None = None,
+    ) -> Response:
         headers = {
             p.VERSION_HEADER: str(p.PROTOCOL_VERSION),
             "Accept": "application/json",
@@ -79,9 +91,7 @@ class Api:
         url = self.base_url + path
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)
-        return _decode(
-            request(method, url, headers=headers, body=data, timeout=timeout or self.timeout)
-        )
+        return request(method, url, headers=headers, body=data, timeout=timeout or self.timeout)
 
     def _compress(self, data: bytes, headers: dict[str, str]) -> bytes:
         if len(data) < COMPRESS_OVER:
@@ -131,6 +141,12 @@ class Api:
 
     def create_thread(self, body: dict[str, Any]) -> Any:
         return self.call("POST", f"{p.API_PREFIX}/threads", body)
+
+    def create_or_get_thread(self, body: dict[str, Any]) -> tuple[Any, bool]:
+        """``POST /threads``: the thread and whether it is new (``201``) — a ``scope`` that
+        had a live thread answers it with ``200``."""
+        response = self._send("POST", f"{p.API_PREFIX}/threads", body)
+        return _decode(response), response.status == 201
 
     def entries(self, thread_id: str, **query: Any) -> Any:
         return self.call("GET", f"{p.API_PREFIX}/threads/{quote(thread_id)}/entries", query=query)
