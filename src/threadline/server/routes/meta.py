@@ -23,7 +23,9 @@ FEATURES = [
     "tombstones",
     "change-cursor",
     "transcripts",
+    "transcript-parts",
     "handoff",
+    "scopes",
 ]
 
 
