@@ -42,7 +42,8 @@ ALLOWED: dict[str, set[str]] = {
     "watch": {"config", "protocol", "sources", "store"},
     "daemon": {"config", "paths", "sources", "store", "sync", "watch"},
     "storage": set(),
-    "services": {"protocol", "storage"},
+    "search": {"protocol", "storage"},
+    "services": {"protocol", "search", "storage"},
     "web": {"protocol", "services"},
     "server": {"paths", "protocol", "services", "storage", "web"},
     "cli": {

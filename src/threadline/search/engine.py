@@ -1,0 +1,302 @@
+"""The two searches over the index, on SQLite and PostgreSQL alike: ranked word matches and
+substring matches.
+
+:func:`ranked` finds the entries whose words match a :class:`~threadline.search.query.Query`
+and scores them — SQLite FTS5's ``bm25()`` with the body weighted :data:`BODY_WEIGHT` times
+the tool column, PostgreSQL's ``ts_rank_cd`` (weights ``A`` 1.0 and ``C`` 0.2, divided by
+1 + the log of the entry's length) — best first, newest first among equals.
+
+The cost of ranking grows with the number of matches, so only the :data:`RANKED` most
+recently stored matches (after the filters) are ranked: a word found in a million entries is
+answered from its newest matches in milliseconds, and a query that matches fewer entries is
+ranked exactly. Adding a word or a filter is how an older match of a very common word is
+found. On SQLite, the matches walked to fill that set are bounded as well
+(:data:`WALKED`): past them, a narrow filter on a very common word stops looking.
+
+:func:`substrings` finds the entries whose searchable text contains every needle of a plain
+query, newest first — the FTS5 trigram index (or ``pg_trgm``) gives candidates, checked
+against the text. It runs after the word matches, for what they did not find (``Limiter`` in
+``RateLimiter``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from threadline.search.query import MIN_SUBSTRING_CHARS, Query, Term
+from threadline.search.text import INDEXED_CHARS, searchable_text
+from threadline.storage.schema import entries, threads
+
+log = logging.getLogger("threadline.search")
+
+#: Matches ranked per query: the most recently stored ones.
+RANKED = 1000
+#: SQLite: matches walked (newest first) to find the ranked ones.
+WALKED = 50_000
+#: Candidates of a substring search checked against the text.
+SUBSTRING_CANDIDATES = 2000
+#: FTS5 ``bm25()`` weight of the body column; the tool column's is 1.
+BODY_WEIGHT = 5.0
+#: Trigrams of one needle asked of the index (the text check does the rest).
+_TRIGRAMS_PER_NEEDLE = 16
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What narrows a search besides its words. ``user_id`` always applies."""
+
+    user_id: int
+    project: str | None = None
+    kinds: tuple[str, ...] = ()
+    thread_id: str | None = None
+    role: str | None = None
+    #: ``ts`` from (inclusive) and before (exclusive), as stored text.
+    ts_from: str | None = None
+    ts_before: str | None = None
+    #: Only entries whose ``change`` is at most this (what existed at the first page).
+    horizon: int | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    pk: int
+    score: float
+    ts: str
+
+
+def conditions(filters: Filters) -> list[sa.ColumnElement[bool]]:
+    """The filters on ``entries`` joined with ``threads``, the user's own live threads first."""
+    found = [entries.c.user_id == filters.user_id, threads.c.deleted_at.is_(None)]
+    if filters.project is not None:
+        found.append(threads.c.project == filters.project)
+    if filters.kinds:
+        found.append(threads.c.kind.in_(filters.kinds))
+    if filters.thread_id is not None:
+        found.append(entries.c.thread_id == filters.thread_id)
+    if filters.role is not None:
+        found.append(entries.c.role == filters.role)
+    if filters.ts_from is not None:
+        found.append(entries.c.ts >= filters.ts_from)
+    if filters.ts_before is not None:
+        found.append(entries.c.ts < filters.ts_before)
+    if filters.horizon is not None:
+        found.append(entries.c.change <= filters.horizon)
+    return found
+
+
+def ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int = RANKED) -> list[Match]:
+    """The word matches of ``query`` best first (see the module docstring)."""
+    if not query.has_words:
+        return []
+    if conn.dialect.name == "sqlite":
+        matches = _sqlite_ranked(conn, query, filters, limit)
+    else:
+        matches = _pg_ranked(conn, query, filters, limit)
+    matches.sort(key=lambda m: (m.ts, m.pk), reverse=True)  # newest first among equals
+    matches.sort(key=lambda m: -m.score)
+    return matches
+
+
+def substrings(
+    conn: sa.Connection, query: Query, filters: Filters, want: int, skip: set[int]
+) -> list[int]:
+    """Up to ``want`` entries (newest first, none of ``skip``) whose text contains every
+    needle of ``query``; empty when the query has no substring form."""
+    if not query.needles or want <= 0:
+        return []
+    if conn.dialect.name == "sqlite":
+        return _sqlite_substrings(conn, query.needles, filters, want, skip)
+    return _pg_substrings(conn, query.needles, filters, want, skip)
+
+
+def _joined(source: sa.FromClause, key: sa.ColumnElement[Any]) -> sa.Join:
+    return source.join(entries, entries.c.pk == key).join(
+        threads, threads.c.id == entries.c.thread_id
+    )
+
+
+# --- SQLite ----------------------------------------------------------------------------------
+
+_FTS = sa.table("entries_fts", sa.column("rowid", sa.Integer))
+_TRIGRAM = sa.table("entries_trigram", sa.column("rowid", sa.Integer))
+
+
+def fts5_match(query: Query) -> str:
+    """``query`` in FTS5's syntax, every word quoted."""
+    groups = [" OR ".join(_fts5_term(term) for term in group) for group in query.groups]
+    positive = " AND ".join(f"({group})" for group in groups)
+    if not query.excluded:
+        return positive
+    excluded = " OR ".join(_fts5_term(term) for term in query.excluded)
+    return f"({positive}) NOT ({excluded})"
+
+
+def _fts5_term(term: Term) -> str:
+    phrase = '"' + " ".join(term.words).replace('"', '""') + '"'
+    return phrase + "*" if term.prefix else phrase
+
+
+def _sqlite_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) -> list[Match]:
+    match = fts5_match(query)
+    floor = _sqlite_floor(conn, match)
+    score = sa.func.bm25(sa.literal_column("entries_fts"), BODY_WEIGHT, 1.0)
+    statement = (
+        sa.select(_FTS.c.rowid, score, entries.c.ts)
+        .select_from(_joined(_FTS, _FTS.c.rowid))
+        .where(sa.text("entries_fts MATCH :match").bindparams(match=match))
+        .where(*conditions(filters))
+        .order_by(_FTS.c.rowid.desc())
+        .limit(limit)
+    )
+    if floor is not None:
+        statement = statement.where(_FTS.c.rowid >= floor)
+    return [Match(int(pk), -float(bm25), str(ts)) for pk, bm25, ts in conn.execute(statement)]
+
+
+def _sqlite_floor(conn: sa.Connection, match: str) -> int | None:
+    """The oldest of the :data:`WALKED` newest matches, if there are more."""
+    row = conn.execute(
+        sa.text(
+            "SELECT rowid FROM entries_fts WHERE entries_fts MATCH :match "
+            "ORDER BY rowid DESC LIMIT 1 OFFSET :walked"
+        ),
+        {"match": match, "walked": WALKED - 1},
+    ).first()
+    return None if row is None else int(row[0])
+
+
+def trigram_match(needles: tuple[str, ...]) -> str | None:
+    """The trigrams of the needles, all required (``detail=none`` has no phrases), or ``None``
+    when no needle is long enough."""
+    grams: list[str] = []
+    for needle in needles:
+        if len(needle) < MIN_SUBSTRING_CHARS:
+            continue
+        found = [needle[i : i + 3] for i in range(len(needle) - 2)]
+        step = max(1, len(found) // _TRIGRAMS_PER_NEEDLE)
+        chosen = [*found[::step][:_TRIGRAMS_PER_NEEDLE], found[-1]]
+        grams.extend(g for g in dict.fromkeys(chosen) if g not in grams)
+    if not grams:
+        return None
+    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
+
+
+def _sqlite_substrings(
+    conn: sa.Connection, needles: tuple[str, ...], filters: Filters, want: int, skip: set[int]
+) -> list[int]:
+    match = trigram_match(needles)
+    if match is None:
+        return []
+    statement = (
+        sa.select(entries.c.pk, entries.c.text, entries.c.parts)
+        .select_from(_joined(_TRIGRAM, _TRIGRAM.c.rowid))
+        .where(sa.text("entries_trigram MATCH :match").bindparams(match=match))
+        .where(*conditions(filters))
+        .order_by(_TRIGRAM.c.rowid.desc())
+        .limit(SUBSTRING_CANDIDATES)
+    )
+    return _checked(conn.execute(statement), needles, want, skip)
+
+
+def _checked(rows: Iterator[Any], needles: tuple[str, ...], want: int, skip: set[int]) -> list[int]:
+    """The rows whose indexed text holds every needle, until ``want`` are found."""
+    found: list[int] = []
+    for pk, text, parts in rows:
+        if pk in skip:
+            continue
+        indexed = searchable_text(text[:INDEXED_CHARS], parts).lower()
+        if all(needle in indexed for needle in needles):
+            found.append(int(pk))
+            if len(found) >= want:
+                break
+    return found
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+
+_SEARCH = sa.table("entry_search", sa.column("pk", sa.BigInteger), sa.column("doc"))
+_SIMPLE: sa.ColumnClause[Any] = sa.literal_column("'pg_catalog.simple'::regconfig")
+#: A search may not run longer than this on PostgreSQL.
+PG_TIMEOUT_MS = 10_000
+
+
+def tsquery(query: Query) -> str:
+    """``query`` in ``to_tsquery`` syntax: words are letters and digits only, quoted."""
+    groups = [" | ".join(_ts_term(term) for term in group) for group in query.groups]
+    positive = " & ".join(f"( {group} )" for group in groups)
+    if not query.excluded:
+        return positive
+    excluded = " | ".join(_ts_term(term) for term in query.excluded)
+    return f"( {positive} ) & !( {excluded} )"
+
+
+def _ts_term(term: Term) -> str:
+    words = [f"'{word}'" for word in term.words]
+    if term.prefix:
+        words[-1] += ":*"
+    return "( " + " <-> ".join(words) + " )"
+
+
+def _pg_prepare(conn: sa.Connection) -> None:
+    """Plan every search for its own words (a generic plan cannot tell a rare word from a
+    common one), and bound its time."""
+    conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {PG_TIMEOUT_MS}")
+
+
+def _pg_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) -> list[Match]:
+    _pg_prepare(conn)
+    parsed = sa.func.to_tsquery(_SIMPLE, sa.bindparam("tsquery", tsquery(query)))
+    score = sa.func.ts_rank_cd(_SEARCH.c.doc, parsed, 1)
+    statement = (
+        sa.select(_SEARCH.c.pk, score, entries.c.ts)
+        .select_from(_joined(_SEARCH, _SEARCH.c.pk))
+        .where(_SEARCH.c.doc.op("@@")(parsed))
+        .where(*conditions(filters))
+        .order_by(_SEARCH.c.pk.desc())
+        .limit(limit)
+    )
+    return [Match(int(pk), float(rank), str(ts)) for pk, rank, ts in conn.execute(statement)]
+
+
+_warned = False
+
+
+def pg_substrings_available(conn: sa.Connection) -> bool:
+    """Whether migration 0005 could build the ``pg_trgm`` index (said once in the log when
+    not)."""
+    global _warned
+    present = conn.exec_driver_sql("SELECT to_regclass('ix_entries_search_trgm')").scalar()
+    if present is None and not _warned:
+        _warned = True
+        log.warning("pg_trgm index missing: search finds words, not substrings inside them")
+    return present is not None
+
+
+def _like(needle: str) -> str:
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _pg_substrings(
+    conn: sa.Connection, needles: tuple[str, ...], filters: Filters, want: int, skip: set[int]
+) -> list[int]:
+    if not pg_substrings_available(conn):
+        return []
+    _pg_prepare(conn)
+    text = sa.func.threadline_search_text(entries.c.text, entries.c.parts)
+    statement = (
+        sa.select(entries.c.pk)
+        .select_from(entries.join(threads, threads.c.id == entries.c.thread_id))
+        .where(*(text.like(_like(needle), escape="\\") for needle in needles))
+        .where(*conditions(filters))
+        .order_by(entries.c.pk.desc())
+        .limit(want + len(skip))
+    )
+    found = [int(pk) for pk in conn.execute(statement).scalars() if pk not in skip]
+    return found[:want]
