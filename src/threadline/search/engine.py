@@ -29,15 +29,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from threadline.search.query import MIN_SUBSTRING_CHARS, Query, Term
-from threadline.search.text import INDEXED_CHARS, searchable_text
-from threadline.storage.schema import entries, threads
+from threadline.search.text import substring_text
 
 log = logging.getLogger("threadline.search")
 
 #: Matches ranked per query: the most recently stored ones.
-RANKED = 1000
+RANKED = 500
 #: SQLite: matches walked (newest first) to find the ranked ones.
-WALKED = 50_000
+WALKED = 20_000
 #: Candidates of a substring search checked against the text.
 SUBSTRING_CANDIDATES = 2000
 #: FTS5 ``bm25()`` weight of the body column; the tool column's is 1.
@@ -69,24 +68,31 @@ class Match:
     ts: str
 
 
-def conditions(filters: Filters) -> list[sa.ColumnElement[bool]]:
-    """The filters on ``entries`` joined with ``threads``, the user's own live threads first."""
-    found = [entries.c.user_id == filters.user_id, threads.c.deleted_at.is_(None)]
-    if filters.project is not None:
-        found.append(threads.c.project == filters.project)
+def where(filters: Filters) -> tuple[str, dict[str, Any]]:
+    """The filters as SQL over ``entries e`` joined with ``threads t`` — the user's own entries
+    in live threads, always — and their parameters."""
+    clauses = ["e.user_id = :user_id", "t.deleted_at IS NULL"]
+    params: dict[str, Any] = {"user_id": filters.user_id}
+    optional = (
+        ("project", "t.project = :project", filters.project),
+        ("thread_id", "e.thread_id = :thread_id", filters.thread_id),
+        ("role", "e.role = :role", filters.role),
+        ("ts_from", "e.ts >= :ts_from", filters.ts_from),
+        ("ts_before", "e.ts < :ts_before", filters.ts_before),
+        ("horizon", "e.change <= :horizon", filters.horizon),
+    )
+    for name, clause, value in optional:
+        if value is not None:
+            clauses.append(clause)
+            params[name] = value
     if filters.kinds:
-        found.append(threads.c.kind.in_(filters.kinds))
-    if filters.thread_id is not None:
-        found.append(entries.c.thread_id == filters.thread_id)
-    if filters.role is not None:
-        found.append(entries.c.role == filters.role)
-    if filters.ts_from is not None:
-        found.append(entries.c.ts >= filters.ts_from)
-    if filters.ts_before is not None:
-        found.append(entries.c.ts < filters.ts_before)
-    if filters.horizon is not None:
-        found.append(entries.c.change <= filters.horizon)
-    return found
+        names = [f"kind{i}" for i in range(len(filters.kinds))]
+        clauses.append(f"t.kind IN ({', '.join(':' + n for n in names)})")
+        params.update(zip(names, filters.kinds, strict=True))
+    return " AND ".join(clauses), params
+
+
+_FROM = "JOIN entries e ON e.pk = {key} JOIN threads t ON t.id = e.thread_id"
 
 
 def ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int = RANKED) -> list[Match]:
@@ -114,16 +120,7 @@ def substrings(
     return _pg_substrings(conn, query.needles, filters, want, skip)
 
 
-def _joined(source: sa.FromClause, key: sa.ColumnElement[Any]) -> sa.Join:
-    return source.join(entries, entries.c.pk == key).join(
-        threads, threads.c.id == entries.c.thread_id
-    )
-
-
 # --- SQLite ----------------------------------------------------------------------------------
-
-_FTS = sa.table("entries_fts", sa.column("rowid", sa.Integer))
-_TRIGRAM = sa.table("entries_trigram", sa.column("rowid", sa.Integer))
 
 
 def fts5_match(query: Query) -> str:
@@ -143,19 +140,19 @@ def _fts5_term(term: Term) -> str:
 
 def _sqlite_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) -> list[Match]:
     match = fts5_match(query)
+    clauses, params = where(filters)
     floor = _sqlite_floor(conn, match)
-    score = sa.func.bm25(sa.literal_column("entries_fts"), BODY_WEIGHT, 1.0)
-    statement = (
-        sa.select(_FTS.c.rowid, score, entries.c.ts)
-        .select_from(_joined(_FTS, _FTS.c.rowid))
-        .where(sa.text("entries_fts MATCH :match").bindparams(match=match))
-        .where(*conditions(filters))
-        .order_by(_FTS.c.rowid.desc())
-        .limit(limit)
-    )
     if floor is not None:
-        statement = statement.where(_FTS.c.rowid >= floor)
-    return [Match(int(pk), -float(bm25), str(ts)) for pk, bm25, ts in conn.execute(statement)]
+        clauses += " AND entries_fts.rowid >= :floor"
+    sql = (
+        f"SELECT entries_fts.rowid, bm25(entries_fts, {BODY_WEIGHT}, 1.0), e.ts "
+        f"FROM entries_fts {_FROM.format(key='entries_fts.rowid')} "
+        f"WHERE entries_fts MATCH :match AND {clauses} "
+        "ORDER BY entries_fts.rowid DESC LIMIT :limit"
+    )
+    params.update(match=match, floor=floor, limit=limit)
+    rows = conn.execute(sa.text(sql), params)
+    return [Match(int(pk), -float(bm25), str(ts)) for pk, bm25, ts in rows]
 
 
 def _sqlite_floor(conn: sa.Connection, match: str) -> int | None:
@@ -192,24 +189,24 @@ def _sqlite_substrings(
     match = trigram_match(needles)
     if match is None:
         return []
-    statement = (
-        sa.select(entries.c.pk, entries.c.text, entries.c.parts)
-        .select_from(_joined(_TRIGRAM, _TRIGRAM.c.rowid))
-        .where(sa.text("entries_trigram MATCH :match").bindparams(match=match))
-        .where(*conditions(filters))
-        .order_by(_TRIGRAM.c.rowid.desc())
-        .limit(SUBSTRING_CANDIDATES)
+    clauses, params = where(filters)
+    sql = (
+        "SELECT e.pk, e.role, e.text, e.parts "
+        f"FROM entries_trigram {_FROM.format(key='entries_trigram.rowid')} "
+        f"WHERE entries_trigram MATCH :match AND {clauses} "
+        "ORDER BY entries_trigram.rowid DESC LIMIT :limit"
     )
-    return _checked(conn.execute(statement), needles, want, skip)
+    params.update(match=match, limit=SUBSTRING_CANDIDATES)
+    return _checked(conn.execute(sa.text(sql), params), needles, want, skip)
 
 
 def _checked(rows: Iterator[Any], needles: tuple[str, ...], want: int, skip: set[int]) -> list[int]:
     """The rows whose indexed text holds every needle, until ``want`` are found."""
     found: list[int] = []
-    for pk, text, parts in rows:
+    for pk, role, text, parts in rows:
         if pk in skip:
             continue
-        indexed = searchable_text(text[:INDEXED_CHARS], parts).lower()
+        indexed = substring_text(role, text, parts).lower()
         if all(needle in indexed for needle in needles):
             found.append(int(pk))
             if len(found) >= want:
@@ -219,10 +216,9 @@ def _checked(rows: Iterator[Any], needles: tuple[str, ...], want: int, skip: set
 
 # --- PostgreSQL ------------------------------------------------------------------------------
 
-_SEARCH = sa.table("entry_search", sa.column("pk", sa.BigInteger), sa.column("doc"))
-_SIMPLE: sa.ColumnClause[Any] = sa.literal_column("'pg_catalog.simple'::regconfig")
 #: A search may not run longer than this on PostgreSQL.
 PG_TIMEOUT_MS = 10_000
+_TSQUERY = "to_tsquery('pg_catalog.simple'::regconfig, :tsquery)"
 
 
 def tsquery(query: Query) -> str:
@@ -251,17 +247,16 @@ def _pg_prepare(conn: sa.Connection) -> None:
 
 def _pg_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) -> list[Match]:
     _pg_prepare(conn)
-    parsed = sa.func.to_tsquery(_SIMPLE, sa.bindparam("tsquery", tsquery(query)))
-    score = sa.func.ts_rank_cd(_SEARCH.c.doc, parsed, 1)
-    statement = (
-        sa.select(_SEARCH.c.pk, score, entries.c.ts)
-        .select_from(_joined(_SEARCH, _SEARCH.c.pk))
-        .where(_SEARCH.c.doc.op("@@")(parsed))
-        .where(*conditions(filters))
-        .order_by(_SEARCH.c.pk.desc())
-        .limit(limit)
+    clauses, params = where(filters)
+    sql = (
+        f"SELECT s.pk, ts_rank_cd(s.doc, {_TSQUERY}, 1), e.ts "
+        f"FROM entry_search s {_FROM.format(key='s.pk')} "
+        f"WHERE s.doc @@ {_TSQUERY} AND {clauses} "
+        "ORDER BY s.pk DESC LIMIT :limit"
     )
-    return [Match(int(pk), float(rank), str(ts)) for pk, rank, ts in conn.execute(statement)]
+    params.update(tsquery=tsquery(query), limit=limit)
+    rows = conn.execute(sa.text(sql), params)
+    return [Match(int(pk), float(rank), str(ts)) for pk, rank, ts in rows]
 
 
 _warned = False
@@ -289,14 +284,15 @@ def _pg_substrings(
     if not pg_substrings_available(conn):
         return []
     _pg_prepare(conn)
-    text = sa.func.threadline_search_text(entries.c.text, entries.c.parts)
-    statement = (
-        sa.select(entries.c.pk)
-        .select_from(entries.join(threads, threads.c.id == entries.c.thread_id))
-        .where(*(text.like(_like(needle), escape="\\") for needle in needles))
-        .where(*conditions(filters))
-        .order_by(entries.c.pk.desc())
-        .limit(want + len(skip))
+    clauses, params = where(filters)
+    likes = []
+    for i, needle in enumerate(needles):
+        likes.append(f"threadline_search_text(e.role, e.text, e.parts) LIKE :needle{i}")
+        params[f"needle{i}"] = _like(needle)
+    sql = (
+        "SELECT e.pk FROM entries e JOIN threads t ON t.id = e.thread_id "
+        f"WHERE {' AND '.join(likes)} AND {clauses} ORDER BY e.pk DESC LIMIT :limit"
     )
-    found = [int(pk) for pk in conn.execute(statement).scalars() if pk not in skip]
+    params["limit"] = want + len(skip)
+    found = [int(pk) for pk in conn.execute(sa.text(sql), params).scalars() if pk not in skip]
     return found[:want]

@@ -75,6 +75,17 @@ def searchable_text(text: str, parts: str | None) -> str:
     return f"{text}\n{calls}" if text else calls
 
 
+def substring_text(role: str, text: str, parts: str | None) -> str:
+    """What the trigram index holds of an entry: the text of a prompt or reply, then its tool
+    calls (tool output is left out), each cut at :data:`INDEXED_CHARS`."""
+    body = text[:INDEXED_CHARS] if role in ("user", "assistant") else ""
+    try:
+        calls = tool_calls(json.loads(parts)) if parts else ""
+    except (ValueError, RecursionError):
+        calls = ""
+    return f"{body}\n{calls[:INDEXED_CHARS]}"
+
+
 @dataclass(frozen=True)
 class Snippet:
     text: str

@@ -7,7 +7,9 @@ What is indexed, per entry (the same on both databases):
 - ``tool`` — the ``text`` of ``system`` and ``tool`` entries (tool results, command output)
   and every tool call's name and the scalar values of its input, from ``parts``: ranked lower.
 
-Each is cut at :data:`INDEXED_CHARS` characters. Triggers on ``entries`` write the index in the
+Each is cut at :data:`INDEXED_CHARS` characters. Substrings (the trigram indexes) are indexed
+in the body and the tool calls, not in tool output: that is most of the bytes of a session,
+and every word of it is in the word index anyway. Triggers on ``entries`` write the index in the
 transaction that inserts, updates or deletes the entry, whichever code path does it.
 
 SQLite: two contentless FTS5 tables keyed by the entry's ``pk`` — ``entries_fts`` (words,
@@ -73,9 +75,7 @@ def _sqlite_columns(row: str) -> tuple[str, str, str]:
         f"substr(CASE WHEN {row}.role IN {_PROSE} THEN '' ELSE {row}.text END "
         f"|| char(10) || {calls}, 1, {INDEXED_CHARS})"
     )
-    substring = (
-        f"substr({row}.text, 1, {INDEXED_CHARS}) || char(10) || substr({calls}, 1, {INDEXED_CHARS})"
-    )
+    substring = f"{body} || char(10) || substr({calls}, 1, {INDEXED_CHARS})"
     return body, tool, substring
 
 
@@ -181,10 +181,10 @@ def _postgresql(conn: sa.Connection) -> None:
     _run(
         conn,
         f"""
-        CREATE FUNCTION {s}.threadline_search_text(body text, parts text) RETURNS text
-        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-          SELECT lower(left(body, {INDEXED_CHARS}) || E'\\n'
-                       || left({s}.threadline_tool_calls(parts), {INDEXED_CHARS}))
+        CREATE FUNCTION {s}.threadline_search_text(role text, body text, parts text)
+        RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+          SELECT lower(left(CASE WHEN role IN {_PROSE} THEN body ELSE '' END, {INDEXED_CHARS})
+                       || E'\\n' || left({s}.threadline_tool_calls(parts), {INDEXED_CHARS}))
         $$
         """,
     )
@@ -239,7 +239,7 @@ def _pg_trigram(conn: sa.Connection, schema: str) -> None:
         _run(
             conn,
             "CREATE INDEX ix_entries_search_trgm ON entries USING gin "
-            f'({schema}.threadline_search_text(text, parts) "{where}".gin_trgm_ops)',
+            f'({schema}.threadline_search_text(role, text, parts) "{where}".gin_trgm_ops)',
         )
     except sa.exc.DBAPIError as exc:
         savepoint.rollback()
