@@ -23,10 +23,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from threadline import protocol as p
 from threadline.errors import ValidationFailed
 
 #: Longest query accepted (characters).
-MAX_QUERY_CHARS = 500
+MAX_QUERY_CHARS = p.MAX_SEARCH_QUERY_CHARS
 #: Most words in one query.
 MAX_WORDS = 50
 #: A prefix (``abc*``) needs this many characters; ``ab*`` is the word ``ab``.

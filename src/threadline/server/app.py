@@ -26,18 +26,26 @@ from threadline.server import errors
 from threadline.server.body import ProtocolMiddleware
 from threadline.server.openapi import openapi_schema
 from threadline.server.routes import auth, meta, sync, threads
+from threadline.server.routes import search as search_api
 from threadline.server.settings import ServerSettings, settings_from_env
 from threadline.services.auth import LoginLimiter
 from threadline.services.context import AppState
 from threadline.services.push import PushLimits
 from threadline.storage.database import Database, open_database
 from threadline.web import account, list_page, live, signin, thread_page
+from threadline.web import search as search_page
 from threadline.web.templating import STATIC
 
 DESCRIPTION = "Threadline sync protocol v1; see docs/protocol.md for the rules behind each route."
 
 #: The JSON API (``/healthz`` and ``/api/v1/…``), in the OpenAPI schema.
-API_ROUTERS: list[APIRouter] = [meta.router, auth.router, sync.router, threads.router]
+API_ROUTERS: list[APIRouter] = [
+    meta.router,
+    auth.router,
+    sync.router,
+    threads.router,
+    search_api.router,
+]
 #: The web UI's pages, in matching order: ``/threads/rows`` (``list_page``) comes before the
 #: pattern ``/threads/{thread_id}`` (``thread_page``).
 WEB_ROUTERS: list[APIRouter] = [
@@ -46,6 +54,7 @@ WEB_ROUTERS: list[APIRouter] = [
     thread_page.router,
     live.router,
     account.router,
+    search_page.router,
 ]
 
 

@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, time
 
 import sqlalchemy as sa
 
+from threadline import protocol as p
 from threadline.errors import ValidationFailed
 from threadline.protocol.models import Kind, Role
 from threadline.search import engine
@@ -37,9 +38,9 @@ from threadline.storage.database import Database
 from threadline.storage.schema import entries, threads
 from threadline.storage.values import ts_text
 
-DEFAULT_LIMIT = 20
+DEFAULT_LIMIT = p.DEFAULT_SEARCH_LIMIT
 #: Most results in one page.
-MAX_LIMIT = 100
+MAX_LIMIT = p.MAX_SEARCH_LIMIT
 #: The agents whose sessions are threads of that kind.
 AGENTS = ("claude-code", "codex")
 #: Deepest offset a cursor may carry: past every word and substring candidate.
