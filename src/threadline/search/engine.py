@@ -34,8 +34,10 @@ from threadline.search.text import substring_text
 log = logging.getLogger("threadline.search")
 
 #: Matches ranked per query: the most recently stored ones.
-RANKED = 500
-#: SQLite: matches walked (newest first) to find the ranked ones.
+RANKED = 300
+#: SQLite: the newest entries looked at first; most queries find their matches there.
+RECENT = 20_000
+#: SQLite: matches walked (newest first) to find the ranked ones, at most.
 WALKED = 20_000
 #: Candidates of a substring search checked against the text.
 SUBSTRING_CANDIDATES = 2000
@@ -139,9 +141,22 @@ def _fts5_term(term: Term) -> str:
 
 
 def _sqlite_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) -> list[Match]:
+    """The ``limit`` newest matches, scored: first among the :data:`RECENT` newest entries
+    (where a common word finds them all), else among the :data:`WALKED` newest matches."""
     match = fts5_match(query)
+    newest = conn.execute(sa.text("SELECT max(pk) FROM entries")).scalar()
+    if newest is None:
+        return []
+    found = _sqlite_walk(conn, match, filters, limit, int(newest) - RECENT + 1)
+    if len(found) < limit and int(newest) > RECENT:
+        found = _sqlite_walk(conn, match, filters, limit, _sqlite_floor(conn, match))
+    return found
+
+
+def _sqlite_walk(
+    conn: sa.Connection, match: str, filters: Filters, limit: int, floor: int | None
+) -> list[Match]:
     clauses, params = where(filters)
-    floor = _sqlite_floor(conn, match)
     if floor is not None:
         clauses += " AND entries_fts.rowid >= :floor"
     sql = (

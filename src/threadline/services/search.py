@@ -191,8 +191,13 @@ class _Search:
             role=params.role,
             ts_from=_day_text(params.since) if params.since else None,
             ts_before=_day_text(until) if until else None,
-            horizon=self.horizon,
+            # A SQLite read is one snapshot, in which the first page sees exactly what the
+            # horizon covers; PostgreSQL reads each statement afresh, so it always filters.
+            horizon=self.horizon if self._needs_horizon() else None,
         )
+
+    def _needs_horizon(self) -> bool:
+        return self.params.cursor is not None or self.conn.dialect.name != "sqlite"
 
     def page(self) -> SearchPage:
         limit = self.params.limit

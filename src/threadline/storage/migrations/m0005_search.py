@@ -57,11 +57,13 @@ def upgrade(op: Operations) -> None:
 def _sqlite_tool_calls(row: str) -> str:
     """Every tool call of ``row.parts``: its name and its input's scalar values, one a line."""
     return (
+        f"CASE WHEN instr({row}.parts, '\"tool_call\"') > 0 THEN "
         "coalesce((SELECT group_concat(coalesce(json_extract(j.value, '$.name'), '') || ' ' || "
         "coalesce((SELECT group_concat(t.atom, ' ') FROM json_tree(j.value, '$.input') AS t "
         "WHERE t.atom IS NOT NULL), ''), char(10)) "
         f"FROM json_each({row}.parts) AS j "
-        "WHERE j.type = 'object' AND json_extract(j.value, '$.type') = 'tool_call'), '')"
+        "WHERE j.type = 'object' AND json_extract(j.value, '$.type') = 'tool_call'), '') "
+        "ELSE '' END"
     )
 
 
@@ -148,18 +150,44 @@ def _postgresql(conn: sa.Connection) -> None:
     s = f'"{schema}"'
     blanks = _pg_literal(" " * len(PUNCTUATION))
     punctuation = _pg_literal(PUNCTUATION)
+    # PL/pgSQL rather than SQL functions: these cannot be inlined, and a SQL function that is
+    # not inlined is planned again for each row a trigger or an index expression hands it.
     _run(
         conn,
         f"""
         CREATE FUNCTION {s}.threadline_tool_calls(parts text) RETURNS text
-        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-          SELECT coalesce(string_agg(coalesce(e->>'name', '') || ' ' || coalesce((
+        LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+        DECLARE found text;
+        BEGIN
+          IF parts IS NULL OR position('"tool_call"' IN parts) = 0 THEN
+            RETURN '';
+          END IF;
+          SELECT string_agg(coalesce(e->>'name', '') || ' ' || coalesce((
               SELECT string_agg(v #>> '{{}}', ' ')
               FROM jsonb_path_query(e->'input', 'strict $.**') AS v
-              WHERE jsonb_typeof(v) IN ('string', 'number', 'boolean')), ''), E'\\n'), '')
+              WHERE jsonb_typeof(v) IN ('string', 'number', 'boolean')), ''), E'\\n')
+          INTO found
           FROM jsonb_array_elements(CASE WHEN jsonb_typeof(parts::jsonb) = 'array'
                                     THEN parts::jsonb ELSE '[]'::jsonb END) AS e
-          WHERE jsonb_typeof(e) = 'object' AND e->>'type' = 'tool_call'
+          WHERE jsonb_typeof(e) = 'object' AND e->>'type' = 'tool_call';
+          RETURN coalesce(found, '');
+        END
+        $$
+        """,
+    )
+    _run(
+        conn,
+        f"""
+        CREATE FUNCTION {s}.threadline_words(body text, weight "char") RETURNS tsvector
+        LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+        BEGIN
+          IF body = '' THEN
+            RETURN ''::tsvector;
+          END IF;
+          RETURN setweight(to_tsvector('pg_catalog.simple'::regconfig,
+                           translate(left(body, {INDEXED_CHARS}), {punctuation}, {blanks})),
+                           weight);
+        END
         $$
         """,
     )
@@ -167,14 +195,14 @@ def _postgresql(conn: sa.Connection) -> None:
         conn,
         f"""
         CREATE FUNCTION {s}.threadline_search_doc(role text, body text, parts text)
-        RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-          SELECT setweight(to_tsvector('pg_catalog.simple'::regconfig, translate(
-                   left(CASE WHEN role IN {_PROSE} THEN body ELSE '' END, {INDEXED_CHARS}),
-                   {punctuation}, {blanks})), 'A')
-              || setweight(to_tsvector('pg_catalog.simple'::regconfig, translate(
-                   left(CASE WHEN role IN {_PROSE} THEN '' ELSE body END || E'\\n'
-                        || {s}.threadline_tool_calls(parts), {INDEXED_CHARS}),
-                   {punctuation}, {blanks})), 'C')
+        RETURNS tsvector LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+        DECLARE calls text := {s}.threadline_tool_calls(parts);
+        BEGIN
+          IF role IN {_PROSE} THEN
+            RETURN {s}.threadline_words(body, 'A') || {s}.threadline_words(calls, 'C');
+          END IF;
+          RETURN {s}.threadline_words(body || E'\\n' || calls, 'C');
+        END
         $$
         """,
     )
@@ -182,9 +210,11 @@ def _postgresql(conn: sa.Connection) -> None:
         conn,
         f"""
         CREATE FUNCTION {s}.threadline_search_text(role text, body text, parts text)
-        RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-          SELECT lower(left(CASE WHEN role IN {_PROSE} THEN body ELSE '' END, {INDEXED_CHARS})
-                       || E'\\n' || left({s}.threadline_tool_calls(parts), {INDEXED_CHARS}))
+        RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+        BEGIN
+          RETURN lower(left(CASE WHEN role IN {_PROSE} THEN body ELSE '' END, {INDEXED_CHARS})
+                       || E'\\n' || left({s}.threadline_tool_calls(parts), {INDEXED_CHARS}));
+        END
         $$
         """,
     )
