@@ -188,6 +188,11 @@ def _threads(db: Database, user_id: int, base: datetime) -> None:
                 )
             )
         conn.execute(user_cursors.update().where(user_cursors.c.user_id == user_id).values(value=1))
+        if db.dialect == "postgresql":  # the streams took explicit keys: move the sequence on
+            conn.exec_driver_sql(
+                "SELECT setval(pg_get_serial_sequence('streams', 'pk'), "
+                "(SELECT max(pk) FROM streams))"
+            )
 
 
 # --- building --------------------------------------------------------------------------------

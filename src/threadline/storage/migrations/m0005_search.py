@@ -16,7 +16,11 @@ SQLite: two contentless FTS5 tables keyed by the entry's ``pk`` — ``entries_ft
 ``unicode61``: letters and digits make words, case folded) and ``entries_trigram`` (every
 three characters, ``detail=none``: candidates for substring search, checked against the text
 afterwards). Contentless tables store no copy of the text; their delete trigger gives FTS5 the
-same values again.
+same values again (from the view ``entries_search_source``, the one definition of the
+indexed columns). A new row does not go into FTS5 from its trigger — FTS5 writes its pending
+terms out at each trigger's savepoint, a segment per row, about ten times the cost — but into
+``entries_search_pending``, which ``Database.write`` folds into FTS5 with one statement just
+before every commit (``threadline.storage.search_index``): still the same transaction.
 
 PostgreSQL: ``entry_search`` holds a weighted ``tsvector`` per entry (``A`` body, ``C`` tool;
 ASCII punctuation read as spaces, the ``simple`` configuration, so words split as on SQLite)
@@ -81,21 +85,15 @@ def _sqlite_columns(row: str) -> tuple[str, str, str]:
     return body, tool, substring
 
 
-def _sqlite_add(row: str) -> str:
-    body, tool, substring = _sqlite_columns(row)
-    return (
-        f"INSERT INTO entries_fts(rowid, body, tool) VALUES ({row}.pk, {body}, {tool}); "
-        f"INSERT INTO entries_trigram(rowid, text) VALUES ({row}.pk, {substring});"
-    )
-
-
 def _sqlite_remove(row: str) -> str:
+    """Take ``row`` out of the FTS5 tables, unless it is still waiting to go in."""
     body, tool, substring = _sqlite_columns(row)
+    waiting = f"EXISTS (SELECT 1 FROM entries_search_pending WHERE pk = {row}.pk)"
     return (
         "INSERT INTO entries_fts(entries_fts, rowid, body, tool) "
-        f"VALUES ('delete', {row}.pk, {body}, {tool}); "
+        f"SELECT 'delete', {row}.pk, {body}, {tool} WHERE NOT {waiting}; "
         "INSERT INTO entries_trigram(entries_trigram, rowid, text) "
-        f"VALUES ('delete', {row}.pk, {substring});"
+        f"SELECT 'delete', {row}.pk, {substring} WHERE NOT {waiting};"
     )
 
 
@@ -110,22 +108,29 @@ def _sqlite(conn: sa.Connection) -> None:
     )
     body, tool, substring = _sqlite_columns("entries")
     conn.exec_driver_sql(
-        f"INSERT INTO entries_fts(rowid, body, tool) SELECT pk, {body}, {tool} FROM entries"
+        f"CREATE VIEW entries_search_source AS SELECT pk, {body} AS body, {tool} AS tool, "
+        f"{substring} AS substring FROM entries"
+    )
+    conn.exec_driver_sql("CREATE TABLE entries_search_pending (pk INTEGER PRIMARY KEY)")
+    conn.exec_driver_sql(
+        "INSERT INTO entries_fts(rowid, body, tool) SELECT pk, body, tool "
+        "FROM entries_search_source"
     )
     conn.exec_driver_sql(
-        f"INSERT INTO entries_trigram(rowid, text) SELECT pk, {substring} FROM entries"
+        "INSERT INTO entries_trigram(rowid, text) SELECT pk, substring FROM entries_search_source"
     )
     conn.exec_driver_sql(
-        f"CREATE TRIGGER entries_search_insert AFTER INSERT ON entries BEGIN {_sqlite_add('new')} "
-        "END"
+        "CREATE TRIGGER entries_search_insert AFTER INSERT ON entries BEGIN "
+        "INSERT OR IGNORE INTO entries_search_pending(pk) VALUES (new.pk); END"
     )
     conn.exec_driver_sql(
         "CREATE TRIGGER entries_search_delete AFTER DELETE ON entries BEGIN "
-        f"{_sqlite_remove('old')} END"
+        f"{_sqlite_remove('old')} DELETE FROM entries_search_pending WHERE pk = old.pk; END"
     )
     conn.exec_driver_sql(
         "CREATE TRIGGER entries_search_update AFTER UPDATE OF role, text, parts ON entries BEGIN "
-        f"{_sqlite_remove('old')} {_sqlite_add('new')} END"
+        f"{_sqlite_remove('old')} "
+        "INSERT OR IGNORE INTO entries_search_pending(pk) VALUES (new.pk); END"
     )
 
 
