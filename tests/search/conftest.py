@@ -1,6 +1,6 @@
-"""One searchable server per backend, shared by a test module: a real ``threadline serve`` with
-two users, real transcripts imported with the real ``threadline import``, and a few notes
-pushed over the API whose words the tests know.
+"""One searchable server per backend, shared by this folder's tests (session scope): a real
+``threadline serve`` with two users, real transcripts imported with the real ``threadline
+import``, and a few notes pushed over the API whose words the tests know.
 
 alice imports a Claude Code session (sniffly, project ``/Users/chip/dev/ai-music``) and a
 Codex session (agentcmd, a monorepo) from ``/work/shared/fixtures``, and pushes notes into
@@ -69,7 +69,7 @@ def _notes() -> dict[str, list[dict[str, Any]]]:
                     "input": {"command": "grep -rn zanzibar src/"},
                 }
             ],
-        ),  # fmt: skip
+        ),
         _entry(
             3,
             "2026-01-10T10:02:00Z",
@@ -82,7 +82,7 @@ def _notes() -> dict[str, list[dict[str, Any]]]:
                     "output": "src/cache.py: zanzibar = Zanzibar()  # zanzibar zanzibar",
                 }
             ],
-        ),  # fmt: skip
+        ),
         _entry(
             4,
             "2026-01-11T09:00:00Z",
@@ -148,7 +148,7 @@ def push(url: str, who: Account, name: str, entries: list[dict[str, Any]], **thr
     return thread_id
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="session", params=BACKENDS)
 def indexed(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Indexed]:
