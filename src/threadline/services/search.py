@@ -33,8 +33,9 @@ from threadline.search.query import Query, parse
 from threadline.search.text import searchable_text, snippet
 from threadline.services import inputs, pages
 from threadline.services.auth import Principal
+from threadline.storage import search_index
 from threadline.storage.changes import current_value
-from threadline.storage.database import Database
+from threadline.storage.database import Database, in_write
 from threadline.storage.schema import entries, threads
 from threadline.storage.values import ts_text
 
@@ -101,9 +102,12 @@ def search(db: Database, who: Principal, params: SearchParams) -> SearchPage:
 
 
 def search_in(conn: sa.Connection, user_id: int, params: SearchParams) -> SearchPage:
-    """:func:`search` inside a transaction the caller holds."""
+    """:func:`search` inside a transaction the caller holds; in a write transaction, what it
+    wrote so far is found too."""
     query = parse(params.query)
     _check(params)
+    if conn.dialect.name == "sqlite" and in_write(conn) and search_index.has_index(conn):
+        search_index.catch_up(conn)
     return _Search(conn, user_id, params, query).page()
 
 

@@ -52,6 +52,11 @@ _RETRY_PGCODES = {"23505", "40001", "40P01"}
 _RETRY_SQLITE_NAMES = ("SQLITE_BUSY", "SQLITE_LOCKED")
 
 
+def in_write(conn: sa.Connection) -> bool:
+    """Whether ``conn`` is the connection of a :meth:`Database.write` transaction."""
+    return bool(conn.get_execution_options().get(_WRITE_OPTION, False))
+
+
 def sqlite_retryable(error: BaseException | None) -> bool:
     """Whether a sqlite3 error says the database was busy or locked (another writer held it),
     by the error's name (``sqlite_errorname``), never by its message text."""
