@@ -10,8 +10,12 @@ The cost of ranking grows with the number of matches, so only the :data:`RANKED`
 recently stored matches (after the filters) are ranked: a word found in a million entries is
 answered from its newest matches in milliseconds, and a query that matches fewer entries is
 ranked exactly. Adding a word or a filter is how an older match of a very common word is
-found. On SQLite, the matches walked to fill that set are bounded as well
-(:data:`WALKED`): past them, a narrow filter on a very common word stops looking.
+found. On SQLite the walk that fills that set (newest match first, each checked against the
+filters) is bounded too: it first looks among the :data:`RECENT` newest entries, where a
+common word finds all it needs; only if that is not enough does it look further, through the
+:data:`WALKED` newest matches at most — past them, a narrow filter on a very common word
+stops looking. PostgreSQL's planner picks between the GIN index and a walk down the primary
+key by itself, each search planned for its own words, under a statement timeout.
 
 :func:`substrings` finds the entries whose searchable text contains every needle of a plain
 query, newest first — the FTS5 trigram index (or ``pg_trgm``) gives candidates, checked
