@@ -164,6 +164,12 @@ class Api:
     def create_thread(self, body: dict[str, Any]) -> Any:
         return self.call("POST", f"{p.API_PREFIX}/threads", body)
 
+    def create_or_get_thread(self, body: dict[str, Any]) -> tuple[Any, bool]:
+        """``POST /threads``: the thread and whether it is new (``201``) — a ``scope`` that
+        had a live thread answers it with ``200``."""
+        response = self._send("POST", f"{p.API_PREFIX}/threads", body)
+        return _decode(response), response.status == 201
+
     def entries(self, thread_id: str, **query: Any) -> Any:
         return self.call("GET", f"{p.API_PREFIX}/threads/{quote(thread_id)}/entries", query=query)
 
@@ -222,6 +228,12 @@ class Api:
         query = {"stream": stream, "from_line": from_line or None, "to_line": to_line}
         path = f"{p.API_PREFIX}/threads/{quote(thread_id)}/transcript/digest"
         return self.call("GET", path, query=query)
+
+    def search(self, q: str, **filters: Any) -> Any:
+        """``GET /api/v1/search``: ``filters`` are its parameters (``project``, ``kind``,
+        ``agent``, ``thread``, ``role``, ``scope``, ``since``, ``until``, ``limit``,
+        ``cursor``); ``None`` values are left out."""
+        return self.call("GET", f"{p.API_PREFIX}/search", query={"q": q, **filters})
 
     def all_threads(self, **filters: Any) -> list[dict[str, Any]]:
         return self._all("threads", lambda cursor: self.threads(**filters, cursor=cursor))
