@@ -321,3 +321,22 @@ def test_not_a_repository_and_no_remote(tmp_path: Path) -> None:
     commit(plain, "first", x="x\n")
     with pytest.raises(NoRemote):
         capture.capture(plain)
+
+
+def test_a_change_in_the_same_instant_as_the_index_is_seen(tmp_path: Path, remote: Path) -> None:
+    """Racy git: a file changed without changing its size or its cached times, as the index
+    was being written, is told apart only by its content, and git compares the content only
+    when the file is not older than the index. The scratch index must keep the index's time
+    or the change would be missed."""
+    a = clone(remote, tmp_path / "a")
+    git(a, "config", "core.trustctime", "false")
+    past = os.stat(a / "a.txt").st_mtime_ns - 10**10
+    os.utime(a / "a.txt", ns=(past, past))
+    git(a, "update-index", "--refresh")  # caches the past time, written well after it
+    (a / "a.txt").write_text("ONE\nTWO\n")  # the same size, and the same time:
+    os.utime(a / "a.txt", ns=(past, past))
+    os.utime(a / ".git" / "index", ns=(past, past))  # only the content tells
+    assert status(a) == [" M a.txt"]
+    cap = capture.capture(a)
+    assert [f.path for f in cap.files] == ["a.txt"]
+    assert archive.read_patches(cap.patch)[1].count(b"+ONE") == 1

@@ -24,7 +24,7 @@ def git(repo: Path, *args: str, input: bytes | None = None, check: bool = True) 
     )
     if check and done.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {done.stderr.decode()}")
-    return done.stdout.decode("utf-8", "replace").strip()
+    return done.stdout.decode("utf-8", "replace").rstrip()
 
 
 def isolate(env: dict[str, str], folder: Path) -> None:

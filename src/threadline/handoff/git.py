@@ -231,9 +231,12 @@ class Scratch:
         copy = self.folder / "index"
         real = git.git_path("index")
         if real.is_file():
-            shutil.copyfile(real, copy)
+            # copy2 keeps the index's time: git trusts an entry's cached stat data only if the
+            # file is older than the index, so a newer copy would hide a change made in the
+            # same second as the last index write ("racy git").
+            shutil.copy2(real, copy)
             for shared in real.parent.glob("sharedindex.*"):  # a split index refers to these
-                shutil.copyfile(shared, self.folder / shared.name)
+                shutil.copy2(shared, self.folder / shared.name)
         else:
             git.with_env(GIT_INDEX_FILE=str(copy)).run("read-tree", "HEAD")
         return copy
