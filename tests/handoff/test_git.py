@@ -12,6 +12,7 @@ import pytest
 
 from tests.helpers.gitrepo import bare_remote, clone, commit, git, snapshot, tree_files
 from threadline.handoff import archive, capture, restore
+from threadline.handoff.apply import Applied, apply
 from threadline.handoff.errors import GitFailed, NoRemote, NotARepository, ResumeRefused
 
 BINARY = bytes(range(256)) * 4
@@ -74,9 +75,9 @@ def saved(cap: capture.Capture, save_id: str = "s1") -> restore.Saved:
     return restore.Saved.of(save, cap.blobs())
 
 
-def resume(repo: Path, state: restore.Saved, **flags: bool) -> restore.Applied:
+def resume(repo: Path, state: restore.Saved, **flags: bool) -> Applied:
     with restore.plan(repo, state, **flags) as plan:
-        return restore.apply(plan)
+        return apply(plan)
 
 
 def status(repo: Path) -> list[str]:
