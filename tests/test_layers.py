@@ -41,11 +41,11 @@ ALLOWED: dict[str, set[str]] = {
     "sync": {"client", "config", "paths", "protocol", "store"},
     "watch": {"config", "protocol", "sources", "store"},
     "daemon": {"config", "paths", "sources", "store", "sync", "watch"},
-    "handoff": {"client", "config", "paths", "protocol", "sources", "store", "sync"},
     "storage": set(),
     "services": {"protocol", "storage"},
     "web": {"protocol", "services"},
     "server": {"paths", "protocol", "services", "storage", "web"},
+    "handoff": {"client", "config", "paths", "protocol", "sources", "store", "sync"},
     "cli": {
         "client",
         "config",

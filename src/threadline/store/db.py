@@ -100,7 +100,12 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT
     );
     """,
-    # 3: hand-off. Saves made while the server was away wait here with their blobs until a
+    # 3: a thread's scope (``pr:123``): what it is about; its key derives from project and
+    # scope (``threadline.protocol.scope_thread_key``), so every device finds the same thread.
+    """
+    ALTER TABLE threads ADD COLUMN scope TEXT;
+    """,
+    # 4: hand-off. Saves made while the server was away wait here with their blobs until a
     # delivery uploads them; a resume remembers which save each session came from.
     """
     CREATE TABLE handoff_saves (
