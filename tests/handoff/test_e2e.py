@@ -4,8 +4,10 @@ PostgreSQL, with a bare remote and real Claude Code and Codex transcripts."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from tests.handoff.machines import CLAUDE_SESSION, CODEX_SESSION, Machine
 from tests.handoff.test_git import LEFT_OUT, make_work, status
 from tests.helpers.gitrepo import bare_remote, clone, commit, git, snapshot, tree_files
 from tests.helpers.server import ServerProcess, login
+from threadline.client.api import Api
+from threadline.handoff import archive
 
 MakeMachine = Callable[[str], Machine]
 
@@ -196,19 +200,58 @@ def test_server_down_at_save_time_is_uploaded_by_the_next_sync(
     assert (b.repo / "offline.txt").read_text() == "saved while the server was away\n"
 
 
+def api_of(m: Machine) -> Api:
+    credentials = json.loads((m.home / "credentials.json").read_text())
+    return Api(credentials["server_url"], credentials["token"])
+
+
+def test_a_transcript_that_cannot_be_placed_is_refused_before_anything(
+    machine: MakeMachine, fixtures: Path
+) -> None:
+    a, b = machine("desk"), machine("laptop")
+    a.start_claude_session(fixtures)
+    (a.repo / "a.txt").write_text("changed on the desk\n")
+    a.ok("save")
+    (b.repo / "mine.txt").write_text("the laptop's own\n")
+    b.claude.mkdir(parents=True)
+    (b.claude / "projects").write_text("a file where Claude Code's folder goes\n")
+    before = snapshot(b.repo, whole_git_dir=True)
+    done = b.run("resume", "--stash")
+    assert done.returncode == 1 and "Error: " in done.stderr
+    assert snapshot(b.repo, whole_git_dir=True) == before
+
+
 def test_a_failure_part_way_puts_the_clone_back(machine: MakeMachine, fixtures: Path) -> None:
     a, b = machine("desk"), machine("laptop")
     a.start_claude_session(fixtures)
     git(a.repo, "checkout", "-q", "-b", "feature")
     commit(a.repo, "work", w="w\n")
     (a.repo / "a.txt").write_text("changed on the desk\n")
-    a.ok("save")
+    (a.repo / "fresh.txt").write_text("untracked\n")
+    saved = json.loads(a.ok("save", "--json"))
+    # A save whose untracked archive puts a file under `w`, a file of the saved commit: every
+    # check passes, and writing it fails after the stash, the checkout and the patches.
+    api = api_of(a)
+    body = dict(api.get_save(saved["save_id"]))
+    staging = a.folder / "damaged"
+    (staging / "w").mkdir(parents=True)
+    (staging / "w" / "inside.txt").write_text("x\n")
+    (staging / "fresh.txt").write_text("untracked\n")
+    blob = archive.pack_files(staging, ["fresh.txt", "w/inside.txt"])
+    assert blob is not None
+    sha = hashlib.sha256(blob).hexdigest()
+    api.put_blob(sha, blob)
+    keep = ("thread_id", "session_id", "agent", "line_count", "remote", "remote_key", "branch")
+    keep += ("commit", "detached", "upstream", "message", "device_name", "repo_root", "cwd")
+    damaged = {k: body[k] for k in keep} | {"save_id": str(uuid.uuid4()), "files": []}
+    damaged |= {"blobs": {**body["blobs"], "untracked": sha}, "created": body["created"]}
+    api.create_save(damaged)
+
+    (b.repo / "a.txt").write_text("the laptop's own work\n")
     (b.repo / "mine.txt").write_text("the laptop's own\n")
-    # Claude Code's folder cannot hold the transcript: a file sits where its folder goes.
-    b.claude.mkdir(parents=True)
-    (b.claude / "projects").write_text("not a folder\n")
     before = snapshot(b.repo)
-    done = b.run("resume", "--stash")
+    done = b.run("resume", damaged["save_id"], "--stash")
     assert done.returncode == 1
     assert "back as it was" in done.stderr
     assert snapshot(b.repo) == before
+    assert not b.claude_transcript().exists()

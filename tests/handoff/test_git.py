@@ -341,3 +341,17 @@ def test_a_change_in_the_same_instant_as_the_index_is_seen(tmp_path: Path, remot
     cap = capture.capture(a)
     assert [f.path for f in cap.files] == ["a.txt"]
     assert archive.read_patches(cap.patch)[1].count(b"+ONE") == 1
+
+
+def test_a_branch_checked_out_in_another_worktree_is_refused(tmp_path: Path, remote: Path) -> None:
+    a = clone(remote, tmp_path / "a")
+    git(a, "checkout", "-q", "-b", "feature")
+    commit(a, "work", w="w\n")
+    cap = capture.capture(a)
+    b = clone(remote, tmp_path / "b")
+    git(b, "branch", "feature", "origin/main")
+    git(b, "worktree", "add", "-q", str(tmp_path / "b-feature"), "feature")
+    before = snapshot(b, whole_git_dir=True)
+    with pytest.raises(ResumeRefused, match="checked out in another work tree"):
+        resume(b, saved(cap))
+    assert snapshot(b, whole_git_dir=True) == before

@@ -200,16 +200,11 @@ def resume(
 
     cfg = load_config()
     if read_only:
-        resume_mod.read_only(cfg, Path.cwd(), save_id, sys.stdout)
+        resume_mod.read_only(cfg, Path.cwd(), save_id, sys.stdout, warn=warn)
         return
     with store() as conn:
         result = resume_mod.resume(
-            conn, cfg, Path.cwd(), save_id, dry_run=dry_run, stash=stash, force=force
-        )
-    if result.newer is not None:
-        warn(
-            f"a newer save of this session exists: {resume_mod.describe(result.newer)}; "
-            f"`threadline resume {result.newer['save_id']}` resumes it"
+            conn, cfg, Path.cwd(), save_id, dry_run=dry_run, stash=stash, force=force, warn=warn
         )
     if as_json:
         print_json(_resume_json(result))

@@ -329,6 +329,13 @@ def _branch_action(
     tip = git.maybe("rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
     if tip is None:
         return CREATE, None, None
+    elsewhere = _checked_out_elsewhere(git, ref)
+    if elsewhere is not None:
+        raise ResumeRefused(
+            f"the branch {saved.branch} is checked out in another work tree of this "
+            f"repository ({elsewhere})",
+            hint="Resume there, or switch that work tree to another branch. Nothing was changed.",
+        )
     if tip == saved.commit:
         return (None if orig_ref == ref else CHECKOUT), tip, None
     if git.succeeds("merge-base", "--is-ancestor", tip, saved.commit):
@@ -345,6 +352,18 @@ def _branch_action(
             "Nothing was changed.",
         )
     return MOVE, tip, backup
+
+
+def _checked_out_elsewhere(git: Git, ref: str) -> str | None:
+    """The other work tree (``git worktree``) that has ``ref`` checked out, if any."""
+    here = os.path.realpath(git.root)
+    folder = None
+    for line in git.text("worktree", "list", "--porcelain").splitlines():
+        if line.startswith("worktree "):
+            folder = line.removeprefix("worktree ")
+        elif line == f"branch {ref}" and folder and os.path.realpath(folder) != here:
+            return folder
+    return None
 
 
 def _backup_name(git: Git, branch: str, tip: str) -> str:

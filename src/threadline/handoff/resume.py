@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shlex
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -127,6 +128,13 @@ def _newer(api: Api, save: dict[str, Any]) -> dict[str, Any] | None:
     return max(later, key=lambda s: parse_time(str(s["created"]))) if later else None
 
 
+def newer_warning(newer: dict[str, Any]) -> str:
+    return (
+        f"a newer save of this session exists: {describe(newer)}; "
+        f"`threadline resume {newer['save_id']}` resumes it"
+    )
+
+
 def blobs(api: Api, save: dict[str, Any]) -> dict[str, bytes | None]:
     names = save.get("blobs") or {}
     try:
@@ -154,11 +162,15 @@ def resume(
     dry_run: bool = False,
     stash: bool = False,
     force: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> Resumed:
-    """Resume a save in the clone holding ``cwd`` (see the module documentation)."""
+    """Resume a save in the clone holding ``cwd`` (see the module documentation); ``warn``
+    hears at once of a newer save of the same session, before any check can refuse."""
     root = toplevel(cwd)
     api = client(cfg)
     save, newer = find_save(api, root, save_id)
+    if newer is not None and warn is not None:
+        warn(newer_warning(newer))
     saved = restore.Saved.of(save, blobs(api, save))
     with restore.plan(root, saved, stash=stash, force=force) as plan:
         tplan = transcripts.plan_transcript(api, save, root)
@@ -213,10 +225,18 @@ def resume(
     return result
 
 
-def read_only(cfg: Config, cwd: Path, save_id: str | None, out: TextIO) -> dict[str, Any]:
+def read_only(
+    cfg: Config,
+    cwd: Path,
+    save_id: str | None,
+    out: TextIO,
+    warn: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Print the conversation of a save (changing nothing); returns the save."""
     api = client(cfg)
-    save, _ = find_save(api, cwd, save_id)
+    save, newer = find_save(api, cwd, save_id)
+    if newer is not None and warn is not None:
+        warn(newer_warning(newer))
     try:
         transcripts.print_conversation(api, save, out)
     except ServerUnreachable as exc:
