@@ -255,3 +255,26 @@ def test_a_failure_part_way_puts_the_clone_back(machine: MakeMachine, fixtures: 
     assert "back as it was" in done.stderr
     assert snapshot(b.repo) == before
     assert not b.claude_transcript().exists()
+
+
+def test_handoff_list_show_delete_and_the_long_forms(machine: MakeMachine, fixtures: Path) -> None:
+    a, b = machine("desk"), machine("laptop")
+    a.start_claude_session(fixtures)
+    first = json.loads(a.ok("handoff", "save", "-m", "first try", "--json"))
+    (a.repo / "more.txt").write_text("more\n")
+    second = json.loads(a.ok("save", "-m", "second", "--json"))
+    listing = json.loads(b.ok("handoff", "list", "--json"))["saves"]
+    assert [s["save_id"] for s in listing] == [second["save_id"], first["save_id"]]
+    text = b.ok("handoff", "list")
+    assert second["save_id"][:8] in text and "desk" in text and "first try" in text
+    everything = b.ok("handoff", "list", "--all")
+    assert "REPOSITORY" in everything and first["save_id"][:8] in everything
+    shown = json.loads(b.ok("handoff", "show", first["save_id"], "--json"))
+    assert shown["message"] == "first try" and shown["device"] == "desk"
+    plan = b.ok("handoff", "resume", "--dry-run")
+    assert second["save_id"] in plan
+    assert f"Deleted the save {first['save_id']}" in b.ok("handoff", "delete", first["save_id"])
+    listing = json.loads(b.ok("handoff", "list", "--json"))["saves"]
+    assert [s["save_id"] for s in listing] == [second["save_id"]]
+    gone = b.run("handoff", "show", first["save_id"])
+    assert gone.returncode == 1 and "no save" in gone.stderr

@@ -24,6 +24,7 @@ from threadline.handoff import capture as capture_mod
 from threadline.handoff.errors import SaveNotFound
 from threadline.sources.model import Agent
 from threadline.store import handoff as handoff_store
+from threadline.sync.views import parse_time
 from threadline.watch import roots
 from threadline.watch.tail import Exclusions, Tailer
 
@@ -304,11 +305,13 @@ def list_(everything: bool, as_json: bool) -> None:
             items = api.all_saves()
         else:
             items = [s for key in sorted(keys) for s in api.all_saves(remote_key=key)]
-            items.sort(key=lambda s: str(s["created"]), reverse=True)
+            items.sort(key=lambda s: parse_time(str(s["created"])), reverse=True)
     except (NotLoggedIn, ServerUnreachable) as exc:
         warn(f"showing only the saves waiting on this machine: {exc.message}")
     with store() as conn:
-        waiting = handoff_store.pending(conn)
+        waiting = [
+            w for w in handoff_store.pending(conn) if everything or w.body["remote_key"] in keys
+        ]
     if as_json:
         print_json({"saves": [_list_json(s) for s in items]})
         return
@@ -319,31 +322,31 @@ def list_(everything: bool, as_json: bool) -> None:
             else "No saves of this repository (`threadline handoff list --all` lists all)."
         )
     if items:
-        table(
-            [
-                [
-                    str(s["save_id"])[:8],
-                    s["remote_key"] if everything else "",
-                    s["branch"] or f"(detached {str(s['commit'])[:7]})",
-                    s["agent"],
-                    str(s.get("device") or s.get("device_name") or ""),
-                    relative_time(str(s["created"])),
-                    (s["message"] or "").splitlines()[0][:40] if s["message"] else "",
-                ]
-                for s in items
-            ],
-            [
-                "SAVE",
-                "REPOSITORY" if everything else "",
-                "BRANCH",
-                "AGENT",
-                "DEVICE",
-                "CREATED",
-                "MESSAGE",
-            ],
-        )
+        _table(items, everything)
     for item in waiting:
         click.echo(f"Waiting to upload: {item.save_id} ({item.error or 'server not reached'})")
+
+
+def _table(items: list[dict[str, Any]], everything: bool) -> None:
+    headers = ["SAVE", "BRANCH", "AGENT", "DEVICE", "CREATED", "MESSAGE"]
+    rows = []
+    for s in items:
+        message = str(s.get("message") or "")
+        rows.append(
+            [
+                str(s["save_id"])[:8],
+                s["branch"] or f"(detached {str(s['commit'])[:7]})",
+                AGENT_NAMES.get(s["agent"], s["agent"]),
+                str(s.get("device") or s.get("device_name") or ""),
+                relative_time(str(s["created"])),
+                message.splitlines()[0][:40] if message else "",
+            ]
+        )
+        if everything:
+            rows[-1].insert(1, str(s["remote_key"]))
+    if everything:
+        headers.insert(1, "REPOSITORY")
+    table(rows, headers)
 
 
 @handoff.command("show")
