@@ -241,8 +241,8 @@ def test_a_failure_part_way_puts_the_clone_back(machine: MakeMachine, fixtures: 
     assert blob is not None
     sha = hashlib.sha256(blob).hexdigest()
     api.put_blob(sha, blob)
-    keep = ("thread_id", "session_id", "agent", "line_count", "remote", "remote_key", "branch")
-    keep += ("commit", "detached", "upstream", "message", "device_name", "repo_root", "cwd")
+    keep = ["thread_id", "session_id", "agent", "line_count", "remote", "remote_key", "branch"]
+    keep += ["commit", "detached", "upstream", "message", "device_name", "repo_root", "cwd"]
     damaged = {k: body[k] for k in keep} | {"save_id": str(uuid.uuid4()), "files": []}
     damaged |= {"blobs": {**body["blobs"], "untracked": sha}, "created": body["created"]}
     api.create_save(damaged)

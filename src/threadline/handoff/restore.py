@@ -437,9 +437,12 @@ def _steps(plan: Plan) -> list[str]:
     elif plan.action == CHECKOUT:
         steps.append(f"git checkout {s.branch}  (already at {short})")
     elif plan.action == FAST_FORWARD:
-        steps.append(f"git checkout -B {s.branch} {short}  (fast-forward from {plan.local_tip})")
+        steps.append(
+            f"git checkout -B {s.branch} {short}  (fast-forward from {(plan.local_tip or '')[:12]})"
+        )
     elif plan.action == MOVE:
-        steps.append(f"git branch {plan.backup_branch} {plan.local_tip}  (keeps your commits)")
+        tip = (plan.local_tip or "")[:12]
+        steps.append(f"git branch {plan.backup_branch} {tip}  (keeps your commits)")
         steps.append(f"git checkout -B {s.branch} {short}  (--force)")
     elif plan.action == DETACH:
         steps.append(f"git checkout --detach {short}  (the save was of a detached HEAD)")

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from threadline.client.api import Api
 from threadline.config import Config
 from threadline.errors import InvalidInput, ServerRefused, ServerUnreachable, ThreadlineError
-from threadline.handoff import apply, restore, transcripts
+from threadline.handoff import apply, blobcache, restore, transcripts
 from threadline.handoff.errors import ResumeRefused, SaveNotFound
 from threadline.handoff.git import Git, remotes, toplevel
 from threadline.store import handoff as store
@@ -138,7 +138,9 @@ def newer_warning(newer: dict[str, Any]) -> str:
 def blobs(api: Api, save: dict[str, Any]) -> dict[str, bytes | None]:
     names = save.get("blobs") or {}
     try:
-        return {role: api.get_blob(sha) if sha else None for role, sha in names.items()}
+        return {
+            role: blobcache.get(sha, api.get_blob) if sha else None for role, sha in names.items()
+        }
     except ServerUnreachable as exc:
         raise unreachable(exc) from exc
 
