@@ -9,10 +9,11 @@ own agent folders, a clone at another path) resumes.
 - ``save (first)``: reads the 5 MB transcript into the local store, delivers it, records the
   git state and uploads the blobs and the save — once;
 - ``save``: the same again (the transcript is on the server, the blobs too: only HEAD checks);
-- ``resume (fresh clone)``: a new clone on B and no local transcript: fetch, bundle, checkout,
-  patches, untracked files, and the whole transcript downloaded;
+- ``resume (fresh clone)``: a new clone on B, no local transcript and no cached blob: bundle,
+  checkout, patches, untracked files, and the whole transcript downloaded;
 - ``resume after 10 new lines``: A's session gets 10 lines and is saved again; B resumes it
-  (stashing the work of the previous resume): only the new lines should cross the wire.
+  (stashing the work of the previous resume): only the new lines should cross the wire, and
+  the blobs, which have not changed, come from B's cache of downloaded blobs.
 
 B talks to the server through a counting TCP proxy, so the bytes on the wire (both ways,
 headers included) are measured for the two resumes. Baselines in the same rounds: ``git
@@ -257,6 +258,7 @@ def run(ctx: Context) -> dict[str, Any]:
             clone = b.folder / f"run{i}" / "project"
             b.git(b.folder, "clone", "-q", str(remote), str(clone))
             shutil.rmtree(b.user / ".claude", ignore_errors=True)
+            shutil.rmtree(b.home / "handoff-blobs", ignore_errors=True)  # as a new machine
             proxy.reset()
             elapsed, done = b.threadline(clone, "resume", save_id, "--json")
             samples["threadline resume (fresh clone, whole transcript)"].append(elapsed)

@@ -119,13 +119,13 @@ def describe(save: dict[str, Any]) -> str:
 
 
 def _newer(api: Api, save: dict[str, Any]) -> dict[str, Any] | None:
-    made = parse_time(str(save["created"]))
-    later = [
-        s
-        for s in api.all_saves(session_id=save["session_id"])
-        if s["save_id"] != save["save_id"] and parse_time(str(s["created"])) > made
-    ]
-    return max(later, key=lambda s: parse_time(str(s["created"]))) if later else None
+    """The newest save of the same session, when it is newer than ``save`` (one save on the
+    wire: the list is newest first)."""
+    page = api.saves(session_id=save["session_id"], limit=1)["saves"]
+    if not page or page[0]["save_id"] == save["save_id"]:
+        return None
+    newest = dict(page[0])
+    return newest if parse_time(str(newest["created"])) > parse_time(str(save["created"])) else None
 
 
 def newer_warning(newer: dict[str, Any]) -> str:
