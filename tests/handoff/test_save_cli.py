@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.handoff.machines import CLAUDE_SESSION, Machine
+from tests.helpers import cli
 from tests.helpers.gitrepo import clone, commit, git, snapshot
 
 
@@ -83,3 +84,16 @@ def test_a_save_without_a_server_waits_locally(
     assert len(pending_saves(a)) == 1
     listing = a.run("handoff", "list")
     assert "Waiting to upload" in listing.stdout or "Waiting to upload" in listing.stderr
+    status = json.loads(a.ok("sync", "status", "--json"))
+    assert status["pending_saves"] == 1
+
+
+def test_resume_without_a_server_says_so(tmp_path: Path, remote: Path) -> None:
+    b = machine(tmp_path, remote, "laptop")
+    done = b.run("resume")
+    assert done.returncode == 1 and "Error: no server is configured" in done.stderr
+    assert "Hint: " in done.stderr and "threadline login" in done.stderr
+    env = {**b.env(), "THREADLINE_SERVER_URL": "http://127.0.0.1:9", "THREADLINE_TOKEN": "t"}
+    done = cli.run(b.home, "resume", cwd=b.repo, env=env)
+    assert done.returncode == 1 and "Error: cannot connect to 127.0.0.1:9" in done.stderr
+    assert "Hint: Resuming needs the server" in done.stderr
