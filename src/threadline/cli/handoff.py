@@ -384,7 +384,8 @@ def show(save_id: str, as_json: bool) -> None:
     for name, value in rows:
         click.echo(f"{name + ':':<14}{value}")
     for f in item.get("files") or []:
-        click.echo(f"  {f.get('status', '')!s:>2} {f.get('path')}")
+        source = f" (from {f['from']})" if f.get("from") else ""
+        click.echo(f"  {f.get('status', '')!s:>2} {f.get('path')}{source}")
 
 
 def _find(api: Any, save_id: str) -> dict[str, Any]:

@@ -128,7 +128,10 @@ class Plan:
     @property
     def writes(self) -> list[str]:
         """The work tree paths the resume writes (or deletes), for the dry run."""
-        paths = [str(f.get("path")) for f in self.saved.files]
+        paths = []
+        for f in self.saved.files:
+            paths += [str(f["from"])] if f.get("from") else []
+            paths.append(str(f.get("path")))
         return paths or [m.path for m in self.members]
 
 
