@@ -232,6 +232,7 @@ def _resume_json(result: Any) -> dict[str, Any]:
         "newer_save_id": result.newer["save_id"] if result.newer else None,
         "lines_downloaded": result.lines_downloaded,
         "bytes_downloaded": result.bytes_downloaded,
+        "notes": result.notes,
     }
 
 
@@ -258,6 +259,8 @@ def _print_resume(result: Any) -> None:
         click.echo("Your uncommitted changes are in the stash: `git stash pop` brings them back.")
     if result.backup_branch:
         click.echo(f"Your branch's own commits are kept on {result.backup_branch}.")
+    for note in result.notes:
+        click.echo(f"Note: {note}")
     click.echo(f"Continue the session with:\n  {result.command}")
 
 

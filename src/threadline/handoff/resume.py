@@ -217,6 +217,7 @@ def resume(
     result.transcript_path = str(written.path)
     result.lines_downloaded = written.lines_downloaded
     result.bytes_downloaded = written.bytes_downloaded
+    result.notes = list(written.notes)
     store.set_resumed(
         conn,
         f"{save['agent']}:{save['session_id']}",
