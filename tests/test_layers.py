@@ -42,7 +42,8 @@ ALLOWED: dict[str, set[str]] = {
     "watch": {"config", "protocol", "sources", "store"},
     "daemon": {"config", "paths", "sources", "store", "sync", "watch"},
     "storage": set(),
-    "services": {"protocol", "storage"},
+    "services": {"protocol", "recall", "storage"},
+    "recall": {"protocol"},
     "web": {"protocol", "services"},
     "server": {"paths", "protocol", "services", "storage", "web"},
     "cli": {
@@ -51,6 +52,7 @@ ALLOWED: dict[str, set[str]] = {
         "daemon",
         "paths",
         "protocol",
+        "recall",
         "server",
         "services",
         "sources",
@@ -68,6 +70,7 @@ FORBIDDEN_LIBRARIES = {
     "errors": {"pydantic", "sqlalchemy", "fastapi", "click"},
     "services": {"fastapi", "starlette", "jinja2"},
     "storage": {"fastapi", "starlette", "jinja2"},
+    "recall": {"sqlalchemy", "fastapi", "starlette", "jinja2", "click"},
 }
 
 

@@ -18,7 +18,7 @@ API_PREFIX = "/api/v1"
 VERSION_HEADER = "Threadline-Protocol"
 
 ROLES = ("user", "assistant", "system", "tool")
-KINDS = ("note", "claude-code", "codex")
+KINDS = ("note", "claude-code", "codex", "ask")
 
 #: Default limits; the server's are configurable and published by ``/api/v1/capabilities``.
 #: One transcript line can be several MB (Claude Code stores whole API requests in some).

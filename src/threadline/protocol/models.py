@@ -83,7 +83,7 @@ Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
 #: A JSON integer (no string, no bool, no float) that a BIGINT column holds.
 Position = Annotated[StrictInt, Field(ge=1, le=p.MAX_WIRE_INT)]
 Role = Literal["user", "assistant", "system", "tool"]
-Kind = Literal["note", "claude-code", "codex"]
+Kind = Literal["note", "claude-code", "codex", "ask"]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=p.MAX_NAME_CHARS), NoNul]
 Project = Annotated[str, StringConstraints(max_length=p.MAX_PROJECT_CHARS), NoNul]
 Title = Annotated[str, StringConstraints(max_length=p.MAX_TITLE_CHARS), NoNul]
