@@ -495,3 +495,32 @@ def export_pages(
         if len(rows) < page_size:
             return
         key = rows[-1].key
+
+
+# --- for other services, inside their own transaction ----------------------------------------
+
+
+def append_entry(conn: sa.Connection, who: Principal, thread_id: str, body: EntryCreate) -> Entry:
+    """Append ``body`` to the caller's thread inside the caller's write transaction (as
+    :func:`post_entry` does in its own); the stored entry (its id stored already: that one)."""
+    return _Append(conn, who, thread_id, body).run()[0]
+
+
+def neighbours(
+    conn: sa.Connection, user_id: int, thread_id: str, entry_ids: list[str], near: int
+) -> list[EntryRow]:
+    """The entries ``entry_ids`` of the user's thread with ``near`` entries on each side of
+    each, once each, in display order (ids not in the thread are skipped)."""
+    live_thread(conn, user_id, thread_id)
+    targets = conn.execute(
+        sa.select(entries.c.ts, entries.c.pk).where(
+            entries.c.thread_id == thread_id, entries.c.entry_uuid.in_(entry_ids)
+        )
+    ).all()
+    found: dict[int, EntryRow] = {}
+    for target in targets:
+        key = (str(target.ts), int(target.pk))
+        for row in [*_rows(conn, _before(thread_id, key, near)),
+                    *_rows(conn, _after(thread_id, key, near + 1, inclusive=True))]:  # fmt: skip
+            found[row.pk] = row
+    return sorted(found.values(), key=lambda r: r.key)
