@@ -17,9 +17,11 @@ from threadline.errors import NotLoggedIn, ServerRefused
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
     from threadline.config import Config
+    from threadline.protocol.sse import Event
 
 COMPRESS_OVER = 1024
 
@@ -51,6 +53,18 @@ class Api:
         return cls(cfg.server_url, cfg.token, timeout=timeout, zstd=True)
 
     # --- plumbing ------------------------------------------------------------------------
+
+    def _headers(self, accept: str = "application/json", *, auth: bool = True) -> dict[str, str]:
+        headers = {
+            p.VERSION_HEADER: str(p.PROTOCOL_VERSION),
+            "Accept": accept,
+            "User-Agent": f"threadline/{__version__}",
+        }
+        if auth:
+            if not self.token:
+                raise NotLoggedIn("no token is configured")
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
 
     def call(
         self,
@@ -134,6 +148,28 @@ class Api:
 
     def entries(self, thread_id: str, **query: Any) -> Any:
         return self.call("GET", f"{p.API_PREFIX}/threads/{quote(thread_id)}/entries", query=query)
+
+    def ask(self, body: dict[str, Any], timeout: float | None = None) -> Any:
+        """``POST /ask``: the whole answer at once."""
+        return self.call("POST", f"{p.API_PREFIX}/ask", body, timeout=timeout)
+
+    def ask_stream(self, body: dict[str, Any], *, idle: float) -> Iterator[Event]:
+        """``POST /ask`` as a stream: its events (``delta``, ``done``, ``error``) as they
+        arrive, waiting at most ``idle`` seconds for each piece."""
+        from threadline.client.http import open_stream
+        from threadline.protocol import sse
+
+        headers = self._headers("text/event-stream")
+        headers["Content-Type"] = "application/json"
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        data = self._compress(data, headers)
+        url = f"{self.base_url}{p.API_PREFIX}/ask"
+        with open_stream("POST", url, headers=headers, body=data, timeout=self.timeout,
+                         idle=idle) as answer:  # fmt: skip
+            if answer.status != 200 or "event-stream" not in answer.headers.get("content-type", ""):
+                _decode(Response(answer.status, answer.headers, answer.read()))
+                raise ServerRefused(answer.status, "http_error", "the answer was not a stream")
+            yield from sse.events(sse.lines_of(answer.chunks()))
 
     def all_threads(self, **filters: Any) -> list[dict[str, Any]]:
         return self._all("threads", lambda cursor: self.threads(**filters, cursor=cursor))

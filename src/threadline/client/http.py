@@ -4,7 +4,8 @@
 this module costs ≈5 ms and does just what the protocol needs: one request per connection
 (``Connection: close``), a body with ``Content-Length``, an answer with ``Content-Length``,
 ``chunked`` transfer or read-to-close, an overall deadline, and TLS (``ssl`` is imported only
-for ``https`` URLs).
+for ``https`` URLs). :func:`open_stream` reads an answer's body as it arrives instead (the
+streamed answers of ``ask``), with a deadline per piece.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ import time
 from urllib.parse import urlsplit
 
 from threadline.errors import ServerUnreachable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # collections.abc costs milliseconds on the push hot path
+    from collections.abc import Iterator
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 256 * 1024 * 1024
@@ -166,3 +171,105 @@ def _read_chunked(reader: _Reader) -> bytes:
         reader.exactly(2)
         if len(body) > MAX_BODY_BYTES:
             raise ValueError("answer too large")
+
+
+class Stream:
+    """An answer whose body is read as it arrives: :meth:`chunks` yields its pieces (chunked
+    transfer decoded), waiting at most ``idle`` seconds for each; :meth:`close` ends it."""
+
+    def __init__(self, sock: socket.socket, reader: _Reader, idle: float, where: str) -> None:
+        self._sock, self._reader, self._idle, self._where = sock, reader, idle, where
+        head = reader.until(b"\r\n\r\n", MAX_HEADER_BYTES).decode("latin-1")
+        status_line, *header_lines = head.split("\r\n")
+        self.status = int(status_line.split(" ", 2)[1])
+        self.headers: dict[str, str] = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            self.headers[name.strip().lower()] = value.strip()
+
+    def chunks(self) -> Iterator[bytes]:
+        try:
+            yield from self._pieces()
+        except (OSError, ValueError) as exc:
+            raise ServerUnreachable(
+                f"the answer from {self._where} broke off: {_reason(exc)}"
+            ) from exc
+
+    def read(self) -> bytes:
+        """The whole (rest of the) body."""
+        return b"".join(self.chunks())
+
+    def _pieces(self) -> Iterator[bytes]:
+        reader = self._reader
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            while True:
+                self._wait()
+                size = int(reader.until(b"\r\n", 1024).split(b";", 1)[0], 16)
+                if size == 0:
+                    return
+                self._wait()
+                yield reader.exactly(size)
+                reader.exactly(2)
+        elif "content-length" in self.headers:
+            left = int(self.headers["content-length"])
+            while left > 0:
+                self._wait()
+                piece = reader.exactly(min(left, 65536))
+                left -= len(piece)
+                yield piece
+        else:
+            while True:
+                self._wait()
+                if reader.buf:
+                    piece, reader.buf = reader.buf, b""
+                    yield piece
+                elif not reader._fill():
+                    return
+
+    def _wait(self) -> None:
+        self._reader.deadline = time.monotonic() + self._idle
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_stream(
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = 10.0,
+    idle: float = 120.0,
+) -> Stream:
+    """Send one request and read the answer's head within ``timeout`` seconds; its body is
+    then read as it arrives (:class:`Stream`). :class:`ServerUnreachable` when no answer."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ServerUnreachable(
+            "the server URL is not an http:// or https:// URL",
+            hint="`threadline config` shows the server_url in use and where it came from.",
+        )
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    where = _host_port(parts.hostname, parts.port)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        sock = socket.create_connection((parts.hostname, port), timeout=timeout)
+    except OSError as exc:
+        raise ServerUnreachable(f"cannot connect to {where}: {_reason(exc)}") from exc
+    try:
+        if parts.scheme == "https":
+            import ssl
+
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=parts.hostname)
+        sock.sendall(_head(method, target, where, headers or {}, body) + (body or b""))
+        return Stream(sock, _Reader(sock, time.monotonic() + timeout), idle, where)
+    except (OSError, ValueError, IndexError) as exc:
+        sock.close()
+        raise ServerUnreachable(f"no answer from {where}: {_reason(exc)}") from exc

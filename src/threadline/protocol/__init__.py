@@ -40,6 +40,12 @@ MAX_THREAD_META_BYTES = 64 * 1024
 #: Characters of a stream's ``source`` (the transcript file's path on the device).
 MAX_SOURCE_CHARS = 4096
 
+#: ``POST /api/v1/ask``: characters of a question; UTF-8 bytes of the file content sent with
+#: ``about``, and characters of its path.
+MAX_QUESTION_CHARS = 2000
+MAX_ABOUT_BYTES = 64 * 1024
+MAX_ABOUT_PATH_CHARS = 1024
+
 ENCODINGS = ("zstd", "gzip")
 
 #: Stream status values in a push answer.

@@ -8,7 +8,7 @@
   unforgeable markers, never as instructions.
 - :mod:`citations` — ``[n]`` markers of an answer mapped back to passages; invented ones dropped.
 - :mod:`llm` — streaming clients of OpenAI-compatible chat endpoints and Anthropic's Messages
-  API (over httpx); :mod:`sse` parses their event streams (and the server's own).
+  API (over httpx).
 
 It imports :mod:`threadline.protocol` and :mod:`threadline.errors` only; the server's
 :mod:`threadline.services.ask` feeds it rows and stores what it answers.

@@ -28,7 +28,9 @@ HEADER = "From the history (quoted from the cited entries):"
 NO_MATCH = "Nothing relevant was found in the history{where}, so there is no answer to give."
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_MARKUP = re.compile(r"^[\s>#*\-+•|`]+")
+#: What starts a line without being part of its sentence: quote and list marks, headings, and
+#: the line numbers of a file read by an agent (``  12→``).
+_MARKUP = re.compile(r"^(?:\s*\d+→)?[\s>#*\-+•|`]*")
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,9 @@ def answer(terms: list[t.Term], passages: Sequence[Passage], where: str = "") ->
 
 
 def best_sentences(terms: list[t.Term], passage: Passage) -> list[str]:
-    """Up to :data:`PER_PASSAGE` sentences of ``passage`` carrying most of ``terms`` (the
-    anchor's and the people's words first on a tie), in the passage's order."""
+    """Up to :data:`PER_PASSAGE` of the sentences of ``passage`` that carry the most of
+    ``terms`` (the anchor's and the people's words first among them), in the passage's
+    order."""
     wanted = {term.stem for term in terms}
     scored: list[tuple[int, int, int, str]] = []
     for position, (entry, text) in enumerate(zip(passage.entries, passage.excerpts, strict=True)):
@@ -84,13 +87,16 @@ def best_sentences(terms: list[t.Term], passage: Passage) -> list[str]:
             if hits:
                 scored.append((hits * 4 + bonus, position, order, sentence))
     scored.sort(key=lambda s: -s[0])
-    chosen = sorted(scored[:PER_PASSAGE], key=lambda s: (s[1], s[2]))
+    top = scored[0][0] // 4 if scored else 0
+    best = [s for s in scored if s[0] // 4 == top]
+    chosen = sorted(best[:PER_PASSAGE], key=lambda s: (s[1], s[2]))
     return [excerpt(s[3], wanted, MAX_SENTENCE_CHARS) for s in chosen]
 
 
 def sentences(text: str) -> list[str]:
     """The sentences of ``text``: each line split after ``.``, ``!`` or ``?``, list and quote
-    marks removed, blanks squeezed; fragments under :data:`MIN_SENTENCE_CHARS` dropped."""
+    marks and line numbers removed, blanks squeezed; fragments under
+    :data:`MIN_SENTENCE_CHARS` dropped."""
     found: list[str] = []
     for line in text.splitlines():
         for piece in _SENTENCE_END.split(line):

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from threadline.errors import ModelFailed, ModelUnavailable
-from threadline.recall import sse
+from threadline.protocol import sse
 from threadline.recall.prompt import Prompt
 
 Provider = Literal["openai", "anthropic"]

@@ -25,19 +25,23 @@ from threadline.errors import ApiError, NotSignedIn
 from threadline.server import errors
 from threadline.server.body import ProtocolMiddleware
 from threadline.server.openapi import openapi_schema
+from threadline.server.routes import ask as ask_routes
 from threadline.server.routes import auth, meta, sync, threads
-from threadline.server.settings import ServerSettings, settings_from_env
+from threadline.server.settings import ServerSettings, check_llm, settings_from_env
+from threadline.services.ask import language_model
 from threadline.services.auth import LoginLimiter
 from threadline.services.context import AppState
 from threadline.services.push import PushLimits
 from threadline.storage.database import Database, open_database
 from threadline.web import account, list_page, live, signin, thread_page
+from threadline.web import ask as ask_page
 from threadline.web.templating import STATIC
 
 DESCRIPTION = "Threadline sync protocol v1; see docs/protocol.md for the rules behind each route."
 
 #: The JSON API (``/healthz`` and ``/api/v1/…``), in the OpenAPI schema.
 API_ROUTERS: list[APIRouter] = [meta.router, auth.router, sync.router, threads.router]
+API_ROUTERS.append(ask_routes.router)
 #: The web UI's pages, in matching order: ``/threads/rows`` (``list_page``) comes before the
 #: pattern ``/threads/{thread_id}`` (``thread_page``).
 WEB_ROUTERS: list[APIRouter] = [
@@ -47,10 +51,11 @@ WEB_ROUTERS: list[APIRouter] = [
     live.router,
     account.router,
 ]
+WEB_ROUTERS.append(ask_page.router)
 
 
 def create_app(settings: ServerSettings | None = None, *, db: Database | None = None) -> FastAPI:
-    settings = settings or settings_from_env()
+    settings = check_llm(settings or settings_from_env())
     owned = db is None
     database = db or open_database(settings.resolved_database_url())
 
@@ -68,6 +73,14 @@ def create_app(settings: ServerSettings | None = None, *, db: Database | None = 
         db=database,
         limiter=LoginLimiter(),
         push_limits=PushLimits(settings.max_entry_bytes, settings.max_batch_entries),
+        model=language_model(
+            settings.llm_provider,
+            settings.llm_base_url,
+            settings.llm_model,
+            settings.llm_api_key_env,
+            timeout=settings.llm_timeout,
+            connect_timeout=settings.llm_connect_timeout,
+        ),
     )
     errors.install(app)
     for router in (*API_ROUTERS, *WEB_ROUTERS):

@@ -30,6 +30,7 @@ Limits: :data:`MAX_QUESTION_CHARS`, :data:`MAX_ABOUT_BYTES`, :data:`MAX_ABOUT_PA
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -38,17 +39,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from threadline import protocol as p
 from threadline.errors import (
+    ApiError,
     Conflict,
     ModelFailed,
     ModelUnavailable,
     PayloadTooLarge,
     ValidationFailed,
 )
+from threadline.protocol import sse
 from threadline.protocol.models import EntryCreate
 from threadline.recall import citations, extractive, passages, prompt
 from threadline.recall import terms as t
-from threadline.recall.llm import LanguageModel
+from threadline.recall.llm import PROVIDERS, LanguageModel, ModelConfig, Provider, client_for
 from threadline.recall.model import Match, Passage, Source, source_from
 from threadline.services import entries as entry_service
 from threadline.services import inputs
@@ -62,11 +66,9 @@ from threadline.storage.schema import entries, threads
 from threadline.storage.values import json_text, json_value, now_text, ts_text
 
 KIND = "ask"
-#: Characters of a question.
-MAX_QUESTION_CHARS = 2000
-#: UTF-8 bytes of a file's content sent with ``about``, and characters of its path.
-MAX_ABOUT_BYTES = 64 * 1024
-MAX_ABOUT_PATH_CHARS = 1024
+MAX_QUESTION_CHARS = p.MAX_QUESTION_CHARS
+MAX_ABOUT_BYTES = p.MAX_ABOUT_BYTES
+MAX_ABOUT_PATH_CHARS = p.MAX_ABOUT_PATH_CHARS
 #: Passages retrieved for an answer.
 DEFAULT_LIMIT = 8
 #: Hits asked of the search per query, and matches read with their neighbours.
@@ -78,6 +80,25 @@ MAX_TURN_CHARS = 12_000
 #: Characters of a citation's snippet, and of a new conversation's title.
 SNIPPET_CHARS = 240
 TITLE_CHARS = 120
+
+
+def language_model(
+    provider: str,
+    base_url: str,
+    model: str,
+    api_key_env: str,
+    *,
+    timeout: float,
+    connect_timeout: float,
+) -> LanguageModel | None:
+    """The client of the configured model; ``None`` for provider ``none`` (extractive)."""
+    if provider not in PROVIDERS:
+        return None
+    chosen: Provider = "anthropic" if provider == "anthropic" else "openai"
+    config = ModelConfig(
+        chosen, base_url, model, api_key_env or None, connect_timeout, read_timeout=timeout
+    )
+    return client_for(config)
 
 
 # --- retrieval -------------------------------------------------------------------------------
@@ -114,7 +135,7 @@ def retrieve(
         return Retrieval([], True, terms)
     hits = _hits(conn, user_id, terms, project, scope, thread_id)
     found = _passages(conn, user_id, hits, terms)
-    relevant = [p for p in found if p.relevant][:limit]
+    relevant = [passage for passage in found if passage.relevant][:limit]
     return Retrieval(relevant, not relevant, terms)
 
 
@@ -275,6 +296,20 @@ class Done:
     answered: Answered
 
 
+def event_bytes(event: Delta | Done) -> bytes:
+    """``event`` as a server-sent event: ``delta`` with ``{"text": …}``, or ``done`` with the
+    answer's JSON (the API's stream and the web's Ask page send the same)."""
+    if isinstance(event, Delta):
+        return sse.encode("delta", json.dumps({"text": event.text}, ensure_ascii=False))
+    return sse.encode("done", json.dumps(event.answered.as_json(), ensure_ascii=False))
+
+
+def error_bytes(exc: ApiError) -> bytes:
+    """A failure after the stream started, as an ``error`` event in the one error shape."""
+    body = {"error": {"code": exc.code, "message": exc.message, "detail": exc.detail}}
+    return sse.encode("error", json.dumps(body, ensure_ascii=False))
+
+
 def entry_url(thread_id: str, entry_id: str) -> str:
     """The web page of the thread, opened at the entry."""
     return f"/threads/{thread_id}?around={entry_id}#entry-{entry_id}"
@@ -342,7 +377,7 @@ def _check_about(about: About) -> None:
     parts = path.split("/")
     if not path or len(path) > MAX_ABOUT_PATH_CHARS or path.startswith("/") or "\\" in path:
         raise _invalid("about.path", "must be a relative path with / between folders")
-    if any(p in ("", ".", "..") for p in parts):
+    if any(part in ("", ".", "..") for part in parts):
         raise _invalid("about.path", "must not hold empty, '.' or '..' parts")
     size = len(about.content.encode("utf-8", "surrogatepass"))
     if size > MAX_ABOUT_BYTES:

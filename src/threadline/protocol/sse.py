@@ -1,9 +1,10 @@
 """Server-sent events: parse a ``text/event-stream`` line by line, and write one event.
 
-Standard library only: the ``ask`` command reads the server's stream with it, and the language
-model clients read their endpoints' streams. Parsing follows the HTML specification's rules
-for the fields that matter here: ``event``, ``data`` (lines joined with ``\\n``) and ``id``;
-comments (``:``) and unknown fields are ignored; a blank line ends an event.
+Standard library only: the server writes the answers of ``POST /api/v1/ask`` with it, the
+``ask`` command reads them, and the language model clients read their endpoints' streams.
+Parsing follows the HTML specification's rules for the fields that matter here: ``event``,
+``data`` (lines joined with ``\\n``) and ``id``; comments (``:``) and unknown fields are
+ignored; a blank line ends an event.
 """
 
 from __future__ import annotations
