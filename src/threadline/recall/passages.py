@@ -4,7 +4,8 @@ For each match, the entries read around it in its thread (in display order) give
 
 - a tool result goes with the call that asked for it, and a tool call with its result;
 - an agent's reply goes with the prompt it answers (the nearest earlier prompt), and a prompt
-  with the first reply after it;
+  with the reply that ends its turn (the last reply before the next prompt: an agent narrates
+  between its tool calls and answers last);
 
 looked for within the :data:`NEAR` entries read on each side. Passages of one thread that share
 an entry are merged into one (its anchor is the best match). Every entry's text is cut around
@@ -94,7 +95,8 @@ def _companions(rows: list[Source], at: int) -> set[int]:
         if prompt is not None:
             picked.add(prompt)
     if entry.prompt:
-        reply = next((i for i in range(at + 1, hi) if rows[i].reply), None)
+        turn_end = next((i for i in range(at + 1, hi) if rows[i].prompt), hi)
+        reply = next((i for i in range(turn_end - 1, at, -1) if rows[i].reply), None)
         if reply is not None:
             picked.add(reply)
     return picked

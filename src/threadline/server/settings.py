@@ -106,18 +106,24 @@ def settings_from_env() -> ServerSettings:
     )
 
 
+_LLM_HINT = "See `threadline serve --help` (the --llm-… options) and the README's Ask section."
+
+
 def check_llm(settings: ServerSettings) -> ServerSettings:
     """``settings`` with the model's base URL defaulted; :class:`ConfigError` when the model
     settings cannot work. No message quotes the key variable's value."""
     provider = settings.llm_provider
     if provider not in LLM_PROVIDERS:
         raise ConfigError(
-            f"{ENV_LLM_PROVIDER} must be one of {', '.join(LLM_PROVIDERS)}, not {provider[:20]!r}"
+            f"{ENV_LLM_PROVIDER} must be one of {', '.join(LLM_PROVIDERS)}, not {provider[:20]!r}",
+            hint=_LLM_HINT,
         )
     if provider == "none":
         return settings
     if not settings.llm_model:
-        raise ConfigError(f"{ENV_LLM_MODEL} (or --llm-model) must name the model to use")
+        raise ConfigError(
+            f"{ENV_LLM_MODEL} (or --llm-model) must name the model to use", hint=_LLM_HINT
+        )
     name = settings.llm_api_key_env
     if name and not _ENV_NAME.fullmatch(name):
         raise ConfigError(
@@ -129,7 +135,7 @@ def check_llm(settings: ServerSettings) -> ServerSettings:
     base = settings.llm_base_url or LLM_DEFAULT_BASE_URLS[provider]
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{ENV_LLM_BASE_URL} must be an http:// or https:// URL")
+        raise ConfigError(f"{ENV_LLM_BASE_URL} must be an http:// or https:// URL", hint=_LLM_HINT)
     return replace(settings, llm_base_url=base)
 
 
