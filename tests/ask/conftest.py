@@ -65,7 +65,7 @@ class Site:
 
 
 def history_site(
-    request: pytest.FixtureRequest,
+    backend: str,
     folder: Path,
     server_env: dict[str, str] | None = None,
     paths: tuple[Path, ...] = (FIXTURES,),
@@ -77,7 +77,7 @@ def history_site(
             pytest.fail(message)
         pytest.skip(message)
     try:
-        with fresh_database_url(request.param, folder) as url:
+        with fresh_database_url(backend, folder) as url:
             alice = create_user_and_token(url, "alice", PASSWORD)
             bob = create_user_and_token(url, "bob", PASSWORD)
             with ServerProcess(folder / "server-home", url, env=server_env) as server:
@@ -95,4 +95,4 @@ def history_site(
 def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
-    yield from history_site(request, tmp_path_factory.mktemp("ask"))
+    yield from history_site(request.param, tmp_path_factory.mktemp("ask"))
