@@ -76,19 +76,22 @@ def answer(terms: list[t.Term], passages: Sequence[Passage], where: str = "") ->
 
 def best_sentences(terms: list[t.Term], passage: Passage) -> list[str]:
     """Up to :data:`PER_PASSAGE` of the sentences of ``passage`` that carry the most of
-    ``terms`` (the anchor's and the people's words first among them), in the passage's
-    order."""
+    ``terms``, in the passage's order. A person's prompt is what was asked, not what was
+    found: its sentences come only when no other entry of the passage has one with a term.
+    Among equals, the anchor's and then the conversation's (not tool output) come first."""
     wanted = {term.stem for term in terms}
-    scored: list[tuple[int, int, int, str]] = []
+    scored: list[tuple[tuple[int, int, int], int, int, str]] = []
     for position, (entry, text) in enumerate(zip(passage.entries, passage.excerpts, strict=True)):
+        told = int(not entry.prompt)
         bonus = (entry.entry_id == passage.anchor.entry_id) + (entry.role in ("user", "assistant"))
         for order, sentence in enumerate(sentences(text)):
             hits = len(wanted & t.stems(sentence))
             if hits:
-                scored.append((hits * 4 + bonus, position, order, sentence))
-    scored.sort(key=lambda s: -s[0])
-    top = scored[0][0] // 4 if scored else 0
-    best = [s for s in scored if s[0] // 4 == top]
+                scored.append(((told, hits, bonus), position, order, sentence))
+    if not scored:
+        return []
+    scored.sort(key=lambda s: s[0], reverse=True)
+    best = [s for s in scored if s[0][:2] == scored[0][0][:2]]
     chosen = sorted(best[:PER_PASSAGE], key=lambda s: (s[1], s[2]))
     return [excerpt(s[3], wanted, MAX_SENTENCE_CHARS) for s in chosen]
 
