@@ -22,7 +22,7 @@ from threadline.recall import terms as t
 from threadline.recall.model import Match, Passage, Source
 
 #: Entries read on each side of a match to find its call, result, prompt or reply.
-NEAR = 12
+NEAR = 10
 #: Most entries in one passage.
 MAX_ENTRIES = 6
 #: Characters a passage quotes in all, and at least per entry.
@@ -30,6 +30,7 @@ MAX_PASSAGE_CHARS = 3000
 MIN_ENTRY_CHARS = 300
 
 _SPACE = re.compile(r"[ \t]+")
+_WORD = re.compile(r"[^\W_]+")
 
 
 def cut(
@@ -133,8 +134,8 @@ def excerpt(text: str, wanted: Iterable[str], budget: int) -> str:
     stems = set(wanted)
     hits = [
         m.start()
-        for m in re.finditer(r"[^\W_]+", text[: t.MAX_SCANNED_CHARS])
-        if any(t.stem(w) in stems for w in t.words(m.group()))
+        for m in _WORD.finditer(text, 0, t.MAX_SCANNED_CHARS)
+        if t.stem(m.group().lower()) in stems
     ]
     start = _densest(hits, budget) if hits else 0
     start = max(0, min(start - budget // 5, len(text) - budget))

@@ -25,7 +25,7 @@ import snowballstemmer
 #: Most distinct content terms taken from one question.
 MAX_TERMS = 12
 #: Characters of one text looked at when matching (tool outputs can be megabytes).
-MAX_SCANNED_CHARS = 200_000
+MAX_SCANNED_CHARS = 50_000
 
 _STOP_TEXT = """
     a about above after again against all also am an and any are as at be because been before
@@ -91,8 +91,10 @@ def content_terms(question: str) -> list[Term]:
     return list(terms.values())
 
 
+@functools.lru_cache(maxsize=512)
 def stems(text: str) -> frozenset[str]:
-    """The stems of every word of ``text`` (what terms are matched against)."""
+    """The stems of every word of ``text`` (what terms are matched against); the last texts
+    asked about are remembered (an entry is often in more than one passage)."""
     return frozenset(stem(w) for w in words(text))
 
 

@@ -73,7 +73,7 @@ MAX_ABOUT_PATH_CHARS = p.MAX_ABOUT_PATH_CHARS
 DEFAULT_LIMIT = 8
 #: Hits asked of the search per query, and matches read with their neighbours.
 SEARCH_LIMIT = 20
-MAX_MATCHES = 24
+MAX_MATCHES = 16
 #: Earlier turns of a conversation given to a model, and their characters in all.
 MAX_TURNS = 6
 MAX_TURN_CHARS = 12_000
