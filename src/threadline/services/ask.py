@@ -2,13 +2,13 @@
 
 **Retrieval** (:func:`retrieve`, also what the evaluation measures) asks the search service
 (:mod:`threadline.services.search`) for the entries matching the question's content terms —
-all of them together, then each on its own, so an entry holding some of the terms is found too
-— within the caller's entries and the given project and scope. Hits in ``ask`` threads are
-left out: an earlier answer is made of the history, and citing it would cite the history
-second-hand (or an answer's mistake as a fact). The best hits are read with their neighbours
-(:func:`threadline.services.entries.neighbours`) and cut into passages by
-:mod:`threadline.recall.passages`; a passage counts only if it passes the relevance rule of
-:mod:`threadline.recall.terms`. No relevant passage is ``no_match``.
+all of them together, then any of them (as prefixes of their stems), so an entry holding some
+of the terms, in any form, is found too — within the caller's entries and the given project
+and scope. Hits in ``ask`` threads are left out: an earlier answer is made of the history, and
+citing it would cite the history second-hand (or an answer's mistake as a fact). The best
+hits are read with their neighbours (:func:`threadline.services.entries.neighbours`) and cut
+into passages by :mod:`threadline.recall.passages`; a passage counts only if it passes the
+relevance rule of :mod:`threadline.recall.terms`. No relevant passage is ``no_match``.
 
 **The answer** is extractive (:mod:`threadline.recall.extractive`) without a language model,
 or written by the configured model from the passages (:mod:`threadline.recall.prompt`), its
@@ -72,7 +72,7 @@ MAX_ABOUT_PATH_CHARS = p.MAX_ABOUT_PATH_CHARS
 #: Passages retrieved for an answer.
 DEFAULT_LIMIT = 8
 #: Hits asked of the search per query, and matches read with their neighbours.
-SEARCH_LIMIT = 20
+SEARCH_LIMIT = 30
 MAX_MATCHES = 16
 #: Earlier turns of a conversation given to a model, and their characters in all.
 MAX_TURNS = 6
@@ -147,25 +147,31 @@ def _hits(
     scope: str | None,
     exclude_thread: str | None,
 ) -> list[Hit]:
-    """Hits for all the terms together, then for each term, once each, the entries holding
-    most of the terms first (then the search's own order)."""
+    """Hits for all the terms together, then for any of them (each as a prefix, so ``cache``
+    finds ``caching``), once each: the entries holding most of the terms first, then in the
+    search's own order."""
     queries = [" ".join(term.word for term in terms)]
     if len(terms) > 1:
-        queries += [term.word for term in terms]
+        queries.append(" OR ".join(_prefix(term) for term in terms))
     seen: dict[str, tuple[int, Hit]] = {}
     for query in queries:
-        page = search_in(
-            conn,
-            user_id,
-            SearchParams(query=query, project=project, scope=scope, limit=SEARCH_LIMIT),
-        )
-        for hit in page.results:
+        params = SearchParams(query=query, project=project, scope=scope, limit=SEARCH_LIMIT)
+        for hit in search_in(conn, user_id, params).results:
             if hit.kind == KIND or hit.thread_id == exclude_thread or hit.entry_id in seen:
                 continue
             seen[hit.entry_id] = (len(seen), hit)
     wanted = {term.stem for term in terms}
     ranked = sorted(seen.values(), key=lambda s: (-len(wanted & t.stems(s[1].text)), s[0]))
     return [hit for _, hit in ranked[:MAX_MATCHES]]
+
+
+def _prefix(term: t.Term) -> str:
+    """The search query finding the words of ``term``'s stem: ``cach*`` (caching, caches),
+    ``flak*`` (flaky); a short word as it is."""
+    common = 0
+    while common < min(len(term.word), len(term.stem)) and term.word[common] == term.stem[common]:
+        common += 1
+    return f"{term.word[:common]}*" if common >= 4 else term.word
 
 
 def _passages(

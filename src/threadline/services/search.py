@@ -56,7 +56,8 @@ class SearchPage:
 
 
 def search_in(conn: sa.Connection, user_id: int, params: SearchParams) -> SearchPage:
-    words = [w for w in params.query.lower().split() if w]
+    any_of = " OR " in params.query
+    words = [w.rstrip("*") for w in params.query.lower().split() if w and w != "or"]
     query = (
         sa.select(entries, threads.c.title, threads.c.name, threads.c.project, threads.c.kind)
         .join(threads, threads.c.id == entries.c.thread_id)
@@ -64,8 +65,8 @@ def search_in(conn: sa.Connection, user_id: int, params: SearchParams) -> Search
     )
     if params.project is not None:
         query = query.where(threads.c.project == params.project)
-    for word in words:
-        query = query.where(sa.func.lower(entries.c.text).contains(word, autoescape=True))
+    found = [sa.func.lower(entries.c.text).contains(word, autoescape=True) for word in words]
+    query = query.where(sa.or_(*found) if any_of else sa.and_(*found))
     rows = conn.execute(query.order_by(entries.c.ts.desc()).limit(500)).all()
     hits = [
         Hit(
