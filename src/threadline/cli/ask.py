@@ -71,10 +71,12 @@ def ask(
 
 
 def _stream(api: Any, body: dict[str, Any], server: str) -> None:
+    """Print the answer as its pieces arrive, then its citations."""
     import json
 
     out = sys.stdout
-    for event in api.ask_stream(body, idle=IDLE_TIMEOUT):
+
+    def show(event: Any) -> None:
         data = json.loads(event.data)
         if event.event == "delta":
             out.write(data["text"])
@@ -90,6 +92,8 @@ def _stream(api: Any, body: dict[str, Any], server: str) -> None:
             out.write("\n")
             _absolute(data, server)
             _print_citations(data)
+
+    api.ask_stream(body, show, idle=IDLE_TIMEOUT)
 
 
 def _absolute(answer: dict[str, Any], server: str) -> None:

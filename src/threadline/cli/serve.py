@@ -53,6 +53,24 @@ import click
     default=None,
     help="Seconds to wait for each piece of the model's answer.  [default: 120]",
 )
+@click.option(
+    "--max-blob-bytes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Limit per hand-off blob, uncompressed.  [default: 100 MiB]",
+)
+@click.option(
+    "--max-save-files",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Files listed per hand-off save.  [default: 50000]",
+)
+@click.option(
+    "--max-save-message-chars",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Characters of a hand-off save's message.  [default: 10000]",
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -67,6 +85,9 @@ def serve(
     llm_model: str | None,
     llm_api_key_env: str | None,
     llm_timeout: float | None,
+    max_blob_bytes: int | None,
+    max_save_files: int | None,
+    max_save_message_chars: int | None,
 ) -> None:
     """Run the Threadline sync server until SIGINT or SIGTERM."""
     from threadline.server.run import serve as run_server
@@ -86,6 +107,9 @@ def serve(
         llm_model=llm_model,
         llm_api_key_env=llm_api_key_env,
         llm_timeout=llm_timeout,
+        max_blob_bytes=max_blob_bytes,
+        max_save_files=max_save_files,
+        max_save_message_chars=max_save_message_chars,
     )
     check_llm(settings)
     status = run_server(settings)

@@ -17,13 +17,29 @@ from threadline.errors import NotLoggedIn, ServerRefused
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable
     from typing import Any
 
+    from threadline.client.http import Sink
     from threadline.config import Config
     from threadline.protocol.sse import Event
 
 COMPRESS_OVER = 1024
+#: A transcript download may go on as long as bytes keep coming; this bounds each wait.
+DOWNLOAD_IDLE_TIMEOUT = 60.0
+
+
+class TranscriptPart:
+    """What a transcript download answered besides the bytes it wrote: the stream served, its
+    generation, the whole file's line count, and the body's size on the wire."""
+
+    __slots__ = ("generation", "lines_total", "stream_id", "wire_bytes")
+
+    def __init__(self, stream_id: str, generation: int, lines_total: int, wire_bytes: int) -> None:
+        self.stream_id = stream_id
+        self.generation = generation
+        self.lines_total = lines_total
+        self.wire_bytes = wire_bytes
 
 
 class Api:
@@ -54,18 +70,6 @@ class Api:
 
     # --- plumbing ------------------------------------------------------------------------
 
-    def _headers(self, accept: str = "application/json", *, auth: bool = True) -> dict[str, str]:
-        headers = {
-            p.VERSION_HEADER: str(p.PROTOCOL_VERSION),
-            "Accept": accept,
-            "User-Agent": f"threadline/{__version__}",
-        }
-        if auth:
-            if not self.token:
-                raise NotLoggedIn("no token is configured")
-            headers["Authorization"] = f"Bearer {self.token}"
-        return headers
-
     def call(
         self,
         method: str,
@@ -76,11 +80,27 @@ class Api:
         auth: bool = True,
         timeout: float | None = None,
     ) -> Any:
+        return _decode(self._send(method, path, body, query=query, auth=auth, timeout=timeout))
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: dict[str, Any] | None = None,
+        auth: bool = True,
+        timeout: float | None = None,
+        sink: Sink | None = None,
+        accept: str = "application/json",
+    ) -> Response:
         headers = {
             p.VERSION_HEADER: str(p.PROTOCOL_VERSION),
-            "Accept": "application/json",
+            "Accept": accept,
             "User-Agent": f"threadline/{__version__}",
         }
+        if sink is not None:
+            headers["Accept-Encoding"] = "gzip"
         if auth:
             if not self.token:
                 raise NotLoggedIn("no token is configured")
@@ -93,8 +113,8 @@ class Api:
         url = self.base_url + path
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)
-        return _decode(
-            request(method, url, headers=headers, body=data, timeout=timeout or self.timeout)
+        return request(
+            method, url, headers=headers, body=data, timeout=timeout or self.timeout, sink=sink
         )
 
     def _compress(self, data: bytes, headers: dict[str, str]) -> bytes:
@@ -149,27 +169,80 @@ class Api:
     def entries(self, thread_id: str, **query: Any) -> Any:
         return self.call("GET", f"{p.API_PREFIX}/threads/{quote(thread_id)}/entries", query=query)
 
+    def thread(self, thread_id: str) -> Any:
+        """``ThreadDetail``: the thread with its streams."""
+        return self.call("GET", f"{p.API_PREFIX}/threads/{quote(thread_id)}")
+
+    def download_transcript(
+        self,
+        thread_id: str,
+        sink: Sink,
+        *,
+        stream: str | None = None,
+        generation: int | None = None,
+        from_line: int = 0,
+        to_line: int | None = None,
+        timeout: float = DOWNLOAD_IDLE_TIMEOUT,
+    ) -> TranscriptPart:
+        """Write a thread's transcript file — or its lines ``from_line + 1 … to_line`` — into
+        ``sink`` as it arrives (gzip on the wire, never all of it in memory). ``timeout`` bounds
+        each wait for more bytes. An error answer raises before anything is written."""
+        query: dict[str, Any] = {"stream": stream, "generation": generation}
+        query.update(from_line=from_line or None, to_line=to_line)
+        path = f"{p.API_PREFIX}/threads/{quote(thread_id)}/transcript"
+        answer = self._send(
+            "GET", path, query=query, timeout=timeout, sink=sink, accept="application/x-ndjson"
+        )
+        if not 200 <= answer.status < 300:
+            _decode(answer)
+        head = answer.headers
+        try:
+            return TranscriptPart(
+                head["threadline-stream-id"],
+                int(head["threadline-generation"]),
+                int(head["threadline-lines-total"]),
+                answer.wire_bytes,
+            )
+        except (KeyError, ValueError):
+            raise ServerRefused(
+                answer.status,
+                "http_error",
+                "the transcript answer lacks its Threadline-Stream-Id, Threadline-Generation "
+                "or Threadline-Lines-Total header",
+                hint="The server may be older than this client: upgrade it.",
+            ) from None
+
+    def transcript_digest(
+        self,
+        thread_id: str,
+        *,
+        stream: str | None = None,
+        from_line: int = 0,
+        to_line: int | None = None,
+    ) -> Any:
+        """``TranscriptDigest``: the SHA-256 of the lines ``from_line + 1 … to_line``."""
+        query = {"stream": stream, "from_line": from_line or None, "to_line": to_line}
+        path = f"{p.API_PREFIX}/threads/{quote(thread_id)}/transcript/digest"
+        return self.call("GET", path, query=query)
+
     def ask(self, body: dict[str, Any], timeout: float | None = None) -> Any:
         """``POST /ask``: the whole answer at once."""
         return self.call("POST", f"{p.API_PREFIX}/ask", body, timeout=timeout)
 
-    def ask_stream(self, body: dict[str, Any], *, idle: float) -> Iterator[Event]:
-        """``POST /ask`` as a stream: its events (``delta``, ``done``, ``error``) as they
-        arrive, waiting at most ``idle`` seconds for each piece."""
-        from threadline.client.http import open_stream
-        from threadline.protocol import sse
-
-        headers = self._headers("text/event-stream")
-        headers["Content-Type"] = "application/json"
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        data = self._compress(data, headers)
-        url = f"{self.base_url}{p.API_PREFIX}/ask"
-        with open_stream("POST", url, headers=headers, body=data, timeout=self.timeout,
-                         idle=idle) as answer:  # fmt: skip
-            if answer.status != 200 or "event-stream" not in answer.headers.get("content-type", ""):
-                _decode(Response(answer.status, answer.headers, answer.read()))
-                raise ServerRefused(answer.status, "http_error", "the answer was not a stream")
-            yield from sse.events(sse.lines_of(answer.chunks()))
+    def ask_stream(
+        self, body: dict[str, Any], on_event: Callable[[Event], object], *, idle: float
+    ) -> None:
+        """``POST /ask`` as a stream: ``on_event`` gets each of its events (``delta``,
+        ``done``, ``error``) as it arrives; at most ``idle`` seconds are waited for each
+        piece. An error answer (before the stream) raises as :meth:`call` does."""
+        events = _EventSink(on_event)
+        answer = self._send(
+            "POST", f"{p.API_PREFIX}/ask", body, timeout=idle, sink=events,
+            accept="text/event-stream",
+        )  # fmt: skip
+        if not 200 <= answer.status < 300:
+            _decode(answer)
+        events.close()
 
     def all_threads(self, **filters: Any) -> list[dict[str, Any]]:
         return self._all("threads", lambda cursor: self.threads(**filters, cursor=cursor))
@@ -189,6 +262,32 @@ class Api:
             cursor = page.get("next_cursor")
             if not cursor:
                 return items
+
+
+class _EventSink:
+    """A download sink that hands each complete server-sent event to ``on_event``."""
+
+    def __init__(self, on_event: Callable[[Event], object]) -> None:
+        from threadline.protocol import sse
+
+        self.sse = sse
+        self.on_event = on_event
+        self.pending = b""
+
+    def write(self, data: bytes) -> None:
+        *complete, self.pending = (self.pending + data).split(b"\n\n")
+        for block in complete:
+            self._hand(block)
+
+    def close(self) -> None:
+        if self.pending.strip():
+            self._hand(self.pending)
+        self.pending = b""
+
+    def _hand(self, block: bytes) -> None:
+        lines = block.decode("utf-8", "replace").split("\n")
+        for event in self.sse.events(lines):
+            self.on_event(event)
 
 
 def _decode(response: Response) -> Any:

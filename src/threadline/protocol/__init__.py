@@ -48,6 +48,19 @@ MAX_ABOUT_PATH_CHARS = 1024
 
 ENCODINGS = ("zstd", "gzip")
 
+#: Hand-off (saves and their blobs). A blob is at most this many bytes, uncompressed.
+MAX_BLOB_BYTES = 100 * 1024 * 1024
+#: Entries of a save's ``files`` (and, separately, of its ``excluded``).
+MAX_SAVE_FILES = 50_000
+#: Characters of a save's ``message``.
+MAX_SAVE_MESSAGE_CHARS = 10_000
+#: Characters of a path on the wire (a repository root, a working folder, a file).
+MAX_PATH_CHARS = 4096
+#: What a save's blobs hold: a git bundle, a binary patch, the untracked files.
+BLOB_ROLES = ("bundle", "patch", "untracked")
+#: The agents whose sessions can be saved.
+AGENTS = ("claude-code", "codex")
+
 #: Stream status values in a push answer.
 STREAM_OK = "ok"
 STREAM_THREAD_DELETED = "thread_deleted"
@@ -64,6 +77,13 @@ CODE_ENTRY_CONFLICT = "entry_conflict"
 CODE_ENTRY_TOO_LARGE = "entry_too_large"
 CODE_BATCH_TOO_LARGE = "batch_too_large"
 CODE_INVALID_REQUEST = "invalid_request"
+#: Error codes of the hand-off routes.
+CODE_BLOB_TOO_LARGE = "blob_too_large"
+CODE_SHA256_MISMATCH = "sha256_mismatch"
+CODE_MISSING_BLOB = "missing_blob"
+CODE_SAVE_CONFLICT = "save_conflict"
+CODE_SAVE_TOO_LARGE = "save_too_large"
+CODE_UNKNOWN_THREAD = "unknown_thread"
 
 
 def note_thread_key(project: str, name: str) -> str:

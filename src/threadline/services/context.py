@@ -8,13 +8,14 @@ never HTTP settings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import anyio
 
 from threadline.recall.llm import LanguageModel
 from threadline.services.auth import LoginLimiter
+from threadline.services.handoff import HandoffLimits
 from threadline.services.push import PushLimits
 from threadline.storage.database import Database
 
@@ -33,6 +34,7 @@ class AppState:
     push_limits: PushLimits
     #: Created on first use, inside the event loop (see ``server.routes.sync``).
     push_limiter: anyio.CapacityLimiter | None = None
+    handoff_limits: HandoffLimits = field(default_factory=HandoffLimits)
     #: The language model that writes ``ask`` answers (``None``: extractive answers).
     model: LanguageModel | None = None
 

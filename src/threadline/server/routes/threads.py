@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -19,6 +20,7 @@ from threadline.protocol.models import (
     ThreadDetail,
     ThreadPage,
     ThreadPatch,
+    TranscriptDigest,
 )
 from threadline.server.deps import Who, body_spec, json_response, read_json
 from threadline.services import entries, threads, transcripts
@@ -36,6 +38,18 @@ TopLevel = Annotated[
 Generation = Annotated[
     int | None,
     Query(ge=1, le=MAX_INT, description="Which generation; the highest one by default."),
+]
+StreamId = Annotated[
+    UUID | None,
+    Query(description="Which stream of the thread; by default chosen as for generation."),
+]
+FromLine = Annotated[
+    int,
+    Query(ge=0, le=MAX_INT, description="Send only the lines after the first from_line."),
+]
+ToLine = Annotated[
+    int | None,
+    Query(ge=0, le=MAX_INT, description="Send no line after line to_line; the end by default."),
 ]
 
 
@@ -128,12 +142,49 @@ async def post_entry(request: Request, thread_id: str, who: Who) -> Response:
     responses={
         200: {
             "content": {transcripts.MEDIA_TYPE: {}},
-            "description": "The captured transcript file, byte for byte.",
+            "description": "The captured transcript file (or the lines asked for), byte for "
+            "byte; Threadline-Lines-Total says how many lines the whole file has.",
         }
     },
 )
 def get_transcript(
-    request: Request, thread_id: str, who: Who, generation: Generation = None
+    request: Request,
+    thread_id: str,
+    who: Who,
+    generation: Generation = None,
+    stream: StreamId = None,
+    from_line: FromLine = 0,
+    to_line: ToLine = None,
 ) -> Response:
-    found = transcripts.download(app_state(request).db, who, thread_id, generation)
+    found = transcripts.download(
+        app_state(request).db,
+        who,
+        thread_id,
+        generation,
+        stream=str(stream) if stream is not None else None,
+        from_line=from_line,
+        to_line=to_line,
+    )
     return StreamingResponse(found.body, media_type=found.media_type, headers=found.headers)
+
+
+@router.get("/{thread_id}/transcript/digest", response_model=TranscriptDigest)
+def get_transcript_digest(
+    request: Request,
+    thread_id: str,
+    who: Who,
+    generation: Generation = None,
+    stream: StreamId = None,
+    from_line: FromLine = 0,
+    to_line: ToLine = None,
+) -> Response:
+    found = transcripts.digest(
+        app_state(request).db,
+        who,
+        thread_id,
+        generation,
+        stream=str(stream) if stream is not None else None,
+        from_line=from_line,
+        to_line=to_line,
+    )
+    return json_response(found)
