@@ -166,6 +166,12 @@ class Api:
     def create_thread(self, body: dict[str, Any]) -> Any:
         return self.call("POST", f"{p.API_PREFIX}/threads", body)
 
+    def create_or_get_thread(self, body: dict[str, Any]) -> tuple[Any, bool]:
+        """``POST /threads``: the thread and whether it is new (``201``) — a ``scope`` that
+        had a live thread answers it with ``200``."""
+        response = self._send("POST", f"{p.API_PREFIX}/threads", body)
+        return _decode(response), response.status == 201
+
     def entries(self, thread_id: str, **query: Any) -> Any:
         return self.call("GET", f"{p.API_PREFIX}/threads/{quote(thread_id)}/entries", query=query)
 

@@ -93,6 +93,23 @@ Key = Annotated[str, StringConstraints(min_length=1, max_length=p.MAX_KEY_CHARS)
 Source = Annotated[str, StringConstraints(max_length=p.MAX_SOURCE_CHARS), NoNul]
 
 
+def _scope(value: str) -> str:
+    p.parse_scope(value)  # raises ValueError naming the rule
+    return value
+
+
+#: A thread's scope, ``TYPE:ID`` (``pr:123``): see :func:`threadline.protocol.parse_scope`.
+Scope = Annotated[
+    str,
+    AfterValidator(_scope),
+    Field(
+        description="What the thread is about, TYPE:ID (e.g. pr:123): one live thread per "
+        "scope and project.",
+        examples=["pr:123"],
+    ),
+]
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -119,6 +136,7 @@ class ThreadRef(_Request):
     parent_key: Key | None = Field(
         None, description="The key of the parent session thread (a subagent's thread)."
     )
+    scope: Scope | None = None
 
 
 class EntryIn(_Request):
@@ -201,6 +219,7 @@ class Thread(_Answer):
         None, description="The live thread whose key is parent_key, if it has been pushed."
     )
     child_count: int = Field(0, description="Live threads whose parent_key is this key.")
+    scope: str | None = Field(None, description="What the thread is about, TYPE:ID, or null.")
 
 
 class StreamInfo(_Answer):
@@ -240,9 +259,14 @@ class ThreadCreate(_Request):
     name: Name
     project: Project = ""
     kind: Kind = "note"
-    key: Key | None = Field(None, description="Defaults to the note key of project and name.")
+    key: Key | None = Field(
+        None,
+        description="Defaults to the note key of project and name, or with a scope to the "
+        "scope key of project and scope.",
+    )
     title: Title | None = None
     meta: JsonObject | None = None
+    scope: Scope | None = None
 
 
 class ThreadPatch(_Request):

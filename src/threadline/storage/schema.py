@@ -75,6 +75,9 @@ threads = sa.Table(
     sa.Column("deleted_at", sa.Text, nullable=True),
     sa.Column("change", sa.BigInteger, nullable=False),
     sa.Column("parent_key", sa.Text, nullable=True),
+    # What the thread is about (``pr`` and ``123`` for ``pr:123``); both or neither are set.
+    sa.Column("scope_type", sa.Text, nullable=True),
+    sa.Column("scope_id", sa.Text, nullable=True),
 )
 
 streams = sa.Table(

@@ -25,6 +25,7 @@ FEATURES = [
     "transcripts",
     "transcript-parts",
     "handoff",
+    "scopes",
 ]
 
 

@@ -35,6 +35,13 @@ TopLevel = Annotated[
     bool | None,
     Query(description="true: only threads without a parent_key; false: only those with one."),
 ]
+ScopeQuery = Annotated[
+    str | None,
+    Query(description="Only the thread(s) of this scope, TYPE:ID (e.g. pr:123)."),
+]
+ScopeTypeQuery = Annotated[
+    str | None, Query(description="Only threads whose scope has this type (e.g. pr).")
+]
 Generation = Annotated[
     int | None,
     Query(ge=1, le=MAX_INT, description="Which generation; the highest one by default."),
@@ -64,6 +71,8 @@ def list_threads(
     top_level: TopLevel = None,
     limit: Limit = p.DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
+    scope: ScopeQuery = None,
+    scope_type: ScopeTypeQuery = None,
 ) -> Response:
     page = threads.list_threads(
         app_state(request).db,
@@ -75,15 +84,24 @@ def list_threads(
         top_level=top_level,
         limit=limit,
         cursor=cursor,
+        scope=None if scope is None else threads.parse_scope(scope, "scope"),
+        scope_type=None if scope_type is None else threads.parse_scope_type(scope_type),
     )
     return json_response(page)
 
 
-@router.post("", status_code=201, response_model=Thread, openapi_extra=body_spec(ThreadCreate))
+@router.post(
+    "",
+    status_code=201,
+    response_model=Thread,
+    openapi_extra=body_spec(ThreadCreate),
+    responses={200: {"model": Thread, "description": "The scope already had a live thread."}},
+)
 async def create_thread(request: Request, who: Who) -> Response:
     body = await read_json(request, ThreadCreate)
-    thread = await run_in_threadpool(threads.create_thread, app_state(request).db, who, body)
-    return json_response(thread, 201)
+    db = app_state(request).db
+    thread, created = await run_in_threadpool(threads.create_or_get, db, who, body)
+    return json_response(thread, 201 if created else 200)
 
 
 @router.get("/{thread_id}", response_model=ThreadDetail)
