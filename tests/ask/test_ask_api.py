@@ -149,7 +149,7 @@ def test_about_a_file_continues_one_thread_with_the_file_hidden(site: Site) -> N
         "system", "user", "assistant", "user", "assistant", "system", "user", "assistant",
     ]  # fmt: skip
     thread = site.get(site.alice, f"/api/v1/threads/{first['thread_id']}")
-    assert thread["kind"] == "ask"
+    assert thread["kind"] == "ask" and thread["scope"] == "file:docs/spec.md"
     elsewhere = answered(site.ask(site.alice, question=question, project="ai-music", about=about))
     assert elsewhere["thread_id"] != first["thread_id"]
     with signed_in(site.server, "alice") as browser:

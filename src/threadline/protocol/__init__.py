@@ -49,7 +49,7 @@ MAX_SCOPE_ID_BYTES = 1024
 #: ``about``, and characters of its path.
 MAX_QUESTION_CHARS = 2000
 MAX_ABOUT_BYTES = 64 * 1024
-MAX_ABOUT_PATH_CHARS = 1024
+MAX_ABOUT_PATH_CHARS = 512
 
 ENCODINGS = ("zstd", "gzip")
 

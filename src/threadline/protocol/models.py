@@ -330,9 +330,7 @@ class AskRequest(_Request):
     thread: Annotated[str, StringConstraints(max_length=p.MAX_KEY_CHARS), NoNul] | None = Field(
         None, description="The thread_id of an earlier answer: continue that conversation."
     )
-    scope: Annotated[str, StringConstraints(max_length=p.MAX_KEY_CHARS), NoNul] | None = Field(
-        None, description="Search only threads of this scope, TYPE:ID."
-    )
+    scope: Scope | None = Field(None, description="Search only threads of this scope, TYPE:ID.")
     about: AskAbout | None = None
 
 

@@ -29,7 +29,6 @@ Limits: :data:`MAX_QUESTION_CHARS`, :data:`MAX_ABOUT_BYTES`, :data:`MAX_ABOUT_PA
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Iterator, Sequence
@@ -59,13 +58,20 @@ from threadline.services import inputs
 from threadline.services.auth import Principal
 from threadline.services.entries import EntryRow
 from threadline.services.search import Hit, SearchParams, search_in
-from threadline.services.threads import live_thread
+from threadline.services.threads import (
+    get_or_create_scoped,
+    live_scoped_id,
+    live_thread,
+    parse_scope,
+)
 from threadline.storage.changes import ChangeCursor
 from threadline.storage.database import Database
 from threadline.storage.schema import entries, threads
 from threadline.storage.values import json_text, json_value, now_text, ts_text
 
 KIND = "ask"
+#: The scope type of a conversation about a file (``file:<path>``).
+ABOUT_SCOPE = "file"
 MAX_QUESTION_CHARS = p.MAX_QUESTION_CHARS
 MAX_ABOUT_BYTES = p.MAX_ABOUT_BYTES
 MAX_ABOUT_PATH_CHARS = p.MAX_ABOUT_PATH_CHARS
@@ -374,7 +380,7 @@ def _checked(question: Question) -> Question:
     if question.about is not None:
         _check_about(question.about)
     if question.scope is not None:
-        _scope_parts(question.scope)
+        parse_scope(question.scope)
     return replace(question, text=text)
 
 
@@ -385,6 +391,7 @@ def _check_about(about: About) -> None:
         raise _invalid("about.path", "must be a relative path with / between folders")
     if any(part in ("", ".", "..") for part in parts):
         raise _invalid("about.path", "must not hold empty, '.' or '..' parts")
+    parse_scope(f"{ABOUT_SCOPE}:{path}", "about.path")
     size = len(about.content.encode("utf-8", "surrogatepass"))
     if size > MAX_ABOUT_BYTES:
         raise PayloadTooLarge(
@@ -393,13 +400,6 @@ def _check_about(about: About) -> None:
             detail={"limit": MAX_ABOUT_BYTES, "size": size},
             hint="Ask about a smaller file, or about a part of it.",
         )
-
-
-def _scope_parts(scope: str) -> tuple[str, str]:
-    kind, sep, ident = scope.partition(":")
-    if not sep or not kind or not ident:
-        raise _invalid("scope", "must be TYPE:ID, such as file:docs/spec.md or pr:123")
-    return kind, ident
 
 
 def _invalid(where: str, message: str) -> ValidationFailed:
@@ -695,32 +695,20 @@ def _new_thread(conn: sa.Connection, who: Principal, plan: _Plan) -> str:
     title = " ".join(plan.question.text.split())[:TITLE_CHARS]
     about = plan.question.about
     if about is not None:
-        found = _find_about_thread(conn, who.user_id, plan.project, about.path)
-        if found is not None:
-            return str(found.id)
-        name = f"About {about.path}"[:200]
-        return _insert_thread(conn, who, _about_key(plan.project, about.path), name, name, plan)
+        name = f"About {about.path}"[: p.MAX_NAME_CHARS]
+        thread, _ = get_or_create_scoped(
+            conn, who.user_id, project=plan.project, kind=KIND, name=name,
+            scope_type=ABOUT_SCOPE, scope_id=about.path, title=name,
+        )  # fmt: skip
+        return thread.id
     thread_id = str(uuid.uuid4())
     return _insert_thread(conn, who, f"{KIND}:{thread_id}", title, title, plan, thread_id)
 
 
-# The file scope of ``about``, in this one place: a key derived from the project and the path.
-
-
-def _about_key(project: str, path: str) -> str:
-    digest = hashlib.sha256(f"{project}\x00{path}".encode()).hexdigest()[:32]
-    return f"{KIND}:file:{digest}"
-
-
 def _find_about_thread(conn: sa.Connection, user_id: int, project: str, path: str) -> Any:
-    """The user's live conversation about the file ``path`` in ``project``, or ``None``."""
-    return conn.execute(
-        sa.select(threads).where(
-            threads.c.user_id == user_id,
-            threads.c.key == _about_key(project, path),
-            threads.c.deleted_at.is_(None),
-        )
-    ).first()
+    """The user's live thread of the scope ``file:<path>`` in ``project``, or ``None``."""
+    found = live_scoped_id(conn, user_id, project, ABOUT_SCOPE, path)
+    return live_thread(conn, user_id, found) if found is not None else None
 
 
 def _insert_thread(
