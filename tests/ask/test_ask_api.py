@@ -13,6 +13,7 @@ import httpx
 
 from tests.ask.conftest import Site
 from tests.browser.site import signed_in
+from tests.helpers.web import csrf_of
 from threadline.protocol import sse
 from threadline.recall import terms as t
 
@@ -192,3 +193,23 @@ def test_bad_questions_get_clear_errors(site: Site) -> None:
         assert response.json()["error"]["code"] == code, (body, response.text)
     unauthenticated = httpx.post(f"{site.url}/api/v1/ask", json={"question": "x"})
     assert unauthenticated.status_code == 401
+
+
+def test_the_ask_page_answers_without_javascript_and_checks_its_form(site: Site) -> None:
+    with signed_in(site.server, "alice") as browser:
+        page = browser.get("/ask")
+        assert page.status_code == 200 and 'id="ask-form"' in page.text
+        form = {"csrf": csrf_of(page), "question": XTERM, "project": "spotter", "thread": ""}
+        answered_page = browser.post("/ask", data=form)
+        assert answered_page.status_code == 200
+        first = r'<ol id="citations" class="citations">\s*<li value="1"><a href="/threads/'
+        assert re.search(first, answered_page.text)
+        assert 'id="ask-conversation" class="muted small">' in answered_page.text
+        streamed = browser.post("/ask/stream", data=form)
+        assert streamed.headers["content-type"].startswith("text/event-stream")
+        names = [e.event for e in sse.events(streamed.text.splitlines())]
+        assert names[-1] == "done"
+        forged = browser.post("/ask/stream", data={**form, "csrf": "wrong"})
+        assert forged.status_code == 403
+        empty = browser.post("/ask", data={**form, "question": ""})
+        assert empty.status_code == 422 and 'role="alert"' in empty.text
