@@ -34,6 +34,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import ask_process  # noqa: E402
+import blobs  # noqa: E402
 import capture  # noqa: E402
 import harness  # noqa: E402
 import ingest  # noqa: E402
@@ -55,6 +56,7 @@ BENCHMARKS = {
     "web_browser": web_browser.run,
     "web_list": web_list.run,
     "ask_process": ask_process.run,
+    "blobs": blobs.run,
     "transcript_place": transcript_place.run,
 }
 RESULTS = HERE / "results" / "latest.json"
