@@ -231,6 +231,12 @@ class Api:
         path = f"{p.API_PREFIX}/threads/{quote(thread_id)}/transcript/digest"
         return self.call("GET", path, query=query)
 
+    def search(self, q: str, **filters: Any) -> Any:
+        """``GET /api/v1/search``: ``filters`` are its parameters (``project``, ``kind``,
+        ``agent``, ``thread``, ``role``, ``scope``, ``since``, ``until``, ``limit``,
+        ``cursor``); ``None`` values are left out."""
+        return self.call("GET", f"{p.API_PREFIX}/search", query={"q": q, **filters})
+
     def ask(self, body: dict[str, Any], timeout: float | None = None) -> Any:
         """``POST /ask``: the whole answer at once."""
         return self.call("POST", f"{p.API_PREFIX}/ask", body, timeout=timeout)

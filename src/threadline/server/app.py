@@ -28,6 +28,7 @@ from threadline.server.body import BodyLimit, ProtocolMiddleware
 from threadline.server.openapi import openapi_schema
 from threadline.server.routes import ask as ask_routes
 from threadline.server.routes import auth, handoff, meta, sync, threads
+from threadline.server.routes import search as search_api
 from threadline.server.settings import ServerSettings, check_llm, settings_from_env
 from threadline.services.ask import language_model
 from threadline.services.auth import LoginLimiter
@@ -37,6 +38,7 @@ from threadline.services.push import PushLimits
 from threadline.storage.database import Database, open_database
 from threadline.web import account, list_page, live, saves_page, signin, thread_page
 from threadline.web import ask as ask_page
+from threadline.web import search as search_page
 from threadline.web.templating import STATIC
 
 DESCRIPTION = "Threadline sync protocol v1; see docs/protocol.md for the rules behind each route."
@@ -48,6 +50,7 @@ API_ROUTERS: list[APIRouter] = [
     sync.router,
     threads.router,
     handoff.router,
+    search_api.router,
     ask_routes.router,
 ]
 #: The web UI's pages, in matching order: ``/threads/rows`` (``list_page``) comes before the
@@ -59,6 +62,7 @@ WEB_ROUTERS: list[APIRouter] = [
     live.router,
     account.router,
     saves_page.router,
+    search_page.router,
     ask_page.router,
 ]
 
