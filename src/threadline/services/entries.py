@@ -506,21 +506,36 @@ def append_entry(conn: sa.Connection, who: Principal, thread_id: str, body: Entr
     return _Append(conn, who, thread_id, body).run()[0]
 
 
+#: The keys of the entries around one (``near`` before it; it and ``near`` after it), as
+#: plain SQL: built once, not per call.
+_KEYS_BEFORE = sa.text(
+    "SELECT pk FROM entries WHERE thread_id = :thread AND (ts < :ts OR (ts = :ts AND pk < :pk))"
+    " ORDER BY ts DESC, pk DESC LIMIT :near"
+)
+_KEYS_FROM = sa.text(
+    "SELECT pk FROM entries WHERE thread_id = :thread AND (ts > :ts OR (ts = :ts AND pk >= :pk))"
+    " ORDER BY ts, pk LIMIT :near"
+)
+
+
 def neighbours(
     conn: sa.Connection, user_id: int, thread_id: str, entry_ids: list[str], near: int
 ) -> list[EntryRow]:
     """The entries ``entry_ids`` of the user's thread with ``near`` entries on each side of
-    each, once each, in display order (ids not in the thread are skipped)."""
+    each, once each, in display order (ids not in the thread are skipped). The windows are
+    found by their keys alone; only then are their rows read, in one query."""
     live_thread(conn, user_id, thread_id)
     targets = conn.execute(
         sa.select(entries.c.ts, entries.c.pk).where(
             entries.c.thread_id == thread_id, entries.c.entry_uuid.in_(entry_ids)
         )
     ).all()
-    found: dict[int, EntryRow] = {}
+    wanted: set[int] = set()
     for target in targets:
-        key = (str(target.ts), int(target.pk))
-        for row in [*_rows(conn, _before(thread_id, key, near)),
-                    *_rows(conn, _after(thread_id, key, near + 1, inclusive=True))]:  # fmt: skip
-            found[row.pk] = row
-    return sorted(found.values(), key=lambda r: r.key)
+        values = {"thread": thread_id, "ts": target.ts, "pk": target.pk}
+        wanted.update(conn.execute(_KEYS_BEFORE, {**values, "near": near}).scalars())
+        wanted.update(conn.execute(_KEYS_FROM, {**values, "near": near + 1}).scalars())
+    if not wanted:
+        return []
+    found = _rows(conn, _ROW_COLUMNS.where(entries.c.pk.in_(sorted(wanted))))
+    return sorted(found, key=lambda r: r.key)
