@@ -5,7 +5,8 @@ A real server (SQLite) holds a few thousand entries: the real transcripts of
 note threads pushed with ``POST /api/v1/sync/push`` to make up the rest. Each sample is the
 wall time of one ``subprocess.run`` of the real console script — start-up, configuration,
 the request, the server's retrieval and extractive answer, the JSON printed — beside, in the
-same rounds, the baseline ``threadline --version`` (the CLI's own start-up). The questions
+same rounds, the baseline ``threadline --version`` (the CLI's own start-up) and the same
+question sent from this process (``POST /api/v1/ask``: the server's part alone). The questions
 rotate over a few that find something and one that finds nothing.
 
 Target: p95 ≤ 500 ms (extractive, no language model).
@@ -118,6 +119,9 @@ def run(ctx: Context) -> dict[str, Any]:
         count = _entries(client, env)
         ask: list[float] = []
         base: list[float] = []
+        answer: list[float] = []
+        token = json.loads((client / "credentials.json").read_text())["token"]
+        api = Api(server.url, token, timeout=60)
         for i in range(runs + 3):
             question = QUESTIONS[i % len(QUESTIONS)]
             argv = [THREADLINE, "ask", "--all-projects", "--json", question]
@@ -126,12 +130,21 @@ def run(ctx: Context) -> dict[str, Any]:
             if problem or version_problem:
                 failures.append(problem or version_problem or "")
                 continue
+            start = now()
+            api.ask({"question": question})
+            served = now() - start
             if i >= 3:  # warm-up rounds are not counted
                 ask.append(elapsed)
                 base.append(version)
+                answer.append(served)
         found = _found(client, env)
     rows: list[dict[str, Any]] = []
-    for name, samples in (("threadline --version", base), ("threadline ask --json", ask)):
+    measured = (
+        ("threadline --version", base),
+        ("threadline ask --json", ask),
+        ("POST /api/v1/ask (no process)", answer),
+    )
+    for name, samples in measured:
         stats = summary_ms(samples) if samples else {}
         p95 = round(percentile([s * 1000 for s in samples], 95), 2) if samples else float("nan")
         rows.append({"variant": name, **stats, "p95_ms": p95})

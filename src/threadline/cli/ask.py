@@ -63,9 +63,9 @@ def ask(
     if as_json:
         answer = api.ask(body, timeout=ANSWER_TIMEOUT)
         _absolute(answer, server)
-        from threadline.cli.common import print_json
+        import json  # not cli.common: its imports (the local store) cost more than the rest
 
-        print_json(answer)
+        click.echo(json.dumps(answer, indent=2, ensure_ascii=False))
         return
     _stream(api, body, server)
 
