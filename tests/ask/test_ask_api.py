@@ -213,3 +213,27 @@ def test_the_ask_page_answers_without_javascript_and_checks_its_form(site: Site)
         assert forged.status_code == 403
         empty = browser.post("/ask", data={**form, "question": ""})
         assert empty.status_code == 422 and 'role="alert"' in empty.text
+
+
+def test_a_scope_narrows_the_search_and_answers_are_searchable(site: Site) -> None:
+    made = httpx.post(
+        f"{site.url}/api/v1/threads",
+        json={"name": "pr-42", "project": "spotter", "scope": "pr:42"},
+        headers=site.alice.headers,
+    )
+    assert made.status_code in (200, 201), made.text
+    scoped = made.json()["id"]
+    note = "Review of pr 42: xterm scrolling inside tmux needs mouse mode on."
+    posted = httpx.post(
+        f"{site.url}/api/v1/threads/{scoped}/entries",
+        json={"role": "assistant", "text": note},
+        headers=site.alice.headers,
+    )
+    assert posted.status_code == 201, posted.text
+    answer = answered(site.ask(site.alice, question=XTERM, scope="pr:42"))
+    assert answer["citations"]
+    assert {c["thread_id"] for c in answer["citations"]} == {scoped}
+    wide = answered(site.ask(site.alice, question=XTERM))
+    assert {c["thread_id"] for c in wide["citations"]} - {scoped}
+    found = site.get(site.alice, "/api/v1/search", q="xterm scrolling", kind="ask")
+    assert answer["thread_id"] in {hit["thread_id"] for hit in found["results"]}

@@ -132,17 +132,37 @@ def retrieve(
 ) -> Retrieval:
     """The passages of the user's history that answer ``question`` (see the module doc).
 
-    ``project`` (``None``: every project) and ``scope`` (``type:id``) narrow the search;
+    ``project`` (``None``: every project) and ``scope`` (``type:id``: the threads of that
+    scope, one per project) narrow the search;
     ``thread_id`` is the conversation the question belongs to, whose entries (like those of
     every ``ask`` thread) are never retrieved. Runs inside the caller's transaction ``conn``.
     """
     terms = t.content_terms(question)
     if not terms:
         return Retrieval([], True, terms)
-    hits = _hits(conn, user_id, terms, project, scope, thread_id)
-    found = _passages(conn, user_id, hits, terms)
+    within: list[str | None] = [None]
+    if scope is not None:
+        within = list(_scoped_threads(conn, user_id, scope, project))
+    hits = [h for one in within for h in _hits(conn, user_id, terms, project, one, thread_id)]
+    found = _passages(conn, user_id, hits[: MAX_MATCHES * 2], terms)
     relevant = [passage for passage in found if passage.relevant][:limit]
     return Retrieval(relevant, not relevant, terms)
+
+
+def _scoped_threads(
+    conn: sa.Connection, user_id: int, scope: str, project: str | None
+) -> list[str]:
+    """The user's live threads of ``scope`` (one per project), in ``project`` if given."""
+    kind, ident = parse_scope(scope)
+    query = sa.select(threads.c.id).where(
+        threads.c.user_id == user_id,
+        threads.c.scope_type == kind,
+        threads.c.scope_id == ident,
+        threads.c.deleted_at.is_(None),
+    )
+    if project is not None:
+        query = query.where(threads.c.project == project)
+    return [str(found) for found in conn.execute(query).scalars()]
 
 
 def _hits(
@@ -150,18 +170,18 @@ def _hits(
     user_id: int,
     terms: list[t.Term],
     project: str | None,
-    scope: str | None,
+    thread_id: str | None,
     exclude_thread: str | None,
 ) -> list[Hit]:
     """Hits for all the terms together, then for any of them (each as a prefix, so ``cache``
-    finds ``caching``), once each: the entries holding most of the terms first, then in the
-    search's own order."""
+    finds ``caching``), once each — in ``thread_id`` only, if given: the entries holding most
+    of the terms first, then in the search's own order."""
     queries = [" ".join(term.word for term in terms)]
     if len(terms) > 1:
         queries.append(" OR ".join(_prefix(term) for term in terms))
     seen: dict[str, tuple[int, Hit]] = {}
     for query in queries:
-        params = SearchParams(query=query, project=project, scope=scope, limit=SEARCH_LIMIT)
+        params = SearchParams(query=query, project=project, thread_id=thread_id, limit=SEARCH_LIMIT)
         for hit in search_in(conn, user_id, params).results:
             if hit.kind == KIND or hit.thread_id == exclude_thread or hit.entry_id in seen:
                 continue
