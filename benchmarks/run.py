@@ -33,13 +33,16 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+import blobs  # noqa: E402
 import capture  # noqa: E402
+import handoff  # noqa: E402
 import harness  # noqa: E402
 import ingest  # noqa: E402
 import many_clients  # noqa: E402
 import push_process  # noqa: E402
 import push_to_visible  # noqa: E402
 import search  # noqa: E402
+import transcript_place  # noqa: E402
 import web_browser  # noqa: E402
 import web_list  # noqa: E402
 import web_thread  # noqa: E402
@@ -53,7 +56,10 @@ BENCHMARKS = {
     "web_thread": web_thread.run,
     "web_browser": web_browser.run,
     "web_list": web_list.run,
+    "blobs": blobs.run,
+    "transcript_place": transcript_place.run,
     "search": search.run,
+    "handoff": handoff.run,
 }
 RESULTS = HERE / "results" / "latest.json"
 WANTED_OPEN_FILES = 8192

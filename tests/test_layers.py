@@ -46,10 +46,12 @@ ALLOWED: dict[str, set[str]] = {
     "services": {"protocol", "search", "storage"},
     "web": {"protocol", "services"},
     "server": {"paths", "protocol", "services", "storage", "web"},
+    "handoff": {"client", "config", "paths", "protocol", "sources", "store", "sync"},
     "cli": {
         "client",
         "config",
         "daemon",
+        "handoff",
         "paths",
         "protocol",
         "server",

@@ -27,6 +27,9 @@ COMMANDS: dict[str, str] = {
     "hooks": "threadline.cli.hooks:hooks",
     "import": "threadline.cli.importer:import_",
     "search": "threadline.cli.search:search",
+    "save": "threadline.cli.handoff:save",
+    "resume": "threadline.cli.handoff:resume",
+    "handoff": "threadline.cli.handoff:handoff",
 }
 
 

@@ -21,18 +21,20 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
 from threadline import __version__
+from threadline import protocol as p
 from threadline.errors import ApiError, NotSignedIn
 from threadline.server import errors
-from threadline.server.body import ProtocolMiddleware
+from threadline.server.body import BodyLimit, ProtocolMiddleware
 from threadline.server.openapi import openapi_schema
-from threadline.server.routes import auth, meta, sync, threads
+from threadline.server.routes import auth, handoff, meta, sync, threads
 from threadline.server.routes import search as search_api
 from threadline.server.settings import ServerSettings, settings_from_env
 from threadline.services.auth import LoginLimiter
 from threadline.services.context import AppState
+from threadline.services.handoff import HandoffLimits
 from threadline.services.push import PushLimits
 from threadline.storage.database import Database, open_database
-from threadline.web import account, list_page, live, signin, thread_page
+from threadline.web import account, list_page, live, saves_page, signin, thread_page
 from threadline.web import search as search_page
 from threadline.web.templating import STATIC
 
@@ -44,6 +46,7 @@ API_ROUTERS: list[APIRouter] = [
     auth.router,
     sync.router,
     threads.router,
+    handoff.router,
     search_api.router,
 ]
 #: The web UI's pages, in matching order: ``/threads/rows`` (``list_page``) comes before the
@@ -54,6 +57,7 @@ WEB_ROUTERS: list[APIRouter] = [
     thread_page.router,
     live.router,
     account.router,
+    saves_page.router,
     search_page.router,
 ]
 
@@ -77,6 +81,9 @@ def create_app(settings: ServerSettings | None = None, *, db: Database | None = 
         db=database,
         limiter=LoginLimiter(),
         push_limits=PushLimits(settings.max_entry_bytes, settings.max_batch_entries),
+        handoff_limits=HandoffLimits(
+            settings.max_blob_bytes, settings.max_save_files, settings.max_save_message_chars
+        ),
     )
     errors.install(app)
     for router in (*API_ROUTERS, *WEB_ROUTERS):
@@ -87,7 +94,13 @@ def create_app(settings: ServerSettings | None = None, *, db: Database | None = 
     # Answers over 1 KiB are gzipped for clients that accept it (browsers, httpx); event
     # streams are not (Starlette leaves text/event-stream alone).
     app.add_middleware(GZipMiddleware, minimum_size=1024)
-    app.add_middleware(ProtocolMiddleware, max_batch_bytes=settings.max_batch_bytes)
+    # A blob upload is held to its own limit, not to max_batch_bytes.
+    blob_limit = BodyLimit(
+        "PUT", handoff.BLOBS_PREFIX, settings.max_blob_bytes, p.CODE_BLOB_TOO_LARGE
+    )
+    app.add_middleware(
+        ProtocolMiddleware, max_batch_bytes=settings.max_batch_bytes, body_limits=[blob_limit]
+    )
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     return app
 
