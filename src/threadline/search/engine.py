@@ -70,6 +70,8 @@ class Filters:
     ts_before: str | None = None
     #: Only entries whose ``change`` is at most this (what existed at the first page).
     horizon: int | None = None
+    #: Only threads of this scope (type, id).
+    scope: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ def where(filters: Filters) -> tuple[str, dict[str, Any]]:
         if value is not None:
             clauses.append(clause)
             params[name] = value
+    if filters.scope is not None:
+        clauses.append("t.scope_type = :scope_type AND t.scope_id = :scope_id")
+        params.update(scope_type=filters.scope[0], scope_id=filters.scope[1])
     if filters.kinds:
         names = [f"kind{i}" for i in range(len(filters.kinds))]
         clauses.append(f"t.kind IN ({', '.join(':' + n for n in names)})")
