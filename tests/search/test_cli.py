@@ -91,6 +91,11 @@ def test_filters_and_paging(indexed: Indexed, tmp_path: Path) -> None:
                "--json").stdout
     )  # fmt: skip
     assert codex["results"] and {h["kind"] for h in codex["results"]} == {"codex"}
+    scoped = json.loads(
+        search(indexed.alice_home, "scopedword", "-p", PROJECT, "--scope", "pr:43",
+               "--json").stdout
+    )  # fmt: skip
+    assert [h["snippet"] for h in scoped["results"]] == ["scopedword about pr 43"]
 
 
 def test_another_users_entries_are_never_found(indexed: Indexed) -> None:

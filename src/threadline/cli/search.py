@@ -27,6 +27,7 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--agent", type=click.Choice(["claude-code", "codex"]), help="Only its sessions.")
 @click.option("--role", type=click.Choice(list(p.ROLES)), help="Only entries of this role.")
 @click.option("--thread", "thread_id", metavar="ID", help="Only this thread (its server id).")
+@click.option("--scope", metavar="TYPE:ID", help="Only threads of this scope (pr:123 …).")
 @click.option("--since", type=_DAY, help="From this day (YYYY-MM-DD, UTC).")
 @click.option("--until", type=_DAY, help="Up to this day, included (YYYY-MM-DD, UTC).")
 @click.option(
@@ -46,6 +47,7 @@ def search(
     agent: str | None,
     role: str | None,
     thread_id: str | None,
+    scope: str | None,
     since: datetime | None,
     until: datetime | None,
     limit: int,
@@ -69,6 +71,7 @@ def search(
         agent=agent,
         role=role,
         thread=thread_id,
+        scope=scope,
         since=since.date().isoformat() if since else None,
         until=until.date().isoformat() if until else None,
         limit=limit,
