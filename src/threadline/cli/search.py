@@ -15,8 +15,10 @@ import click
 
 from threadline import protocol as p
 from threadline.cli.common import api, load_config, print_json
+from threadline.errors import ServerUnreachable
 
 _DAY = click.DateTime(formats=["%Y-%m-%d"])
+UNREACHABLE_HINT = "Search runs on the server: check that it answers (`threadline sync status`)."
 
 
 @click.command("search")
@@ -62,18 +64,22 @@ def search(
         raise click.UsageError("--project and --all-projects exclude each other")
     cfg = load_config(project=project)
     client = api(cfg)
-    page = client.search(
-        query,
-        project=None if all_projects else cfg.project,
-        kind=kind,
-        agent=agent,
-        role=role,
-        thread=thread_id,
-        since=since.date().isoformat() if since else None,
-        until=until.date().isoformat() if until else None,
-        limit=limit,
-        cursor=cursor,
-    )
+    try:
+        page = client.search(
+            query,
+            project=None if all_projects else cfg.project,
+            kind=kind,
+            agent=agent,
+            role=role,
+            thread=thread_id,
+            since=since.date().isoformat() if since else None,
+            until=until.date().isoformat() if until else None,
+            limit=limit,
+            cursor=cursor,
+        )
+    except ServerUnreachable as exc:
+        # Its default hint speaks of queued entries; a search sends nothing and queues nothing.
+        raise ServerUnreachable(exc.message, hint=UNREACHABLE_HINT) from exc
     base = client.base_url
     for hit in page["results"]:
         hit["url"] = base + hit["url"]
