@@ -25,7 +25,7 @@ UNREACHABLE_HINT = "Search runs on the server: check that it answers (`threadlin
 @click.argument("query")
 @click.option("-p", "--project", help="Only this project (default: the current folder's).")
 @click.option("--all-projects", is_flag=True, help="Search every project.")
-@click.option("--kind", help="Only threads of this kind (note, claude-code, codex …).")
+@click.option("--kind", type=click.Choice(list(p.KINDS)), help="Only threads of this kind.")
 @click.option("--agent", type=click.Choice(["claude-code", "codex"]), help="Only its sessions.")
 @click.option("--role", type=click.Choice(list(p.ROLES)), help="Only entries of this role.")
 @click.option("--thread", "thread_id", metavar="ID", help="Only this thread (its server id).")
