@@ -240,8 +240,7 @@ def _print_resume(result: Any) -> None:
     agent = AGENT_NAMES.get(save["agent"], save["agent"])
     head = "Would resume" if result.dry_run else "Resumed"
     click.echo(
-        f"{head} save {save['save_id']}: {agent} session {save['session_id']} "
-        f"from {save.get('device') or save.get('device_name')}"
+        f"{head} save {save['save_id']}: {agent} session {save['session_id']} from {save['device']}"
     )
     if save.get("message"):
         click.echo(f"  {save['message']}")
@@ -281,7 +280,7 @@ def _list_json(item: dict[str, Any]) -> dict[str, Any]:
         "commit": item["commit"],
         "branch": item["branch"],
         "message": item["message"],
-        "device": item.get("device") or item.get("device_name"),
+        "device": item["device"],
         "created": item["created"],
         "remote_key": item["remote_key"],
         "resumed_from": item.get("resumed_from"),
@@ -337,7 +336,7 @@ def _table(items: list[dict[str, Any]], everything: bool) -> None:
                 str(s["save_id"])[:8],
                 s["branch"] or f"(detached {str(s['commit'])[:7]})",
                 AGENT_NAMES.get(s["agent"], s["agent"]),
-                str(s.get("device") or s.get("device_name") or ""),
+                str(s["device"]),
                 relative_time(str(s["created"])),
                 message.splitlines()[0][:40] if message else "",
             ]
@@ -371,7 +370,7 @@ def show(save_id: str, as_json: bool) -> None:
         ("Branch", item["branch"] or "(detached HEAD)"),
         ("Commit", item["commit"]),
         ("Upstream", item.get("upstream") or "-"),
-        ("Device", str(item.get("device") or item.get("device_name"))),
+        ("Device", str(item["device"])),
         ("Created", item["created"]),
         ("Folder", item["cwd"]),
         ("Message", item.get("message") or "-"),
