@@ -284,6 +284,25 @@ def _list_json(item: dict[str, Any]) -> dict[str, Any]:
         "created": item["created"],
         "remote_key": item["remote_key"],
         "resumed_from": item.get("resumed_from"),
+        "waiting": False,
+    }
+
+
+def _waiting_json(item: handoff_store.Pending) -> dict[str, Any]:
+    """A save kept on this machine until the server takes it, in the shape of a listed one."""
+    body = item.body
+    return {
+        "save_id": item.save_id,
+        "session_id": body["session_id"],
+        "agent": body["agent"],
+        "commit": body["commit"],
+        "branch": body["branch"],
+        "message": body["message"],
+        "device": body["device_name"],
+        "created": item.created,
+        "remote_key": body["remote_key"],
+        "resumed_from": body.get("resumed_from"),
+        "waiting": True,
     }
 
 
@@ -312,7 +331,9 @@ def list_(everything: bool, as_json: bool) -> None:
             w for w in handoff_store.pending(conn) if everything or w.body["remote_key"] in keys
         ]
     if as_json:
-        print_json({"saves": [_list_json(s) for s in items]})
+        listed = [_list_json(s) for s in items] + [_waiting_json(w) for w in waiting]
+        listed.sort(key=lambda s: parse_time(str(s["created"])), reverse=True)
+        print_json({"saves": listed})
         return
     if not items and not waiting:
         click.echo(
