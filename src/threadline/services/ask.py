@@ -4,8 +4,9 @@
 (:mod:`threadline.services.search`) for the entries matching the question's content terms —
 all of them together, then any of them (as prefixes of their stems), so an entry holding some
 of the terms, in any form, is found too — within the caller's entries and the given project
-and scope. Hits in ``ask`` threads are left out: an earlier answer is made of the history, and
-citing it would cite the history second-hand (or an answer's mistake as a fact). The best
+and scope. The search leaves ``ask`` threads out: an earlier answer is made of the history,
+and citing it would cite the history second-hand (or an answer's mistake as a fact) — and the
+newest answers would crowd the history out of the search's ranked matches. The best
 hits are read with their neighbours (:func:`threadline.services.entries.neighbours`) and cut
 into passages by :mod:`threadline.recall.passages`; a passage counts only if it passes the
 relevance rule of :mod:`threadline.recall.terms`. No relevant passage is ``no_match``.
@@ -70,6 +71,8 @@ from threadline.storage.schema import entries, threads
 from threadline.storage.values import json_text, json_value, now_text, ts_text
 
 KIND = "ask"
+#: The thread kinds retrieval searches: all but the conversations of ask.
+SEARCHED = tuple(kind for kind in p.KINDS if kind != KIND)
 #: The scope type of a conversation about a file (``file:<path>``).
 ABOUT_SCOPE = "file"
 MAX_QUESTION_CHARS = p.MAX_QUESTION_CHARS

@@ -62,6 +62,8 @@ class SearchParams:
     until: date | None = None
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
+    #: Only threads of one of these kinds (empty: any); with ``kind`` or ``agent``, both apply.
+    kinds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ def _check(params: SearchParams) -> None:
     if not 1 <= params.limit <= MAX_LIMIT:
         raise _invalid("limit", f"must be between 1 and {MAX_LIMIT}")
     _one_of("kind", params.kind, typing.get_args(Kind))
+    for kind in params.kinds:
+        _one_of("kinds", kind, typing.get_args(Kind))
     _one_of("agent", params.agent, AGENTS)
     _one_of("role", params.role, typing.get_args(Role))
     for name in ("project", "thread_id", "scope"):
@@ -149,6 +153,10 @@ def _kinds(params: SearchParams) -> tuple[str, ...]:
     wanted = {k for k in (params.kind, params.agent) if k is not None}
     if len(wanted) > 1:
         return ("",)  # no thread has an empty kind: nothing matches both
+    if params.kinds:
+        allowed = set(params.kinds)
+        wanted = wanted & allowed if wanted else allowed
+        return tuple(sorted(wanted)) or ("",)
     return tuple(wanted)
 
 
