@@ -34,12 +34,17 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import ask_eval  # noqa: E402
+import ask_process  # noqa: E402
+import blobs  # noqa: E402
 import capture  # noqa: E402
+import handoff  # noqa: E402
 import harness  # noqa: E402
 import ingest  # noqa: E402
 import many_clients  # noqa: E402
 import push_process  # noqa: E402
 import push_to_visible  # noqa: E402
+import search  # noqa: E402
+import transcript_place  # noqa: E402
 import web_browser  # noqa: E402
 import web_list  # noqa: E402
 import web_thread  # noqa: E402
@@ -53,6 +58,11 @@ BENCHMARKS = {
     "web_thread": web_thread.run,
     "web_browser": web_browser.run,
     "web_list": web_list.run,
+    "ask_process": ask_process.run,
+    "blobs": blobs.run,
+    "transcript_place": transcript_place.run,
+    "search": search.run,
+    "handoff": handoff.run,
     "ask_eval": ask_eval.run,
 }
 RESULTS = HERE / "results" / "latest.json"

@@ -42,15 +42,20 @@ ALLOWED: dict[str, set[str]] = {
     "watch": {"config", "protocol", "sources", "store"},
     "daemon": {"config", "paths", "sources", "store", "sync", "watch"},
     "storage": set(),
-    "services": {"protocol", "storage"},
+    "search": {"protocol", "storage"},
+    "services": {"protocol", "recall", "search", "storage"},
+    "recall": {"protocol"},
     "web": {"protocol", "services"},
     "server": {"paths", "protocol", "services", "storage", "web"},
+    "handoff": {"client", "config", "paths", "protocol", "sources", "store", "sync"},
     "cli": {
         "client",
         "config",
         "daemon",
+        "handoff",
         "paths",
         "protocol",
+        "recall",
         "server",
         "services",
         "sources",
@@ -68,6 +73,7 @@ FORBIDDEN_LIBRARIES = {
     "errors": {"pydantic", "sqlalchemy", "fastapi", "click"},
     "services": {"fastapi", "starlette", "jinja2"},
     "storage": {"fastapi", "starlette", "jinja2"},
+    "recall": {"sqlalchemy", "fastapi", "starlette", "jinja2", "click"},
 }
 
 

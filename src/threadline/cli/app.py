@@ -26,6 +26,11 @@ COMMANDS: dict[str, str] = {
     "daemon": "threadline.cli.daemon:daemon",
     "hooks": "threadline.cli.hooks:hooks",
     "import": "threadline.cli.importer:import_",
+    "search": "threadline.cli.search:search",
+    "save": "threadline.cli.handoff:save",
+    "resume": "threadline.cli.handoff:resume",
+    "handoff": "threadline.cli.handoff:handoff",
+    "ask": "threadline.cli.ask:ask",
 }
 
 

@@ -100,6 +100,33 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT
     );
     """,
+    # 3: a thread's scope (``pr:123``): what it is about; its key derives from project and
+    # scope (``threadline.protocol.scope_thread_key``), so every device finds the same thread.
+    """
+    ALTER TABLE threads ADD COLUMN scope TEXT;
+    """,
+    # 4: hand-off. Saves made while the server was away wait here with their blobs until a
+    # delivery uploads them; a resume remembers which save each session came from.
+    """
+    CREATE TABLE handoff_saves (
+        save_id TEXT PRIMARY KEY,
+        thread_key TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        error TEXT
+    );
+    CREATE TABLE handoff_blobs (
+        sha256 TEXT PRIMARY KEY,
+        data BLOB NOT NULL
+    );
+    CREATE TABLE handoff_resumed (
+        session_key TEXT PRIMARY KEY,
+        save_id TEXT NOT NULL,
+        repo_root TEXT NOT NULL,
+        transcript_path TEXT,
+        resumed_at TEXT NOT NULL
+    );
+    """,
 )
 
 
