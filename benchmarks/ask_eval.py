@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import re
 import statistics
@@ -431,7 +430,7 @@ def score(result: VariantResult, questions: Sequence[Question]) -> Scores:
 def _search_variant() -> Variant:
     """(a) Plain search hits: the question as typed into ``threadline search``, every hit a
     passage of one entry; no hit is "nothing found"."""
-    search_service: Any = importlib.import_module("threadline.services.search")
+    from threadline.services import search as search_service
 
     def run(corpus: Corpus, question: str) -> Ranked:
         params = search_service.SearchParams(query=question, limit=LIMIT)
@@ -445,8 +444,8 @@ def _search_variant() -> Variant:
 def _search_or_variant() -> Variant:
     """(a') The question's content terms (as ask reads them) joined with ``OR``, typed into
     the search: its own BM25 ranking, every hit a passage of one entry."""
-    search_service: Any = importlib.import_module("threadline.services.search")
-    terms_mod: Any = importlib.import_module("threadline.recall.terms")
+    from threadline.recall import terms as terms_mod
+    from threadline.services import search as search_service
 
     def run(corpus: Corpus, question: str) -> Ranked:
         terms = terms_mod.content_terms(question)
@@ -463,7 +462,7 @@ def _search_or_variant() -> Variant:
 
 def _ask_variant() -> Variant:
     """(b) The ask retrieval (``services.ask.retrieve``), over every project."""
-    ask_service: Any = importlib.import_module("threadline.services.ask")
+    from threadline.services import ask as ask_service
 
     def run(corpus: Corpus, question: str) -> Ranked:
         with corpus.db.read() as conn:
@@ -476,14 +475,7 @@ def _ask_variant() -> Variant:
 
 def passage_ids(passage: Any) -> frozenset[str]:
     """The entry ids a passage of the ask retrieval holds."""
-    for name in ("entry_ids", "entries"):
-        items = getattr(passage, name, None)
-        if items is not None:
-            return frozenset(
-                str(item if isinstance(item, str) else getattr(item, "entry_id", None) or item.id)
-                for item in items
-            )
-    raise TypeError(f"cannot read the entries of {type(passage).__name__}")
+    return frozenset(str(source.entry_id) for source in passage.entries)
 
 
 def _prefix_query(term: Any) -> str:
@@ -499,16 +491,21 @@ def _prefix_query(term: Any) -> str:
     return f"{common}*" if len(common) >= MIN_QUERY_PREFIX else term.word
 
 
-def _weighted_variant(rule: str = "weighted", hits_by: str = "prefix") -> Variant:
-    """(c) The ask retrieval, each content term searched as a prefix of its stem; its match
-    count (that search alone, up to the cap) gives its weight (:mod:`threadline.recall.weights`)
-    and passages rank by the weight they hold. ``rule`` says which passages are relevant:
-    ``weighted`` — those holding half the question's weight; ``absent`` — ask's plain rule
-    (half the terms), and none at all when a term is nowhere in the history."""
-    ask_service: Any = importlib.import_module("threadline.services.ask")
-    search_service: Any = importlib.import_module("threadline.services.search")
-    terms_mod: Any = importlib.import_module("threadline.recall.terms")
-    w: Any = importlib.import_module("threadline.recall.weights")
+def _weighted_variant(rule: str = "weighted", hits_by: str = "words") -> Variant:
+    """(c) The ask retrieval with term weights (:mod:`threadline.recall.weights`).
+
+    Each content term is searched alone as a prefix of its stem (``failing`` → ``fail*``);
+    its match count, up to the cap, gives its weight. Hits (``hits_by``): ``words`` — ask's
+    first way, the words all together, then each word alone (:data:`SEARCH_LIMIT` each);
+    ``prefixes`` — the prefixes all together, then all but one (for each), then each alone.
+    Hits and passages rank by how many terms they hold, then by the weight held, then by the
+    search's score. Relevant passages (``rule``): ``weighted`` — those holding half the
+    question's weight; ``absent`` — ask's plain rule (half the terms), and none when a term is
+    nowhere in the history."""
+    from threadline.recall import terms as terms_mod
+    from threadline.recall import weights as w
+    from threadline.services import ask as ask_service
+    from threadline.services import search as search_service
 
     def run(corpus: Corpus, question: str) -> Ranked:
         terms = terms_mod.content_terms(question)
@@ -524,7 +521,7 @@ def _weighted_variant(rule: str = "weighted", hits_by: str = "prefix") -> Varian
             counts = {stem: len(hits) for stem, hits in singles.items()}
             present = [term for term in terms if counts[term.stem]]
             found_hits: dict[str, tuple[int, Any]] = {}
-            if hits_by == "exact":  # ask's own: all the words, then each word
+            if hits_by == "words":
                 pages = [search(" ".join(term.word for term in terms), SEARCH_LIMIT)]
                 if len(terms) > 1:
                     pages += [search(term.word, SEARCH_LIMIT) for term in terms]
@@ -576,9 +573,8 @@ VARIANTS: dict[str, Callable[[], Variant]] = {
     "search-or": _search_or_variant,
     "ask": _ask_variant,
     "weighted": _weighted_variant,
-    "absent": lambda: _weighted_variant("absent"),
-    "weighted-exact": lambda: _weighted_variant("weighted", "exact"),
-    "absent-exact": lambda: _weighted_variant("absent", "exact"),
+    "absent-veto": lambda: _weighted_variant("absent"),
+    "weighted-prefixes": lambda: _weighted_variant("weighted", "prefixes"),
 }
 
 

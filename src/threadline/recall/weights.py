@@ -1,0 +1,55 @@
+"""How much each word of a question matters, from how often the history holds it.
+
+The relevance rule of a plain count ("half of the question's content terms") treats every term
+alike, so a passage that holds a question's common words — *configure*, *error*, *report* —
+passes for a question whose point is the one word nowhere in the history (*Sentry*). Weighting
+each term by its rarity in the caller's own history (an inverse document frequency, from the
+number of entries the search finds for the term alone, capped) keeps the rule's shape and
+fixes that:
+
+- a term's weight is ``log(1 + cap / (matches + ½))``: a term the history never holds weighs
+  most, a term in ``cap`` entries or more weighs least (about 0.7 for a cap of 100);
+- a passage is relevant when the terms it holds carry at least :data:`NEEDED_SHARE` of the
+  question's total weight — for terms of equal weight that is the plain rule's "half";
+- passages rank by the weight they hold, then by the search's own score.
+
+Nothing here depends on one corpus or one question set: the weights come from the history
+being asked, at the moment it is asked. Pure functions; the counts are the caller's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+#: Share of a question's total term weight a relevant passage must hold.
+NEEDED_SHARE = 0.5
+#: Matches counted per term (the count is capped: past it a term is simply common).
+DEFAULT_CAP = 100
+
+
+def weight(matches: int, cap: int = DEFAULT_CAP) -> float:
+    """The weight of a term the search finds in ``matches`` entries (counted up to ``cap``)."""
+    return math.log1p(cap / (min(max(matches, 0), cap) + 0.5))
+
+
+def weights(counts: Mapping[str, int], cap: int = DEFAULT_CAP) -> dict[str, float]:
+    """Each term's weight from its match count."""
+    return {term: weight(count, cap) for term, count in counts.items()}
+
+
+def held(term_weights: Mapping[str, float], found: Iterable[str]) -> float:
+    """The total weight of the question's terms among ``found``."""
+    return sum(term_weights.get(term, 0.0) for term in set(found))
+
+
+def share(term_weights: Mapping[str, float], found: Iterable[str]) -> float:
+    """The share (0–1) of the question's total weight that ``found`` holds."""
+    total = sum(term_weights.values())
+    return held(term_weights, found) / total if total > 0 else 0.0
+
+
+def is_relevant(term_weights: Mapping[str, float], found: Iterable[str]) -> bool:
+    """The weighted relevance rule: ``found`` holds at least :data:`NEEDED_SHARE` of the
+    question's weight (a question without terms matches nothing)."""
+    return bool(term_weights) and share(term_weights, found) >= NEEDED_SHARE

@@ -1,0 +1,40 @@
+"""The term weights of :mod:`threadline.recall.weights`: rarity in the history decides how much
+a question's word counts, and the weighted rule keeps the plain rule's "half"."""
+
+from __future__ import annotations
+
+import math
+
+from threadline.recall import weights as w
+
+
+def test_a_term_the_history_never_holds_weighs_most_and_a_common_one_least() -> None:
+    assert w.weight(0) > w.weight(1) > w.weight(10) > w.weight(100)
+    assert w.weight(0) == math.log1p(w.DEFAULT_CAP / 0.5)
+    # past the cap a term is simply common
+    assert w.weight(1000) == w.weight(w.DEFAULT_CAP)
+    assert w.weight(-3) == w.weight(0)
+
+
+def test_equal_weights_give_the_plain_rule_half_of_the_terms() -> None:
+    same = w.weights({"cach": 40, "evict": 40, "polici": 40, "redi": 40})
+    assert w.is_relevant(same, {"cach", "polici"})
+    assert not w.is_relevant(same, {"cach"})
+
+
+def test_a_missing_rare_term_outweighs_the_common_ones_found() -> None:
+    # "What Sentry DSN did we configure for error reporting?" against a history that never
+    # mentions Sentry: the passage holding the three common words is not an answer
+    counts = {"sentri": 0, "dsn": 0, "configur": 16, "error": 100, "report": 2}
+    found = {"configur", "error", "report"}
+    assert not w.is_relevant(w.weights(counts), found)
+    # while one holding the rare words is, without the common ones
+    assert w.is_relevant(w.weights(counts), {"sentri", "dsn"})
+
+
+def test_share_and_held_count_each_term_once_and_ignore_strangers() -> None:
+    tw = w.weights({"a": 100, "b": 100})
+    assert w.held(tw, ["a", "a", "zzz"]) == tw["a"]
+    assert w.share(tw, ["a", "b"]) == 1.0
+    assert w.share({}, ["a"]) == 0.0
+    assert not w.is_relevant({}, ["a"])
