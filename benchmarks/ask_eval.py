@@ -68,8 +68,6 @@ MIN_QUESTIONS = 40
 MIN_NO_ANSWER = 10
 #: Hits taken from each query of the relaxed retrieval (as ask takes).
 SEARCH_LIMIT = 20
-#: Shortest prefix a term is searched as (the search's own minimum).
-MIN_QUERY_PREFIX = 3
 #: Problems printed by ``--check`` (all are returned).
 SHOWN_PROBLEMS = 20
 
@@ -478,23 +476,11 @@ def passage_ids(passage: Any) -> frozenset[str]:
     return frozenset(str(source.entry_id) for source in passage.entries)
 
 
-def _prefix_query(term: Any) -> str:
-    """A term as the search should look for it: the part its word shares with its stem, as a
-    prefix (``failing`` → ``fail*``, ``reconnect`` → ``reconnect*``), or the word itself when
-    that part is shorter than a prefix may be."""
-    size = 0
-    for a, b in zip(term.word, term.stem, strict=False):
-        if a != b:
-            break
-        size += 1
-    common = term.word[:size]
-    return f"{common}*" if len(common) >= MIN_QUERY_PREFIX else term.word
-
-
 def _weighted_variant(rule: str = "weighted", hits_by: str = "words") -> Variant:
     """(c) The ask retrieval with term weights (:mod:`threadline.recall.weights`).
 
-    Each content term is searched alone as a prefix of its stem (``failing`` → ``fail*``);
+    Each content term is searched alone as a prefix of its stem (``failing`` → ``fail*``, as
+    ask's ``_prefix`` writes it);
     its match count, up to the cap, gives its weight. Hits (``hits_by``): ``words`` — ask's
     first way, the words all together, then each word alone (:data:`SEARCH_LIMIT` each);
     ``prefixes`` — the prefixes all together, then all but one (for each), then each alone.
@@ -517,7 +503,9 @@ def _weighted_variant(rule: str = "weighted", hits_by: str = "words") -> Variant
                 params = search_service.SearchParams(query=query, limit=limit)
                 return list(search_service.search_in(conn, corpus.user_id, params).results)
 
-            singles = {term.stem: search(_prefix_query(term), w.DEFAULT_CAP) for term in terms}
+            singles = {
+                term.stem: search(ask_service._prefix(term), w.DEFAULT_CAP) for term in terms
+            }
             counts = {stem: len(hits) for stem, hits in singles.items()}
             present = [term for term in terms if counts[term.stem]]
             found_hits: dict[str, tuple[int, Any]] = {}
@@ -531,7 +519,9 @@ def _weighted_variant(rule: str = "weighted", hits_by: str = "words") -> Variant
                     queries.append(present)
                 if len(present) >= 3:
                     queries += [present[:i] + present[i + 1 :] for i in range(len(present))]
-                pages = [search(" ".join(map(_prefix_query, q)), SEARCH_LIMIT) for q in queries]
+                pages = [
+                    search(" ".join(map(ask_service._prefix, q)), SEARCH_LIMIT) for q in queries
+                ]
                 pages += [hits[:SEARCH_LIMIT] for hits in singles.values()]
             for page in pages:
                 for hit in page:
@@ -567,6 +557,108 @@ def _weighted_variant(rule: str = "weighted", hits_by: str = "words") -> Variant
     return run
 
 
+#: Characters of an entry given to the embedding model (its beginning).
+EMBED_CHARS = 2000
+
+
+def _wordllama() -> Any:
+    """WordLlama's bundled 256-dimension static model, loaded from the files its wheel ships
+    (its own loader looks for the tokenizer in the wrong folder and then downloads it)."""
+    import importlib
+
+    package: Any = importlib.import_module("wordllama")
+    inference: Any = importlib.import_module("wordllama.inference")
+    safetensors: Any = importlib.import_module("safetensors")
+    root = Path(package.__file__).parent
+    tokenizer = package.WordLlama.load_tokenizer(
+        root / "tokenizers" / "l2_supercat_tokenizer_config.json"
+    )
+    weights = root / "weights" / "l2_supercat_256.safetensors"
+    with safetensors.safe_open(str(weights), framework="np", device="cpu") as tensors:
+        table = tensors.get_tensor("embedding.weight")
+    return inference.WordLlamaInference(table, tokenizer)
+
+
+def _embed_variant() -> Variant:
+    """(d) Embeddings alone: every entry's searchable text (its first :data:`EMBED_CHARS`
+    characters) embedded with WordLlama (optional: ``pip install wordllama``; its weights ship
+    in the wheel), the question too; the entries most similar by cosine are read into
+    passages like ask's. Never "nothing found": a similarity says nothing absolute."""
+    import sqlalchemy as sa
+
+    from threadline.search.text import searchable_text
+    from threadline.services import ask as ask_service
+    from threadline.services import search as search_service
+    from threadline.storage.schema import entries, threads
+
+    model = _wordllama()
+    cached: dict[str, tuple[Any, list[Any]]] = {}
+
+    def index(corpus: Corpus) -> tuple[Any, list[Any]]:
+        if corpus.database_url in cached:
+            return cached[corpus.database_url]
+        query = (
+            sa.select(
+                entries.c.entry_uuid,
+                entries.c.thread_id,
+                entries.c.seq,
+                entries.c.ts,
+                entries.c.role,
+                entries.c.text,
+                entries.c.parts,
+                threads.c.title,
+                threads.c.name,
+                threads.c.project,
+                threads.c.kind,
+            )
+            .join(threads, threads.c.id == entries.c.thread_id)
+            .where(entries.c.user_id == corpus.user_id, threads.c.deleted_at.is_(None))
+        )
+        with corpus.db.read() as conn:
+            rows = conn.execute(query).all()
+        hits, texts = [], []
+        for r in rows:
+            text = searchable_text(r.text or "", r.parts)
+            if not text.strip():
+                continue
+            texts.append(text[:EMBED_CHARS])
+            hits.append(
+                search_service.Hit(
+                    thread_id=r.thread_id,
+                    entry_id=r.entry_uuid,
+                    seq=r.seq,
+                    ts=r.ts,
+                    role=r.role,
+                    snippet="",
+                    score=0.0,
+                    url="",
+                    thread_title=r.title,
+                    thread_name=r.name,
+                    project=r.project,
+                    kind=r.kind,
+                    text=text,
+                )
+            )
+        started = time.perf_counter()
+        vectors = model.embed(texts, norm=True)
+        note(f"embed: {len(texts):,} entries embedded in {time.perf_counter() - started:.1f} s")
+        cached[corpus.database_url] = (vectors, hits)
+        return vectors, hits
+
+    def run(corpus: Corpus, question: str) -> Ranked:
+        from dataclasses import replace
+
+        vectors, hits = index(corpus)
+        similarity = vectors @ model.embed([question], norm=True)[0]
+        best = similarity.argsort()[::-1][: ask_service.MAX_MATCHES]
+        chosen = [replace(hits[i], score=float(similarity[i])) for i in best]
+        with corpus.db.read() as conn:
+            found = ask_service._passages(conn, corpus.user_id, chosen, [])
+        return Ranked(tuple(passage_ids(p) for p in found[:LIMIT]), no_match=False)
+
+    return run
+
+
 #: Every variant by name, built lazily (a variant whose module is absent is skipped).
 VARIANTS: dict[str, Callable[[], Variant]] = {
     "search": _search_variant,
@@ -575,6 +667,7 @@ VARIANTS: dict[str, Callable[[], Variant]] = {
     "weighted": _weighted_variant,
     "absent-veto": lambda: _weighted_variant("absent"),
     "weighted-prefixes": lambda: _weighted_variant("weighted", "prefixes"),
+    "embed": _embed_variant,
 }
 
 
