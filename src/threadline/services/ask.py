@@ -184,9 +184,11 @@ def _hits(
         queries.append(" OR ".join(_prefix(term) for term in terms))
     seen: dict[str, tuple[int, Hit]] = {}
     for query in queries:
-        params = SearchParams(query=query, project=project, thread_id=thread_id, limit=SEARCH_LIMIT)
+        params = SearchParams(
+            query=query, project=project, thread_id=thread_id, limit=SEARCH_LIMIT, kinds=SEARCHED
+        )
         for hit in search_in(conn, user_id, params).results:
-            if hit.kind == KIND or hit.thread_id == exclude_thread or hit.entry_id in seen:
+            if hit.thread_id == exclude_thread or hit.entry_id in seen:
                 continue
             seen[hit.entry_id] = (len(seen), hit)
     wanted = {term.stem for term in terms}
