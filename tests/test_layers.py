@@ -49,6 +49,7 @@ ALLOWED: dict[str, set[str]] = {
         "client",
         "config",
         "daemon",
+        "mcpserver",
         "paths",
         "protocol",
         "server",
@@ -59,6 +60,7 @@ ALLOWED: dict[str, set[str]] = {
         "sync",
         "watch",
     },
+    "mcpserver": {"client", "config", "paths", "protocol", "store", "sync"},
 }
 
 #: unit → third-party top-level modules it must never import.
