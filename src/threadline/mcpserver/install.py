@@ -164,17 +164,24 @@ def _text(path: Path) -> str:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
 
 
+def _inline(value: Any) -> Any:
+    """``value``, with a dict made an inline table (``{KEY = "…"}``) so it stays in place."""
+    import tomlkit
+
+    if not isinstance(value, dict):
+        return value
+    table = tomlkit.inline_table()
+    table.update({k: _inline(v) for k, v in value.items()})
+    return table
+
+
 def _codex_block(wanted: dict[str, Any]) -> str:
     """``[mcp_servers.threadline]`` holding ``wanted``, as appended to a file."""
     import tomlkit
 
     table = tomlkit.table()
     for key, value in wanted.items():
-        if key == "env":
-            env = tomlkit.inline_table()
-            env.update(value)
-            value = env
-        table[key] = value
+        table[key] = _inline(value)
     tail = tomlkit.document()
     tail["mcp_servers"] = tomlkit.table(is_super_table=True)
     tail["mcp_servers"][NAME] = table
@@ -203,12 +210,10 @@ def _codex_with(path: Path, wanted: dict[str, Any]) -> str | None:
         if "env" not in expected:
             ours.pop("env", None)
         for key, value in expected.items():
-            ours[key] = value
+            ours[key] = _inline(value)  # a plain dict would become a [table] mid-file
         updated = doc.as_string()
     elif isinstance(servers, InlineTable):
-        inline = tomlkit.inline_table()
-        inline.update(expected)
-        servers[NAME] = inline
+        servers[NAME] = _inline(expected)
         updated = doc.as_string()
     else:
         separator = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
