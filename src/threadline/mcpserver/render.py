@@ -48,6 +48,11 @@ def absolute(base_url: str, path: str) -> str:
     return path if "://" in path else base_url.rstrip("/") + "/" + path.lstrip("/")
 
 
+def entry_url(base_url: str, thread_id: str, entry_id: str) -> str:
+    """The thread page opened at the entry (``?around=`` loads the page that holds it)."""
+    return absolute(base_url, f"/threads/{thread_id}?around={entry_id}#entry-{entry_id}")
+
+
 def entry_text(entry: dict[str, Any]) -> str:
     """What an entry says, from its parts (tool calls and results included) or its text."""
     parts = entry.get("parts")

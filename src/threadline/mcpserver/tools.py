@@ -168,7 +168,7 @@ class Tools:
                 "ts": e["ts"],
                 "role": e["role"],
                 "text": render.cut(render.entry_text(e), max_chars),
-                "url": render.absolute(base, f"/threads/{thread_id}?around={e['id']}#e-{e['id']}"),
+                "url": render.entry_url(base, thread_id, e["id"]),
             }
             for e in page["entries"]
         ]
