@@ -110,7 +110,9 @@ class Tools:
         cfg = self._config()
         where = self._where(cfg, project, all_projects)
         api = self._api(cfg, ASK_TIMEOUT)
-        body = {"question": question, "project": where, "thread_id": thread}
+        # The conversation is kept in a project even when every project is searched.
+        body = {"question": question, "project": where or cfg.project, "thread": thread}
+        body["all_projects"] = all_projects
         answer = api.call("POST", f"{p.API_PREFIX}/ask", body)
         cites = [
             {**c, "url": render.absolute(api.base_url, str(c["url"]))}
