@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from threadline.daemon import hooks as hooks_mod
@@ -30,6 +32,12 @@ def mcp(ctx: click.Context) -> None:
     if ctx.invoked_subcommand is None:
         from threadline.mcpserver import server
 
+        if sys.stdin.isatty():
+            click.echo(
+                "threadline mcp speaks the Model Context Protocol on stdin and stdout: an agent "
+                "starts it. Register it with `threadline mcp install`; Ctrl-D ends it.",
+                err=True,
+            )
         server.run()
 
 
