@@ -39,6 +39,7 @@ import ingest  # noqa: E402
 import many_clients  # noqa: E402
 import push_process  # noqa: E402
 import push_to_visible  # noqa: E402
+import transcript_place  # noqa: E402
 import web_browser  # noqa: E402
 import web_list  # noqa: E402
 import web_thread  # noqa: E402
@@ -52,6 +53,7 @@ BENCHMARKS = {
     "web_thread": web_thread.run,
     "web_browser": web_browser.run,
     "web_list": web_list.run,
+    "transcript_place": transcript_place.run,
 }
 RESULTS = HERE / "results" / "latest.json"
 WANTED_OPEN_FILES = 8192

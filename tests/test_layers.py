@@ -45,10 +45,12 @@ ALLOWED: dict[str, set[str]] = {
     "services": {"protocol", "storage"},
     "web": {"protocol", "services"},
     "server": {"paths", "protocol", "services", "storage", "web"},
+    "handoff": {"client", "config", "paths", "protocol", "sources", "store", "sync"},
     "cli": {
         "client",
         "config",
         "daemon",
+        "handoff",
         "mcpserver",
         "paths",
         "protocol",

@@ -35,6 +35,8 @@ HELP = f"""{USAGE}
 
 options:
   -t, --thread NAME     thread name (default: the configured thread, 'main')
+  -s, --scope TYPE:ID   the thread about TYPE:ID in the project (e.g. pr:123), whatever
+                        its name; named NAME, else TYPE:ID, if it is created
   -p, --project P       project (default: threadline.toml, git remote, folder)
   -r, --role ROLE       {"|".join(p.ROLES)} (default: assistant)
   --timeout SECONDS     seconds to wait for the server (default: push_timeout, 2)
@@ -54,6 +56,8 @@ OPTIONS = {
     "--thread": ("thread", True),
     "-p": ("project", True),
     "--project": ("project", True),
+    "-s": ("scope", True),
+    "--scope": ("scope", True),
     "-r": ("role", True),
     "--role": ("role", True),
     "--timeout": ("timeout", True),
@@ -74,6 +78,7 @@ class Args:
         self.message: list[str] = []
         self.thread: str | None = None
         self.project: str | None = None
+        self.scope: str | None = None
         self.role = "assistant"
         self.timeout: float | None = None
         self.no_sync = self.json = self.verbose = self.debug = False
@@ -103,6 +108,11 @@ def parse(argv: list[str]) -> Args:
     if args.role not in p.ROLES:
         choices = ", ".join(p.ROLES)
         raise UsageError(f"argument --role: invalid choice: {args.role!r} (choose from {choices})")
+    if args.scope is not None:
+        try:
+            p.parse_scope(args.scope)
+        except ValueError as exc:
+            raise UsageError(f"argument --scope: {exc}") from None
     if args.timeout is not None:
         try:
             args.timeout = float(args.timeout)
@@ -146,7 +156,9 @@ def _push(args: Args) -> int:
         raise InvalidInput("the message is empty", hint="Pass some text to record.")
     flags = {"thread": args.thread, "project": args.project, "push_timeout": args.timeout}
     cfg = config_mod.load(flags)
-    conn, added = _store(cfg, args.role, text)
+    # A scope names the thread; its name is only a label, the scope itself by default.
+    name = cfg.thread if args.scope is None else args.thread or args.scope[: p.MAX_NAME_CHARS]
+    conn, added = _store(cfg.project, name, args.role, text, args.scope)
     try:
         delivered, why = (False, "--no-sync") if args.no_sync else _deliver(conn, cfg, added)
         if not delivered:
@@ -158,7 +170,7 @@ def _push(args: Args) -> int:
     return 0
 
 
-def _store(cfg: config_mod.Config, role: str, text: str) -> tuple[Any, Any]:
+def _store(project: str, name: str, role: str, text: str, scope: str | None) -> tuple[Any, Any]:
     """Commit the entry to the local store; returns the open store and where it went.
 
     A store that cannot take it (a full disk) is an error: nothing was recorded."""
@@ -167,7 +179,9 @@ def _store(cfg: config_mod.Config, role: str, text: str) -> tuple[Any, Any]:
     try:
         conn = db.connect()
         try:
-            added = notes.append(conn, project=cfg.project, name=cfg.thread, role=role, text=text)
+            added = notes.append(
+                conn, project=project, name=name, role=role, text=text, scope=scope
+            )
         except BaseException:
             conn.close()
             raise
@@ -186,12 +200,14 @@ def _deliver(conn: Any, cfg: config_mod.Config, added: Any) -> tuple[bool, str]:
 
 def _print(args: Args, cfg: config_mod.Config, added: Any, delivered: bool) -> None:
     if args.json:
-        out = {"id": added.uuid, "thread": cfg.thread, "project": cfg.project}
+        out = {"id": added.uuid, "thread": added.name, "project": cfg.project}
         out.update(seq=added.seq, delivered=delivered, thread_created=added.thread_created)
+        out["scope"] = args.scope
         sys.stdout.write(json.dumps(out) + "\n")
     elif args.verbose:
         state = "delivered" if delivered else "queued"
-        sys.stdout.write(f"{cfg.project}/{cfg.thread} #{added.seq} {state}\n")
+        where = f" [{args.scope}]" if args.scope is not None else ""
+        sys.stdout.write(f"{cfg.project}/{added.name}{where} #{added.seq} {state}\n")
 
 
 def click_command() -> Any:

@@ -32,6 +32,24 @@ import click
     help="Seconds a connection has to send a request's headers before it is closed "
     "(at most 60).  [default: $THREADLINE_HEADER_TIMEOUT, else 30]",
 )
+@click.option(
+    "--max-blob-bytes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Limit per hand-off blob, uncompressed.  [default: 100 MiB]",
+)
+@click.option(
+    "--max-save-files",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Files listed per hand-off save.  [default: 50000]",
+)
+@click.option(
+    "--max-save-message-chars",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Characters of a hand-off save's message.  [default: 10000]",
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -41,6 +59,9 @@ def serve(
     access_log: bool | None,
     workers: int | None,
     header_timeout: float | None,
+    max_blob_bytes: int | None,
+    max_save_files: int | None,
+    max_save_message_chars: int | None,
 ) -> None:
     """Run the Threadline sync server until SIGINT or SIGTERM."""
     from threadline.server.run import serve as run_server
@@ -55,6 +76,9 @@ def serve(
         access_log=access_log,
         workers=workers,
         header_timeout=header_timeout,
+        max_blob_bytes=max_blob_bytes,
+        max_save_files=max_save_files,
+        max_save_message_chars=max_save_message_chars,
     )
     status = run_server(settings)
     if status:

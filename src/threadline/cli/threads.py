@@ -1,5 +1,8 @@
 """``threadline thread new|list|show``.
 
+``--scope TYPE:ID`` names the project's thread about one thing (``pr:123``): ``new`` gets or
+creates it, ``list`` filters by it (``--scope-type`` by its type alone), ``show`` reads it.
+
 With a server configured and answering, ``list`` and ``show`` read the server — so threads
 and entries from every device of the user appear — together with what this machine has not
 delivered yet. Without one they read the local store and say so on stderr. The merge is
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import click
 
+from threadline import protocol as p
 from threadline.cli.common import api, load_config, print_json, relative_time, store, table, warn
 from threadline.errors import ClientError, NotLoggedIn, ServerRefused
 from threadline.store import notes
@@ -21,52 +25,122 @@ def thread() -> None:
     """Create, list and read note threads."""
 
 
+def _scope_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            p.parse_scope(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def _scope_type_option(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> str | None:
+    if value is not None:
+        try:
+            p.parse_scope(f"{value}:x")
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
+SCOPE_HELP = "The thread about TYPE:ID (e.g. pr:123, file:docs/spec.md) in the project."
+
+
 @thread.command("new")
 @click.argument("name")
 @click.option("-p", "--project", help="Project (default: threadline.toml, git remote, folder).")
-def new(name: str, project: str | None) -> None:
-    """Create the note thread NAME (locally, and on the server when it answers)."""
+@click.option(
+    "-s",
+    "--scope",
+    metavar="TYPE:ID",
+    callback=_scope_option,
+    help=SCOPE_HELP + " Its thread is returned if it has one already.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def new(name: str, project: str | None, scope: str | None, as_json: bool) -> None:
+    """Create the note thread NAME (locally, and on the server when it answers).
+
+    With --scope, the project's thread of that scope is the one: if it exists (on this machine
+    or on the server) it is the answer, whatever its name."""
     cfg = load_config(project=project)
     with store() as conn:
-        _, created = notes.ensure_thread(conn, cfg.project, name)
-    where = "locally"
+        thread_id, created = notes.ensure_thread(conn, cfg.project, name, scope)
+        name = notes.thread_name(conn, thread_id)  # a scope's thread keeps its own name
+    where, server_id = "locally", None
+    body = {"name": name, "project": cfg.project, "kind": "note"}
+    if scope is not None:
+        body["scope"] = scope
     try:
-        client = api(cfg, timeout=cfg.push_timeout)
-        client.create_thread({"name": name, "project": cfg.project, "kind": "note"})
-        where = "locally and on the server"
+        thread, created = api(cfg, timeout=cfg.push_timeout).create_or_get_thread(body)
+        where, server_id, name = "locally and on the server", thread["id"], thread["name"]
     except NotLoggedIn:
         pass
     except ClientError as exc:
         if isinstance(exc, ServerRefused) and exc.code == "thread_exists":
-            where = "locally; the server already had it"
+            where, server_id, created = "on the server", exc.detail.get("thread_id"), False
         else:
             warn(f"the server will learn of it with its first entry ({exc.message})")
+    if as_json:
+        print_json(
+            {"id": server_id, "name": name, "project": cfg.project, "scope": scope}
+            | {"created": created, "on_server": server_id is not None}
+        )
+        return
+    label = f"{cfg.project}/{name}" + (f" [{scope}]" if scope is not None else "")
     state = "created" if created else "already exists"
-    click.echo(f"Thread {cfg.project}/{name} {state} {where}.")
+    ident = f" (id {server_id})" if server_id else ""
+    click.echo(f"Thread {label} {state} {where}{ident}.")
 
 
 @thread.command("list")
 @click.option("-p", "--project", help="Only threads of this project.")
 @click.option("--all-projects", is_flag=True, help="Threads of every project.")
+@click.option(
+    "-s",
+    "--scope",
+    metavar="TYPE:ID",
+    callback=_scope_option,
+    help="Only the thread(s) of this scope.",
+)
+@click.option(
+    "--scope-type",
+    metavar="TYPE",
+    callback=_scope_type_option,
+    help="Only threads whose scope has this type (e.g. pr).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def list_(project: str | None, all_projects: bool, as_json: bool) -> None:
+def list_(
+    project: str | None,
+    all_projects: bool,
+    scope: str | None,
+    scope_type: str | None,
+    as_json: bool,
+) -> None:
     """List threads, most recent activity first (of the current project by default)."""
     cfg = load_config(project=project)
+    where = views.ScopeFilter(scope, scope_type)
     with store() as conn:
-        view = views.threads(conn, cfg, None if all_projects else cfg.project)
+        view = views.threads(conn, cfg, None if all_projects else cfg.project, where)
     _note_local_only("threads", view.local_only)
     rows = view.rows
     if as_json:
         print_json(rows)
         return
     if not rows:
-        click.echo("No threads yet. Record one with `threadline push MESSAGE`.")
+        if where.active:
+            click.echo("No thread of this scope.")
+        else:
+            click.echo("No threads yet. Record one with `threadline push MESSAGE`.")
         return
+    scoped = any(r.get("scope") for r in rows)
     table(
         [
             [
                 r["project"],
                 r["name"],
+                *([r.get("scope") or ""] if scoped else []),
                 r["kind"],
                 str(r["entry_count"]),
                 str(r["pending"]),
@@ -74,27 +148,44 @@ def list_(project: str | None, all_projects: bool, as_json: bool) -> None:
             ]
             for r in rows
         ],
-        ["PROJECT", "THREAD", "KIND", "ENTRIES", "PENDING", "LAST ACTIVITY"],
+        [
+            "PROJECT",
+            "THREAD",
+            *(["SCOPE"] if scoped else []),
+            "KIND",
+            "ENTRIES",
+            "PENDING",
+            "LAST ACTIVITY",
+        ],
     )
 
 
 @thread.command("show")
-@click.argument("name")
+@click.argument("name", required=False)
 @click.option("-p", "--project", help="Project of the thread (default: the current one).")
+@click.option(
+    "-s",
+    "--scope",
+    metavar="TYPE:ID",
+    callback=_scope_option,
+    help="The thread of this scope (then NAME is not needed).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def show(name: str, project: str | None, as_json: bool) -> None:
-    """Print the entries of thread NAME in order, with timestamps."""
+def show(name: str | None, project: str | None, scope: str | None, as_json: bool) -> None:
+    """Print the entries of thread NAME (or of the thread of --scope) in order, with
+    timestamps."""
+    if name is None and scope is None:
+        raise click.UsageError("give the thread's NAME, or its --scope TYPE:ID")
     cfg = load_config(project=project)
     with store() as conn:
-        view = views.entries(conn, cfg, cfg.project, name)
+        view = views.entries(conn, cfg, cfg.project, name or "", scope)
     _note_local_only("entries", view.local_only)
+    label = f"{cfg.project}/{name}" if scope is None else f"{cfg.project} [{scope}]"
     if not view.found:
-        raise click.ClickException(
-            f"no thread {cfg.project}/{name}; `threadline thread list` shows them"
-        )
+        raise click.ClickException(f"no thread {label}; `threadline thread list` shows them")
     entries = view.entries
     if as_json:
-        print_json({"project": cfg.project, "name": name, "entries": entries})
+        print_json({"project": cfg.project, "name": name, "scope": scope, "entries": entries})
         return
     for e in entries:
         mark = "  (queued)" if e.get("pending") else ""

@@ -19,9 +19,25 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from threadline.client.http import Sink
     from threadline.config import Config
 
 COMPRESS_OVER = 1024
+#: A transcript download may go on as long as bytes keep coming; this bounds each wait.
+DOWNLOAD_IDLE_TIMEOUT = 60.0
+
+
+class TranscriptPart:
+    """What a transcript download answered besides the bytes it wrote: the stream served, its
+    generation, the whole file's line count, and the body's size on the wire."""
+
+    __slots__ = ("generation", "lines_total", "stream_id", "wire_bytes")
+
+    def __init__(self, stream_id: str, generation: int, lines_total: int, wire_bytes: int) -> None:
+        self.stream_id = stream_id
+        self.generation = generation
+        self.lines_total = lines_total
+        self.wire_bytes = wire_bytes
 
 
 class Api:
@@ -62,11 +78,27 @@ class Api:
         auth: bool = True,
         timeout: float | None = None,
     ) -> Any:
+        return _decode(self._send(method, path, body, query=query, auth=auth, timeout=timeout))
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: dict[str, Any] | None = None,
+        auth: bool = True,
+        timeout: float | None = None,
+        sink: Sink | None = None,
+        accept: str = "application/json",
+    ) -> Response:
         headers = {
             p.VERSION_HEADER: str(p.PROTOCOL_VERSION),
-            "Accept": "application/json",
+            "Accept": accept,
             "User-Agent": f"threadline/{__version__}",
         }
+        if sink is not None:
+            headers["Accept-Encoding"] = "gzip"
         if auth:
             if not self.token:
                 raise NotLoggedIn("no token is configured")
@@ -79,8 +111,8 @@ class Api:
         url = self.base_url + path
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)
-        return _decode(
-            request(method, url, headers=headers, body=data, timeout=timeout or self.timeout)
+        return request(
+            method, url, headers=headers, body=data, timeout=timeout or self.timeout, sink=sink
         )
 
     def _compress(self, data: bytes, headers: dict[str, str]) -> bytes:
@@ -132,8 +164,70 @@ class Api:
     def create_thread(self, body: dict[str, Any]) -> Any:
         return self.call("POST", f"{p.API_PREFIX}/threads", body)
 
+    def create_or_get_thread(self, body: dict[str, Any]) -> tuple[Any, bool]:
+        """``POST /threads``: the thread and whether it is new (``201``) — a ``scope`` that
+        had a live thread answers it with ``200``."""
+        response = self._send("POST", f"{p.API_PREFIX}/threads", body)
+        return _decode(response), response.status == 201
+
     def entries(self, thread_id: str, **query: Any) -> Any:
         return self.call("GET", f"{p.API_PREFIX}/threads/{quote(thread_id)}/entries", query=query)
+
+    def thread(self, thread_id: str) -> Any:
+        """``ThreadDetail``: the thread with its streams."""
+        return self.call("GET", f"{p.API_PREFIX}/threads/{quote(thread_id)}")
+
+    def download_transcript(
+        self,
+        thread_id: str,
+        sink: Sink,
+        *,
+        stream: str | None = None,
+        generation: int | None = None,
+        from_line: int = 0,
+        to_line: int | None = None,
+        timeout: float = DOWNLOAD_IDLE_TIMEOUT,
+    ) -> TranscriptPart:
+        """Write a thread's transcript file — or its lines ``from_line + 1 … to_line`` — into
+        ``sink`` as it arrives (gzip on the wire, never all of it in memory). ``timeout`` bounds
+        each wait for more bytes. An error answer raises before anything is written."""
+        query: dict[str, Any] = {"stream": stream, "generation": generation}
+        query.update(from_line=from_line or None, to_line=to_line)
+        path = f"{p.API_PREFIX}/threads/{quote(thread_id)}/transcript"
+        answer = self._send(
+            "GET", path, query=query, timeout=timeout, sink=sink, accept="application/x-ndjson"
+        )
+        if not 200 <= answer.status < 300:
+            _decode(answer)
+        head = answer.headers
+        try:
+            return TranscriptPart(
+                head["threadline-stream-id"],
+                int(head["threadline-generation"]),
+                int(head["threadline-lines-total"]),
+                answer.wire_bytes,
+            )
+        except (KeyError, ValueError):
+            raise ServerRefused(
+                answer.status,
+                "http_error",
+                "the transcript answer lacks its Threadline-Stream-Id, Threadline-Generation "
+                "or Threadline-Lines-Total header",
+                hint="The server may be older than this client: upgrade it.",
+            ) from None
+
+    def transcript_digest(
+        self,
+        thread_id: str,
+        *,
+        stream: str | None = None,
+        from_line: int = 0,
+        to_line: int | None = None,
+    ) -> Any:
+        """``TranscriptDigest``: the SHA-256 of the lines ``from_line + 1 … to_line``."""
+        query = {"stream": stream, "from_line": from_line or None, "to_line": to_line}
+        path = f"{p.API_PREFIX}/threads/{quote(thread_id)}/transcript/digest"
+        return self.call("GET", path, query=query)
 
     def all_threads(self, **filters: Any) -> list[dict[str, Any]]:
         return self._all("threads", lambda cursor: self.threads(**filters, cursor=cursor))

@@ -20,8 +20,10 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StringConstraints,
+    model_validator,
 )
 
 from threadline import protocol as p
@@ -91,6 +93,23 @@ Key = Annotated[str, StringConstraints(min_length=1, max_length=p.MAX_KEY_CHARS)
 Source = Annotated[str, StringConstraints(max_length=p.MAX_SOURCE_CHARS), NoNul]
 
 
+def _scope(value: str) -> str:
+    p.parse_scope(value)  # raises ValueError naming the rule
+    return value
+
+
+#: A thread's scope, ``TYPE:ID`` (``pr:123``): see :func:`threadline.protocol.parse_scope`.
+Scope = Annotated[
+    str,
+    AfterValidator(_scope),
+    Field(
+        description="What the thread is about, TYPE:ID (e.g. pr:123): one live thread per "
+        "scope and project.",
+        examples=["pr:123"],
+    ),
+]
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -117,6 +136,7 @@ class ThreadRef(_Request):
     parent_key: Key | None = Field(
         None, description="The key of the parent session thread (a subagent's thread)."
     )
+    scope: Scope | None = None
 
 
 class EntryIn(_Request):
@@ -199,6 +219,7 @@ class Thread(_Answer):
         None, description="The live thread whose key is parent_key, if it has been pushed."
     )
     child_count: int = Field(0, description="Live threads whose parent_key is this key.")
+    scope: str | None = Field(None, description="What the thread is about, TYPE:ID, or null.")
 
 
 class StreamInfo(_Answer):
@@ -215,6 +236,20 @@ class ThreadDetail(Thread):
     streams: list[StreamInfo]
 
 
+class TranscriptDigest(_Answer):
+    """``GET /threads/{id}/transcript/digest``: the SHA-256 of a run of a transcript's lines,
+    so a client can check the lines it holds without downloading them."""
+
+    stream_id: UUID
+    generation: int
+    lines_total: int = Field(description="Lines in the stream's whole file.")
+    from_line: int
+    to_line: int = Field(description="The last line counted (at most lines_total).")
+    lines: int = Field(description="Lines counted: to_line - from_line, or 0.")
+    bytes: int
+    sha256: str = Field(description="Of the bytes of those lines, as the download sends them.")
+
+
 class ThreadPage(_Answer):
     threads: list[Thread]
     next_cursor: str | None
@@ -224,9 +259,14 @@ class ThreadCreate(_Request):
     name: Name
     project: Project = ""
     kind: Kind = "note"
-    key: Key | None = Field(None, description="Defaults to the note key of project and name.")
+    key: Key | None = Field(
+        None,
+        description="Defaults to the note key of project and name, or with a scope to the "
+        "scope key of project and scope.",
+    )
     title: Title | None = None
     meta: JsonObject | None = None
+    scope: Scope | None = None
 
 
 class ThreadPatch(_Request):
@@ -297,6 +337,9 @@ class Limits(_Answer):
     max_batch_entries: int
     max_page_size: int
     max_thread_meta_bytes: int = p.MAX_THREAD_META_BYTES
+    max_blob_bytes: int = p.MAX_BLOB_BYTES
+    max_save_files: int = p.MAX_SAVE_FILES
+    max_save_message_chars: int = p.MAX_SAVE_MESSAGE_CHARS
 
 
 class Capabilities(_Answer):
@@ -315,3 +358,124 @@ class ErrorInfo(_Answer):
 
 class ErrorBody(_Answer):
     error: ErrorInfo
+
+
+# --- hand-off: saves and their blobs ---------------------------------------------------------
+
+#: A blob's name: the SHA-256 of its uncompressed bytes, 64 lowercase hex digits.
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+#: A git object name: 40 (SHA-1) or 64 (SHA-256 repositories) lowercase hex digits.
+CommitId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$")]
+#: A path on the saving machine (a repository root, a working folder, a file).
+PathText = Annotated[str, StringConstraints(min_length=1, max_length=p.MAX_PATH_CHARS), NoNul]
+Agent = Literal["claude-code", "codex"]
+ShortText = Annotated[str, StringConstraints(max_length=p.MAX_KEY_CHARS), NoNul]
+WireCount = Annotated[StrictInt, Field(ge=0, le=p.MAX_WIRE_INT)]
+
+
+class SaveFile(BaseModel):
+    """One path of the carried work, as ``git status`` lists it. Keys beyond these three are
+    kept as sent (the server stores the list, it does not interpret it)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    path: PathText
+    status: Annotated[str, StringConstraints(max_length=32), NoNul]
+    mode: Annotated[str, StringConstraints(max_length=16), NoNul] | StrictInt | None = Field(
+        None, description='git\'s file mode, e.g. "100644" or "100755"; null when none.'
+    )
+
+    @model_validator(mode="after")
+    def _extra_without_nul(self) -> SaveFile:
+        _no_nul_inside(self.model_extra or {})
+        return self
+
+
+class BlobStored(_Answer):
+    """``PUT /api/v1/blobs/{sha256}``: the blob is stored."""
+
+    sha256: str
+    size: int = Field(description="Its size in bytes, uncompressed.")
+
+
+class SaveBlobs(_Request):
+    """The blobs of a save by role, each the SHA-256 of an uploaded blob, or ``null``."""
+
+    bundle: Annotated[Sha256 | None, Field(description="A git bundle of unpushed commits.")] = None
+    patch: Annotated[Sha256 | None, Field(description="The uncommitted changes.")] = None
+    untracked: Annotated[Sha256 | None, Field(description="The untracked files.")] = None
+
+
+class SaveCreate(_Request):
+    """``POST /api/v1/saves``: a session with its git state, idempotent on ``save_id``."""
+
+    save_id: UUID = Field(description="Minted by the client; sending it again is a no-op.")
+    thread_id: Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul] | None = (
+        Field(None, description="The server's thread of the session (one of the caller's).")
+    )
+    session_id: Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul]
+    agent: Agent
+    line_count: WireCount = Field(description="Transcript lines captured at the save.")
+    remote: Annotated[str, StringConstraints(min_length=1, max_length=p.MAX_PATH_CHARS), NoNul]
+    remote_key: Annotated[
+        str, StringConstraints(min_length=1, max_length=p.MAX_KEY_CHARS), NoNul
+    ] = Field(description="The normalized remote, host/owner/repo.")
+    branch: ShortText | None = Field(None, description="null when HEAD is detached.")
+    commit: CommitId
+    detached: StrictBool = False
+    upstream: ShortText | None = None
+    message: Annotated[str, NoNul] = Field(
+        "", description="At most max_save_message_chars characters."
+    )
+    device_name: Annotated[str, StringConstraints(max_length=p.MAX_NAME_CHARS), NoNul] = ""
+    resumed_from: UUID | None = Field(None, description="The save this work was resumed from.")
+    repo_root: PathText = Field(description="The repository's root on the saving machine.")
+    cwd: PathText = Field(description="The session's working folder on the saving machine.")
+    blobs: SaveBlobs = Field(default_factory=SaveBlobs)
+    files: list[SaveFile] = Field(
+        default_factory=list, description="At most max_save_files entries."
+    )
+    excluded: list[PathText] = Field(
+        default_factory=list, description="Paths left out (secrets); at most max_save_files."
+    )
+    created: Timestamp
+
+
+class SaveBlobRefs(_Answer):
+    bundle: str | None
+    patch: str | None
+    untracked: str | None
+
+
+class Save(_Answer):
+    """A stored save: what was sent, plus ``device`` and when the server received it."""
+
+    save_id: UUID
+    thread_id: str | None
+    session_id: str
+    agent: Agent
+    line_count: int
+    remote: str
+    remote_key: str
+    branch: str | None
+    commit: str
+    detached: bool
+    upstream: str | None
+    message: str
+    device_name: str
+    device: str = Field(
+        description="device_name, else the name of the device of the token that saved it."
+    )
+    resumed_from: UUID | None
+    repo_root: str
+    cwd: str
+    blobs: SaveBlobRefs
+    files: list[dict[str, Any]]
+    excluded: list[str]
+    created: datetime
+    received_at: datetime
+
+
+class SavePage(_Answer):
+    saves: list[Save]
+    next_cursor: str | None

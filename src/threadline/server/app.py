@@ -21,23 +21,31 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
 from threadline import __version__
+from threadline import protocol as p
 from threadline.errors import ApiError, NotSignedIn
 from threadline.server import errors
-from threadline.server.body import ProtocolMiddleware
+from threadline.server.body import BodyLimit, ProtocolMiddleware
 from threadline.server.openapi import openapi_schema
-from threadline.server.routes import auth, meta, sync, threads
+from threadline.server.routes import auth, handoff, meta, sync, threads
 from threadline.server.settings import ServerSettings, settings_from_env
 from threadline.services.auth import LoginLimiter
 from threadline.services.context import AppState
+from threadline.services.handoff import HandoffLimits
 from threadline.services.push import PushLimits
 from threadline.storage.database import Database, open_database
-from threadline.web import account, list_page, live, signin, thread_page
+from threadline.web import account, list_page, live, saves_page, signin, thread_page
 from threadline.web.templating import STATIC
 
 DESCRIPTION = "Threadline sync protocol v1; see docs/protocol.md for the rules behind each route."
 
 #: The JSON API (``/healthz`` and ``/api/v1/…``), in the OpenAPI schema.
-API_ROUTERS: list[APIRouter] = [meta.router, auth.router, sync.router, threads.router]
+API_ROUTERS: list[APIRouter] = [
+    meta.router,
+    auth.router,
+    sync.router,
+    threads.router,
+    handoff.router,
+]
 #: The web UI's pages, in matching order: ``/threads/rows`` (``list_page``) comes before the
 #: pattern ``/threads/{thread_id}`` (``thread_page``).
 WEB_ROUTERS: list[APIRouter] = [
@@ -46,6 +54,7 @@ WEB_ROUTERS: list[APIRouter] = [
     thread_page.router,
     live.router,
     account.router,
+    saves_page.router,
 ]
 
 
@@ -68,6 +77,9 @@ def create_app(settings: ServerSettings | None = None, *, db: Database | None = 
         db=database,
         limiter=LoginLimiter(),
         push_limits=PushLimits(settings.max_entry_bytes, settings.max_batch_entries),
+        handoff_limits=HandoffLimits(
+            settings.max_blob_bytes, settings.max_save_files, settings.max_save_message_chars
+        ),
     )
     errors.install(app)
     for router in (*API_ROUTERS, *WEB_ROUTERS):
@@ -78,7 +90,13 @@ def create_app(settings: ServerSettings | None = None, *, db: Database | None = 
     # Answers over 1 KiB are gzipped for clients that accept it (browsers, httpx); event
     # streams are not (Starlette leaves text/event-stream alone).
     app.add_middleware(GZipMiddleware, minimum_size=1024)
-    app.add_middleware(ProtocolMiddleware, max_batch_bytes=settings.max_batch_bytes)
+    # A blob upload is held to its own limit, not to max_batch_bytes.
+    blob_limit = BodyLimit(
+        "PUT", handoff.BLOBS_PREFIX, settings.max_blob_bytes, p.CODE_BLOB_TOO_LARGE
+    )
+    app.add_middleware(
+        ProtocolMiddleware, max_batch_bytes=settings.max_batch_bytes, body_limits=[blob_limit]
+    )
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     return app
 

@@ -9,7 +9,10 @@ Guarantees, for every request and response:
   hold NUL). API paths get the JSON error shape, web pages a short HTML page;
 - a request body is read to at most ``max_batch_bytes`` (``413 batch_too_large`` beyond), then
   decompressed as a stream into a buffer capped at ``max_batch_bytes`` as well, so a small
-  compressed bomb cannot grow past the limit in memory. ``zstd`` and ``gzip`` are understood
+  compressed bomb cannot grow past the limit in memory. A route with a limit of its own
+  (:class:`BodyLimit`: a blob upload) is held to that one instead, with its own code; its
+  compressed body may exceed it by the few bytes compression adds to incompressible data
+  (:attr:`BodyLimit.encoded`). ``zstd`` and ``gzip`` are understood
   (``identity`` is no encoding); anything else is ``415``, a broken stream — or bytes after
   the one gzip member or zstd frame — ``400 bad_encoding``. Routes then see the plain body,
   without ``Content-Encoding``;
@@ -26,7 +29,8 @@ import json
 import logging
 import re
 import zlib
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -59,10 +63,30 @@ _MAX_LENGTH_DIGITS = 18
 _RETRY_AFTER = (b"retry-after", str(RETRY_AFTER_SECONDS).encode())
 
 
+@dataclass(frozen=True)
+class BodyLimit:
+    """The body limit of the ``method`` requests whose path starts with ``prefix``: ``limit``
+    bytes once decoded, answered with ``413 code`` beyond."""
+
+    method: str
+    prefix: str
+    limit: int
+    code: str
+
+    @property
+    def encoded(self) -> int:
+        """The most a compressed body may hold: what zstd or gzip may add to ``limit``
+        incompressible bytes (well under 1/128 of them, plus headers)."""
+        return self.limit + self.limit // 128 + 1024
+
+
 class ProtocolMiddleware:
-    def __init__(self, app: ASGIApp, max_batch_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_batch_bytes: int, body_limits: Sequence[BodyLimit] = ()
+    ) -> None:
         self.app = app
         self.limit = max_batch_bytes
+        self.body_limits = tuple(body_limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,27 +134,39 @@ class ProtocolMiddleware:
         if scope.get("method") not in _BODY_METHODS:
             return scope, receive
         encoding = _encoding(headers.get(b"content-encoding"))
+        limit, code, read_limit = self._limits(scope, encoding)
         declared = headers.get(b"content-length")
-        if declared and declared.isdigit() and _declared_over(declared, self.limit):
-            raise _too_large(self.limit)
-        body = await _read(receive, self.limit)
-        body = decompress(body, encoding, self.limit)
+        if declared and declared.isdigit() and _declared_over(declared, read_limit):
+            raise _too_large(limit, code)
+        body = await _read(receive, read_limit, limit, code)
+        body = decompress(body, encoding, limit, code)
         return _rewritten(scope, len(body)), _replay(body, receive)
 
+    def _limits(self, scope: Scope, encoding: str | None) -> tuple[int, str, int]:
+        """The decoded limit, its 413 code and the limit of the body as sent."""
+        method, path = scope.get("method"), scope.get("path", "")
+        for rule in self.body_limits:
+            if rule.method == method and path.startswith(rule.prefix):
+                return rule.limit, rule.code, rule.encoded if encoding else rule.limit
+        return self.limit, p.CODE_BATCH_TOO_LARGE, self.limit
 
-def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
-    """``body`` decoded from ``encoding``, never holding more than ``limit`` output bytes."""
+
+def decompress(
+    body: bytes, encoding: str | None, limit: int, code: str = p.CODE_BATCH_TOO_LARGE
+) -> bytes:
+    """``body`` decoded from ``encoding``, never holding more than ``limit`` output bytes
+    (``413 code`` beyond)."""
     if encoding is None or not body:
         return body
     try:
         if encoding == "zstd":
-            return _unzstd(body, limit)
-        return _gunzip(body, limit)
+            return _unzstd(body, limit, code)
+        return _gunzip(body, limit, code)
     except (zlib.error, EOFError, ValueError) as exc:
         raise _bad_encoding(encoding, str(exc)) from None
 
 
-def _unzstd(body: bytes, limit: int) -> bytes:
+def _unzstd(body: bytes, limit: int, code: str) -> bytes:
     import zstandard
 
     try:
@@ -143,7 +179,7 @@ def _unzstd(body: bytes, limit: int) -> bytes:
         while chunk := reader.read(_CHUNK):
             out += chunk
             if len(out) > limit:
-                raise _too_large(limit)
+                raise _too_large(limit, code)
     except zstandard.ZstdError as exc:
         raise ValueError(str(exc)) from None
     return bytes(out)
@@ -168,14 +204,14 @@ def zstd_frame_end(body: bytes) -> int:
             return position + checksum
 
 
-def _gunzip(body: bytes, limit: int) -> bytes:
+def _gunzip(body: bytes, limit: int, code: str) -> bytes:
     stream = zlib.decompressobj(16 + zlib.MAX_WBITS)
     out = bytearray()
     data = body
     while data and not stream.eof:
         out += stream.decompress(data, limit + 1 - len(out))
         if len(out) > limit:
-            raise _too_large(limit)
+            raise _too_large(limit, code)
         data = stream.unconsumed_tail
     if not stream.eof:
         raise ValueError("the gzip stream is truncated")
@@ -251,7 +287,8 @@ def _encoding(value: bytes | None) -> str | None:
     return name
 
 
-async def _read(receive: Receive, limit: int) -> bytes:
+async def _read(receive: Receive, limit: int, reported: int, code: str) -> bytes:
+    """The body, refused (``413 code`` with the limit ``reported``) past ``limit`` bytes."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -261,7 +298,7 @@ async def _read(receive: Receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise _too_large(reported, code)
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
@@ -288,10 +325,10 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def _too_large(limit: int) -> PayloadTooLarge:
+def _too_large(limit: int, code: str = p.CODE_BATCH_TOO_LARGE) -> PayloadTooLarge:
     return PayloadTooLarge(
         f"the request body is over the limit of {limit} bytes",
-        code=p.CODE_BATCH_TOO_LARGE,
+        code=code,
         detail={"limit": limit},
     )
 

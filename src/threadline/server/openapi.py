@@ -41,15 +41,25 @@ CONFLICT_OPERATIONS = {
 }
 #: Operations that answer 404 without a ``{thread_id}`` in their path.
 NOT_FOUND_OPERATIONS = {("get", f"{p.API_PREFIX}/threads"), ("post", f"{p.API_PREFIX}/sync/push")}
+#: Hand-off: a save or a blob that is not the caller's is 404; a save sent again with other
+#: content is 409.
+NOT_FOUND_OPERATIONS |= {
+    ("head", f"{p.API_PREFIX}/blobs/{{sha256}}"),
+    ("get", f"{p.API_PREFIX}/blobs/{{sha256}}"),
+    ("get", f"{p.API_PREFIX}/saves/{{save_id}}"),
+    ("delete", f"{p.API_PREFIX}/saves/{{save_id}}"),
+}
+CONFLICT_OPERATIONS.add(("post", f"{p.API_PREFIX}/saves"))
 BODY_METHODS = {"post", "put", "patch", "delete"}
 
 ERROR_DESCRIPTIONS = {
     400: "Bad request: a `Threadline-Protocol` header that is not an integer ≥ 1, a NUL in the "
     "address, a body that is not JSON or does not decompress, a cursor the server did not give.",
     401: "No token, an unknown or revoked token, or wrong credentials.",
-    404: "No such thread, or one of another user.",
-    409: "`seq_gap`, `entry_conflict` or `thread_exists`.",
-    413: "The body, an entry or a thread's meta is over its limit.",
+    404: "No such thread, save or blob, or one of another user.",
+    409: "`seq_gap`, `entry_conflict`, `thread_exists` or `save_conflict`.",
+    413: "The body, an entry, a thread's meta, a blob, or a save's message or file list is "
+    "over its limit.",
     415: "A `Content-Encoding` other than zstd or gzip.",
     422: "A field missing, of the wrong type, out of range or unknown.",
     429: "Too many failed logins; `detail.retry_after` says when to try again.",

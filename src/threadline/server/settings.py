@@ -18,6 +18,9 @@ ENV_MAX_ENTRY_BYTES = "THREADLINE_MAX_ENTRY_BYTES"
 ENV_MAX_BATCH_BYTES = "THREADLINE_MAX_BATCH_BYTES"
 ENV_WORKERS = "THREADLINE_WORKERS"
 ENV_HEADER_TIMEOUT = "THREADLINE_HEADER_TIMEOUT"
+ENV_MAX_BLOB_BYTES = "THREADLINE_MAX_BLOB_BYTES"
+ENV_MAX_SAVE_FILES = "THREADLINE_MAX_SAVE_FILES"
+ENV_MAX_SAVE_MESSAGE_CHARS = "THREADLINE_MAX_SAVE_MESSAGE_CHARS"
 
 #: Seconds a connection has to send a request's complete headers (its first one, or its next
 #: one on keep-alive) before the server closes it; at most :data:`MAX_HEADER_TIMEOUT`.
@@ -36,6 +39,11 @@ class ServerSettings:
     access_log: bool = False
     workers: int = 1
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    #: Hand-off: bytes of one blob (uncompressed), entries of a save's ``files`` (and of its
+    #: ``excluded``), characters of its ``message``.
+    max_blob_bytes: int = p.MAX_BLOB_BYTES
+    max_save_files: int = p.MAX_SAVE_FILES
+    max_save_message_chars: int = p.MAX_SAVE_MESSAGE_CHARS
 
     def resolved_database_url(self) -> str:
         return self.database_url or default_database_url()
@@ -61,6 +69,9 @@ def settings_from_env() -> ServerSettings:
         max_batch_bytes=_env_int(ENV_MAX_BATCH_BYTES, p.MAX_BATCH_BYTES),
         workers=_env_int(ENV_WORKERS, 1),
         header_timeout=_env_seconds(ENV_HEADER_TIMEOUT, DEFAULT_HEADER_TIMEOUT),
+        max_blob_bytes=_env_int(ENV_MAX_BLOB_BYTES, p.MAX_BLOB_BYTES),
+        max_save_files=_env_int(ENV_MAX_SAVE_FILES, p.MAX_SAVE_FILES),
+        max_save_message_chars=_env_int(ENV_MAX_SAVE_MESSAGE_CHARS, p.MAX_SAVE_MESSAGE_CHARS),
     )
 
 

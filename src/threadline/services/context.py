@@ -7,12 +7,13 @@ application; both edges read it with :func:`app_state`. It holds what the servic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import anyio
 
 from threadline.services.auth import LoginLimiter
+from threadline.services.handoff import HandoffLimits
 from threadline.services.push import PushLimits
 from threadline.storage.database import Database
 
@@ -31,6 +32,7 @@ class AppState:
     push_limits: PushLimits
     #: Created on first use, inside the event loop (see ``server.routes.sync``).
     push_limiter: anyio.CapacityLimiter | None = None
+    handoff_limits: HandoffLimits = field(default_factory=HandoffLimits)
 
 
 def app_state(request: HasApp) -> AppState:

@@ -301,7 +301,12 @@ class _Transaction:
         return StreamState(pk, thread, 0, new=True)
 
     def _bind(self, ref: ThreadRef, first_ts: str | None) -> ThreadState:
-        """The thread a new stream belongs to: live by key, else a newer tombstone, else new."""
+        """The thread a new stream belongs to: the live thread of its scope in its project
+        (when it has a scope), else live by key, else a newer tombstone, else new."""
+        if ref.scope is not None:
+            scoped = self._thread_by_scope(ref.project, *p.parse_scope(ref.scope))
+            if scoped is not None:
+                return scoped
         live = self._thread_by_key(ref.key, live=True)
         if live is not None:
             return live
@@ -322,9 +327,23 @@ class _Transaction:
             return None
         return self.threads.setdefault(row.id, _thread_state(row))
 
+    def _thread_by_scope(self, project: str, scope_type: str, scope_id: str) -> ThreadState | None:
+        query = sa.select(*_THREAD_COLUMNS).where(
+            threads.c.user_id == self.who.user_id,
+            threads.c.project == project,
+            threads.c.scope_type == scope_type,
+            threads.c.scope_id == scope_id,
+            threads.c.deleted_at.is_(None),
+        )
+        row = self.conn.execute(query).first()
+        if row is None:
+            return None
+        return self.threads.setdefault(row.id, _thread_state(row))
+
     def _create_thread(self, ref: ThreadRef, first_ts: str | None) -> ThreadState:
         thread_id = str(uuid.uuid4())
         activity = first_ts or self.now
+        scope_type, scope_id = p.parse_scope(ref.scope) if ref.scope else (None, None)
         self.conn.execute(
             threads.insert().values(
                 id=thread_id,
@@ -342,6 +361,8 @@ class _Transaction:
                 deleted_at=None,
                 change=self.change.next,
                 parent_key=ref.parent_key,
+                scope_type=scope_type,
+                scope_id=scope_id,
             )
         )
         meta = json_text(ref.meta or {}) or "{}"

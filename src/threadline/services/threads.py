@@ -9,6 +9,12 @@ A thread stores only its ``parent_key``; ``parent_id`` and ``child_count`` are r
 is read (the live thread of the same user with that key, and the live threads naming this
 thread's key), so a subagent pushed before its session links up as soon as the session
 arrives.
+
+A thread may carry a scope (``scope_type`` and ``scope_id``, written ``type:id`` on the wire):
+what it is about. A user has at most one live thread per project and scope, whatever its kind
+(a partial unique index says so too), so creating one is a get-or-create
+(:func:`get_or_create_scoped`); deleting it frees the scope. A thread's scope is set when it
+is created and never changes.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from threadline import protocol as p
-from threadline.errors import Conflict, NotFound
+from threadline.errors import Conflict, NotFound, ValidationFailed
 from threadline.protocol.models import (
     StreamInfo,
     Thread,
@@ -89,6 +95,7 @@ class ThreadSummary:
     child_count: int
     change: int
     deleted: bool
+    scope: str | None = None
 
     @property
     def active_at(self) -> datetime:
@@ -114,6 +121,7 @@ def summary(row: Any) -> ThreadSummary:
         child_count=int(row.child_count),
         change=int(row.change),
         deleted=row.deleted_at is not None,
+        scope=scope_text(row),
     )
 
 
@@ -123,8 +131,9 @@ class ThreadFilter:
 
     ``project`` and ``kind`` match exactly, ``q`` is a case-insensitive substring of the title
     or name, ``top_level`` keeps threads without (``True``) or with (``False``) a parent key,
-    and ``active_since`` / ``active_until`` bound the last activity by UTC day, both days
-    included (the last day a date can hold bounds nothing).
+    ``active_since`` / ``active_until`` bound the last activity by UTC day, both days
+    included (the last day a date can hold bounds nothing), ``scope`` (type and id) matches
+    the scope exactly and ``scope_type`` its type (see :func:`parse_scope`).
     """
 
     project: str | None = None
@@ -133,6 +142,8 @@ class ThreadFilter:
     top_level: bool | None = None
     active_since: date | None = None
     active_until: date | None = None
+    scope: tuple[str, str] | None = None
+    scope_type: str | None = None
 
     def apply(self, query: sa.Select[Any]) -> sa.Select[Any]:
         """``query`` (over ``threads``) narrowed to this filter."""
@@ -145,6 +156,8 @@ class ThreadFilter:
             top_level=self.top_level,
             active_from=_day_start(self.active_since) if self.active_since else None,
             active_before=_day_start(ceiling) if ceiling else None,
+            scope=self.scope,
+            scope_type=self.scope_type,
         )
 
 
@@ -195,15 +208,21 @@ def list_threads(
     top_level: bool | None = None,
     limit: int = p.DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
+    scope: tuple[str, str] | None = None,
+    scope_type: str | None = None,
 ) -> ThreadPage:
     """``parent_id``: only the children of that thread; ``top_level``: only threads without
-    (``True``) or with (``False``) a parent key."""
+    (``True``) or with (``False``) a parent key; ``scope``: only threads of that scope (type
+    and id, checked by :func:`parse_scope`); ``scope_type``: only threads whose scope has that
+    type."""
     query = thread_filters(
         _THREAD_QUERY.where(threads.c.user_id == who.user_id, threads.c.deleted_at.is_(None)),
         project=project,
         kind=kind,
         q=q,
         top_level=top_level,
+        scope=scope,
+        scope_type=scope_type,
     )
     with db.read() as conn:
         if parent_id is not None:
@@ -222,11 +241,18 @@ def thread_filters(
     top_level: bool | None,
     active_from: str | None = None,
     active_before: str | None = None,
+    scope: tuple[str, str] | None = None,
+    scope_type: str | None = None,
 ) -> sa.Select[Any]:
     """``query`` (over ``threads``) narrowed to ``project`` and ``kind`` (exact), ``q`` (a
     case-insensitive substring of the title or name), ``top_level`` (``True``: threads without
-    a parent key, ``False``: with one) and a last activity from ``active_from`` (included) up
-    to ``active_before`` (excluded), both stored timestamps; ``None`` or empty is no filter."""
+    a parent key, ``False``: with one), a last activity from ``active_from`` (included) up
+    to ``active_before`` (excluded), both stored timestamps, ``scope`` (its type and id) and
+    ``scope_type`` (exact); ``None`` or empty is no filter."""
+    if scope is not None:
+        query = query.where(threads.c.scope_type == scope[0], threads.c.scope_id == scope[1])
+    if scope_type is not None:
+        query = query.where(threads.c.scope_type == scope_type)
     if top_level is not None:
         parent_key = threads.c.parent_key
         query = query.where(parent_key.is_(None) if top_level else parent_key.is_not(None))
@@ -308,47 +334,213 @@ def read_thread(db: Database, who: Principal, thread_id: str) -> Thread:
 
 
 def create_thread(db: Database, who: Principal, body: ThreadCreate) -> Thread:
-    key = body.key or p.note_thread_key(body.project, body.name)
-    check_meta_size(json_text(body.meta))
+    """:func:`create_or_get` without saying whether the thread is new."""
+    return create_or_get(db, who, body)[0]
 
-    def work(conn: sa.Connection) -> Thread:
-        change = ChangeCursor(conn, who.user_id)
-        existing = conn.execute(
-            sa.select(threads.c.id).where(
-                threads.c.user_id == who.user_id,
-                threads.c.key == key,
-                threads.c.deleted_at.is_(None),
-            )
-        ).scalar()
-        if existing is not None:
-            raise Conflict(
-                f"a thread with key {key!r} already exists",
-                code="thread_exists",
-                detail={"thread_id": existing},
-            )
-        thread_id, now = str(uuid.uuid4()), now_text()
-        conn.execute(
-            threads.insert().values(
-                id=thread_id,
-                user_id=who.user_id,
-                key=key,
+
+def create_or_get(db: Database, who: Principal, body: ThreadCreate) -> tuple[Thread, bool]:
+    """``POST /threads``: the new thread and ``True`` — or, for a ``scope`` that already has
+    a live thread in the project, that thread and ``False``.
+
+    Without a scope the key defaults to the note key of project and name, and a key that has
+    a live thread is ``409 thread_exists``; with one, see :func:`get_or_create_scoped`."""
+    check_meta_size(json_text(body.meta))
+    if body.scope is not None:
+        scope_type, scope_id = parse_scope(body.scope)
+
+        def scoped(conn: sa.Connection) -> tuple[Thread, bool]:
+            return get_or_create_scoped(
+                conn,
+                who.user_id,
+                project=body.project,
                 kind=body.kind,
                 name=body.name,
-                project=body.project,
-                title=body.title or None,
-                meta=json_text(body.meta or {}),
-                created_at=now,
-                updated_at=now,
-                last_activity_at=now,
-                entry_count=0,
-                deleted_at=None,
-                change=change.next,
+                scope_type=scope_type,
+                scope_id=scope_id,
+                title=body.title,
+                meta=body.meta,
+                key=body.key,
             )
+
+        return db.run_write(scoped)
+    key = body.key or p.note_thread_key(body.project, body.name)
+
+    def work(conn: sa.Connection) -> tuple[Thread, bool]:
+        change = ChangeCursor(conn, who.user_id)
+        _check_key_free(conn, who.user_id, key)
+        thread_id = _insert(
+            conn,
+            who.user_id,
+            change,
+            key=key,
+            kind=body.kind,
+            name=body.name,
+            project=body.project,
+            title=body.title,
+            meta=body.meta,
+            scope=None,
         )
         change.finish()
-        return thread_model(thread_row(conn, who.user_id, thread_id))
+        return thread_model(thread_row(conn, who.user_id, thread_id)), True
 
     return db.run_write(work)
+
+
+def get_or_create_scoped(
+    conn: sa.Connection,
+    user_id: int,
+    *,
+    project: str,
+    kind: str,
+    name: str,
+    scope_type: str,
+    scope_id: str,
+    title: str | None = None,
+    meta: dict[str, Any] | None = None,
+    key: str | None = None,
+    change: ChangeCursor | None = None,
+) -> tuple[Thread, bool]:
+    """The user's live thread of ``scope_type:scope_id`` in ``project`` and ``False`` — or, if
+    there is none, a new one made of the arguments and ``True``. Runs inside the caller's
+    write transaction (``conn``, from :meth:`Database.run_write`).
+
+    - The existing thread is returned whatever its kind, name, title or key: a project has
+      one live thread per scope. Nothing of it is updated.
+    - A new thread's key is ``key``, by default :func:`threadline.protocol.scope_thread_key`
+      of project and scope — the key every client derives, so a push from any device binds
+      to it. A key that already has a live thread (say one moved to another project) is
+      ``409 thread_exists``.
+    - ``change``: the transaction's :class:`ChangeCursor` when the caller took it already
+      (it must be taken first: on PostgreSQL it serializes the user's writes, which is what
+      makes two concurrent calls agree); the caller then finishes it. Without it, one is
+      taken and finished here.
+    - The scope must pass :func:`parse_scope` (``422`` otherwise) and ``meta`` fit
+      :data:`~threadline.protocol.MAX_THREAD_META_BYTES` (``413``); ``name``, ``project``
+      and ``title`` are trusted to be valid as :class:`ThreadCreate` checks them.
+
+    A concurrent creator that slipped past the cursor lock would hit the unique index; the
+    ``IntegrityError`` makes :meth:`Database.run_write` run the transaction again, which then
+    finds the thread.
+    """
+    parse_scope(f"{scope_type}:{scope_id}")
+    check_meta_size(json_text(meta))
+    own = change is None
+    cursor = ChangeCursor(conn, user_id) if change is None else change
+    found = live_scoped_id(conn, user_id, project, scope_type, scope_id)
+    created = found is None
+    if found is None:
+        key = key or p.scope_thread_key(project, scope_type, scope_id)
+        _check_key_free(conn, user_id, key)
+        found = _insert(
+            conn,
+            user_id,
+            cursor,
+            key=key,
+            kind=kind,
+            name=name,
+            project=project,
+            title=title,
+            meta=meta,
+            scope=(scope_type, scope_id),
+        )
+    if own:
+        cursor.finish()
+    return thread_model(thread_row(conn, user_id, found)), created
+
+
+def live_scoped_id(
+    conn: sa.Connection, user_id: int, project: str, scope_type: str, scope_id: str
+) -> str | None:
+    """The id of the user's live thread of that scope in ``project``, if there is one."""
+    found: str | None = conn.execute(
+        sa.select(threads.c.id).where(
+            threads.c.user_id == user_id,
+            threads.c.project == project,
+            threads.c.scope_type == scope_type,
+            threads.c.scope_id == scope_id,
+            threads.c.deleted_at.is_(None),
+        )
+    ).scalar()
+    return found
+
+
+def parse_scope(text: str, where: str = "scope") -> tuple[str, str]:
+    """``(type, id)`` of a scope ``TYPE:ID`` (:func:`threadline.protocol.parse_scope`), or
+    ``422`` naming the rule it breaks; ``where`` names the input."""
+    try:
+        return p.parse_scope(text)
+    except ValueError as exc:
+        raise _invalid(where, str(exc)) from None
+
+
+def parse_scope_type(text: str, where: str = "scope_type") -> str:
+    """A scope type on its own (``pr``), or ``422`` naming the rule."""
+    try:
+        return p.parse_scope(f"{text}:x")[0]
+    except ValueError as exc:
+        raise _invalid(where, str(exc)) from None
+
+
+def _invalid(where: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"{where}: {message}",
+        hint="Write a scope as TYPE:ID, e.g. pr:123 or file:docs/spec.md.",
+        detail={"errors": [{"loc": [where], "msg": message}]},
+    )
+
+
+def _check_key_free(conn: sa.Connection, user_id: int, key: str) -> None:
+    existing = conn.execute(
+        sa.select(threads.c.id).where(
+            threads.c.user_id == user_id,
+            threads.c.key == key,
+            threads.c.deleted_at.is_(None),
+        )
+    ).scalar()
+    if existing is not None:
+        raise Conflict(
+            f"a thread with key {key!r} already exists",
+            code="thread_exists",
+            detail={"thread_id": existing},
+        )
+
+
+def _insert(
+    conn: sa.Connection,
+    user_id: int,
+    change: ChangeCursor,
+    *,
+    key: str,
+    kind: str,
+    name: str,
+    project: str,
+    title: str | None,
+    meta: dict[str, Any] | None,
+    scope: tuple[str, str] | None,
+) -> str:
+    """Store a new live thread; return its id."""
+    thread_id, now = str(uuid.uuid4()), now_text()
+    conn.execute(
+        threads.insert().values(
+            id=thread_id,
+            user_id=user_id,
+            key=key,
+            kind=kind,
+            name=name,
+            project=project,
+            title=title or None,
+            meta=json_text(meta or {}),
+            created_at=now,
+            updated_at=now,
+            last_activity_at=now,
+            entry_count=0,
+            deleted_at=None,
+            change=change.next,
+            scope_type=scope[0] if scope else None,
+            scope_id=scope[1] if scope else None,
+        )
+    )
+    return thread_id
 
 
 def patch_thread(db: Database, who: Principal, thread_id: str, body: ThreadPatch) -> Thread:
@@ -358,6 +550,8 @@ def patch_thread(db: Database, who: Principal, thread_id: str, body: ThreadPatch
         change = ChangeCursor(conn, who.user_id)
         row = live_thread(conn, who.user_id, thread_id)
         values = _patch_values(row, body)
+        if "project" in values and row.scope_type is not None:
+            _check_scope_free(conn, who.user_id, values["project"], row)
         if values:
             values.update(updated_at=now_text(), change=change.next)
             conn.execute(threads.update().where(threads.c.id == thread_id).values(**values))
@@ -365,6 +559,17 @@ def patch_thread(db: Database, who: Principal, thread_id: str, body: ThreadPatch
         return thread_model(thread_row(conn, who.user_id, thread_id))
 
     return db.run_write(work)
+
+
+def _check_scope_free(conn: sa.Connection, user_id: int, project: str, row: Any) -> None:
+    """A scoped thread moves to ``project`` only if no live thread there has its scope."""
+    taken = live_scoped_id(conn, user_id, project, row.scope_type, row.scope_id)
+    if taken is not None:
+        raise Conflict(
+            f"project {project!r} already has a thread with scope {row.scope_type}:{row.scope_id}",
+            code="thread_exists",
+            detail={"thread_id": taken},
+        )
 
 
 def _patch_values(row: Any, body: ThreadPatch) -> dict[str, Any]:
@@ -443,4 +648,12 @@ def thread_model(row: Any) -> Thread:
         parent_key=row.parent_key,
         parent_id=row.parent_id,
         child_count=row.child_count,
+        scope=scope_text(row),
     )
+
+
+def scope_text(row: Any) -> str | None:
+    """The ``type:id`` of a thread row's scope, or ``None``."""
+    if row.scope_type is None:
+        return None
+    return f"{row.scope_type}:{row.scope_id}"

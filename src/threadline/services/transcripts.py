@@ -12,6 +12,9 @@ Guarantees:
   checked before the answer starts, so those refusals are ordinary error answers.
 - The answer is the stream's lines ``1 … tail`` as they were when the request arrived; lines
   appended while it is sent are left for the next download.
+- A part of the file can be asked for: the lines after the first ``from_line`` and up to
+  ``to_line`` (a client that already holds the first lines downloads only the rest); the
+  ``Threadline-Lines-Total`` header always says how many lines the whole file has.
 - Lines are read in pages by ``seq``, each in its own short read transaction, with the page's
   row count adapted so that one page holds about :data:`PAGE_BYTES`; memory stays bounded
   whatever the size of the file, and no transaction stays open while the client reads.
@@ -23,8 +26,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +38,7 @@ import sqlalchemy as sa
 
 from threadline import protocol as p
 from threadline.errors import NotFound, TranscriptIncomplete
+from threadline.protocol.models import TranscriptDigest
 from threadline.services.auth import Principal
 from threadline.services.threads import live_thread
 from threadline.storage.database import Database
@@ -47,6 +53,7 @@ CHUNK_BYTES = 1024 * 1024
 MEDIA_TYPE = "application/x-ndjson"
 GENERATION_HEADER = "Threadline-Generation"
 STREAM_HEADER = "Threadline-Stream-Id"
+LINES_TOTAL_HEADER = "Threadline-Lines-Total"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -62,9 +69,16 @@ class Transcript:
     filename: str
 
 
-def choose(db: Database, who: Principal, thread_id: str, generation: int | None) -> Transcript:
-    """The stream to serve: of ``generation``, else of the highest generation with raw lines;
-    among several (one per device), the one with the most lines, then the latest change."""
+def choose(
+    db: Database,
+    who: Principal,
+    thread_id: str,
+    generation: int | None,
+    stream: str | None = None,
+) -> Transcript:
+    """The stream to serve: ``stream`` when named (one of the thread's streams with raw lines),
+    else of ``generation``, else of the highest generation with raw lines; among several (one
+    per device), the one with the most lines, then the latest change."""
     with db.read() as conn:
         thread = live_thread(conn, who.user_id, thread_id)
         candidates = conn.execute(_candidates(thread_id, db.dialect)).all()
@@ -75,6 +89,16 @@ def choose(db: Database, who: Principal, thread_id: str, generation: int | None)
             code="no_transcript",
             detail={"generations": []},
         )
+    if stream is not None:
+        candidates = [row for row in candidates if row.stream_uuid == stream]
+        if not candidates:
+            raise NotFound(
+                f"thread {thread_id} has no transcript stream {stream}",
+                code="no_transcript",
+                detail={"generations": generations},
+            )
+        if generation is None:
+            generation = candidates[0].generation
     wanted = generations[-1] if generation is None else generation
     rows = [row for row in candidates if row.generation == wanted]
     if not rows:
@@ -99,26 +123,73 @@ class Download:
     media_type: str = MEDIA_TYPE
 
 
-def download(db: Database, who: Principal, thread_id: str, generation: int | None) -> Download:
-    """The file of :func:`choose`'s stream, named, with its generation and stream id in
-    headers. Everything that can refuse is checked before this returns."""
-    chosen = choose(db, who, thread_id, generation)
+def download(
+    db: Database,
+    who: Principal,
+    thread_id: str,
+    generation: int | None,
+    *,
+    stream: str | None = None,
+    from_line: int = 0,
+    to_line: int | None = None,
+) -> Download:
+    """The file of :func:`choose`'s stream (or its lines ``from_line + 1 … to_line``), named,
+    with its generation, stream id and whole line count in headers. Everything that can
+    refuse is checked before this returns."""
+    chosen = choose(db, who, thread_id, generation, stream)
     headers = {
         "Content-Disposition": f'attachment; filename="{chosen.filename}"',
         GENERATION_HEADER: str(chosen.generation),
         STREAM_HEADER: chosen.stream_uuid,
+        LINES_TOTAL_HEADER: str(chosen.tail),
     }
-    return Download(headers, lines(db, chosen))
+    return Download(headers, lines(db, chosen, from_line, to_line))
 
 
-def lines(db: Database, chosen: Transcript) -> Iterator[bytes]:
-    """The file's bytes in chunks of about :data:`CHUNK_BYTES`, reading page by page."""
-    after, limit = 0, PAGE_ROWS
+def digest(
+    db: Database,
+    who: Principal,
+    thread_id: str,
+    generation: int | None,
+    *,
+    stream: str | None = None,
+    from_line: int = 0,
+    to_line: int | None = None,
+) -> TranscriptDigest:
+    """The SHA-256 of the bytes :func:`download` would send for the same arguments, and how
+    many lines and bytes that is — read page by page like a download, sent as one hash."""
+    chosen = choose(db, who, thread_id, generation, stream)
+    last = chosen.tail if to_line is None else min(to_line, chosen.tail)
+    hasher = hashlib.sha256()
+    size = 0
+    for chunk in lines(db, chosen, from_line, last):
+        hasher.update(chunk)
+        size += len(chunk)
+    return TranscriptDigest(
+        stream_id=uuid.UUID(chosen.stream_uuid),
+        generation=chosen.generation,
+        lines_total=chosen.tail,
+        from_line=from_line,
+        to_line=last,
+        lines=max(last - from_line, 0),
+        bytes=size,
+        sha256=hasher.hexdigest(),
+    )
+
+
+def lines(
+    db: Database, chosen: Transcript, from_line: int = 0, to_line: int | None = None
+) -> Iterator[bytes]:
+    """The bytes of lines ``from_line + 1 … to_line`` (default: the whole file) in chunks of
+    about :data:`CHUNK_BYTES`, reading page by page. Nothing when ``from_line`` is at or past
+    the end."""
+    last = chosen.tail if to_line is None else min(to_line, chosen.tail)
+    after, limit = max(from_line, 0), PAGE_ROWS
     out: list[bytes] = []
     size = 0
-    while after < chosen.tail:
+    while after < last:
         with db.read() as conn:
-            params = {"pk": chosen.stream_pk, "after": after, "last": chosen.tail, "n": limit}
+            params = {"pk": chosen.stream_pk, "after": after, "last": last, "n": limit}
             page = conn.execute(_PAGE, params).all()
         if not page:
             raise TranscriptIncomplete(

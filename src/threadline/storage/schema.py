@@ -75,6 +75,9 @@ threads = sa.Table(
     sa.Column("deleted_at", sa.Text, nullable=True),
     sa.Column("change", sa.BigInteger, nullable=False),
     sa.Column("parent_key", sa.Text, nullable=True),
+    # What the thread is about (``pr`` and ``123`` for ``pr:123``); both or neither are set.
+    sa.Column("scope_type", sa.Text, nullable=True),
+    sa.Column("scope_id", sa.Text, nullable=True),
 )
 
 streams = sa.Table(
@@ -122,4 +125,58 @@ web_sessions = sa.Table(
     sa.Column("last_seen_at", sa.Text, nullable=False),
     sa.Column("expires_at", sa.Text, nullable=False),
     sa.Column("user_agent", sa.Text, nullable=True),
+)
+
+#: A user's content-addressed blobs (hand-off): ``sha256`` is the hex digest of the
+#: uncompressed bytes, ``size`` their length, ``data`` the same bytes zstd-compressed.
+blobs = sa.Table(
+    "blobs",
+    metadata,
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("sha256", sa.Text, primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+)
+
+#: A save of a session with its git state (hand-off); ``save_id`` is unique per user, ``files``
+#: and ``excluded`` are JSON, ``created`` is the client's time, ``hash`` the content's SHA-256.
+saves = sa.Table(
+    "saves",
+    metadata,
+    sa.Column("pk", BigKey, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("save_id", sa.Text, nullable=False),
+    sa.Column("thread_id", sa.Text, nullable=True),
+    sa.Column("session_id", sa.Text, nullable=False),
+    sa.Column("agent", sa.Text, nullable=False),
+    sa.Column("line_count", sa.BigInteger, nullable=False),
+    sa.Column("remote", sa.Text, nullable=False),
+    sa.Column("remote_key", sa.Text, nullable=False),
+    sa.Column("branch", sa.Text, nullable=True),
+    sa.Column("commit_sha", sa.Text, nullable=False),
+    sa.Column("detached", sa.Boolean, nullable=False),
+    sa.Column("upstream", sa.Text, nullable=True),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("device_name", sa.Text, nullable=False),
+    sa.Column("device_id", sa.BigInteger, sa.ForeignKey("devices.id"), nullable=True),
+    sa.Column("resumed_from", sa.Text, nullable=True),
+    sa.Column("repo_root", sa.Text, nullable=False),
+    sa.Column("cwd", sa.Text, nullable=False),
+    sa.Column("files", sa.Text, nullable=False),
+    sa.Column("excluded", sa.Text, nullable=False),
+    sa.Column("created", sa.Text, nullable=False),
+    sa.Column("received_at", sa.Text, nullable=False),
+    sa.Column("hash", sa.Text, nullable=False),
+    sa.Column("change", sa.BigInteger, nullable=False),
+)
+
+#: The blobs a save refers to, one per role (``bundle``, ``patch``, ``untracked``).
+save_blobs = sa.Table(
+    "save_blobs",
+    metadata,
+    sa.Column("save_pk", sa.BigInteger, sa.ForeignKey("saves.pk"), primary_key=True),
+    sa.Column("role", sa.Text, primary_key=True),
+    sa.Column("user_id", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
 )

@@ -100,6 +100,11 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT
     );
     """,
+    # 3: a thread's scope (``pr:123``): what it is about; its key derives from project and
+    # scope (``threadline.protocol.scope_thread_key``), so every device finds the same thread.
+    """
+    ALTER TABLE threads ADD COLUMN scope TEXT;
+    """,
 )
 
 

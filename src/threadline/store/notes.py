@@ -6,6 +6,11 @@ entry, so any number of concurrent ``push`` processes produce dense, unique ``se
 Pending entries are simply those past the stream's ``acked_seq``: there is no separate queue
 that could disagree with the entries themselves.
 
+A note thread is found by its key: ``note:<project>:<name>``, or for a scoped thread (``push
+--scope pr:123``) the scope key of project and scope, whatever its name. The scope is stored
+with the thread and sent in its thread reference, so the server binds the stream to the
+scope's thread there.
+
 Standard library only: ``push`` uses this.
 """
 
@@ -34,16 +39,24 @@ def utc_now() -> str:
 class Appended:
     """Where :func:`append` stored an entry."""
 
-    __slots__ = ("seq", "stream_id", "thread_created", "thread_id", "uuid")
+    __slots__ = ("name", "seq", "stream_id", "thread_created", "thread_id", "uuid")
 
     def __init__(
-        self, thread_id: int, stream_id: int, seq: int, uuid: str, thread_created: bool
+        self,
+        thread_id: int,
+        stream_id: int,
+        seq: int,
+        uuid: str,
+        thread_created: bool,
+        name: str = "",
     ) -> None:
         self.thread_id = thread_id
         self.stream_id = stream_id
         self.seq = seq
         self.uuid = uuid
         self.thread_created = thread_created
+        #: The thread's name (a scoped thread keeps the name it was created with).
+        self.name = name
 
 
 def check_names(project: str, name: str) -> None:
@@ -67,20 +80,39 @@ def _no_nul(value: str, what: str) -> None:
         )
 
 
+def check_scope(scope: str) -> tuple[str, str]:
+    """``(type, id)`` of ``scope`` (``TYPE:ID``), or :class:`InvalidInput` naming the rule."""
+    try:
+        return p.parse_scope(scope)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"invalid scope: {exc}", hint="Write a scope as TYPE:ID, e.g. pr:123."
+        ) from None
+
+
+def thread_key(project: str, name: str, scope: str | None = None) -> str:
+    """The key of the note thread ``project``/``name``, or of the scope's thread."""
+    if scope is None:
+        return p.note_thread_key(project, name)
+    return p.scope_thread_key(project, *check_scope(scope))
+
+
 def _live_thread(conn: sqlite3.Connection, key: str) -> sqlite3.Row | None:
     row: sqlite3.Row | None = conn.execute(
-        "SELECT t.id AS thread_id, s.id AS stream_id, s.last_seq FROM threads t "
+        "SELECT t.id AS thread_id, t.name, s.id AS stream_id, s.last_seq FROM threads t "
         "JOIN streams s ON s.thread_id = t.id WHERE t.key = ? AND t.deleted_at IS NULL",
         (key,),
     ).fetchone()
     return row
 
 
-def _create_thread(conn: sqlite3.Connection, project: str, name: str) -> sqlite3.Row:
-    key = p.note_thread_key(project, name)
+def _create_thread(
+    conn: sqlite3.Connection, key: str, project: str, name: str, scope: str | None
+) -> sqlite3.Row:
     cur = conn.execute(
-        "INSERT INTO threads (key, kind, name, project, created_at) VALUES (?, 'note', ?, ?, ?)",
-        (key, name, project, utc_now()),
+        "INSERT INTO threads (key, kind, name, project, scope, created_at) "
+        "VALUES (?, 'note', ?, ?, ?, ?)",
+        (key, name, project, scope, utc_now()),
     )
     conn.execute("INSERT INTO streams (uuid, thread_id) VALUES (?, ?)", (new_uuid(), cur.lastrowid))
     row = _live_thread(conn, key)
@@ -88,19 +120,39 @@ def _create_thread(conn: sqlite3.Connection, project: str, name: str) -> sqlite3
     return row
 
 
-def ensure_thread(conn: sqlite3.Connection, project: str, name: str) -> tuple[int, bool]:
-    """The local id of the live note thread ``project``/``name``, created if missing."""
+def ensure_thread(
+    conn: sqlite3.Connection, project: str, name: str, scope: str | None = None
+) -> tuple[int, bool]:
+    """The local id of the live note thread ``project``/``name`` — or, with a ``scope``, of
+    the scope's thread in ``project`` (named ``name`` if it is created) — created if missing."""
     check_names(project, name)
+    key = thread_key(project, name, scope)
     with write(conn):
-        row = _live_thread(conn, p.note_thread_key(project, name))
+        row = _live_thread(conn, key)
         if row is not None:
             return int(row["thread_id"]), False
-        return int(_create_thread(conn, project, name)["thread_id"]), True
+        return int(_create_thread(conn, key, project, name, scope)["thread_id"]), True
 
 
-def append(conn: sqlite3.Connection, *, project: str, name: str, role: str, text: str) -> Appended:
-    """Store one entry at the end of the note thread, creating the thread if needed."""
+def thread_name(conn: sqlite3.Connection, thread_id: int) -> str:
+    """The name of the local thread ``thread_id``."""
+    row = conn.execute("SELECT name FROM threads WHERE id = ?", (thread_id,)).fetchone()
+    return str(row[0])
+
+
+def append(
+    conn: sqlite3.Connection,
+    *,
+    project: str,
+    name: str,
+    role: str,
+    text: str,
+    scope: str | None = None,
+) -> Appended:
+    """Store one entry at the end of the note thread — with a ``scope``, of the scope's
+    thread in ``project`` (named ``name`` if it is created) — creating the thread if needed."""
     check_names(project, name)
+    key = thread_key(project, name, scope)
     if role not in p.ROLES:
         raise InvalidInput(f"role must be one of {', '.join(p.ROLES)}, not {role!r}")
     _no_nul(text, "message")
@@ -112,17 +164,19 @@ def append(conn: sqlite3.Connection, *, project: str, name: str, role: str, text
         )
     entry_uuid = new_uuid()
     with write(conn):
-        row = _live_thread(conn, p.note_thread_key(project, name))
+        row = _live_thread(conn, key)
         created = row is None
         if row is None:
-            row = _create_thread(conn, project, name)
+            row = _create_thread(conn, key, project, name, scope)
         seq = int(row["last_seq"]) + 1
         conn.execute(
             "INSERT INTO entries (stream_id, seq, uuid, ts, role, text) VALUES (?, ?, ?, ?, ?, ?)",
             (row["stream_id"], seq, entry_uuid, utc_now(), role, text),
         )
         conn.execute("UPDATE streams SET last_seq = ? WHERE id = ?", (seq, row["stream_id"]))
-    return Appended(int(row["thread_id"]), int(row["stream_id"]), seq, entry_uuid, created)
+    return Appended(
+        int(row["thread_id"]), int(row["stream_id"]), seq, entry_uuid, created, row["name"]
+    )
 
 
 # --- the outbox ----------------------------------------------------------------------------
@@ -144,7 +198,7 @@ class OutStream:
 
 _PENDING_SQL = """
 SELECT s.id AS stream_id, s.uuid AS stream_uuid, s.generation, s.source,
-       t.key, t.kind, t.name, t.project, t.title, t.meta AS thread_meta, t.parent_key,
+       t.key, t.kind, t.name, t.project, t.title, t.meta AS thread_meta, t.parent_key, t.scope,
        e.seq, e.uuid, e.ts, e.role, e.text, e.parts, e.meta, e.raw
 FROM streams s
 JOIN threads t ON t.id = s.thread_id
@@ -192,6 +246,8 @@ def _thread_ref(row: sqlite3.Row) -> dict[str, Any]:
         thread["meta"] = json.loads(row["thread_meta"])
     if row["parent_key"] is not None:
         thread["parent_key"] = row["parent_key"]
+    if row["scope"] is not None:
+        thread["scope"] = row["scope"]
     return thread
 
 
@@ -265,28 +321,46 @@ def stream_uuids_pending(conn: sqlite3.Connection) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in rows}
 
 
-def list_threads(conn: sqlite3.Connection, project: str | None = None) -> list[dict[str, Any]]:
+def list_threads(
+    conn: sqlite3.Connection,
+    project: str | None = None,
+    *,
+    scope: str | None = None,
+    scope_type: str | None = None,
+) -> list[dict[str, Any]]:
+    """The live local threads (of ``project``; of that ``scope``; whose scope has that
+    ``scope_type``), most recent activity first."""
     sql = (
-        "SELECT t.id, t.key, t.kind, t.name, t.project, t.title, t.created_at, "
+        "SELECT t.id, t.key, t.kind, t.name, t.project, t.title, t.scope, t.created_at, "
         "t.server_thread_id, SUM(s.last_seq) AS entries, "
         "SUM(s.last_seq - s.acked_seq) AS pending, "
         "(SELECT MAX(ts) FROM entries e JOIN streams s2 ON s2.id = e.stream_id "
         "WHERE s2.thread_id = t.id) AS last_activity_at "
         "FROM threads t JOIN streams s ON s.thread_id = t.id WHERE t.deleted_at IS NULL"
     )
-    args: tuple[str, ...] = ()
+    args: list[str] = []
     if project is not None:
         sql += " AND t.project = ?"
-        args = (project,)
+        args.append(project)
+    if scope is not None:
+        sql += " AND t.scope = ?"
+        args.append(scope)
+    if scope_type is not None:
+        sql += " AND t.scope LIKE ?"  # a type is a-z 0-9 -: no LIKE wildcard in it
+        args.append(scope_type + ":%")
     sql += " GROUP BY t.id ORDER BY COALESCE(last_activity_at, t.created_at) DESC"
     return [dict(r) for r in conn.execute(sql, args)]
 
 
-def thread_entries(conn: sqlite3.Connection, project: str, name: str) -> list[dict[str, Any]]:
+def thread_entries(
+    conn: sqlite3.Connection, project: str, name: str, scope: str | None = None
+) -> list[dict[str, Any]]:
+    """The entries of the note thread ``project``/``name`` (with a ``scope``: of the scope's
+    thread), each with ``pending``."""
     rows = conn.execute(
         "SELECT e.uuid AS id, e.seq, e.ts, e.role, e.text, e.seq > s.acked_seq AS pending "
         "FROM threads t JOIN streams s ON s.thread_id = t.id JOIN entries e ON e.stream_id = s.id "
         "WHERE t.key = ? AND t.deleted_at IS NULL ORDER BY e.seq",
-        (p.note_thread_key(project, name),),
+        (thread_key(project, name, scope),),
     )
     return [{**dict(r), "pending": bool(r["pending"])} for r in rows]

@@ -52,11 +52,42 @@ def server(cfg: Config) -> tuple[Api | None, str | None]:
     return client, None
 
 
-def threads(conn: sqlite3.Connection, cfg: Config, project: str | None) -> Threads:
-    """The threads of ``project`` (every project when ``None``)."""
-    local = notes.list_threads(conn, project)
+@dataclass(frozen=True)
+class ScopeFilter:
+    """Only the threads of ``scope`` (``TYPE:ID``) and/or whose scope has type ``scope_type``;
+    both ``None``: every thread."""
+
+    scope: str | None = None
+    scope_type: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.scope is not None or self.scope_type is not None
+
+    def matches(self, scope: str | None) -> bool:
+        """Whether a thread of ``scope`` passes (the server's answer is checked again, so an
+        older server that ignores the filter lists nothing wrong)."""
+        if self.scope is not None and scope != self.scope:
+            return False
+        if self.scope_type is not None:
+            return scope is not None and scope.startswith(self.scope_type + ":")
+        return True
+
+
+def threads(
+    conn: sqlite3.Connection,
+    cfg: Config,
+    project: str | None,
+    where: ScopeFilter | None = None,
+) -> Threads:
+    """The threads of ``project`` (every project when ``None``), narrowed to ``where``."""
+    where = where or ScopeFilter()
+    local = notes.list_threads(conn, project, scope=where.scope, scope_type=where.scope_type)
     client, why = server(cfg)
-    remote = client.all_threads(project=project) if client is not None else []
+    remote = []
+    if client is not None:
+        found = client.all_threads(project=project, scope=where.scope, scope_type=where.scope_type)
+        remote = [t for t in found if where.matches(t.get("scope"))]
     return Threads(merge_threads(remote, local), why)
 
 
@@ -80,6 +111,7 @@ def merge_threads(
                 "name": t["name"],
                 "project": t["project"],
                 "title": t["title"],
+                "scope": t.get("scope"),
                 "entry_count": t["entries"],
                 "pending": t["pending"],
                 "last_activity_at": t["last_activity_at"] or t["created_at"],
@@ -89,24 +121,33 @@ def merge_threads(
     return rows
 
 
-def entries(conn: sqlite3.Connection, cfg: Config, project: str, name: str) -> Entries:
-    """The entries of the note thread ``project``/``name``: the server's, then this machine's
-    not yet delivered, in time order."""
-    local = notes.thread_entries(conn, project, name)
+def entries(
+    conn: sqlite3.Connection, cfg: Config, project: str, name: str, scope: str | None = None
+) -> Entries:
+    """The entries of the note thread ``project``/``name`` (with a ``scope``: of the
+    project's thread of that scope): the server's, then this machine's not yet delivered, in
+    time order."""
+    local = notes.thread_entries(conn, project, name, scope)
     client, why = server(cfg)
     if client is None:
         merged = list(local)
     else:
-        merged = _remote_entries(client, project, name)
+        merged = _remote_entries(client, project, name, scope)
         seen = {e["id"] for e in merged}
         merged += [{**e, "pending": True} for e in local if e["pending"] and e["id"] not in seen]
     merged.sort(key=lambda e: parse_time(str(e["ts"])))
     return Entries(merged, bool(merged or local), why)
 
 
-def _remote_entries(client: Api, project: str, name: str) -> list[dict[str, Any]]:
-    key = p.note_thread_key(project, name)
-    matches = [t for t in client.all_threads(project=project) if t["key"] == key]
+def _remote_entries(
+    client: Api, project: str, name: str, scope: str | None
+) -> list[dict[str, Any]]:
+    if scope is not None:
+        found = client.all_threads(project=project, scope=scope)
+        matches = [t for t in found if t.get("scope") == scope]
+    else:
+        key = p.note_thread_key(project, name)
+        matches = [t for t in client.all_threads(project=project) if t["key"] == key]
     if not matches:
         return []
     return [

@@ -6,9 +6,11 @@ Filters (query parameters, the same on both routes, so a filtered list is a book
 - ``q``: text in the title or name (case-insensitive substring);
 - ``since`` / ``until``: dates ``YYYY-MM-DD`` (UTC days, both included) bounding the last
   activity;
-- ``subagents=1``: subagent sessions too (by default only top-level threads are listed).
+- ``subagents=1``: subagent sessions too (by default only top-level threads are listed);
+- ``scope``: the threads of one scope, ``TYPE:ID`` (``pr:123``; one per project), and
+  ``scope_type``: those whose scope has that type (``pr``).
 
-An empty value is no filter; an unknown ``kind`` or a malformed date is ``400``. ``until`` on
+An empty value is no filter; an unknown ``kind``, a malformed date or scope is ``400``. ``until`` on
 the last day a date can hold (``9999-12-31``) bounds nothing.
 
 ``GET /threads`` is the page: the first :data:`PAGE_SIZE` matching threads, most recent
@@ -73,6 +75,8 @@ class Filters:
     since: date | None = None
     until: date | None = None
     subagents: bool = False
+    scope: str | None = None
+    scope_type: str | None = None
 
     @classmethod
     def parse(cls, request: Request) -> Filters:
@@ -87,12 +91,16 @@ class Filters:
             since=inputs.iso_date(args.get("since"), "since"),
             until=inputs.iso_date(args.get("until"), "until"),
             subagents=args.get("subagents") in ("1", "on", "true"),
+            scope=_scope_arg(args.get("scope"), "scope"),
+            scope_type=_scope_arg(args.get("scope_type"), "scope_type"),
         )
 
     @property
     def active(self) -> bool:
         """Whether anything narrows the list (including subagents is not narrowing)."""
-        return any((self.project, self.kind, self.q, self.since, self.until))
+        return any(
+            (self.project, self.kind, self.q, self.since, self.until, self.scope, self.scope_type)
+        )
 
     def query(self, **extra: str) -> str:
         """These filters (and ``extra``) as a URL query string, without empty values."""
@@ -103,6 +111,8 @@ class Filters:
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
             "subagents": "1" if self.subagents else None,
+            "scope": self.scope,
+            "scope_type": self.scope_type,
             **extra,
         }
         return urlencode({k: v for k, v in values.items() if v})
@@ -116,7 +126,24 @@ class Filters:
             top_level=None if self.subagents else True,
             active_since=self.since,
             active_until=self.until,
+            scope=p.parse_scope(self.scope) if self.scope else None,
+            scope_type=self.scope_type,
         )
+
+
+def _scope_arg(value: str | None, name: str) -> str | None:
+    """A ``scope`` (``TYPE:ID``) or ``scope_type`` (``TYPE``) filter: ``None`` when empty,
+    ``400`` naming the rule when malformed."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        p.parse_scope(value if name == "scope" else f"{value}:x")
+    except ValueError as exc:
+        raise BadRequest(
+            f"{name}: {exc}", hint="Write a scope as TYPE:ID, e.g. pr:123 or file:docs/spec.md."
+        ) from None
+    return value
 
 
 @dataclass(frozen=True)
@@ -137,6 +164,7 @@ class Row:
     children: int
     change: int
     deleted: bool = False
+    scope: str | None = None
 
     @property
     def is_session(self) -> bool:
@@ -163,6 +191,7 @@ def make_row(thread: ThreadSummary, now: datetime | None = None) -> Row:
         children=thread.child_count,
         change=thread.change,
         deleted=thread.deleted,
+        scope=thread.scope,
     )
 
 

@@ -1,15 +1,18 @@
 """Live updates: ``GET /events``, server-sent events for the signed-in user.
 
-Each event names the user's threads that changed since the last one::
+Each event names the user's threads that changed since the last one, and the hand-off saves
+created since then (the ``saves`` key is there only when there are some)::
 
     id: 412
     event: change
     data: {"threads": [{"id": "…", "change": 412, "entry_count": 7,
-                        "last_activity_at": "…", "deleted": false}]}
+                        "last_activity_at": "…", "deleted": false}],
+           "saves": [{"id": "…", "thread_id": "…", "change": 412}]}
 
-- The ``id`` is the user's change cursor (``user_cursors``); an event lists every thread whose
-  ``change`` is above the previous event's id and at most its own, so nothing is sent twice and
-  nothing is skipped: a cursor value is committed only after every change below it.
+- The ``id`` is the user's change cursor (``user_cursors``); an event lists every thread (and
+  save) whose ``change`` is above the previous event's id and at most its own, so nothing is
+  sent twice and nothing is skipped: a cursor value is committed only after every change below
+  it.
 - A stream starts at the cursor of the moment (nothing old is sent), or after the ``Last-Event-ID``
   header a reconnecting ``EventSource`` sends, or after ``?since=N``. A value above the current
   cursor (a restored database) counts as the current cursor; one that is not ASCII digits
@@ -30,7 +33,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict
 
 import anyio
@@ -39,9 +42,10 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from threadline.errors import TooManyRequests
-from threadline.services import changes, inputs
+from threadline.services import changes, handoff, inputs
 from threadline.services.changes import ThreadChange
 from threadline.services.context import app_state
+from threadline.services.handoff import SaveChange
 from threadline.web.sessions import User
 
 router = APIRouter(include_in_schema=False)
@@ -56,8 +60,11 @@ _open: Counter[int] = Counter()
 _open_lock = threading.Lock()
 
 
-def event(cursor: int, changed: list[ThreadChange]) -> bytes:
-    data = json.dumps({"threads": [asdict(c) for c in changed]}, separators=(",", ":"))
+def event(cursor: int, changed: list[ThreadChange], saved: Sequence[SaveChange] = ()) -> bytes:
+    body: dict[str, object] = {"threads": [asdict(c) for c in changed]}
+    if saved:
+        body["saves"] = [asdict(c) for c in saved]
+    data = json.dumps(body, separators=(",", ":"))
     return f"id: {cursor}\nevent: change\ndata: {data}\n\n".encode()
 
 
@@ -151,10 +158,13 @@ async def events(request: Request, user: User, since: str | None = None) -> Stre
                 changed = await anyio.to_thread.run_sync(
                     changes.changed_threads, db, user_id, last, cursor
                 )
+                saved = await anyio.to_thread.run_sync(
+                    handoff.changed_saves, db, user_id, last, cursor
+                )
                 last = cursor
-                if changed:
+                if changed or saved:
                     quiet_since = time.monotonic()
-                    yield event(cursor, changed)
+                    yield event(cursor, changed, saved)
                     continue
             if time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
                 quiet_since = time.monotonic()

@@ -18,6 +18,9 @@ one):
 - ``GET /threads/{id}/transcript`` — the captured transcript file, byte for byte, as the API's
   ``/api/v1/threads/{id}/transcript`` gives it (``?generation=`` too), with cookie sign-in.
 
+A session's page also lists its newest hand-off saves, each with the command that resumes it
+(:mod:`saves_page`), updated live like the entries.
+
 Live-update contract (for the page's live updates):
 
 - The entries container is ``<ol id="entries" data-thread-id="…" data-change="N"
@@ -49,6 +52,7 @@ from threadline.services.context import app_state
 from threadline.services.entries import EntryWindow
 from threadline.services.threads import ThreadSummary
 from threadline.web import render as views
+from threadline.web import saves_page
 from threadline.web.render import Child, Window
 from threadline.web.sessions import User
 from threadline.web.templating import env, render, secure_headers
@@ -147,6 +151,8 @@ def thread_page(
         max_children=MAX_CHILDREN,
     )
     meta = thread.meta or {}
+    session = thread.kind in ("claude-code", "codex")
+    saved = session and thread.parent_key is None  # a subagent is saved with its session
     return render(
         request,
         "thread.html",
@@ -158,7 +164,8 @@ def thread_page(
         children=window.children,
         items=_items(window),
         page=Page(window),
-        has_transcript=thread.kind in ("claude-code", "codex"),
+        has_transcript=session,
+        saves=saves_page.session_saves(request, user.user_id, thread.id) if saved else None,
     )
 
 

@@ -23,6 +23,9 @@ FEATURES = [
     "tombstones",
     "change-cursor",
     "transcripts",
+    "transcript-parts",
+    "handoff",
+    "scopes",
 ]
 
 
@@ -45,5 +48,8 @@ def capabilities(request: Request) -> Capabilities:
             max_batch_bytes=settings.max_batch_bytes,
             max_batch_entries=settings.max_batch_entries,
             max_page_size=p.MAX_PAGE_SIZE,
+            max_blob_bytes=settings.max_blob_bytes,
+            max_save_files=settings.max_save_files,
+            max_save_message_chars=settings.max_save_message_chars,
         ),
     )

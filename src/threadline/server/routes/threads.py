@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -19,6 +20,7 @@ from threadline.protocol.models import (
     ThreadDetail,
     ThreadPage,
     ThreadPatch,
+    TranscriptDigest,
 )
 from threadline.server.deps import Who, body_spec, json_response, read_json
 from threadline.services import entries, threads, transcripts
@@ -33,9 +35,28 @@ TopLevel = Annotated[
     bool | None,
     Query(description="true: only threads without a parent_key; false: only those with one."),
 ]
+ScopeQuery = Annotated[
+    str | None,
+    Query(description="Only the thread(s) of this scope, TYPE:ID (e.g. pr:123)."),
+]
+ScopeTypeQuery = Annotated[
+    str | None, Query(description="Only threads whose scope has this type (e.g. pr).")
+]
 Generation = Annotated[
     int | None,
     Query(ge=1, le=MAX_INT, description="Which generation; the highest one by default."),
+]
+StreamId = Annotated[
+    UUID | None,
+    Query(description="Which stream of the thread; by default chosen as for generation."),
+]
+FromLine = Annotated[
+    int,
+    Query(ge=0, le=MAX_INT, description="Send only the lines after the first from_line."),
+]
+ToLine = Annotated[
+    int | None,
+    Query(ge=0, le=MAX_INT, description="Send no line after line to_line; the end by default."),
 ]
 
 Around = Annotated[
@@ -62,6 +83,8 @@ def list_threads(
     top_level: TopLevel = None,
     limit: Limit = p.DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
+    scope: ScopeQuery = None,
+    scope_type: ScopeTypeQuery = None,
 ) -> Response:
     page = threads.list_threads(
         app_state(request).db,
@@ -73,15 +96,24 @@ def list_threads(
         top_level=top_level,
         limit=limit,
         cursor=cursor,
+        scope=None if scope is None else threads.parse_scope(scope, "scope"),
+        scope_type=None if scope_type is None else threads.parse_scope_type(scope_type),
     )
     return json_response(page)
 
 
-@router.post("", status_code=201, response_model=Thread, openapi_extra=body_spec(ThreadCreate))
+@router.post(
+    "",
+    status_code=201,
+    response_model=Thread,
+    openapi_extra=body_spec(ThreadCreate),
+    responses={200: {"model": Thread, "description": "The scope already had a live thread."}},
+)
 async def create_thread(request: Request, who: Who) -> Response:
     body = await read_json(request, ThreadCreate)
-    thread = await run_in_threadpool(threads.create_thread, app_state(request).db, who, body)
-    return json_response(thread, 201)
+    db = app_state(request).db
+    thread, created = await run_in_threadpool(threads.create_or_get, db, who, body)
+    return json_response(thread, 201 if created else 200)
 
 
 @router.get("/{thread_id}", response_model=ThreadDetail)
@@ -149,12 +181,49 @@ async def post_entry(request: Request, thread_id: str, who: Who) -> Response:
     responses={
         200: {
             "content": {transcripts.MEDIA_TYPE: {}},
-            "description": "The captured transcript file, byte for byte.",
+            "description": "The captured transcript file (or the lines asked for), byte for "
+            "byte; Threadline-Lines-Total says how many lines the whole file has.",
         }
     },
 )
 def get_transcript(
-    request: Request, thread_id: str, who: Who, generation: Generation = None
+    request: Request,
+    thread_id: str,
+    who: Who,
+    generation: Generation = None,
+    stream: StreamId = None,
+    from_line: FromLine = 0,
+    to_line: ToLine = None,
 ) -> Response:
-    found = transcripts.download(app_state(request).db, who, thread_id, generation)
+    found = transcripts.download(
+        app_state(request).db,
+        who,
+        thread_id,
+        generation,
+        stream=str(stream) if stream is not None else None,
+        from_line=from_line,
+        to_line=to_line,
+    )
     return StreamingResponse(found.body, media_type=found.media_type, headers=found.headers)
+
+
+@router.get("/{thread_id}/transcript/digest", response_model=TranscriptDigest)
+def get_transcript_digest(
+    request: Request,
+    thread_id: str,
+    who: Who,
+    generation: Generation = None,
+    stream: StreamId = None,
+    from_line: FromLine = 0,
+    to_line: ToLine = None,
+) -> Response:
+    found = transcripts.digest(
+        app_state(request).db,
+        who,
+        thread_id,
+        generation,
+        stream=str(stream) if stream is not None else None,
+        from_line=from_line,
+        to_line=to_line,
+    )
+    return json_response(found)
