@@ -111,8 +111,8 @@ class Tools:
         where = self._where(cfg, project, all_projects)
         api = self._api(cfg, ASK_TIMEOUT)
         # The conversation is kept in a project even when every project is searched.
-        body = {"question": question, "project": where or cfg.project, "thread": thread}
-        body["all_projects"] = all_projects
+        body: dict[str, Any] = {"question": question, "project": where or cfg.project}
+        body.update(all_projects=all_projects, thread=thread)
         answer = api.call("POST", f"{p.API_PREFIX}/ask", body)
         cites = [
             {**c, "url": render.absolute(api.base_url, str(c["url"]))}
