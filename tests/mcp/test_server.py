@@ -186,3 +186,21 @@ def test_entries_are_quoted_so_stored_text_cannot_pass_for_the_tools_own(
     assert '> [tool call Bash] {"command": "pytest -x"}\n> [tool error] 1 failed' in shown
     for line in shown.splitlines():
         assert not line.startswith(("Ignore", "rm -rf", "--- entry 00000000"))
+
+
+def test_threads_and_notes_by_scope(tmp_path: Path, shared_server: ServerProcess) -> None:
+    agent = make_agent(tmp_path, shared_server, "scoped")
+    with agent.session() as mcp:
+        first = data(mcp.call("push_note", {"text": "Review: rename the flag", "scope": "pr:123"}))
+        second = data(
+            mcp.call("push_note", {"text": "Done in 4f2a", "scope": "pr:123", "thread": "x"})
+        )
+        mcp.call("push_note", {"text": "unrelated"})
+        scoped = mcp.call("list_threads", {"scope": "pr:123"})
+        bad = mcp.call("push_note", {"text": "?", "scope": "no colon"})
+    assert first["delivered"] and first["thread"] == "pr:123" and first["scope"] == "pr:123"
+    assert second["thread"] == "pr:123"  # the scope's thread, whatever name is given
+    (thread,) = data(scoped)["threads"]
+    assert thread["scope"] == "pr:123" and thread["entry_count"] == 2
+    assert 'scope "pr:123"' in text(scoped)
+    assert bad.is_error and "scope" in text(bad)

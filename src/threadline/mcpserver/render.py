@@ -86,8 +86,9 @@ def _part(part: dict[str, Any]) -> str:
 def thread_line(thread: dict[str, Any], base_url: str) -> str:
     """One thread as a list item: id, title, kind, project, size, last activity, URL."""
     title = thread.get("title") or thread.get("name")
+    scope = f" · scope {label(thread['scope'])}" if thread.get("scope") else ""
     return (
-        f"- {thread['id']} {label(title)} · {thread.get('kind')} · project "
+        f"- {thread['id']} {label(title)} · {thread.get('kind')}{scope} · project "
         f"{label(thread.get('project') or '')} · {thread.get('entry_count')} entries · last "
         f"activity {thread.get('last_activity_at')}\n"
         f"  {absolute(base_url, '/threads/' + str(thread['id']))}"

@@ -193,10 +193,12 @@ class Tools:
         if not text.strip():
             raise InvalidInput("the note is empty", hint="Pass the text to record.")
         cfg = self._config(thread=thread, project=project)
+        # As `push --scope`: the scope names the thread; a name is only its label if created.
+        name = cfg.thread if scope is None else thread or scope[: p.MAX_NAME_CHARS]
         conn = db.connect()
         try:
             added = notes.append(
-                conn, project=cfg.project, name=cfg.thread, role="assistant", text=text
+                conn, project=cfg.project, name=name, role="assistant", text=text, scope=scope
             )
             delivered, why = deliver.deliver_entry(conn, cfg, (added.stream_id, added.seq))
         finally:
@@ -204,12 +206,15 @@ class Tools:
         data = {
             "entry_id": added.uuid,
             "project": cfg.project,
-            "thread": cfg.thread,
+            "thread": added.name,
+            "scope": scope,
             "seq": added.seq,
             "delivered": delivered,
             "queued_because": why or None,
         }
-        where = f"{render.label(cfg.thread)} of project {render.label(cfg.project)}"
+        where = f"{render.label(added.name)} of project {render.label(cfg.project)}"
+        if scope is not None:
+            where += f" (scope {render.label(scope)})"
         if delivered:
             said = f"Recorded note {added.uuid} in thread {where}; the server has it."
         else:
