@@ -8,6 +8,8 @@ noise on a shared machine hits them alike; ratios are to ``python -c pass`` of t
 
 - phase "server up": the client is logged in (real ``threadline login``) to a live server on
   loopback; every push delivers its entry before exiting (checked: nothing on stderr).
+- phase "server up" also times ``push --scope pr:1``: a scoped note (its thread key is a
+  SHA-256, so ``hashlib`` is imported).
 - phase "server down": the same client after the server stopped, ``push_timeout`` 0.2 s; the
   connection is refused at once, the entry is queued (checked: "queued" on stderr).
 
@@ -146,7 +148,13 @@ def run(ctx: Context) -> dict[str, Any]:
     )
     up = Variant("threadline push (server up)", [THREADLINE, "push", "a note"], env, _delivered)
     local = Variant("threadline push --no-sync", [THREADLINE, "push", "--no-sync", "x"], env)
-    phase_up = [base, imports, up, local]
+    scoped = Variant(
+        "threadline push --scope pr:1 (server up)",
+        [THREADLINE, "push", "--scope", "pr:1", "a note"],
+        env,
+        _delivered,
+    )
+    phase_up = [base, imports, up, local, scoped]
     if "PYTHONDONTWRITEBYTECODE" in ctx.inherited_env:
         # the caller's environment forbids .pyc files: show what that costs every push
         no_pyc = {k: v for k, v in env.items() if k != "PYTHONPYCACHEPREFIX"}

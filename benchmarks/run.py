@@ -33,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+import blobs  # noqa: E402
 import capture  # noqa: E402
 import harness  # noqa: E402
 import ingest  # noqa: E402
@@ -53,6 +54,7 @@ BENCHMARKS = {
     "web_thread": web_thread.run,
     "web_browser": web_browser.run,
     "web_list": web_list.run,
+    "blobs": blobs.run,
     "transcript_place": transcript_place.run,
 }
 RESULTS = HERE / "results" / "latest.json"

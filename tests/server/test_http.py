@@ -44,6 +44,9 @@ def test_capabilities_publish_the_limits(make_client: Any) -> None:
         "max_batch_entries": 10000,
         "max_page_size": 500,
         "max_thread_meta_bytes": 65536,
+        "max_blob_bytes": 100 * 1024 * 1024,
+        "max_save_files": 50_000,
+        "max_save_message_chars": 10_000,
     }
 
 
