@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.helpers import cli
 from tests.helpers.server import ServerProcess
-from tests.mcp.conftest import add_note_thread, data, make_agent, text
+from tests.mcp.conftest import add_note_thread, data, make_agent, sign_in, text
 from threadline.mcpserver.render import NOTICE
 
 TOOLS = {"search", "ask", "list_threads", "read_thread", "push_note"}
@@ -79,8 +79,6 @@ def test_bad_arguments_are_tool_errors(tmp_path: Path, shared_server: ServerProc
 
 def test_unreachable_server_is_a_tool_error(tmp_path: Path) -> None:
     agent = make_agent(tmp_path, None, "away")
-    from tests.mcp.conftest import sign_in
-
     sign_in(agent.home, "http://127.0.0.1:9", "tl_not-a-real-token", "away")
     (result,) = agent.call(("list_threads", {"all_projects": True}))
     assert result.is_error
@@ -127,8 +125,6 @@ def test_a_note_pushed_while_the_server_is_away_is_kept_and_delivered_later(
     tmp_path: Path, shared_server: ServerProcess
 ) -> None:
     agent = make_agent(tmp_path, shared_server, "patient")
-    from tests.mcp.conftest import sign_in
-
     assert agent.token is not None
     sign_in(agent.home, "http://127.0.0.1:9", agent.token, "patient")  # the server is away
     with agent.session() as mcp:  # settings are read at every call, as a login would change
