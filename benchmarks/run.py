@@ -40,6 +40,7 @@ import ingest  # noqa: E402
 import many_clients  # noqa: E402
 import push_process  # noqa: E402
 import push_to_visible  # noqa: E402
+import search  # noqa: E402
 import transcript_place  # noqa: E402
 import web_browser  # noqa: E402
 import web_list  # noqa: E402
@@ -56,6 +57,7 @@ BENCHMARKS = {
     "web_list": web_list.run,
     "blobs": blobs.run,
     "transcript_place": transcript_place.run,
+    "search": search.run,
 }
 RESULTS = HERE / "results" / "latest.json"
 WANTED_OPEN_FILES = 8192

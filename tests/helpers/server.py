@@ -56,6 +56,10 @@ def fresh_database_url(backend: str, folder: Path) -> Iterator[str]:
 
     schema = f"t_{secrets.token_hex(6)}"
     with psycopg.connect(base, autocommit=True) as conn:
+        # Search's substring index needs pg_trgm: created once in ``public``, it outlives the
+        # test schemas (created inside one, it would be dropped with it, and its index with it).
+        with suppress(psycopg.Error):
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
         conn.execute(f"CREATE SCHEMA {schema}")
     separator = "&" if "?" in base else "?"
     try:

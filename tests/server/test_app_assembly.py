@@ -58,7 +58,7 @@ def test_each_web_module_routes_only_its_own_pages() -> None:
 
 
 def web_module(router: Any) -> str:
-    for name in ("account", "list_page", "live", "signin", "thread_page", "saves_page"):
+    for name in ("account", "list_page", "live", "signin", "thread_page", "saves_page", "search"):
         module = importlib.import_module(f"threadline.web.{name}")
         if module.router is router:
             return module.__name__

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "hooks": "threadline.cli.hooks:hooks",
     "import": "threadline.cli.importer:import_",
     "mcp": "threadline.cli.mcp:mcp",
+    "search": "threadline.cli.search:search",
 }
 
 

@@ -229,6 +229,12 @@ class Api:
         path = f"{p.API_PREFIX}/threads/{quote(thread_id)}/transcript/digest"
         return self.call("GET", path, query=query)
 
+    def search(self, q: str, **filters: Any) -> Any:
+        """``GET /api/v1/search``: ``filters`` are its parameters (``project``, ``kind``,
+        ``agent``, ``thread``, ``role``, ``scope``, ``since``, ``until``, ``limit``,
+        ``cursor``); ``None`` values are left out."""
+        return self.call("GET", f"{p.API_PREFIX}/search", query={"q": q, **filters})
+
     def all_threads(self, **filters: Any) -> list[dict[str, Any]]:
         return self._all("threads", lambda cursor: self.threads(**filters, cursor=cursor))
 

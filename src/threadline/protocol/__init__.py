@@ -29,6 +29,10 @@ MAX_PAGE_SIZE = 500
 #: What one pushed note (``threadline push``) may hold; checked on the client.
 MAX_NOTE_BYTES = 1024 * 1024
 DEFAULT_PAGE_SIZE = 100
+#: ``GET /api/v1/search``: the longest query (characters), and results per page.
+MAX_SEARCH_QUERY_CHARS = 500
+MAX_SEARCH_LIMIT = 100
+DEFAULT_SEARCH_LIMIT = 20
 MAX_NAME_CHARS = 200
 MAX_PROJECT_CHARS = 200
 MAX_TITLE_CHARS = 500

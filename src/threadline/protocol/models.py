@@ -479,3 +479,32 @@ class Save(_Answer):
 class SavePage(_Answer):
     saves: list[Save]
     next_cursor: str | None
+
+
+# --- search ----------------------------------------------------------------------------------
+
+
+class SearchHit(_Answer):
+    """One entry found by ``GET /api/v1/search``."""
+
+    thread_id: str
+    entry_id: str
+    seq: int
+    ts: str
+    role: str
+    snippet: str = Field(description="Plain text around the best match; `…` where cut.")
+    score: float = Field(description="Higher is better; 0 for a match inside a word only.")
+    url: str = Field(description="Path of the entry in the web UI (relative to the server).")
+    thread_title: str | None
+    thread_name: str
+    project: str
+    kind: str
+    highlights: list[tuple[int, int]] = Field(
+        description="[start, end) offsets of the matches in `snippet`, in Unicode code points."
+    )
+
+
+class SearchResults(_Answer):
+    query: str
+    results: list[SearchHit]
+    next_cursor: str | None

@@ -27,6 +27,7 @@ from threadline.server import errors
 from threadline.server.body import BodyLimit, ProtocolMiddleware
 from threadline.server.openapi import openapi_schema
 from threadline.server.routes import auth, handoff, meta, sync, threads
+from threadline.server.routes import search as search_api
 from threadline.server.settings import ServerSettings, settings_from_env
 from threadline.services.auth import LoginLimiter
 from threadline.services.context import AppState
@@ -34,6 +35,7 @@ from threadline.services.handoff import HandoffLimits
 from threadline.services.push import PushLimits
 from threadline.storage.database import Database, open_database
 from threadline.web import account, list_page, live, saves_page, signin, thread_page
+from threadline.web import search as search_page
 from threadline.web.templating import STATIC
 
 DESCRIPTION = "Threadline sync protocol v1; see docs/protocol.md for the rules behind each route."
@@ -45,6 +47,7 @@ API_ROUTERS: list[APIRouter] = [
     sync.router,
     threads.router,
     handoff.router,
+    search_api.router,
 ]
 #: The web UI's pages, in matching order: ``/threads/rows`` (``list_page``) comes before the
 #: pattern ``/threads/{thread_id}`` (``thread_page``).
@@ -55,6 +58,7 @@ WEB_ROUTERS: list[APIRouter] = [
     live.router,
     account.router,
     saves_page.router,
+    search_page.router,
 ]
 
 

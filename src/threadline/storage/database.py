@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from threadline.errors import ConfigError
+from threadline.storage import search_index
 
 T = TypeVar("T")
 
@@ -49,6 +50,11 @@ _RETRIES = 8
 _RETRY_PGCODES = {"23505", "40001", "40P01"}
 #: SQLite's result codes (and their extended ``_…`` forms) of a transaction that lost a race.
 _RETRY_SQLITE_NAMES = ("SQLITE_BUSY", "SQLITE_LOCKED")
+
+
+def in_write(conn: sa.Connection) -> bool:
+    """Whether ``conn`` is the connection of a :meth:`Database.write` transaction."""
+    return bool(conn.get_execution_options().get(_WRITE_OPTION, False))
 
 
 def sqlite_retryable(error: BaseException | None) -> bool:
@@ -71,6 +77,7 @@ class Database:
         self.memo: dict[Any, Any] = {}
         self._lock: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         self._checkpointer: Checkpointer | None = None
+        self._search_index = False
         if self.dialect == "sqlite":
             path = self.url.database
             on_disk = path not in (None, "", ":memory:")
@@ -86,11 +93,20 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
-        """A write transaction: committed if the block returns, rolled back if it raises."""
+        """A write transaction: committed if the block returns, rolled back if it raises.
+        On SQLite, the entries it wrote are put into the search index just before the commit
+        (:mod:`threadline.storage.search_index`)."""
         with self._lock, self.engine.connect() as conn:
             conn.execution_options(**{_WRITE_OPTION: True})
             with conn.begin():
                 yield conn
+                if self.dialect == "sqlite" and self._indexed(conn):
+                    search_index.catch_up(conn)
+
+    def _indexed(self, conn: sa.Connection) -> bool:
+        if not self._search_index:  # once there, it stays (migrations only add)
+            self._search_index = search_index.has_index(conn)
+        return self._search_index
 
     def run_write(self, work: Callable[[sa.Connection], T]) -> T:
         """Run ``work`` in a write transaction, again from the start if it lost a race."""

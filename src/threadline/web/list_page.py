@@ -233,6 +233,9 @@ def threads_page(request: Request, user: User) -> Response:
         change=change,
         paged=cursor is not None,
         next_url=f"/threads?{filters.query(cursor=next_cursor)}" if next_cursor else None,
+        content_query=urlencode(
+            {k: v for k, v in (("q", filters.q), ("project", filters.project)) if v}
+        ),
     )
 
 

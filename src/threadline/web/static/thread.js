@@ -80,7 +80,8 @@
 
   // --- #entry-<id> links ---------------------------------------------------------------
   function showTarget() {
-    var match = /^#entry-([0-9A-Za-z-]+)$/.exec(window.location.hash);
+    // #entry-<id>, and #e-<id> as search results link
+    var match = /^#(?:entry|e)-([0-9A-Za-z-]+)$/.exec(window.location.hash);
     if (!match) return;
     var element = document.getElementById("entry-" + match[1]);
     if (!element) {

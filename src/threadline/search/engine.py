@@ -1,0 +1,317 @@
+"""The two searches over the index, on SQLite and PostgreSQL alike: ranked word matches and
+substring matches.
+
+:func:`ranked` finds the entries whose words match a :class:`~threadline.search.query.Query`
+and scores them — SQLite FTS5's ``bm25()`` with the body weighted :data:`BODY_WEIGHT` times
+the tool column, PostgreSQL's ``ts_rank_cd`` (weights ``A`` 1.0 and ``C`` 0.2, divided by
+1 + the log of the entry's length) — best first, newest first among equals.
+
+The cost of ranking grows with the number of matches, so only the :data:`RANKED` most
+recently stored matches (after the filters) are ranked: a word found in a million entries is
+answered from its newest matches in milliseconds, and a query that matches fewer entries is
+ranked exactly. Adding a word or a filter is how an older match of a very common word is
+found. On SQLite the walk that fills that set (newest match first, each checked against the
+filters) is bounded too: it first looks among the :data:`RECENT` newest entries, where a
+common word finds all it needs; only if that is not enough does it look further, through the
+:data:`WALKED` newest matches at most — past them, a narrow filter on a very common word
+stops looking. PostgreSQL's planner picks between the GIN index and a walk down the primary
+key by itself, each search planned for its own words, under a statement timeout.
+
+:func:`substrings` finds the entries whose searchable text contains every needle of a plain
+query, newest first — the FTS5 trigram index (or ``pg_trgm``) gives candidates, checked
+against the text. It runs after the word matches, for what they did not find (``Limiter`` in
+``RateLimiter``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from threadline.search.query import MIN_SUBSTRING_CHARS, Query, Term
+from threadline.search.text import substring_text
+
+log = logging.getLogger("threadline.search")
+
+#: Matches ranked per query: the most recently stored ones.
+RANKED = 300
+#: SQLite: the newest entries looked at first; most queries find their matches there.
+RECENT = 20_000
+#: SQLite: matches walked (newest first) to find the ranked ones, at most.
+WALKED = 20_000
+#: Candidates of a substring search checked against the text.
+SUBSTRING_CANDIDATES = 2000
+#: FTS5 ``bm25()`` weight of the body column; the tool column's is 1.
+BODY_WEIGHT = 5.0
+#: Trigrams of one needle asked of the index (the text check does the rest).
+_TRIGRAMS_PER_NEEDLE = 16
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What narrows a search besides its words. ``user_id`` always applies."""
+
+    user_id: int
+    project: str | None = None
+    kinds: tuple[str, ...] = ()
+    thread_id: str | None = None
+    role: str | None = None
+    #: ``ts`` from (inclusive) and before (exclusive), as stored text.
+    ts_from: str | None = None
+    ts_before: str | None = None
+    #: Only entries whose ``change`` is at most this (what existed at the first page).
+    horizon: int | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    pk: int
+    score: float
+    ts: str
+
+
+def where(filters: Filters) -> tuple[str, dict[str, Any]]:
+    """The filters as SQL over ``entries e`` joined with ``threads t`` — the user's own entries
+    in live threads, always — and their parameters."""
+    clauses = ["e.user_id = :user_id", "t.deleted_at IS NULL"]
+    params: dict[str, Any] = {"user_id": filters.user_id}
+    optional = (
+        ("project", "t.project = :project", filters.project),
+        ("thread_id", "e.thread_id = :thread_id", filters.thread_id),
+        ("role", "e.role = :role", filters.role),
+        ("ts_from", "e.ts >= :ts_from", filters.ts_from),
+        ("ts_before", "e.ts < :ts_before", filters.ts_before),
+        ("horizon", "e.change <= :horizon", filters.horizon),
+    )
+    for name, clause, value in optional:
+        if value is not None:
+            clauses.append(clause)
+            params[name] = value
+    if filters.kinds:
+        names = [f"kind{i}" for i in range(len(filters.kinds))]
+        clauses.append(f"t.kind IN ({', '.join(':' + n for n in names)})")
+        params.update(zip(names, filters.kinds, strict=True))
+    return " AND ".join(clauses), params
+
+
+_FROM = "JOIN entries e ON e.pk = {key} JOIN threads t ON t.id = e.thread_id"
+
+
+def ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int = RANKED) -> list[Match]:
+    """The word matches of ``query`` best first (see the module docstring)."""
+    if not query.has_words:
+        return []
+    if conn.dialect.name == "sqlite":
+        matches = _sqlite_ranked(conn, query, filters, limit)
+    else:
+        matches = _pg_ranked(conn, query, filters, limit)
+    matches.sort(key=lambda m: (m.ts, m.pk), reverse=True)  # newest first among equals
+    matches.sort(key=lambda m: -m.score)
+    return matches
+
+
+def substrings(
+    conn: sa.Connection, query: Query, filters: Filters, want: int, skip: set[int]
+) -> list[int]:
+    """Up to ``want`` entries (newest first, none of ``skip``) whose text contains every
+    needle of ``query``; empty when the query has no substring form."""
+    if not query.needles or want <= 0:
+        return []
+    if conn.dialect.name == "sqlite":
+        return _sqlite_substrings(conn, query.needles, filters, want, skip)
+    return _pg_substrings(conn, query.needles, filters, want, skip)
+
+
+# --- SQLite ----------------------------------------------------------------------------------
+
+
+def fts5_match(query: Query) -> str:
+    """``query`` in FTS5's syntax, every word quoted."""
+    groups = [" OR ".join(_fts5_term(term) for term in group) for group in query.groups]
+    positive = " AND ".join(f"({group})" for group in groups)
+    if not query.excluded:
+        return positive
+    excluded = " OR ".join(_fts5_term(term) for term in query.excluded)
+    return f"({positive}) NOT ({excluded})"
+
+
+def _fts5_term(term: Term) -> str:
+    phrase = '"' + " ".join(term.words).replace('"', '""') + '"'
+    return phrase + "*" if term.prefix else phrase
+
+
+def _sqlite_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) -> list[Match]:
+    """The ``limit`` newest matches, scored: first among the :data:`RECENT` newest entries
+    (where a common word finds them all), else among the :data:`WALKED` newest matches."""
+    match = fts5_match(query)
+    newest = conn.execute(sa.text("SELECT max(pk) FROM entries")).scalar()
+    if newest is None:
+        return []
+    found = _sqlite_walk(conn, match, filters, limit, int(newest) - RECENT + 1)
+    if len(found) < limit and int(newest) > RECENT:
+        found = _sqlite_walk(conn, match, filters, limit, _sqlite_floor(conn, match))
+    return found
+
+
+def _sqlite_walk(
+    conn: sa.Connection, match: str, filters: Filters, limit: int, floor: int | None
+) -> list[Match]:
+    clauses, params = where(filters)
+    if floor is not None:
+        clauses += " AND entries_fts.rowid >= :floor"
+    sql = (
+        f"SELECT entries_fts.rowid, bm25(entries_fts, {BODY_WEIGHT}, 1.0), e.ts "
+        f"FROM entries_fts {_FROM.format(key='entries_fts.rowid')} "
+        f"WHERE entries_fts MATCH :match AND {clauses} "
+        "ORDER BY entries_fts.rowid DESC LIMIT :limit"
+    )
+    params.update(match=match, floor=floor, limit=limit)
+    rows = conn.execute(sa.text(sql), params)
+    return [Match(int(pk), -float(bm25), str(ts)) for pk, bm25, ts in rows]
+
+
+def _sqlite_floor(conn: sa.Connection, match: str) -> int | None:
+    """The oldest of the :data:`WALKED` newest matches, if there are more."""
+    row = conn.execute(
+        sa.text(
+            "SELECT rowid FROM entries_fts WHERE entries_fts MATCH :match "
+            "ORDER BY rowid DESC LIMIT 1 OFFSET :walked"
+        ),
+        {"match": match, "walked": WALKED - 1},
+    ).first()
+    return None if row is None else int(row[0])
+
+
+def trigram_match(needles: tuple[str, ...]) -> str | None:
+    """The trigrams of the needles, all required (``detail=none`` has no phrases), or ``None``
+    when no needle is long enough."""
+    grams: list[str] = []
+    for needle in needles:
+        if len(needle) < MIN_SUBSTRING_CHARS:
+            continue
+        found = [needle[i : i + 3] for i in range(len(needle) - 2)]
+        step = max(1, len(found) // _TRIGRAMS_PER_NEEDLE)
+        chosen = [*found[::step][:_TRIGRAMS_PER_NEEDLE], found[-1]]
+        grams.extend(g for g in dict.fromkeys(chosen) if g not in grams)
+    if not grams:
+        return None
+    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
+
+
+def _sqlite_substrings(
+    conn: sa.Connection, needles: tuple[str, ...], filters: Filters, want: int, skip: set[int]
+) -> list[int]:
+    match = trigram_match(needles)
+    if match is None:
+        return []
+    clauses, params = where(filters)
+    sql = (
+        "SELECT e.pk, e.role, e.text, e.parts "
+        f"FROM entries_trigram {_FROM.format(key='entries_trigram.rowid')} "
+        f"WHERE entries_trigram MATCH :match AND {clauses} "
+        "ORDER BY entries_trigram.rowid DESC LIMIT :limit"
+    )
+    params.update(match=match, limit=SUBSTRING_CANDIDATES)
+    return _checked(conn.execute(sa.text(sql), params), needles, want, skip)
+
+
+def _checked(rows: Iterator[Any], needles: tuple[str, ...], want: int, skip: set[int]) -> list[int]:
+    """The rows whose indexed text holds every needle, until ``want`` are found."""
+    found: list[int] = []
+    for pk, role, text, parts in rows:
+        if pk in skip:
+            continue
+        indexed = substring_text(role, text, parts).lower()
+        if all(needle in indexed for needle in needles):
+            found.append(int(pk))
+            if len(found) >= want:
+                break
+    return found
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+
+#: A search may not run longer than this on PostgreSQL.
+PG_TIMEOUT_MS = 10_000
+_TSQUERY = "to_tsquery('pg_catalog.simple'::regconfig, :tsquery)"
+
+
+def tsquery(query: Query) -> str:
+    """``query`` in ``to_tsquery`` syntax: words are letters and digits only, quoted."""
+    groups = [" | ".join(_ts_term(term) for term in group) for group in query.groups]
+    positive = " & ".join(f"( {group} )" for group in groups)
+    if not query.excluded:
+        return positive
+    excluded = " | ".join(_ts_term(term) for term in query.excluded)
+    return f"( {positive} ) & !( {excluded} )"
+
+
+def _ts_term(term: Term) -> str:
+    words = [f"'{word}'" for word in term.words]
+    if term.prefix:
+        words[-1] += ":*"
+    return "( " + " <-> ".join(words) + " )"
+
+
+def _pg_prepare(conn: sa.Connection) -> None:
+    """Plan every search for its own words (a generic plan cannot tell a rare word from a
+    common one), and bound its time."""
+    conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {PG_TIMEOUT_MS}")
+
+
+def _pg_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) -> list[Match]:
+    _pg_prepare(conn)
+    clauses, params = where(filters)
+    sql = (
+        f"SELECT s.pk, ts_rank_cd(s.doc, {_TSQUERY}, 1), e.ts "
+        f"FROM entry_search s {_FROM.format(key='s.pk')} "
+        f"WHERE s.doc @@ {_TSQUERY} AND {clauses} "
+        "ORDER BY s.pk DESC LIMIT :limit"
+    )
+    params.update(tsquery=tsquery(query), limit=limit)
+    rows = conn.execute(sa.text(sql), params)
+    return [Match(int(pk), float(rank), str(ts)) for pk, rank, ts in rows]
+
+
+_warned = False
+
+
+def pg_substrings_available(conn: sa.Connection) -> bool:
+    """Whether migration 0005 could build the ``pg_trgm`` index (said once in the log when
+    not)."""
+    global _warned
+    present = conn.exec_driver_sql("SELECT to_regclass('ix_entries_search_trgm')").scalar()
+    if present is None and not _warned:
+        _warned = True
+        log.warning("pg_trgm index missing: search finds words, not substrings inside them")
+    return present is not None
+
+
+def _like(needle: str) -> str:
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _pg_substrings(
+    conn: sa.Connection, needles: tuple[str, ...], filters: Filters, want: int, skip: set[int]
+) -> list[int]:
+    if not pg_substrings_available(conn):
+        return []
+    _pg_prepare(conn)
+    clauses, params = where(filters)
+    likes = []
+    for i, needle in enumerate(needles):
+        likes.append(f"threadline_search_text(e.role, e.text, e.parts) LIKE :needle{i}")
+        params[f"needle{i}"] = _like(needle)
+    sql = (
+        "SELECT e.pk FROM entries e JOIN threads t ON t.id = e.thread_id "
+        f"WHERE {' AND '.join(likes)} AND {clauses} ORDER BY e.pk DESC LIMIT :limit"
+    )
+    params["limit"] = want + len(skip)
+    found = [int(pk) for pk in conn.execute(sa.text(sql), params).scalars() if pk not in skip]
+    return found[:want]

@@ -1,0 +1,275 @@
+"""Search over the text of every entry: the one service the API, the web, the CLI (through the
+API) and the answers of questions call.
+
+A query (:mod:`threadline.search.query`) is matched against the index that migration 0005
+keeps in the entries' own transactions, so an entry is found as soon as its push is
+acknowledged. Results come in one list, paged with a cursor:
+
+1. the word matches, best first (:func:`threadline.search.engine.ranked`: BM25 or
+   ``ts_rank_cd``, prompts and replies above tool output, newest first among equals, over the
+   :data:`~threadline.search.engine.RANKED` most recent matches);
+2. then, for a query of plain terms, the entries that hold the typed text inside a word
+   (``Limiter`` in ``RateLimiter``), newest first.
+
+The access check is here, once: only the caller's entries in their live threads are ever
+read (another user's thread filter simply finds nothing). A cursor carries the user's change
+value at the first page, so entries that arrive while paging do not shift the pages.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+import sqlalchemy as sa
+
+from threadline import protocol as p
+from threadline.errors import ValidationFailed
+from threadline.protocol.models import Kind, Role
+from threadline.search import engine
+from threadline.search.engine import Filters
+from threadline.search.query import Query, parse
+from threadline.search.text import searchable_text, snippet
+from threadline.services import inputs, pages
+from threadline.services.auth import Principal
+from threadline.storage import search_index
+from threadline.storage.changes import current_value
+from threadline.storage.database import Database, in_write
+from threadline.storage.schema import entries, threads
+from threadline.storage.values import ts_text
+
+DEFAULT_LIMIT = p.DEFAULT_SEARCH_LIMIT
+#: Most results in one page.
+MAX_LIMIT = p.MAX_SEARCH_LIMIT
+#: The agents whose sessions are threads of that kind.
+AGENTS = ("claude-code", "codex")
+#: Deepest offset a cursor may carry: past every word and substring candidate.
+MAX_OFFSET = engine.RANKED + engine.SUBSTRING_CANDIDATES
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    query: str
+    project: str | None = None  # None = every project
+    kind: str | None = None  # thread kind
+    agent: str | None = None  # "claude-code" | "codex" (thread kind of sessions)
+    thread_id: str | None = None
+    role: str | None = None  # entry role
+    scope: str | None = None  # "type:id" (filter; works once threads have scopes)
+    since: date | None = None
+    until: date | None = None
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    thread_id: str
+    entry_id: str
+    seq: int
+    ts: str
+    role: str
+    #: An excerpt around the best match (``…`` where cut), plain text.
+    snippet: str
+    #: Higher is better; ``0`` for a substring-only match.
+    score: float
+    #: ``/threads/{thread_id}?around={entry_id}#e-{entry_id}``: the entry in the web UI.
+    url: str
+    thread_title: str | None
+    thread_name: str
+    project: str
+    kind: str
+    #: The entry's full searchable text (its text, then its tool calls).
+    text: str
+    #: ``[start, end)`` character offsets of the matches in :attr:`snippet`.
+    highlights: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    query: str
+    results: list[Hit]
+    next_cursor: str | None
+
+
+def search(db: Database, who: Principal, params: SearchParams) -> SearchPage:
+    """One page of ``who``'s entries matching ``params``, in one read transaction."""
+    query = parse(params.query)
+    _check(params)
+    with db.read() as conn:
+        return _Search(conn, who.user_id, params, query).page()
+
+
+def search_in(conn: sa.Connection, user_id: int, params: SearchParams) -> SearchPage:
+    """:func:`search` inside a transaction the caller holds; in a write transaction, what it
+    wrote so far is found too."""
+    query = parse(params.query)
+    _check(params)
+    if conn.dialect.name == "sqlite" and in_write(conn) and search_index.has_index(conn):
+        search_index.catch_up(conn)
+    return _Search(conn, user_id, params, query).page()
+
+
+def hit_url(thread_id: str, entry_id: str) -> str:
+    return f"/threads/{thread_id}?around={entry_id}#e-{entry_id}"
+
+
+# --- checking the parameters -----------------------------------------------------------------
+
+
+def _check(params: SearchParams) -> None:
+    if not 1 <= params.limit <= MAX_LIMIT:
+        raise _invalid("limit", f"must be between 1 and {MAX_LIMIT}")
+    _one_of("kind", params.kind, typing.get_args(Kind))
+    _one_of("agent", params.agent, AGENTS)
+    _one_of("role", params.role, typing.get_args(Role))
+    for name in ("project", "thread_id", "scope"):
+        value = getattr(params, name)
+        if value is not None:
+            inputs.text(value, name)
+    if params.scope is not None and not _scope_parts(params.scope):
+        raise _invalid("scope", "must be TYPE:ID, such as pr:123 or file:docs/spec.md")
+
+
+def _one_of(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
+    if value is not None and value not in allowed:
+        raise _invalid(name, f"must be one of {', '.join(allowed)}")
+
+
+def _scope_parts(scope: str) -> tuple[str, str] | None:
+    kind, _, ident = scope.partition(":")
+    return (kind, ident) if kind and ident else None
+
+
+def _invalid(name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"{name} {message}", detail={"errors": [{"loc": ["query", name], "msg": message}]}
+    )
+
+
+def _kinds(params: SearchParams) -> tuple[str, ...]:
+    """The thread kinds wanted: ``kind`` and ``agent`` both name one; disagreeing, none."""
+    wanted = {k for k in (params.kind, params.agent) if k is not None}
+    if len(wanted) > 1:
+        return ("",)  # no thread has an empty kind: nothing matches both
+    return tuple(wanted)
+
+
+def _day_text(day: date) -> str:
+    return ts_text(datetime.combine(day, time(), UTC))
+
+
+# --- the search ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    pk: int
+    score: float
+    substring: bool
+
+
+class _Search:
+    def __init__(self, conn: sa.Connection, user_id: int, params: SearchParams, query: Query):
+        self.conn, self.user_id, self.params, self.query = conn, user_id, params, query
+        if params.cursor is not None:
+            horizon, self.offset = pages.decode(params.cursor, int, int)
+            if self.offset > MAX_OFFSET:
+                raise inputs.bad_cursor()
+        else:
+            horizon, self.offset = current_value(conn, user_id), 0
+        self.horizon = int(horizon)
+        self.filters = self._filters()
+
+    def _filters(self) -> Filters:
+        params = self.params
+        until = inputs.day_after(params.until) if params.until else None
+        # TODO(scope): filter by params.scope once threads carry scope_type / scope_id
+        # (migration 0006); the parameter is accepted and checked already.
+        return Filters(
+            user_id=self.user_id,
+            project=params.project,
+            kinds=_kinds(params),
+            thread_id=params.thread_id,
+            role=params.role,
+            ts_from=_day_text(params.since) if params.since else None,
+            ts_before=_day_text(until) if until else None,
+            # A SQLite read is one snapshot, in which the first page sees exactly what the
+            # horizon covers; PostgreSQL reads each statement afresh, so it always filters.
+            horizon=self.horizon if self._needs_horizon() else None,
+        )
+
+    def _needs_horizon(self) -> bool:
+        return self.params.cursor is not None or self.conn.dialect.name != "sqlite"
+
+    def page(self) -> SearchPage:
+        limit = self.params.limit
+        ranked = self._ranked(self.offset + limit + 1)
+        shown = ranked[self.offset : self.offset + limit]
+        more = len(ranked) > self.offset + limit
+        cursor = pages.encode(self.horizon, self.offset + limit) if more else None
+        return SearchPage(self.params.query, self._hits(shown), cursor)
+
+    def _ranked(self, wanted: int) -> list[_Ranked]:
+        """Word matches, then substring matches, until ``wanted`` (or all there are)."""
+        words = engine.ranked(self.conn, self.query, self.filters)
+        found = [_Ranked(m.pk, m.score, False) for m in words]
+        if len(found) < wanted:
+            skip = {m.pk for m in words}
+            more = engine.substrings(self.conn, self.query, self.filters, wanted - len(found), skip)
+            found += [_Ranked(pk, 0.0, True) for pk in more]
+        return found
+
+    def _hits(self, shown: list[_Ranked]) -> list[Hit]:
+        if not shown:
+            return []
+        rows = {row.pk: row for row in self.conn.execute(_details([r.pk for r in shown]))}
+        hits = []
+        for item in shown:
+            row = rows.get(item.pk)
+            if row is not None and row.user_id == self.user_id:
+                hits.append(self._hit(row, item))
+        return hits
+
+    def _hit(self, row: sa.Row[typing.Any], item: _Ranked) -> Hit:
+        text = searchable_text(row.text, row.parts)
+        cut = snippet(text, self.query, substring=item.substring)
+        return Hit(
+            thread_id=row.thread_id,
+            entry_id=row.entry_uuid,
+            seq=int(row.seq),
+            ts=row.ts,
+            role=row.role,
+            snippet=cut.text,
+            score=item.score,
+            url=hit_url(row.thread_id, row.entry_uuid),
+            thread_title=row.title,
+            thread_name=row.name,
+            project=row.project,
+            kind=row.kind,
+            text=text,
+            highlights=cut.highlights,
+        )
+
+
+def _details(pks: list[int]) -> sa.Select[typing.Any]:
+    return (
+        sa.select(
+            entries.c.pk,
+            entries.c.user_id,
+            entries.c.entry_uuid,
+            entries.c.thread_id,
+            entries.c.seq,
+            entries.c.ts,
+            entries.c.role,
+            entries.c.text,
+            entries.c.parts,
+            threads.c.title,
+            threads.c.name,
+            threads.c.project,
+            threads.c.kind,
+        )
+        .select_from(entries.join(threads, threads.c.id == entries.c.thread_id))
+        .where(entries.c.pk.in_(pks), threads.c.deleted_at.is_(None))
+    )

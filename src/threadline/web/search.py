@@ -1,0 +1,119 @@
+"""The search page: ``GET /search?q=…``, the signed-in user's entries that match, with their
+snippets and the matches marked.
+
+Filters are query parameters, so a search is a bookmarkable URL: ``project``, ``kind``,
+``role``, ``since`` and ``until`` (``YYYY-MM-DD``), and ``cursor`` for the next page (the
+service's own). Each hit links to its entry in the thread page
+(``/threads/{id}?around={entry}#e-{entry}``), which opens the thread at that entry and marks it.
+
+Nothing the entries hold reaches the page unescaped: a snippet is split into plain and matched
+pieces here and the template escapes each (the matched ones inside ``<mark>``). A query the
+service cannot take (too long, nothing to search for) is said on the page, with status 422.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from threadline import protocol as p
+from threadline.errors import ValidationFailed
+from threadline.services import changes, inputs
+from threadline.services.context import app_state
+from threadline.services.search import Hit, SearchParams, search
+from threadline.web.list_page import KIND_LABELS
+from threadline.web.sessions import User
+from threadline.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 20
+ROLE_LABELS = {"user": "Prompt", "assistant": "Reply", "tool": "Tool output", "system": "System"}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A hit as the page shows it: the snippet as ``(text, matched)`` pieces."""
+
+    hit: Hit
+    pieces: list[tuple[str, bool]]
+    role_label: str
+
+    @property
+    def title(self) -> str:
+        return self.hit.thread_title or self.hit.thread_name
+
+
+def pieces(snippet: str, highlights: tuple[tuple[int, int], ...]) -> list[tuple[str, bool]]:
+    """``snippet`` cut into plain and matched pieces, in order."""
+    out: list[tuple[str, bool]] = []
+    position = 0
+    for start, end in sorted(highlights):
+        if start < position or end > len(snippet) or start >= end:
+            continue
+        if start > position:
+            out.append((snippet[position:start], False))
+        out.append((snippet[start:end], True))
+        position = end
+    if position < len(snippet):
+        out.append((snippet[position:], False))
+    return out
+
+
+def _value(request: Request, name: str, limit: int = p.MAX_NAME_CHARS) -> str | None:
+    return (request.query_params.get(name) or "").strip()[:limit] or None
+
+
+@router.get("/search")
+def search_page(request: Request, user: User) -> Response:
+    args = request.query_params
+    q = (args.get("q") or "").strip()
+    filters = {
+        "project": _value(request, "project"),
+        "kind": _value(request, "kind"),
+        "role": _value(request, "role"),
+        "since": _value(request, "since"),
+        "until": _value(request, "until"),
+    }
+    db = app_state(request).db
+    projects = changes.project_counts(db, user.user_id, changes.read_cursor(db, user.user_id))
+    context: dict[str, Any] = {
+        "q": q,
+        "filters": filters,
+        "projects": [name for name, _, _ in projects if name],
+        "kinds": KIND_LABELS,
+        "roles": ROLE_LABELS,
+        "hits": [],
+        "error": None,
+        "next_url": None,
+        "paged": bool(args.get("cursor")),
+    }
+    if not q:
+        return render(request, "search.html", **context)
+    params = SearchParams(
+        query=q,
+        project=filters["project"],
+        kind=filters["kind"],
+        role=filters["role"],
+        since=inputs.iso_date(filters["since"], "since"),
+        until=inputs.iso_date(filters["until"], "until"),
+        limit=PAGE_SIZE,
+        cursor=args.get("cursor") or None,
+    )
+    try:
+        page = search(db, user.principal, params)
+    except ValidationFailed as exc:
+        context["error"] = exc.message
+        return render(request, "search.html", status=exc.status, **context)
+    context["hits"] = [
+        Shown(hit, pieces(hit.snippet, hit.highlights), ROLE_LABELS.get(hit.role, hit.role))
+        for hit in page.results
+    ]
+    if page.next_cursor:
+        kept = {k: v for k, v in {"q": q, **filters}.items() if v}
+        context["next_url"] = "/search?" + urlencode({**kept, "cursor": page.next_cursor})
+    return render(request, "search.html", **context)

@@ -1,0 +1,158 @@
+"""The index itself, on both backends: migration 0005 builds it for what was stored before, it
+follows updates and deletes, it is written in the entries' own transaction (and rolled back
+with it), and PostgreSQL without ``pg_trgm`` still searches words."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from threadline.protocol.models import PushRequest
+from threadline.search import engine
+from threadline.services import accounts, auth, push, threads
+from threadline.services.search import SearchParams, search, search_in
+from threadline.storage import migrations
+from threadline.storage.database import Database, insert_rows
+from threadline.storage.schema import entries
+
+_OLD = [
+    "INSERT INTO users (id, name, password_hash, is_admin, created_at) "
+    "VALUES (1, 'alice', 'x', false, '2026-01-01T00:00:00.000000Z')",
+    "INSERT INTO user_cursors (user_id, value) VALUES (1, 1)",
+    "INSERT INTO threads (id, user_id, key, kind, name, project, title, meta, created_at, "
+    "updated_at, last_activity_at, entry_count, deleted_at, change) VALUES ('t1', 1, "
+    "'codex:s', 'codex', 's', 'shop', NULL, '{}', '2026-01-01T00:00:00.000000Z', "
+    "'2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z', 2, NULL, 1)",
+    "INSERT INTO streams (pk, user_id, stream_uuid, thread_id, device_id, tail, change) "
+    "VALUES (1, 1, '5c0f0000-0000-4000-8000-000000000001', 't1', NULL, 2, 1)",
+]
+_OLD_ENTRY = (
+    "INSERT INTO entries (user_id, thread_id, stream_pk, seq, entry_uuid, ts, role, text, "
+    "parts, meta, raw, hash, device_id, received_at, change) VALUES (1, 't1', 1, :seq, :id, "
+    "'2026-01-01T00:00:00.000000Z', :role, :text, :parts, NULL, NULL, 'h', NULL, "
+    "'2026-01-01T00:00:00.000000Z', 1)"
+)
+
+
+def snippets(db: Database, q: str, user_id: int = 1) -> list[str]:
+    with db.read() as conn:
+        page = search_in(conn, user_id, SearchParams(query=q))
+    return [hit.snippet for hit in page.results]
+
+
+def test_migration_indexes_what_was_stored_before(
+    server_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = migrations.available()
+    monkeypatch.setattr(migrations, "available", lambda: [m for m in shipped if m.version < 5])
+    db = Database(server_db_url)
+    try:
+        migrations.migrate(db)
+        with db.write() as conn:
+            for sql in _OLD:
+                conn.exec_driver_sql(sql)
+            call = '[{"type":"tool_call","name":"Bash","input":{"command":"make deploy-staging"}}]'
+            rows = [
+                (1, "user", "the rollback of ledger.sqlite worried us", None),
+                (2, "assistant", "", call),
+            ]
+            for seq, role, text, parts in rows:
+                conn.execute(
+                    sa.text(_OLD_ENTRY),
+                    {"seq": seq, "id": str(uuid.uuid4()), "role": role, "text": text,
+                     "parts": parts},
+                )  # fmt: skip
+        monkeypatch.undo()
+        assert migrations.migrate(db) == [m.version for m in shipped if m.version >= 5]
+        assert snippets(db, "ledger.sqlite") == ["the rollback of ledger.sqlite worried us"]
+        assert snippets(db, "deploy-staging") == ["Bash make deploy-staging"]
+        assert snippets(db, "ollbac") == ["the rollback of ledger.sqlite worried us"]
+    finally:
+        db.dispose()
+
+
+def _push(db: Database, who: auth.Principal, texts: list[str], name: str = "t") -> None:
+    entries_ = [
+        {"seq": i + 1, "id": str(uuid.uuid4()), "ts": "2026-01-01T00:00:00Z", "role": "user",
+         "text": text}
+        for i, text in enumerate(texts)
+    ]  # fmt: skip
+    request = PushRequest.model_validate(
+        {"device_id": str(uuid.uuid4()), "streams": [
+            {"stream_id": str(uuid.uuid4()), "entries": entries_,
+             "thread": {"key": f"note:p:{name}", "name": name, "project": "p"}}]}
+    )  # fmt: skip
+    push.push(db, who, request, push.PushLimits())
+
+
+def _principal(db: Database) -> auth.Principal:
+    accounts.create_user(db, "alice", "password-for-tests")
+    token = accounts.create_token(db, "alice", "tests")
+    return auth.authenticate(db, f"Bearer {token.secret}")
+
+
+def test_the_index_follows_updates_and_deletes(db: Database) -> None:
+    who = _principal(db)
+    _push(db, who, ["alpha original", "beta stays"])
+    with db.write() as conn:
+        conn.execute(entries.update().where(entries.c.text == "alpha original").values(
+            text="alpha rewritten"))  # fmt: skip
+    assert snippets(db, "original", who.user_id) == []
+    assert snippets(db, "rewritten", who.user_id) == ["alpha rewritten"]
+    thread = search(db, who, SearchParams(query="beta")).results[0].thread_id
+    threads.delete_thread(db, who, thread)
+    assert snippets(db, "alpha", who.user_id) == [] and snippets(db, "beta", who.user_id) == []
+    _push(db, who, ["gamma after the delete"], name="another")
+    assert snippets(db, "gamma", who.user_id) == ["gamma after the delete"]
+    if db.dialect == "sqlite":
+        with db.write() as conn:  # FTS5's own check of its contentless tables
+            conn.exec_driver_sql(
+                "INSERT INTO entries_fts(entries_fts, rank) VALUES ('integrity-check', 0)"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO entries_trigram(entries_trigram, rank) VALUES ('integrity-check', 0)"
+            )
+            pending = conn.exec_driver_sql("SELECT count(*) FROM entries_search_pending")
+            assert pending.scalar() == 0
+
+
+def test_written_in_the_entries_transaction_and_rolled_back_with_it(db: Database) -> None:
+    who = _principal(db)
+    _push(db, who, ["first entry"])
+    with db.read() as conn:
+        row = conn.execute(sa.select(entries).limit(1)).one()._asdict()
+    fresh = {**row, "seq": 2, "entry_uuid": str(uuid.uuid4()), "text": "inflight words"}
+    del fresh["pk"]
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), db.write() as conn:
+        insert_rows(conn, entries, [fresh])
+        inside = search_in(conn, who.user_id, SearchParams(query="inflight"))
+        assert [hit.snippet for hit in inside.results] == ["inflight words"]
+        raise Abort
+    assert snippets(db, "inflight", who.user_id) == []
+
+
+@pytest.mark.postgres
+def test_postgres_without_pg_trgm_still_finds_words(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("PostgreSQL only")
+    who = _principal(db)
+    _push(db, who, ["the RateLimiter backs off", "a limiter word"])
+    with db.write() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_entries_search_trgm")
+    monkey = engine._warned
+    engine._warned = False
+    try:
+        with caplog.at_level(logging.WARNING, logger="threadline.search"):
+            assert snippets(db, "limiter", who.user_id) == ["a limiter word"]
+    finally:
+        engine._warned = monkey
+    assert "pg_trgm index missing" in caplog.text
