@@ -49,8 +49,9 @@ def absolute(base_url: str, path: str) -> str:
 
 
 def entry_url(base_url: str, thread_id: str, entry_id: str) -> str:
-    """The thread page opened at the entry (``?around=`` loads the page that holds it)."""
-    return absolute(base_url, f"/threads/{thread_id}?around={entry_id}#entry-{entry_id}")
+    """The thread page opened at the entry, as search results link it (``?around=`` loads
+    the page that holds it)."""
+    return absolute(base_url, f"/threads/{thread_id}?around={entry_id}#e-{entry_id}")
 
 
 def entry_text(entry: dict[str, Any]) -> str:

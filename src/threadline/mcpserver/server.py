@@ -83,15 +83,20 @@ def build(tools: Tools | None = None) -> MCPServer:
             "assistant replies, thinking, tool calls and their output, notes — ranked best "
             "first, with a snippet, the entry id and its URL. Use it before starting work to "
             "find what earlier sessions did about a word, error message, file path or "
-            'identifier. Query syntax: words (all must match), "quoted phrases", a trailing * '
-            "for a prefix. Searches the current folder's project unless project or "
-            "all_projects says otherwise."
+            "identifier. Query syntax: words match whole, without case (all must match); "
+            'rate-limit, os.path.join and paths match as written; "quoted words" are a phrase; '
+            "auth* is a prefix; OR and NOT (in capitals) work between terms. Searches the "
+            "current folder's project unless project or all_projects says otherwise."
         ),
     )
     def search(
         query: Annotated[
             str,
-            Field(description="What to look for.", min_length=1, max_length=1000),
+            Field(
+                description="What to look for.",
+                min_length=1,
+                max_length=p.MAX_SEARCH_QUERY_CHARS,
+            ),
         ],
         project: ProjectArg = None,
         all_projects: AllProjectsArg = False,

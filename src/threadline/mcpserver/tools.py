@@ -90,8 +90,7 @@ class Tools:
         cfg = self._config()
         where = self._where(cfg, project, all_projects)
         api = self._api(cfg)
-        filters = {"q": query, "project": where, "kind": kind, "role": role, "limit": limit}
-        page = api.call("GET", f"{p.API_PREFIX}/search", query=filters)
+        page = api.search(query, project=where, kind=kind, role=role, limit=limit)
         hits = [{**h, "url": render.absolute(api.base_url, str(h["url"]))} for h in page["results"]]
         data = {"notice": render.NOTICE, **page, "project": where, "results": hits}
         return Result(_search_text(query, where, hits), data)
