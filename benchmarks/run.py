@@ -35,6 +35,7 @@ if str(HERE) not in sys.path:
 
 import blobs  # noqa: E402
 import capture  # noqa: E402
+import handoff  # noqa: E402
 import harness  # noqa: E402
 import ingest  # noqa: E402
 import many_clients  # noqa: E402
@@ -58,6 +59,7 @@ BENCHMARKS = {
     "blobs": blobs.run,
     "transcript_place": transcript_place.run,
     "search": search.run,
+    "handoff": handoff.run,
 }
 RESULTS = HERE / "results" / "latest.json"
 WANTED_OPEN_FILES = 8192

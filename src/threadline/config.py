@@ -110,6 +110,15 @@ SETTINGS: tuple[Setting, ...] = (
         "THREADLINE_EXCLUDE",
         False,
     ),
+    Setting(
+        "handoff_exclude",
+        [],
+        globs,
+        "Globs of files `threadline save` leaves out besides the secret-looking ones "
+        "(`.env*`, `*.pem`, `*.key`, `credentials.json`); a glob without `/` matches a name "
+        "at any depth.",
+        "THREADLINE_HANDOFF_EXCLUDE",
+    ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -150,6 +159,10 @@ class Config:
     @property
     def exclude(self) -> list[str]:
         return list(self.get("exclude") or [])
+
+    @property
+    def handoff_exclude(self) -> list[str]:
+        return list(self.get("handoff_exclude") or [])
 
     @property
     def push_timeout(self) -> float:

@@ -34,6 +34,8 @@ Every class carries the HTTP ``status`` and ``code`` it would answer with and a 
 A few modules subclass these for a signal they raise and catch themselves:
 ``cli.push.UsageError`` (an ``InvalidInput``, exit status 2), ``store.transcripts.Stale`` and
 ``services.push._IdTaken`` (``Conflict``: another writer came first; read or try again).
+:mod:`threadline.handoff.errors` holds the hand-off's own branches (a refused resume, a failed
+git command, no session for this folder …).
 """
 
 from __future__ import annotations

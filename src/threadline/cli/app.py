@@ -28,6 +28,9 @@ COMMANDS: dict[str, str] = {
     "import": "threadline.cli.importer:import_",
     "mcp": "threadline.cli.mcp:mcp",
     "search": "threadline.cli.search:search",
+    "save": "threadline.cli.handoff:save",
+    "resume": "threadline.cli.handoff:resume",
+    "handoff": "threadline.cli.handoff:handoff",
 }
 
 

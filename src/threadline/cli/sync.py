@@ -13,6 +13,7 @@ import click
 from threadline.cli.common import api, load_config, print_json, store, when
 from threadline.errors import ClientError, NotLoggedIn, ThreadlineError
 from threadline.store import db, notes
+from threadline.store import handoff as handoff_store
 from threadline.sync import deliver
 
 #: Show a progress bar when at least this many entries are pending (and stderr is a terminal).
@@ -41,6 +42,7 @@ def sync(ctx: click.Context, timeout: float, retry_blocked: bool) -> None:
     with store() as conn:
         if retry_blocked:
             notes.unblock_all(conn)
+            handoff_store.clear_errors(conn)
         with progress_bar() as progress:
             result = deliver.deliver_pending(
                 conn, cfg, timeout=60.0, lock_timeout=timeout, reconcile=True, progress=progress
@@ -52,13 +54,16 @@ def sync(ctx: click.Context, timeout: float, retry_blocked: bool) -> None:
         if result.error is not None:
             raise result.error
         left = notes.pending_count(conn)
+        saves_left = len(handoff_store.pending(conn))
     click.echo(
         f"Delivered {result.stored} new entries in {result.batches} batches"
         f" ({result.duplicates} already on the server); {left} pending."
     )
-    for reason in result.blocked:
+    if result.saves_uploaded or saves_left:
+        click.echo(f"Uploaded {len(result.saves_uploaded)} saves; {saves_left} waiting.")
+    for reason in result.blocked + result.saves_refused:
         click.echo(f"Blocked: {reason}", err=True)
-    if left or result.blocked:  # a refused stream's entries are left too
+    if left or result.blocked or saves_left:  # a refused stream's entries are left too
         ctx.exit(1)
 
 
@@ -91,6 +96,7 @@ def status(as_json: bool) -> None:
             "user": cfg.get("user"),
             "device_id": db.device_id(conn),
             "pending": notes.pending_count(conn),
+            "pending_saves": len(handoff_store.pending(conn)),
             "blocked": notes.blocked_streams(conn),
             "last_success": db.get_state(conn, "last_success"),
             "last_attempt": db.get_state(conn, "last_attempt"),
@@ -106,6 +112,7 @@ def status(as_json: bool) -> None:
         ("User", info["user"] or "-"),
         ("Device", info["device_id"]),
         ("Pending entries", str(info["pending"])),
+        *([("Pending saves", str(info["pending_saves"]))] if info["pending_saves"] else []),
         ("Last success", when(info["last_success"])),
         ("Last error", info["last_error"] or "-"),
     ]

@@ -243,6 +243,67 @@ class Api:
             "entries", lambda cursor: self.entries(thread_id, cursor=cursor, limit=p.MAX_PAGE_SIZE)
         )
 
+    # --- hand-off: blobs and saves -------------------------------------------------------
+
+    def has_blob(self, sha256: str) -> bool:
+        """Whether the server holds the blob ``sha256`` (of this user)."""
+        response = self._bytes("HEAD", f"{p.API_PREFIX}/blobs/{sha256}", ok=(200, 404))
+        return response.status == 200
+
+    def put_blob(self, sha256: str, data: bytes) -> bool:
+        """Upload a blob (compressed on the wire); ``True`` if it was new."""
+        response = self._bytes("PUT", f"{p.API_PREFIX}/blobs/{sha256}", data)
+        return response.status == 201
+
+    def get_blob(self, sha256: str) -> bytes:
+        response = self._bytes("GET", f"{p.API_PREFIX}/blobs/{sha256}")
+        if response.headers.get("content-encoding", "").lower() == "zstd":
+            import zstandard
+
+            return bytes(zstandard.ZstdDecompressor().decompressobj().decompress(response.body))
+        return response.body
+
+    def create_save(self, body: dict[str, Any]) -> Any:
+        return self.call("POST", f"{p.API_PREFIX}/saves", body)
+
+    def saves(self, **query: Any) -> Any:
+        """One page of saves, newest first (``remote_key``, ``session_id``, ``limit``,
+        ``cursor``)."""
+        return self.call("GET", f"{p.API_PREFIX}/saves", query=query)
+
+    def all_saves(self, **filters: Any) -> list[dict[str, Any]]:
+        return self._all(
+            "saves", lambda cursor: self.saves(**filters, cursor=cursor, limit=p.MAX_PAGE_SIZE)
+        )
+
+    def get_save(self, save_id: str) -> Any:
+        return self.call("GET", f"{p.API_PREFIX}/saves/{quote(save_id)}")
+
+    def delete_save(self, save_id: str) -> None:
+        self.call("DELETE", f"{p.API_PREFIX}/saves/{quote(save_id)}")
+
+    def _bytes(
+        self, method: str, path: str, data: bytes | None = None, *, ok: tuple[int, ...] = ()
+    ) -> Response:
+        """A request whose body and answer are bytes, not JSON; an error status not in
+        ``ok`` raises as :meth:`call` does."""
+        headers = {
+            p.VERSION_HEADER: str(p.PROTOCOL_VERSION),
+            "User-Agent": f"threadline/{__version__}",
+            "Authorization": f"Bearer {self.token}",
+        }
+        if self.zstd:
+            headers["Accept-Encoding"] = "zstd"
+        if data is not None:
+            headers["Content-Type"] = "application/octet-stream"
+            data = self._compress(data, headers)
+        response = request(
+            method, self.base_url + path, headers=headers, body=data, timeout=self.timeout
+        )
+        if response.status >= 400 and response.status not in ok:
+            _decode(response)  # raises ServerRefused with the server's error
+        return response
+
     @staticmethod
     def _all(field: str, fetch: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -105,6 +105,28 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE threads ADD COLUMN scope TEXT;
     """,
+    # 4: hand-off. Saves made while the server was away wait here with their blobs until a
+    # delivery uploads them; a resume remembers which save each session came from.
+    """
+    CREATE TABLE handoff_saves (
+        save_id TEXT PRIMARY KEY,
+        thread_key TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        error TEXT
+    );
+    CREATE TABLE handoff_blobs (
+        sha256 TEXT PRIMARY KEY,
+        data BLOB NOT NULL
+    );
+    CREATE TABLE handoff_resumed (
+        session_key TEXT PRIMARY KEY,
+        save_id TEXT NOT NULL,
+        repo_root TEXT NOT NULL,
+        transcript_path TEXT,
+        resumed_at TEXT NOT NULL
+    );
+    """,
 )
 
 

@@ -19,6 +19,7 @@ import time
 
 from threadline.client.api import Api
 from threadline.errors import ClientError, LockTimeout, NotLoggedIn, ServerUnreachable, StoreError
+from threadline.store import handoff as handoff_store
 from threadline.store import notes
 from threadline.sync import engine
 
@@ -75,6 +76,10 @@ def deliver_pending(
             engine.deliver(
                 conn, api, deadline=deadline, progress=_counter(conn, progress), result=result
             )
+            if not result.timed_out and handoff_store.has_pending(conn):
+                from threadline.sync import saves  # only when a save waits
+
+                saves.upload_pending(conn, api, result)
     except EXPECTED as exc:
         result.reason, result.error = _reason(exc), exc
         return result

@@ -57,6 +57,10 @@ class Delivery:
         self.timed_out = False
         self.reason: str | None = None
         self.error: ThreadlineError | None = None
+        #: Hand-off saves that waited locally: uploaded, still waiting, refused (why).
+        self.saves_uploaded: list[str] = []
+        self.saves_waiting: list[str] = []
+        self.saves_refused: list[str] = []
 
     @property
     def finished(self) -> bool:
