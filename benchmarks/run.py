@@ -33,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+import ask_process  # noqa: E402
 import blobs  # noqa: E402
 import capture  # noqa: E402
 import handoff  # noqa: E402
@@ -56,6 +57,7 @@ BENCHMARKS = {
     "web_thread": web_thread.run,
     "web_browser": web_browser.run,
     "web_list": web_list.run,
+    "ask_process": ask_process.run,
     "blobs": blobs.run,
     "transcript_place": transcript_place.run,
     "search": search.run,

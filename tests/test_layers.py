@@ -43,7 +43,8 @@ ALLOWED: dict[str, set[str]] = {
     "daemon": {"config", "paths", "sources", "store", "sync", "watch"},
     "storage": set(),
     "search": {"protocol", "storage"},
-    "services": {"protocol", "search", "storage"},
+    "services": {"protocol", "recall", "search", "storage"},
+    "recall": {"protocol"},
     "web": {"protocol", "services"},
     "server": {"paths", "protocol", "services", "storage", "web"},
     "handoff": {"client", "config", "paths", "protocol", "sources", "store", "sync"},
@@ -55,6 +56,7 @@ ALLOWED: dict[str, set[str]] = {
         "mcpserver",
         "paths",
         "protocol",
+        "recall",
         "server",
         "services",
         "sources",
@@ -73,6 +75,7 @@ FORBIDDEN_LIBRARIES = {
     "errors": {"pydantic", "sqlalchemy", "fastapi", "click"},
     "services": {"fastapi", "starlette", "jinja2"},
     "storage": {"fastapi", "starlette", "jinja2"},
+    "recall": {"sqlalchemy", "fastapi", "starlette", "jinja2", "click"},
 }
 
 

@@ -29,7 +29,9 @@ Every class carries the HTTP ``status`` and ``code`` it would answer with and a 
         ├── ValidationFailed    422  a field with a wrong type or value
         ├── TooManyRequests     429  too many attempts
         ├── TranscriptIncomplete 500 a stored transcript is not a whole file
-        └── Unavailable         503  the database does not answer, or its disk is full
+        ├── Unavailable         503  the database does not answer, or its disk is full
+        ├── ModelFailed         502  the configured language model answered with an error
+        └── ModelUnavailable    503  the configured language model cannot be reached
 
 A few modules subclass these for a signal they raise and catch themselves:
 ``cli.push.UsageError`` (an ``InvalidInput``, exit status 2), ``store.transcripts.Stale`` and
@@ -232,3 +234,25 @@ class Unavailable(ApiError):
     status = 503
     code = "unavailable"
     hint = "The server's database is unavailable; try again in a moment."
+
+
+class ModelFailed(ApiError):
+    """The configured language model answered, but with an error or something unreadable."""
+
+    status = 502
+    code = "model_failed"
+    hint = (
+        "Check THREADLINE_LLM_MODEL and the key's variable (THREADLINE_LLM_API_KEY_ENV); "
+        "without THREADLINE_LLM_PROVIDER answers are extractive."
+    )
+
+
+class ModelUnavailable(ApiError):
+    """The configured language model does not answer (refused, timed out, no key)."""
+
+    status = 503
+    code = "model_unavailable"
+    hint = (
+        "Check that the model server runs at THREADLINE_LLM_BASE_URL; the question was kept, "
+        "ask again with --thread to continue."
+    )

@@ -4,6 +4,7 @@ and importing a module registers nothing."""
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,10 @@ def test_each_web_module_routes_only_its_own_pages() -> None:
 
 
 def web_module(router: Any) -> str:
-    for name in ("account", "list_page", "live", "signin", "thread_page", "saves_page", "search"):
-        module = importlib.import_module(f"threadline.web.{name}")
-        if module.router is router:
+    import threadline.web
+
+    for found in pkgutil.iter_modules(threadline.web.__path__):
+        module = importlib.import_module(f"threadline.web.{found.name}")
+        if getattr(module, "router", None) is router:
             return module.__name__
     raise AssertionError("a web router that no page module exposes")

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "save": "threadline.cli.handoff:save",
     "resume": "threadline.cli.handoff:resume",
     "handoff": "threadline.cli.handoff:handoff",
+    "ask": "threadline.cli.ask:ask",
 }
 
 

@@ -33,6 +33,27 @@ import click
     "(at most 60).  [default: $THREADLINE_HEADER_TIMEOUT, else 30]",
 )
 @click.option(
+    "--llm-provider",
+    type=click.Choice(["none", "openai", "anthropic"]),
+    default=None,
+    help="Language model writing `ask` answers: openai (any OpenAI-compatible endpoint), "
+    "anthropic, or none for extractive answers.  [default: $THREADLINE_LLM_PROVIDER, else none]",
+)
+@click.option("--llm-base-url", default=None, help="The model endpoint's base URL.")
+@click.option("--llm-model", default=None, help="The model's name.")
+@click.option(
+    "--llm-api-key-env",
+    default=None,
+    metavar="NAME",
+    help="Name of the environment variable holding the model's API key (not the key).",
+)
+@click.option(
+    "--llm-timeout",
+    type=click.FloatRange(min=0, min_open=True, max=600),
+    default=None,
+    help="Seconds to wait for each piece of the model's answer.  [default: 120]",
+)
+@click.option(
     "--max-blob-bytes",
     type=click.IntRange(min=1),
     default=None,
@@ -59,13 +80,18 @@ def serve(
     access_log: bool | None,
     workers: int | None,
     header_timeout: float | None,
+    llm_provider: str | None,
+    llm_base_url: str | None,
+    llm_model: str | None,
+    llm_api_key_env: str | None,
+    llm_timeout: float | None,
     max_blob_bytes: int | None,
     max_save_files: int | None,
     max_save_message_chars: int | None,
 ) -> None:
     """Run the Threadline sync server until SIGINT or SIGTERM."""
     from threadline.server.run import serve as run_server
-    from threadline.server.settings import settings_from_env
+    from threadline.server.settings import check_llm, settings_from_env
 
     settings = settings_from_env().with_overrides(
         host=host,
@@ -76,10 +102,16 @@ def serve(
         access_log=access_log,
         workers=workers,
         header_timeout=header_timeout,
+        llm_provider=llm_provider,
+        llm_base_url=llm_base_url,
+        llm_model=llm_model,
+        llm_api_key_env=llm_api_key_env,
+        llm_timeout=llm_timeout,
         max_blob_bytes=max_blob_bytes,
         max_save_files=max_save_files,
         max_save_message_chars=max_save_message_chars,
     )
+    check_llm(settings)
     status = run_server(settings)
     if status:
         raise SystemExit(status)

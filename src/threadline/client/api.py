@@ -17,10 +17,12 @@ from threadline.errors import NotLoggedIn, ServerRefused
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from threadline.client.http import Sink
     from threadline.config import Config
+    from threadline.protocol.sse import Event
 
 COMPRESS_OVER = 1024
 #: A transcript download may go on as long as bytes keep coming; this bounds each wait.
@@ -235,6 +237,25 @@ class Api:
         ``cursor``); ``None`` values are left out."""
         return self.call("GET", f"{p.API_PREFIX}/search", query={"q": q, **filters})
 
+    def ask(self, body: dict[str, Any], timeout: float | None = None) -> Any:
+        """``POST /ask``: the whole answer at once."""
+        return self.call("POST", f"{p.API_PREFIX}/ask", body, timeout=timeout)
+
+    def ask_stream(
+        self, body: dict[str, Any], on_event: Callable[[Event], object], *, idle: float
+    ) -> None:
+        """``POST /ask`` as a stream: ``on_event`` gets each of its events (``delta``,
+        ``done``, ``error``) as it arrives; at most ``idle`` seconds are waited for each
+        piece. An error answer (before the stream) raises as :meth:`call` does."""
+        events = _EventSink(on_event)
+        answer = self._send(
+            "POST", f"{p.API_PREFIX}/ask", body, timeout=idle, sink=events,
+            accept="text/event-stream",
+        )  # fmt: skip
+        if not 200 <= answer.status < 300:
+            _decode(answer)
+        events.close()
+
     def all_threads(self, **filters: Any) -> list[dict[str, Any]]:
         return self._all("threads", lambda cursor: self.threads(**filters, cursor=cursor))
 
@@ -314,6 +335,32 @@ class Api:
             cursor = page.get("next_cursor")
             if not cursor:
                 return items
+
+
+class _EventSink:
+    """A download sink that hands each complete server-sent event to ``on_event``."""
+
+    def __init__(self, on_event: Callable[[Event], object]) -> None:
+        from threadline.protocol import sse
+
+        self.sse = sse
+        self.on_event = on_event
+        self.pending = b""
+
+    def write(self, data: bytes) -> None:
+        *complete, self.pending = (self.pending + data).split(b"\n\n")
+        for block in complete:
+            self._hand(block)
+
+    def close(self) -> None:
+        if self.pending.strip():
+            self._hand(self.pending)
+        self.pending = b""
+
+    def _hand(self, block: bytes) -> None:
+        lines = block.decode("utf-8", "replace").split("\n")
+        for event in self.sse.events(lines):
+            self.on_event(event)
 
 
 def _decode(response: Response) -> Any:

@@ -22,6 +22,9 @@ Guarantees:
   and a failure part-way undoes every file already placed, restoring what was there.
 - The save's line count is what is written, even when the session went on on the saving
   machine after the save (``to_line``).
+- Claude Code's subagent files (child threads) are placed beside the session as they were laid
+  out; a Codex rollout is then read by Codex itself (:mod:`~threadline.handoff.codex_index`) so
+  that its own index lists it for ``codex resume --last``.
 """
 
 from __future__ import annotations
@@ -212,13 +215,11 @@ class _Probe:
         self.thread_id = thread_id
         self.bytes = 0
 
-    def lines(
-        self, stream_id: str, first: int, last: int, thread_id: str | None = None
-    ) -> list[bytes]:
-        """Lines ``first … last`` (1-based) of a stream."""
+    def lines(self, stream_id: str, first: int, last: int) -> list[bytes]:
+        """Lines ``first … last`` (1-based) of one of the thread's streams."""
         sink = _Collect()
         part = self.api.download_transcript(
-            thread_id or self.thread_id, sink, stream=stream_id, from_line=first - 1, to_line=last
+            self.thread_id, sink, stream=stream_id, from_line=first - 1, to_line=last
         )
         self.bytes += part.wire_bytes
         return sink.data.splitlines(keepends=True)
@@ -629,7 +630,7 @@ def print_conversation(api: Api, save: Mapping[str, Any], out: TextIO) -> None:
     title = detail.get("title") or detail.get("name") or session_id
     out.write(
         f"{title}\n{agent} session {session_id} · {total} lines · saved "
-        f"{save.get('created', '')} on {save.get('device') or save.get('device_name') or '?'}\n"
+        f"{save.get('created', '')} on {save['device'] or '?'}\n"
         f"in {save.get('cwd') or save.get('repo_root')}\n\n"
     )
     print_entries(entries, out)

@@ -18,7 +18,7 @@ API_PREFIX = "/api/v1"
 VERSION_HEADER = "Threadline-Protocol"
 
 ROLES = ("user", "assistant", "system", "tool")
-KINDS = ("note", "claude-code", "codex")
+KINDS = ("note", "claude-code", "codex", "ask")
 
 #: Default limits; the server's are configurable and published by ``/api/v1/capabilities``.
 #: One transcript line can be several MB (Claude Code stores whole API requests in some).
@@ -48,6 +48,12 @@ MAX_SCOPE_TYPE_CHARS = 32
 MAX_SCOPE_ID_CHARS = 512
 #: UTF-8 bytes a scope id may hold, so that project, type and id fit one PostgreSQL index row.
 MAX_SCOPE_ID_BYTES = 1024
+
+#: ``POST /api/v1/ask``: characters of a question; UTF-8 bytes of the file content sent with
+#: ``about``, and characters of its path.
+MAX_QUESTION_CHARS = 2000
+MAX_ABOUT_BYTES = 64 * 1024
+MAX_ABOUT_PATH_CHARS = 512
 
 ENCODINGS = ("zstd", "gzip")
 

@@ -85,7 +85,7 @@ Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
 #: A JSON integer (no string, no bool, no float) that a BIGINT column holds.
 Position = Annotated[StrictInt, Field(ge=1, le=p.MAX_WIRE_INT)]
 Role = Literal["user", "assistant", "system", "tool"]
-Kind = Literal["note", "claude-code", "codex"]
+Kind = Literal["note", "claude-code", "codex", "ask"]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=p.MAX_NAME_CHARS), NoNul]
 Project = Annotated[str, StringConstraints(max_length=p.MAX_PROJECT_CHARS), NoNul]
 Title = Annotated[str, StringConstraints(max_length=p.MAX_TITLE_CHARS), NoNul]
@@ -305,6 +305,58 @@ class EntryCreate(_Request):
     ts: Timestamp | None = None
     parts: JsonParts | None = None
     meta: JsonObject | None = None
+
+
+# --- ask ------------------------------------------------------------------------------------
+
+
+class AskAbout(_Request):
+    """The file a question is about: its path from the repository root, and its content."""
+
+    path: Annotated[
+        str, StringConstraints(min_length=1, max_length=p.MAX_ABOUT_PATH_CHARS), NoNul
+    ] = Field(description="Relative, with / between folders; no '.' or '..' parts.")
+    content: Text = Field(description=f"At most {p.MAX_ABOUT_BYTES} UTF-8 bytes.")
+
+
+class AskRequest(_Request):
+    question: Annotated[
+        str, StringConstraints(min_length=1, max_length=p.MAX_QUESTION_CHARS), NoNul
+    ]
+    project: Project | None = Field(
+        None, description="Where the conversation is kept and what is searched; absent: all."
+    )
+    all_projects: bool = Field(False, description="Search every project (keep it in project).")
+    thread: Annotated[str, StringConstraints(max_length=p.MAX_KEY_CHARS), NoNul] | None = Field(
+        None, description="The thread_id of an earlier answer: continue that conversation."
+    )
+    scope: Scope | None = Field(None, description="Search only threads of this scope, TYPE:ID.")
+    about: AskAbout | None = None
+
+
+class AskCitation(_Answer):
+    n: int
+    thread_id: str
+    entry_id: str
+    seq: int
+    ts: str
+    snippet: str
+    url: str = Field(description="The entry on the thread page (a path on this server).")
+    role: str
+    thread_title: str
+    project: str
+
+
+class AskAnswer(_Answer):
+    question: str
+    answer: str
+    no_match: bool
+    citations: list[AskCitation]
+    thread_id: str
+    question_entry_id: str
+    answer_entry_id: str
+    mode: Literal["extractive", "llm"]
+    model: str | None
 
 
 # --- auth and discovery ----------------------------------------------------------------------

@@ -26,15 +26,18 @@ from threadline.errors import ApiError, NotSignedIn
 from threadline.server import errors
 from threadline.server.body import BodyLimit, ProtocolMiddleware
 from threadline.server.openapi import openapi_schema
+from threadline.server.routes import ask as ask_routes
 from threadline.server.routes import auth, handoff, meta, sync, threads
 from threadline.server.routes import search as search_api
-from threadline.server.settings import ServerSettings, settings_from_env
+from threadline.server.settings import ServerSettings, check_llm, settings_from_env
+from threadline.services.ask import language_model
 from threadline.services.auth import LoginLimiter
 from threadline.services.context import AppState
 from threadline.services.handoff import HandoffLimits
 from threadline.services.push import PushLimits
 from threadline.storage.database import Database, open_database
 from threadline.web import account, list_page, live, saves_page, signin, thread_page
+from threadline.web import ask as ask_page
 from threadline.web import search as search_page
 from threadline.web.templating import STATIC
 
@@ -48,6 +51,7 @@ API_ROUTERS: list[APIRouter] = [
     threads.router,
     handoff.router,
     search_api.router,
+    ask_routes.router,
 ]
 #: The web UI's pages, in matching order: ``/threads/rows`` (``list_page``) comes before the
 #: pattern ``/threads/{thread_id}`` (``thread_page``).
@@ -59,11 +63,12 @@ WEB_ROUTERS: list[APIRouter] = [
     account.router,
     saves_page.router,
     search_page.router,
+    ask_page.router,
 ]
 
 
 def create_app(settings: ServerSettings | None = None, *, db: Database | None = None) -> FastAPI:
-    settings = settings or settings_from_env()
+    settings = check_llm(settings or settings_from_env())
     owned = db is None
     database = db or open_database(settings.resolved_database_url())
 
@@ -83,6 +88,14 @@ def create_app(settings: ServerSettings | None = None, *, db: Database | None = 
         push_limits=PushLimits(settings.max_entry_bytes, settings.max_batch_entries),
         handoff_limits=HandoffLimits(
             settings.max_blob_bytes, settings.max_save_files, settings.max_save_message_chars
+        ),
+        model=language_model(
+            settings.llm_provider,
+            settings.llm_base_url,
+            settings.llm_model,
+            settings.llm_api_key_env,
+            timeout=settings.llm_timeout,
+            connect_timeout=settings.llm_connect_timeout,
         ),
     )
     errors.install(app)

@@ -9,11 +9,13 @@ gives, all in the one error shape ``ErrorBody`` (``{"error": {"code", "message",
 - ``404`` where a thread is named (``{thread_id}``, ``parent_id``) and for a push whose user
   is gone;
 - ``409`` where an entry or a thread is created (``seq_gap``, ``entry_conflict``,
-  ``thread_exists``);
+  ``thread_exists``, ``not_an_ask_thread``);
 - ``413`` and ``415`` for every method that carries a body (size limits, ``Content-Encoding``);
 - ``422`` for every operation with parameters or a body, in the error shape rather than
   FastAPI's own;
 - ``429`` for the login;
+- ``502`` where the configured language model is asked (``POST /ask``), and ``503`` there
+  also when it cannot be reached;
 - ``503`` for every operation that reads or writes the database.
 """
 
@@ -38,6 +40,7 @@ CONFLICT_OPERATIONS = {
     ("post", f"{p.API_PREFIX}/sync/push"),
     ("post", f"{p.API_PREFIX}/threads"),
     ("post", f"{p.API_PREFIX}/threads/{{thread_id}}/entries"),
+    ("post", f"{p.API_PREFIX}/ask"),
 }
 #: Operations that answer 404 without a ``{thread_id}`` in their path.
 NOT_FOUND_OPERATIONS = {("get", f"{p.API_PREFIX}/threads"), ("post", f"{p.API_PREFIX}/sync/push")}
@@ -50,6 +53,9 @@ NOT_FOUND_OPERATIONS |= {
     ("delete", f"{p.API_PREFIX}/saves/{{save_id}}"),
 }
 CONFLICT_OPERATIONS.add(("post", f"{p.API_PREFIX}/saves"))
+NOT_FOUND_OPERATIONS.add(("post", f"{p.API_PREFIX}/ask"))
+#: Operations that ask the configured language model (``502 model_failed``).
+MODEL_OPERATIONS = {("post", f"{p.API_PREFIX}/ask")}
 BODY_METHODS = {"post", "put", "patch", "delete"}
 
 ERROR_DESCRIPTIONS = {
@@ -63,6 +69,7 @@ ERROR_DESCRIPTIONS = {
     415: "A `Content-Encoding` other than zstd or gzip.",
     422: "A field missing, of the wrong type, out of range or unknown.",
     429: "Too many failed logins; `detail.retry_after` says when to try again.",
+    502: "`model_failed`: the configured language model answered with an error.",
     503: "The database does not answer or cannot write (its disk is full); nothing was "
     "stored. `Retry-After` says when to try again.",
 }
@@ -93,6 +100,8 @@ def error_statuses(method: str, path: str, operation: dict[str, Any]) -> list[in
         statuses.append(422)
     if path == LOGIN_PATH:
         statuses.append(429)
+    if (method, path) in MODEL_OPERATIONS:
+        statuses.append(502)
     if path not in NO_DATABASE_PATHS:
         statuses.append(503)
     return statuses

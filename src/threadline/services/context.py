@@ -2,7 +2,8 @@
 
 :func:`threadline.server.app.create_app` builds one :class:`AppState` and keeps it on the
 application; both edges read it with :func:`app_state`. It holds what the services need
-(the database, the failed-login limiter, the push limits), never HTTP settings.
+(the database, the failed-login limiter, the push limits, the language model of ``ask``),
+never HTTP settings.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, Protocol
 
 import anyio
 
+from threadline.recall.llm import LanguageModel
 from threadline.services.auth import LoginLimiter
 from threadline.services.handoff import HandoffLimits
 from threadline.services.push import PushLimits
@@ -33,6 +35,8 @@ class AppState:
     #: Created on first use, inside the event loop (see ``server.routes.sync``).
     push_limiter: anyio.CapacityLimiter | None = None
     handoff_limits: HandoffLimits = field(default_factory=HandoffLimits)
+    #: The language model that writes ``ask`` answers (``None``: extractive answers).
+    model: LanguageModel | None = None
 
 
 def app_state(request: HasApp) -> AppState:

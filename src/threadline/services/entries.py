@@ -524,3 +524,47 @@ def export_pages(
         if len(rows) < page_size:
             return
         key = rows[-1].key
+
+
+# --- for other services, inside their own transaction ----------------------------------------
+
+
+def append_entry(conn: sa.Connection, who: Principal, thread_id: str, body: EntryCreate) -> Entry:
+    """Append ``body`` to the caller's thread inside the caller's write transaction (as
+    :func:`post_entry` does in its own); the stored entry (its id stored already: that one)."""
+    return _Append(conn, who, thread_id, body).run()[0]
+
+
+#: The keys of the entries around one (``near`` before it; it and ``near`` after it), as
+#: plain SQL: built once, not per call.
+_KEYS_BEFORE = sa.text(
+    "SELECT pk FROM entries WHERE thread_id = :thread AND (ts < :ts OR (ts = :ts AND pk < :pk))"
+    " ORDER BY ts DESC, pk DESC LIMIT :near"
+)
+_KEYS_FROM = sa.text(
+    "SELECT pk FROM entries WHERE thread_id = :thread AND (ts > :ts OR (ts = :ts AND pk >= :pk))"
+    " ORDER BY ts, pk LIMIT :near"
+)
+
+
+def neighbours(
+    conn: sa.Connection, user_id: int, thread_id: str, entry_ids: list[str], near: int
+) -> list[EntryRow]:
+    """The entries ``entry_ids`` of the user's thread with ``near`` entries on each side of
+    each, once each, in display order (ids not in the thread are skipped). The windows are
+    found by their keys alone; only then are their rows read, in one query."""
+    live_thread(conn, user_id, thread_id)
+    targets = conn.execute(
+        sa.select(entries.c.ts, entries.c.pk).where(
+            entries.c.thread_id == thread_id, entries.c.entry_uuid.in_(entry_ids)
+        )
+    ).all()
+    wanted: set[int] = set()
+    for target in targets:
+        values = {"thread": thread_id, "ts": target.ts, "pk": target.pk}
+        wanted.update(conn.execute(_KEYS_BEFORE, {**values, "near": near}).scalars())
+        wanted.update(conn.execute(_KEYS_FROM, {**values, "near": near + 1}).scalars())
+    if not wanted:
+        return []
+    found = _rows(conn, _ROW_COLUMNS.where(entries.c.pk.in_(sorted(wanted))))
+    return sorted(found, key=lambda r: r.key)

@@ -62,6 +62,7 @@ LIVE_LIMIT = 200
 #: A session whose last activity is this recent is marked live.
 LIVE_WITHIN = timedelta(minutes=2)
 KIND_LABELS = {"note": "Note", "claude-code": "Claude Code", "codex": "Codex"}
+KIND_LABELS["ask"] = "Ask"
 MAX_QUERY_CHARS = 200
 #: Longest text taken from a session's meta (model, branch, agent) for a row.
 MAX_META_CHARS = 200
@@ -168,13 +169,13 @@ class Row:
 
     @property
     def is_session(self) -> bool:
-        return self.kind != "note"
+        return self.kind not in ("note", "ask")
 
 
 def make_row(thread: ThreadSummary, now: datetime | None = None) -> Row:
     """What the list shows of ``thread``."""
     meta = thread.meta
-    session = thread.kind != "note"
+    session = thread.kind not in ("note", "ask")
     live = session and (now or datetime.now(UTC)) - thread.active_at <= LIVE_WITHIN
     return Row(
         id=thread.id,

@@ -1,0 +1,152 @@
+"""``threadline ask QUESTION``: a question answered from the history, with citations.
+
+The answer streams to the terminal as the server writes it; the numbered citations follow,
+each with the web address of the entry it points at (the server URL, then
+``/threads/{id}?around={entry id}``). ``--json`` prints the whole answer as one JSON object
+instead (citation ``url`` made absolute). It searches the current folder's project unless
+``--project`` or ``--all-projects`` says otherwise, and keeps the conversation there.
+
+``--about FILE`` sends the file's current content with the question (a text file of at most
+``protocol.MAX_ABOUT_BYTES`` bytes); its path from the repository root (the folder holding
+``.git``, else the current folder) names the conversation, so asking about it again continues
+it. Only click is imported at the top: the command starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from threadline.errors import InvalidInput, ServerRefused
+
+#: Seconds to wait for the whole JSON answer, and for each piece of a streamed one.
+ANSWER_TIMEOUT = 300.0
+IDLE_TIMEOUT = 180.0
+
+
+@click.command("ask")
+@click.argument("question", nargs=-1, required=True)
+@click.option("-p", "--project", help="Search this project (default: the current folder's).")
+@click.option("--all-projects", is_flag=True, help="Search every project.")
+@click.option("--thread", "thread_id", metavar="ID", help="Continue this conversation.")
+@click.option("--scope", metavar="TYPE:ID", help="Search only threads of this scope.")
+@click.option("--about", "about", metavar="FILE", help="Ask about this file (sent with it).")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+def ask(
+    question: tuple[str, ...],
+    project: str | None,
+    all_projects: bool,
+    thread_id: str | None,
+    scope: str | None,
+    about: str | None,
+    as_json: bool,
+) -> None:
+    """Answer QUESTION from the history, citing the entries it comes from."""
+    from threadline import config as config_mod
+    from threadline.client.api import Api
+
+    cfg = config_mod.load({"project": project})
+    body: dict[str, Any] = {"question": " ".join(question), "project": cfg.project}
+    if all_projects:
+        body["all_projects"] = True
+    if thread_id:
+        body["thread"] = thread_id
+    if scope:
+        body["scope"] = scope
+    if about:
+        body["about"] = read_about(Path(about))
+    api = Api.from_config(cfg)
+    server = (cfg.server_url or "").rstrip("/")
+    if as_json:
+        answer = api.ask(body, timeout=ANSWER_TIMEOUT)
+        _absolute(answer, server)
+        import json  # not cli.common: its imports (the local store) cost more than the rest
+
+        click.echo(json.dumps(answer, indent=2, ensure_ascii=False))
+        return
+    _stream(api, body, server)
+
+
+def _stream(api: Any, body: dict[str, Any], server: str) -> None:
+    """Print the answer as its pieces arrive, then its citations."""
+    import json
+
+    out = sys.stdout
+
+    def show(event: Any) -> None:
+        data = json.loads(event.data)
+        if event.event == "delta":
+            out.write(data["text"])
+            out.flush()
+        elif event.event == "error":
+            error = data.get("error") or {}
+            detail = error.get("detail") or {}
+            raise ServerRefused(
+                502, str(error.get("code")), str(error.get("message")), detail,
+                hint=detail.get("hint") if isinstance(detail.get("hint"), str) else None,
+            )  # fmt: skip
+        elif event.event == "done":
+            out.write("\n")
+            _absolute(data, server)
+            _print_citations(data)
+
+    api.ask_stream(body, show, idle=IDLE_TIMEOUT)
+
+
+def _absolute(answer: dict[str, Any], server: str) -> None:
+    for citation in answer.get("citations") or ():
+        if str(citation.get("url", "")).startswith("/"):
+            citation["url"] = server + citation["url"]
+
+
+def _print_citations(answer: dict[str, Any]) -> None:
+    citations = answer.get("citations") or []
+    if citations:
+        click.echo("")
+    for c in citations:
+        title = c.get("thread_title") or c["thread_id"]
+        click.echo(f"[{c['n']}] {title} · {c.get('role', '')} · {c['ts']}")
+        click.echo(f"    {c['url']}")
+    click.echo(f"\nConversation: threadline ask --thread {answer['thread_id']} …")
+
+
+def read_about(path: Path) -> dict[str, str]:
+    """``{"path", "content"}`` of the file ``path``: its path from the repository root, its
+    text. :class:`InvalidInput` when it is missing, too big, not text, or outside the root."""
+    from threadline import protocol as p
+
+    if not path.is_file():
+        raise InvalidInput(f"no file {path}", hint="Give the path of a text file to ask about.")
+    size = path.stat().st_size
+    if size > p.MAX_ABOUT_BYTES:
+        raise InvalidInput(
+            f"{path} is {size} bytes; --about takes files of at most {p.MAX_ABOUT_BYTES} bytes",
+            hint="Ask about a smaller file, or copy the part that matters into one.",
+        )
+    data = path.read_bytes()
+    try:
+        content = data.decode("utf-8")
+    except UnicodeDecodeError:
+        content = ""
+    if b"\x00" in data or (data and not content):
+        raise InvalidInput(f"{path} is not a UTF-8 text file", hint="--about takes text files.")
+    resolved = path.resolve()
+    root = repository_root(resolved.parent)
+    try:
+        relative = resolved.relative_to(root)
+    except ValueError:
+        raise InvalidInput(
+            f"{path} is outside {root}", hint="Ask about a file inside the current folder."
+        ) from None
+    return {"path": relative.as_posix(), "content": content}
+
+
+def repository_root(start: Path) -> Path:
+    """The folder holding ``.git`` at or above ``start``, else the current folder."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return Path.cwd().resolve()

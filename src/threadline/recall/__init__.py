@@ -1,0 +1,15 @@
+"""Recall: what turns search hits into an answer with citations — pure, no database.
+
+- :mod:`terms` — the words of a question that matter, stemmed, and the relevance rule.
+- :mod:`passages` — passages cut around matching entries (a tool call with its result, a reply
+  with the prompt it answers), merged when they overlap, bounded in size.
+- :mod:`extractive` — the offline answer: quoted sentences of the best passages, each cited.
+- :mod:`prompt` — the messages sent to a language model: retrieved text quoted as data between
+  unforgeable markers, never as instructions.
+- :mod:`citations` — ``[n]`` markers of an answer mapped back to passages; invented ones dropped.
+- :mod:`llm` — streaming clients of OpenAI-compatible chat endpoints and Anthropic's Messages
+  API (over httpx).
+
+It imports :mod:`threadline.protocol` and :mod:`threadline.errors` only; the server's
+:mod:`threadline.services.ask` feeds it rows and stores what it answers.
+"""

@@ -1,0 +1,135 @@
+"""The values recall works on: entries as :class:`Source`, search hits as :class:`Match`,
+and what it makes of them, :class:`Passage`.
+
+A :class:`Source` is built from an entry's stored role, text and normalized parts (see
+``threadline.sources.model`` for the part shapes): its text shows tool calls as ``name input``
+and tool results by their output, so a passage reads like the conversation did.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from threadline.recall.terms import Term
+
+#: Characters of a tool call's input shown in its text.
+MAX_INPUT_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Source:
+    """One stored entry, as recall reads it."""
+
+    entry_id: str
+    thread_id: str
+    seq: int
+    ts: str
+    role: str
+    text: str
+    #: Ids of the tool calls this entry makes, and of those whose results it holds.
+    call_ids: tuple[str, ...] = ()
+    result_ids: tuple[str, ...] = ()
+    #: A person's prompt (role ``user``, not a tool result, not bookkeeping).
+    prompt: bool = False
+
+    @property
+    def reply(self) -> bool:
+        """The agent writing to the person: assistant text that calls no tool."""
+        return self.role == "assistant" and not self.call_ids and bool(self.text.strip())
+
+
+@dataclass(frozen=True)
+class Match:
+    """A search hit: the entry that matched, its score (higher is better) and its thread."""
+
+    source: Source
+    score: float
+    thread_title: str
+    project: str
+    kind: str
+
+
+@dataclass
+class Passage:
+    """Entries of one thread cut around one or more matches, in display order.
+
+    ``anchor`` is the matched entry a citation of the passage points at; ``excerpts`` holds
+    each entry's text as quoted (cut around the matched terms to keep the passage bounded);
+    ``found`` are the question's terms the passage contains and ``relevant`` whether they
+    pass the relevance rule of :mod:`threadline.recall.terms`.
+    """
+
+    thread_id: str
+    thread_title: str
+    project: str
+    anchor: Source
+    entries: list[Source]
+    excerpts: list[str]
+    found: list[Term]
+    score: float
+    relevant: bool
+    #: What the passage is, for a prompt ("session", "file" …); ``None`` for history.
+    label: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def source_from(
+    *,
+    entry_id: str,
+    thread_id: str,
+    seq: int,
+    ts: str,
+    role: str,
+    text: str,
+    parts: list[dict[str, Any]] | None,
+    meta: dict[str, Any] | None,
+) -> Source:
+    """A :class:`Source` from an entry's stored fields."""
+    chunks: list[str] = []
+    calls: list[str] = []
+    results: list[str] = []
+    for part in parts or ():
+        kind = part.get("type")
+        if kind in ("text", "thinking", "summary"):
+            chunks.append(str(part.get("text") or ""))
+        elif kind == "tool_call":
+            calls.append(str(part.get("id") or ""))
+            chunks.append(_call_text(part))
+        elif kind == "tool_result":
+            results.append(str(part.get("tool_call_id") or ""))
+            chunks.append(_output_text(part.get("output")))
+    shown = "\n".join(c for c in chunks if c.strip()) or text
+    is_prompt = role == "user" and not results and not (meta or {}).get("is_meta")
+    return Source(
+        entry_id=entry_id,
+        thread_id=thread_id,
+        seq=seq,
+        ts=ts,
+        role=role,
+        text=shown,
+        call_ids=tuple(c for c in calls if c),
+        result_ids=tuple(r for r in results if r),
+        prompt=is_prompt and bool(shown.strip()),
+    )
+
+
+def _call_text(part: dict[str, Any]) -> str:
+    name = str(part.get("name") or "tool")
+    tool_input = part.get("input")
+    if isinstance(tool_input, str):
+        shown = tool_input
+    else:
+        shown = json.dumps(tool_input, ensure_ascii=False, separators=(", ", ": "))
+    return f"{name} {shown[:MAX_INPUT_CHARS]}"
+
+
+def _output_text(output: Any) -> str:
+    if isinstance(output, str):
+        return output
+    if isinstance(output, list):
+        texts = [str(b.get("text")) for b in output if isinstance(b, dict) and b.get("text")]
+        if texts:
+            return "\n".join(texts)
+    return "" if output is None else json.dumps(output, ensure_ascii=False)

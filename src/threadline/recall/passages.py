@@ -1,0 +1,159 @@
+"""Passages: the matched entries with the neighbours that make them readable.
+
+For each match, the entries read around it in its thread (in display order) give its passage:
+
+- a tool result goes with the call that asked for it, and a tool call with its result;
+- an agent's reply goes with the prompt it answers (the nearest earlier prompt), and a prompt
+  with the reply that ends its turn (the last reply before the next prompt: an agent narrates
+  between its tool calls and answers last);
+
+looked for within the :data:`NEAR` entries read on each side. Passages of one thread that share
+an entry are merged into one (its anchor is the best match). Every entry's text is cut around
+the question's terms so that a passage stays within :data:`MAX_PASSAGE_CHARS`; a passage holds
+at most :data:`MAX_ENTRIES` entries, those nearest its matches first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from threadline.recall import terms as t
+from threadline.recall.model import Match, Passage, Source
+
+#: Entries read on each side of a match to find its call, result, prompt or reply.
+NEAR = 10
+#: Most entries in one passage.
+MAX_ENTRIES = 6
+#: Characters a passage quotes in all, and at least per entry.
+MAX_PASSAGE_CHARS = 3000
+MIN_ENTRY_CHARS = 300
+
+_SPACE = re.compile(r"[ \t]+")
+_WORD = re.compile(r"[^\W_]+")
+
+
+def cut(
+    matches: Sequence[Match], threads: dict[str, list[Source]], terms: list[t.Term]
+) -> list[Passage]:
+    """Passages for ``matches`` (given best first), best first; ``threads`` maps a thread id
+    to the entries read around its matches, in display order (each match's own entry among
+    them)."""
+    spans: list[_Span] = []
+    for match in matches:
+        rows = threads.get(match.source.thread_id) or [match.source]
+        index = next((i for i, r in enumerate(rows) if r.entry_id == match.source.entry_id), None)
+        if index is None:
+            rows, index = [match.source], 0
+        spans.append(_Span(match, rows, index))
+    merged = _merge(spans)
+    passages = [span.passage(terms) for span in merged]
+    passages.sort(key=lambda p: (-len(p.found), -p.score, _newest_first(p.anchor.ts)))
+    return passages
+
+
+class _Span:
+    """The entries (indexes into ``rows``) one or more matches of a thread pick; ``anchors``
+    are the matched entries, the best match first."""
+
+    def __init__(self, match: Match, rows: list[Source], at: int) -> None:
+        self.match, self.rows = match, rows
+        self.anchors = [at]
+        self.picked = _companions(rows, at)
+
+    def passage(self, terms: list[t.Term]) -> Passage:
+        nearest = sorted(self.picked, key=lambda i: min(abs(i - a) for a in self.anchors))
+        entries = [self.rows[i] for i in sorted(nearest[:MAX_ENTRIES])]
+        found = t.matched(terms, frozenset().union(*(t.stems(e.text) for e in entries)))
+        budget = max(MIN_ENTRY_CHARS, MAX_PASSAGE_CHARS // len(entries))
+        wanted = {term.stem for term in terms}
+        return Passage(
+            thread_id=self.match.source.thread_id,
+            thread_title=self.match.thread_title,
+            project=self.match.project,
+            anchor=self.rows[self.anchors[0]],
+            entries=entries,
+            excerpts=[excerpt(e.text, wanted, budget) for e in entries],
+            found=found,
+            score=self.match.score,
+            relevant=t.is_relevant(terms, found),
+        )
+
+
+def _companions(rows: list[Source], at: int) -> set[int]:
+    """``at`` and the entries that make it readable (see the module documentation)."""
+    entry = rows[at]
+    picked = {at}
+    lo, hi = max(0, at - NEAR), min(len(rows), at + NEAR + 1)
+    if entry.result_ids:
+        wanted = set(entry.result_ids)
+        picked |= {i for i in range(lo, at) if wanted & set(rows[i].call_ids)}
+    if entry.call_ids:
+        wanted = set(entry.call_ids)
+        picked |= {i for i in range(at + 1, hi) if wanted & set(rows[i].result_ids)}
+    if entry.reply:
+        prompt = next((i for i in range(at - 1, lo - 1, -1) if rows[i].prompt), None)
+        if prompt is not None:
+            picked.add(prompt)
+    if entry.prompt:
+        turn_end = next((i for i in range(at + 1, hi) if rows[i].prompt), hi)
+        reply = next((i for i in range(turn_end - 1, at, -1) if rows[i].reply), None)
+        if reply is not None:
+            picked.add(reply)
+    return picked
+
+
+def _merge(spans: list[_Span]) -> list[_Span]:
+    """Spans of one thread that share an entry become one, anchored at the better match."""
+    kept: list[_Span] = []
+    for span in spans:
+        ids = {span.rows[i].entry_id for i in span.picked}
+        home = next((k for k in kept if k.match.source.thread_id == span.match.source.thread_id
+                     and ids & {k.rows[i].entry_id for i in k.picked}), None)  # fmt: skip
+        if home is None:
+            kept.append(span)
+            continue
+        # Both spans read the same thread: map the newcomer's picks into the kept rows.
+        position = {r.entry_id: i for i, r in enumerate(home.rows)}
+        for i in span.picked:
+            found = position.get(span.rows[i].entry_id)
+            if found is not None:
+                home.picked.add(found)
+        mine = position.get(span.match.source.entry_id)
+        if mine is not None and mine not in home.anchors:
+            home.anchors.append(mine)
+    return kept
+
+
+def excerpt(text: str, wanted: Iterable[str], budget: int) -> str:
+    """``text`` with runs of blanks squeezed, cut to ``budget`` characters around the densest
+    place of the ``wanted`` stems (``…`` where cut)."""
+    text = _SPACE.sub(" ", text.strip())
+    if len(text) <= budget:
+        return text
+    stems = set(wanted)
+    hits = [
+        m.start()
+        for m in _WORD.finditer(text, 0, t.MAX_SCANNED_CHARS)
+        if t.stem(m.group().lower()) in stems
+    ]
+    start = _densest(hits, budget) if hits else 0
+    start = max(0, min(start - budget // 5, len(text) - budget))
+    cut_text = text[start : start + budget]
+    return ("…" if start else "") + cut_text + ("…" if start + budget < len(text) else "")
+
+
+def _densest(positions: list[int], width: int) -> int:
+    """The position starting the ``width``-wide window that holds most ``positions``."""
+    best, best_count, lo = positions[0], 0, 0
+    for hi, end in enumerate(positions):
+        while end - positions[lo] > width:
+            lo += 1
+        if hi - lo + 1 > best_count:
+            best, best_count = positions[lo], hi - lo + 1
+    return best
+
+
+def _newest_first(ts: str) -> str:
+    """A sort key putting later timestamps (text in time order) first."""
+    return "".join(chr(0x10FFFF - ord(c)) for c in ts)

@@ -1,0 +1,757 @@
+"""Ask: a question answered from the user's own history, with citations, kept as a thread.
+
+**Retrieval** (:func:`retrieve`, also what the evaluation measures) asks the search service
+(:mod:`threadline.services.search`) for the entries matching the question's content terms —
+all of them together, then any of them (as prefixes of their stems), so an entry holding some
+of the terms, in any form, is found too — within the caller's entries and the given project
+and scope. The search leaves ``ask`` threads out: an earlier answer is made of the history,
+and citing it would cite the history second-hand (or an answer's mistake as a fact) — and the
+newest answers would crowd the history out of the search's ranked matches. The best
+hits are read with their neighbours (:func:`threadline.services.entries.neighbours`) and cut
+into passages by :mod:`threadline.recall.passages`; a passage counts only if it passes the
+relevance rule of :mod:`threadline.recall.terms`. No relevant passage is ``no_match``.
+
+**The answer** is extractive (:mod:`threadline.recall.extractive`) without a language model,
+or written by the configured model from the passages (:mod:`threadline.recall.prompt`), its
+``[n]`` markers mapped back to passages and invented numbers dropped. With nothing relevant and
+no file to answer from, the model is not called: the answer says nothing was found.
+
+**The conversation** is a thread of kind ``ask`` in the project: every ask appends the question
+(a ``user`` entry) and the answer (an ``assistant`` entry whose meta holds the citations) in
+one transaction. ``thread_id`` continues a conversation (its earlier turns go to the model as
+context; a short follow-up is searched together with the previous question). ``about`` scopes
+the conversation to ``file:<path>`` — asking about the same file again in the project finds the
+same thread — and gives the file's content to the answer as a passage, stored as a hidden
+``system`` entry (again only when it changed). When the model cannot be reached the question is
+still stored, and the error names the thread.
+
+Limits: :data:`MAX_QUESTION_CHARS`, :data:`MAX_ABOUT_BYTES`, :data:`MAX_ABOUT_PATH_CHARS`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from threadline import protocol as p
+from threadline.errors import (
+    ApiError,
+    Conflict,
+    ModelFailed,
+    ModelUnavailable,
+    PayloadTooLarge,
+    ValidationFailed,
+)
+from threadline.protocol import sse
+from threadline.protocol.models import EntryCreate
+from threadline.recall import citations, extractive, passages, prompt
+from threadline.recall import terms as t
+from threadline.recall.llm import PROVIDERS, LanguageModel, ModelConfig, Provider, client_for
+from threadline.recall.model import Match, Passage, Source, source_from
+from threadline.services import entries as entry_service
+from threadline.services import inputs
+from threadline.services.auth import Principal
+from threadline.services.entries import EntryRow
+from threadline.services.search import Hit, SearchParams, search_in
+from threadline.services.threads import (
+    get_or_create_scoped,
+    live_scoped_id,
+    live_thread,
+    parse_scope,
+)
+from threadline.storage.changes import ChangeCursor
+from threadline.storage.database import Database
+from threadline.storage.schema import entries, threads
+from threadline.storage.values import json_text, json_value, now_text, ts_text
+
+KIND = "ask"
+#: The thread kinds retrieval searches: all but the conversations of ask.
+SEARCHED = tuple(kind for kind in p.KINDS if kind != KIND)
+#: The scope type of a conversation about a file (``file:<path>``).
+ABOUT_SCOPE = "file"
+MAX_QUESTION_CHARS = p.MAX_QUESTION_CHARS
+MAX_ABOUT_BYTES = p.MAX_ABOUT_BYTES
+MAX_ABOUT_PATH_CHARS = p.MAX_ABOUT_PATH_CHARS
+#: Passages retrieved for an answer.
+DEFAULT_LIMIT = 8
+#: Hits asked of the search per query, and matches read with their neighbours.
+SEARCH_LIMIT = 30
+MAX_MATCHES = 16
+#: Earlier turns of a conversation given to a model, and their characters in all.
+MAX_TURNS = 6
+MAX_TURN_CHARS = 12_000
+#: Characters of a citation's snippet, and of a new conversation's title.
+SNIPPET_CHARS = 240
+TITLE_CHARS = 120
+
+
+def language_model(
+    provider: str,
+    base_url: str,
+    model: str,
+    api_key_env: str,
+    *,
+    timeout: float,
+    connect_timeout: float,
+) -> LanguageModel | None:
+    """The client of the configured model; ``None`` for provider ``none`` (extractive)."""
+    if provider not in PROVIDERS:
+        return None
+    chosen: Provider = "anthropic" if provider == "anthropic" else "openai"
+    config = ModelConfig(
+        chosen, base_url, model, api_key_env or None, connect_timeout, read_timeout=timeout
+    )
+    return client_for(config)
+
+
+# --- retrieval -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The relevant passages for a question, best first (empty and ``no_match`` when none
+    passes the relevance rule), and the question's content terms."""
+
+    passages: list[Passage]
+    no_match: bool
+    terms: list[t.Term] = field(default_factory=list)
+
+
+def retrieve(
+    conn: sa.Connection,
+    user_id: int,
+    question: str,
+    *,
+    project: str | None = None,
+    thread_id: str | None = None,
+    scope: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> Retrieval:
+    """The passages of the user's history that answer ``question`` (see the module doc).
+
+    ``project`` (``None``: every project) and ``scope`` (``type:id``: the threads of that
+    scope, one per project) narrow the search;
+    ``thread_id`` is the conversation the question belongs to, whose entries (like those of
+    every ``ask`` thread) are never retrieved. Runs inside the caller's transaction ``conn``.
+    """
+    terms = t.content_terms(question)
+    if not terms:
+        return Retrieval([], True, terms)
+    within: list[str | None] = [None]
+    if scope is not None:
+        within = list(_scoped_threads(conn, user_id, scope, project))
+    hits = [h for one in within for h in _hits(conn, user_id, terms, project, one, thread_id)]
+    found = _passages(conn, user_id, hits[: MAX_MATCHES * 2], terms)
+    relevant = [passage for passage in found if passage.relevant][:limit]
+    return Retrieval(relevant, not relevant, terms)
+
+
+def _scoped_threads(
+    conn: sa.Connection, user_id: int, scope: str, project: str | None
+) -> list[str]:
+    """The user's live threads of ``scope`` (one per project), in ``project`` if given."""
+    kind, ident = parse_scope(scope)
+    query = sa.select(threads.c.id).where(
+        threads.c.user_id == user_id,
+        threads.c.scope_type == kind,
+        threads.c.scope_id == ident,
+        threads.c.deleted_at.is_(None),
+    )
+    if project is not None:
+        query = query.where(threads.c.project == project)
+    return [str(found) for found in conn.execute(query).scalars()]
+
+
+def _hits(
+    conn: sa.Connection,
+    user_id: int,
+    terms: list[t.Term],
+    project: str | None,
+    thread_id: str | None,
+    exclude_thread: str | None,
+) -> list[Hit]:
+    """Hits for all the terms together, then for any of them (each as a prefix, so ``cache``
+    finds ``caching``), once each — in ``thread_id`` only, if given: the entries holding most
+    of the terms first, then in the search's own order."""
+    queries = [" ".join(term.word for term in terms)]
+    if len(terms) > 1:
+        queries.append(" OR ".join(_prefix(term) for term in terms))
+    seen: dict[str, tuple[int, Hit]] = {}
+    for query in queries:
+        params = SearchParams(query=query, project=project, thread_id=thread_id, limit=SEARCH_LIMIT)
+        for hit in search_in(conn, user_id, params).results:
+            if hit.kind == KIND or hit.thread_id == exclude_thread or hit.entry_id in seen:
+                continue
+            seen[hit.entry_id] = (len(seen), hit)
+    wanted = {term.stem for term in terms}
+    ranked = sorted(seen.values(), key=lambda s: (-len(wanted & t.stems(s[1].text)), s[0]))
+    return [hit for _, hit in ranked[:MAX_MATCHES]]
+
+
+def _prefix(term: t.Term) -> str:
+    """The search query finding the words of ``term``'s stem: ``cach*`` (caching, caches),
+    ``flak*`` (flaky); a short word as it is."""
+    common = 0
+    while common < min(len(term.word), len(term.stem)) and term.word[common] == term.stem[common]:
+        common += 1
+    return f"{term.word[:common]}*" if common >= 4 else term.word
+
+
+def _passages(
+    conn: sa.Connection, user_id: int, hits: list[Hit], terms: list[t.Term]
+) -> list[Passage]:
+    by_thread: dict[str, list[str]] = {}
+    for hit in hits:
+        by_thread.setdefault(hit.thread_id, []).append(hit.entry_id)
+    rows: dict[str, list[Source]] = {}
+    for thread_id, ids in by_thread.items():
+        found = entry_service.neighbours(conn, user_id, thread_id, ids, passages.NEAR)
+        rows[thread_id] = [_source(r, thread_id) for r in found]
+    matches = []
+    for hit in hits:
+        source = next((s for s in rows[hit.thread_id] if s.entry_id == hit.entry_id), None)
+        if source is not None:
+            title = hit.thread_title or hit.thread_name
+            matches.append(Match(source, hit.score, title, hit.project, hit.kind))
+    return passages.cut(matches, rows, terms)
+
+
+def _source(row: EntryRow, thread_id: str) -> Source:
+    return source_from(
+        entry_id=row.id,
+        thread_id=thread_id,
+        seq=row.seq,
+        ts=row.ts,
+        role=row.role,
+        text=row.text,
+        parts=row.parts,
+        meta=row.meta,
+    )
+
+
+# --- asking ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class About:
+    """A file the question is about: its repository-relative path and current content."""
+
+    path: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """What is asked, and where.
+
+    ``project`` is where a new conversation is kept and, unless ``all_projects``, what is
+    searched (``None``: every project, and the conversation is kept without a project).
+    """
+
+    text: str
+    project: str | None = None
+    all_projects: bool = False
+    thread_id: str | None = None
+    scope: str | None = None
+    about: About | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    thread_id: str
+    entry_id: str
+    seq: int
+    ts: str
+    role: str
+    snippet: str
+    url: str
+    thread_title: str
+    project: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "thread_id": self.thread_id,
+            "entry_id": self.entry_id,
+            "seq": self.seq,
+            "ts": self.ts,
+            "snippet": self.snippet,
+            "url": self.url,
+            "role": self.role,
+            "thread_title": self.thread_title,
+            "project": self.project,
+        }
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A stored question and its answer."""
+
+    question: str
+    answer: str
+    no_match: bool
+    citations: list[Citation]
+    thread_id: str
+    question_entry_id: str
+    answer_entry_id: str
+    mode: str
+    model: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The answer as the API sends it (the ``--json`` shape, and a few more fields)."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "no_match": self.no_match,
+            "citations": [c.as_json() for c in self.citations],
+            "thread_id": self.thread_id,
+            "question_entry_id": self.question_entry_id,
+            "answer_entry_id": self.answer_entry_id,
+            "mode": self.mode,
+            "model": self.model,
+        }
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of the answer's text, as it is written."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Done:
+    answered: Answered
+
+
+def event_bytes(event: Delta | Done) -> bytes:
+    """``event`` as a server-sent event: ``delta`` with ``{"text": …}``, or ``done`` with the
+    answer's JSON (the API's stream and the web's Ask page send the same)."""
+    if isinstance(event, Delta):
+        return sse.encode("delta", json.dumps({"text": event.text}, ensure_ascii=False))
+    return sse.encode("done", json.dumps(event.answered.as_json(), ensure_ascii=False))
+
+
+def error_bytes(exc: ApiError) -> bytes:
+    """A failure after the stream started, as an ``error`` event in the one error shape."""
+    body = {"error": {"code": exc.code, "message": exc.message, "detail": exc.detail}}
+    return sse.encode("error", json.dumps(body, ensure_ascii=False))
+
+
+def entry_url(thread_id: str, entry_id: str) -> str:
+    """The web page of the thread, opened at the entry."""
+    return f"/threads/{thread_id}?around={entry_id}#entry-{entry_id}"
+
+
+def ask(
+    db: Database, who: Principal, question: Question, model: LanguageModel | None = None
+) -> Iterator[Delta | Done]:
+    """Answer ``question`` from the caller's history: the answer's text as it is written
+    (:class:`Delta`), then the stored question and answer (:class:`Done`)."""
+    question = _checked(question)
+    plan = _plan(db, who, question)
+    if model is None or (plan.retrieval.no_match and plan.about is None):
+        reply = _extractive(plan)
+        yield Delta(reply.text)
+        yield Done(_store(db, who, plan, reply, "extractive", None))
+        return
+    pieces: list[str] = []
+    try:
+        for piece in model.stream(plan.prompt):
+            pieces.append(piece)
+            yield Delta(piece)
+    except (ModelUnavailable, ModelFailed) as exc:
+        kept = _store(db, who, plan, None, "llm", model.config.model)
+        exc.detail["thread_id"] = kept.thread_id
+        raise
+    reply = _from_model(plan, "".join(pieces))
+    yield Done(_store(db, who, plan, reply, "llm", model.config.model))
+
+
+def answer(
+    db: Database, who: Principal, question: Question, model: LanguageModel | None = None
+) -> Answered:
+    """:func:`ask` without the pieces: the stored answer."""
+    for event in ask(db, who, question, model):
+        if isinstance(event, Done):
+            return event.answered
+    raise AssertionError("ask ends with Done")
+
+
+def _checked(question: Question) -> Question:
+    for value, where in (
+        (question.text, "question"),
+        (question.project or "", "project"),
+        (question.scope or "", "scope"),
+        (question.thread_id or "", "thread"),
+    ):
+        inputs.text(value, where)  # fmt: skip
+    if question.about is not None:
+        inputs.text(question.about.path + question.about.content, "about")
+    text = question.text.strip()
+    if not text:
+        raise _invalid("question", "the question is empty")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise _invalid("question", f"the question is longer than {MAX_QUESTION_CHARS} characters")
+    if question.about is not None:
+        _check_about(question.about)
+    if question.scope is not None:
+        parse_scope(question.scope)
+    return replace(question, text=text)
+
+
+def _check_about(about: About) -> None:
+    path = about.path
+    parts = path.split("/")
+    if not path or len(path) > MAX_ABOUT_PATH_CHARS or path.startswith("/") or "\\" in path:
+        raise _invalid("about.path", "must be a relative path with / between folders")
+    if any(part in ("", ".", "..") for part in parts):
+        raise _invalid("about.path", "must not hold empty, '.' or '..' parts")
+    parse_scope(f"{ABOUT_SCOPE}:{path}", "about.path")
+    size = len(about.content.encode("utf-8", "surrogatepass"))
+    if size > MAX_ABOUT_BYTES:
+        raise PayloadTooLarge(
+            f"the file's content is {size} bytes; the limit is {MAX_ABOUT_BYTES}",
+            code="about_too_large",
+            detail={"limit": MAX_ABOUT_BYTES, "size": size},
+            hint="Ask about a smaller file, or about a part of it.",
+        )
+
+
+def _invalid(where: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"{where}: {message}", detail={"errors": [{"loc": ["body", where], "msg": message}]}
+    )
+
+
+# --- the plan: everything read before answering ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class _AboutFile:
+    """The file of ``about`` (or the last one the conversation was given): its entry, stored
+    already (``stored``) or to store with the question."""
+
+    path: str
+    content: str
+    entry_id: str
+    stored: bool
+
+
+@dataclass
+class _Plan:
+    question: Question
+    asked_at: datetime
+    #: The conversation's thread, if it exists (``None``: created when storing).
+    thread_id: str | None
+    project: str
+    turns: list[prompt.Turn]
+    retrieval: Retrieval
+    about: _AboutFile | None
+    #: What the answer is made from: the file first, then the retrieved passages.
+    given: list[Passage]
+
+    @property
+    def prompt(self) -> prompt.Prompt:
+        return prompt.build(self.question.text, self.given, self.turns)
+
+    @property
+    def where(self) -> str:
+        if self.question.all_projects or self.question.project is None:
+            return " of any project"
+        return f" of project {self.question.project or '(none)'}"
+
+
+def _plan(db: Database, who: Principal, question: Question) -> _Plan:
+    asked_at = datetime.now(UTC)
+    with db.read() as conn:
+        thread = _conversation(conn, who.user_id, question)
+        turns, last_about = _history(conn, thread.id) if thread is not None else ([], None)
+        searched = question.text
+        if turns and len(t.content_terms(searched)) < 2:
+            searched = f"{turns[-1].question}\n{searched}"
+        retrieval = retrieve(
+            conn,
+            who.user_id,
+            searched,
+            project=None if question.all_projects else question.project,
+            thread_id=thread.id if thread is not None else None,
+            scope=question.scope,
+        )
+    about = _about_file(question.about, last_about)
+    project = thread.project if thread is not None else (question.project or "")
+    thread_id = thread.id if thread is not None else None
+    given = list(retrieval.passages)
+    if about is not None:
+        given.insert(0, _file_passage(about, thread_id or "", project, asked_at, retrieval.terms))
+    return _Plan(question, asked_at, thread_id, project, turns, retrieval, about, given)
+
+
+def _conversation(conn: sa.Connection, user_id: int, question: Question) -> Any:
+    """The thread the question continues: ``thread_id``'s (an ``ask`` thread, else ``409``),
+    or the one of the ``about`` file's scope in the project; ``None`` for a new one."""
+    if question.thread_id is not None:
+        row = live_thread(conn, user_id, question.thread_id)
+        if row.kind != KIND and question.about is None:
+            raise Conflict(
+                f"thread {question.thread_id} is a {row.kind} thread, not a conversation of ask",
+                code="not_an_ask_thread",
+                hint="Pass the thread_id of an earlier answer.",
+            )
+        return row
+    if question.about is not None:
+        return _find_about_thread(conn, user_id, question.project or "", question.about.path)
+    return None
+
+
+def _history(conn: sa.Connection, thread_id: str) -> tuple[list[prompt.Turn], _AboutFile | None]:
+    """The conversation's last turns (at most :data:`MAX_TURNS`, :data:`MAX_TURN_CHARS`) and
+    the last file it was given."""
+    columns = sa.select(entries.c.entry_uuid, entries.c.role, entries.c.text, entries.c.meta)
+    newest = (entries.c.ts.desc(), entries.c.pk.desc())
+    rows = list(
+        conn.execute(
+            columns.where(
+                entries.c.thread_id == thread_id, entries.c.role.in_(("user", "assistant"))
+            )
+            .order_by(*newest)
+            .limit(MAX_TURNS * 2 + 1)
+        )
+    )
+    turns: list[prompt.Turn] = []
+    pending: str | None = None
+    for row in reversed(rows):
+        if row.role == "user":
+            pending = row.text
+        elif pending is not None:
+            turns.append(prompt.Turn(pending, row.text))
+            pending = None
+    kept: list[prompt.Turn] = []
+    size = 0
+    for turn in reversed(turns[-MAX_TURNS:]):
+        size += len(turn.question) + len(turn.answer)
+        if size > MAX_TURN_CHARS:
+            break
+        kept.insert(0, turn)
+    system = conn.execute(
+        columns.where(entries.c.thread_id == thread_id, entries.c.role == "system")
+        .order_by(*newest)
+        .limit(1)
+    ).first()
+    return kept, _stored_file(system)
+
+
+def _stored_file(row: Any) -> _AboutFile | None:
+    """The file an ``about`` entry holds (``None`` for any other entry, or none)."""
+    meta = json_value(row.meta) if row is not None and row.meta else None
+    mine = meta.get("ask") if isinstance(meta, dict) else None
+    if not isinstance(mine, dict) or not isinstance(mine.get("about"), str):
+        return None
+    return _AboutFile(mine["about"], row.text, row.entry_uuid, True)
+
+
+def _about_file(about: About | None, last: _AboutFile | None) -> _AboutFile | None:
+    """The file to answer from: the one sent (stored anew unless it is the last one stored,
+    unchanged), else the last one the conversation was given."""
+    if about is None:
+        return last
+    if last is not None and last.path == about.path and last.content == about.content:
+        return last
+    return _AboutFile(about.path, about.content, str(uuid.uuid4()), False)
+
+
+def _file_passage(
+    about: _AboutFile, thread_id: str, project: str, at: datetime, terms: list[t.Term]
+) -> Passage:
+    source = Source(about.entry_id, thread_id, 0, ts_text(at), "system", about.content)
+    found = t.matched(terms, t.stems(about.content))
+    return Passage(
+        thread_id=thread_id,
+        thread_title=f"file {about.path}",
+        project=project,
+        anchor=source,
+        entries=[source],
+        excerpts=[about.content],
+        found=found,
+        score=0.0,
+        relevant=t.is_relevant(terms, found),
+        label=f"the file {about.path} (its current content, sent with the question)",
+    )
+
+
+# --- the answer ------------------------------------------------------------------------------
+
+
+def _extractive(plan: _Plan) -> extractive.Answer:
+    return extractive.answer(plan.retrieval.terms, plan.given, plan.where)
+
+
+def _from_model(plan: _Plan, text: str) -> extractive.Answer:
+    cleaned, numbers = citations.resolve(text, len(plan.given))
+    cited = [extractive.Cited(n, plan.given[n - 1]) for n in sorted(numbers)]
+    return extractive.Answer(cleaned.strip(), False, cited)
+
+
+# --- storing ---------------------------------------------------------------------------------
+
+
+def _store(
+    db: Database,
+    who: Principal,
+    plan: _Plan,
+    reply: extractive.Answer | None,
+    mode: str,
+    model: str | None,
+) -> Answered:
+    """Store the question (with the file, if new) and, unless ``reply`` is ``None`` (the model
+    failed), the answer, in one transaction."""
+    question_id, answer_id = str(uuid.uuid4()), str(uuid.uuid4())
+    asked = plan.asked_at
+
+    def work(conn: sa.Connection) -> Answered:
+        thread_id = plan.thread_id or _new_thread(conn, who, plan)
+        about = plan.about
+        if about is not None and not about.stored:
+            meta = {"ask": {"about": about.path, "bytes": len(about.content.encode())}}
+            _append(conn, who, thread_id, about.entry_id, asked, "system", about.content, meta)
+        meta = {"ask": _asked_meta(plan.question)}
+        _append(conn, who, thread_id, question_id, asked + _TICK, "user", plan.question.text, meta)
+        cited = _citations(reply, thread_id) if reply is not None else []
+        if reply is not None:
+            meta = {"ask": {"mode": mode, "model": model, "no_match": reply.no_match,
+                            "citations": [c.as_json() for c in cited]}}  # fmt: skip
+            shown = _with_links(reply.text, cited)
+            at = max(datetime.now(UTC), asked + 2 * _TICK)
+            _append(conn, who, thread_id, answer_id, at, "assistant", reply.text, meta, shown)
+        return Answered(
+            question=plan.question.text,
+            answer=reply.text if reply is not None else "",
+            no_match=reply.no_match if reply is not None else False,
+            citations=cited,
+            thread_id=thread_id,
+            question_entry_id=question_id,
+            answer_entry_id=answer_id if reply is not None else "",
+            mode=mode,
+            model=model,
+        )
+
+    return db.run_write(work)
+
+
+_TICK = timedelta(microseconds=1)
+
+
+def _asked_meta(question: Question) -> dict[str, Any]:
+    meta: dict[str, Any] = {"project": question.project, "all_projects": question.all_projects}
+    if question.scope:
+        meta["scope"] = question.scope
+    if question.about is not None:
+        meta["about"] = question.about.path
+    return meta
+
+
+def _append(
+    conn: sa.Connection,
+    who: Principal,
+    thread_id: str,
+    entry_id: str,
+    at: datetime,
+    role: str,
+    text: str,
+    meta: dict[str, Any],
+    shown: str | None = None,
+) -> None:
+    body = EntryCreate.model_construct(
+        id=uuid.UUID(entry_id),
+        ts=at,
+        role=role,
+        text=text,
+        parts=[{"type": "text", "text": text if shown is None else shown}],
+        meta=meta,
+    )
+    entry_service.append_entry(conn, who, thread_id, body)
+
+
+def _citations(reply: extractive.Answer, thread_id: str) -> list[Citation]:
+    found = []
+    for cited in reply.cited:
+        passage, anchor = cited.passage, cited.passage.anchor
+        owner = anchor.thread_id or thread_id
+        wanted = {term.stem for term in passage.found}
+        snippet = passages.excerpt(" ".join(anchor.text.split()), wanted, SNIPPET_CHARS)
+        found.append(
+            Citation(
+                n=cited.n,
+                thread_id=owner,
+                entry_id=anchor.entry_id,
+                seq=anchor.seq,
+                ts=anchor.ts,
+                role=anchor.role,
+                snippet=snippet,
+                url=entry_url(owner, anchor.entry_id),
+                thread_title=passage.thread_title,
+                project=passage.project,
+            )
+        )
+    return found
+
+
+def _with_links(text: str, cited: Sequence[Citation]) -> str:
+    """The answer as the thread page shows it: each ``[n]`` a Markdown reference link to the
+    cited entry."""
+    if not cited:
+        return text
+    links = "\n".join(f"[{c.n}]: {c.url}" for c in cited)
+    return f"{text}\n\n{links}"
+
+
+def _new_thread(conn: sa.Connection, who: Principal, plan: _Plan) -> str:
+    """The conversation's thread, created now: scoped to the file of ``about`` (or found, if
+    another ask created it meanwhile), else a new ``ask`` thread."""
+    title = " ".join(plan.question.text.split())[:TITLE_CHARS]
+    about = plan.question.about
+    if about is not None:
+        name = f"About {about.path}"[: p.MAX_NAME_CHARS]
+        thread, _ = get_or_create_scoped(
+            conn, who.user_id, project=plan.project, kind=KIND, name=name,
+            scope_type=ABOUT_SCOPE, scope_id=about.path, title=name,
+        )  # fmt: skip
+        return thread.id
+    thread_id = str(uuid.uuid4())
+    return _insert_thread(conn, who, f"{KIND}:{thread_id}", title, title, plan, thread_id)
+
+
+def _find_about_thread(conn: sa.Connection, user_id: int, project: str, path: str) -> Any:
+    """The user's live thread of the scope ``file:<path>`` in ``project``, or ``None``."""
+    found = live_scoped_id(conn, user_id, project, ABOUT_SCOPE, path)
+    return live_thread(conn, user_id, found) if found is not None else None
+
+
+def _insert_thread(
+    conn: sa.Connection,
+    who: Principal,
+    key: str,
+    name: str,
+    title: str,
+    plan: _Plan,
+    thread_id: str | None = None,
+) -> str:
+    change = ChangeCursor(conn, who.user_id)
+    thread_id, now = thread_id or str(uuid.uuid4()), now_text()
+    conn.execute(
+        threads.insert().values(
+            id=thread_id, user_id=who.user_id, key=key, kind=KIND, name=name[:200],
+            project=plan.project, title=title, meta=json_text({}), created_at=now,
+            updated_at=now, last_activity_at=now, entry_count=0, deleted_at=None,
+            change=change.next,
+        )
+    )  # fmt: skip
+    change.finish()
+    return thread_id

@@ -1,0 +1,113 @@
+"""The Ask page: a question answered from the signed-in user's history, with citations.
+
+- ``GET /ask`` — the page: a question box, a project selector ("All projects" or one of the
+  user's), and the answer. ``?thread=`` continues that conversation.
+- ``POST /ask/stream`` (``csrf``, ``question``, ``project``, ``thread``) — the answer as
+  ``text/event-stream``, exactly as ``POST /api/v1/ask`` streams it: ``delta`` events
+  (``{"text"}``) as it is written, then ``done`` with the answer's JSON (citations, the
+  conversation's ``thread_id``). A failure is one ``error`` event in the JSON error shape.
+  The page's script (``ask.js``) reads it with ``fetch`` and writes the text into the page as
+  text (never as HTML); citations become links to their entries.
+- ``POST /ask`` (same fields) — the same answer rendered into the page, for a browser without
+  JavaScript.
+
+Everything goes through :func:`threadline.services.ask.ask` with the user's identity: the
+same access checks, limits and storing as the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from threadline import protocol as p
+from threadline.errors import ApiError
+from threadline.services import ask as ask_service
+from threadline.services import changes
+from threadline.services.ask import Answered, Delta, Done, Question
+from threadline.services.context import app_state
+from threadline.web import sessions
+from threadline.web.sessions import User, WebUser
+from threadline.web.templating import render, secure_headers
+
+router = APIRouter(include_in_schema=False)
+
+
+def _projects(request: Request, user: WebUser) -> list[str]:
+    db = app_state(request).db
+    counts = changes.project_counts(db, user.user_id, changes.read_cursor(db, user.user_id))
+    return [name for name, _, _ in counts if name]
+
+
+def _page(
+    request: Request,
+    user: WebUser,
+    fields: dict[str, str],
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    """The page with the form's ``fields`` (question, project, thread) filled in."""
+    context.setdefault("answered", None)
+    context.setdefault("error", None)
+    for name in ("question", "project", "thread"):
+        context[name] = fields.get(name, "")
+    return render(
+        request, "ask.html", status=status, projects=_projects(request, user),
+        max_question=p.MAX_QUESTION_CHARS, **context,
+    )  # fmt: skip
+
+
+@router.get("/ask")
+def ask_page(request: Request, user: User, thread: str = "", project: str = "") -> Response:
+    return _page(request, user, {"thread": thread[: p.MAX_KEY_CHARS], "project": project})
+
+
+def _question(form: dict[str, str]) -> Question:
+    project = form.get("project", "")
+    return Question(
+        text=form.get("question", ""),
+        project=project or None,
+        all_projects=not project,
+        thread_id=form.get("thread") or None,
+    )
+
+
+@router.post("/ask")
+async def ask_form(request: Request, user: User) -> Response:
+    form = await sessions.read_form(request)
+    sessions.check_csrf(request, user, form)
+    shown = {k: form.get(k, "") for k in ("question", "project", "thread")}
+    db, model = app_state(request).db, app_state(request).model
+    try:
+        answered: Answered = await run_in_threadpool(
+            ask_service.answer, db, user.principal, _question(form), model
+        )
+    except ApiError as exc:
+        return _page(request, user, shown, exc.status, error=exc.message)
+    shown["thread"] = answered.thread_id
+    return _page(request, user, shown, answered=answered)
+
+
+@router.post("/ask/stream")
+async def ask_stream(request: Request, user: User) -> Response:
+    form = await sessions.read_form(request)
+    sessions.check_csrf(request, user, form)
+    state = app_state(request)
+    events = ask_service.ask(state.db, user.principal, _question(form), state.model)
+    response = StreamingResponse(
+        _stream(events), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"}
+    )
+    secure_headers(response)
+    return response
+
+
+async def _stream(events: Iterator[Delta | Done]) -> AsyncIterator[bytes]:
+    try:
+        async for event in iterate_in_threadpool(events):
+            yield ask_service.event_bytes(event)
+    except ApiError as exc:
+        yield ask_service.error_bytes(exc)

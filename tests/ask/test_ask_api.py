@@ -1,0 +1,239 @@
+"""``POST /api/v1/ask`` against a real server holding the real transcripts: extractive answers
+whose citations open the entries that hold the question's terms, the no-match answer, project
+scoping, one user never seeing another's entries, conversations continued with ``thread``,
+``about`` and its hidden file entry, the streamed form, and bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import httpx
+
+from tests.ask.conftest import Site
+from tests.browser.site import signed_in
+from tests.helpers.web import csrf_of
+from threadline.protocol import sse
+from threadline.recall import terms as t
+
+XTERM = "How did xterm scrolling work with tmux?"
+NONSENSE = "What did we decide about the zqxvbnm quorbleflax?"
+ISSUE_KEYS = {"question", "answer", "no_match", "citations", "thread_id"}
+CITATION_KEYS = {"n", "thread_id", "entry_id", "seq", "ts", "snippet", "url"}
+
+
+def answered(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def entry_text(site: Site, thread_id: str, entry_id: str) -> str:
+    """Everything searchable of one entry of alice's, lowercased (it must exist)."""
+    found = [e for e in site.entries(site.alice, thread_id) if e["id"] == entry_id]
+    assert found, f"no entry {entry_id} in thread {thread_id}"
+    return str(found[0]["text"] + json.dumps(found[0]["parts"], ensure_ascii=False)).lower()
+
+
+def test_the_answer_cites_the_entries_that_hold_the_terms(site: Site) -> None:
+    answer = answered(site.ask(site.alice, question=XTERM))
+    assert not answer["no_match"]
+    citations = answer["citations"]
+    assert [c["n"] for c in citations] == list(range(1, len(citations) + 1))
+    terms = t.content_terms(XTERM)
+    for c in citations:
+        assert f"[{c['n']}]" in answer["answer"]
+        text = entry_text(site, c["thread_id"], c["entry_id"])
+        assert t.matched(terms, t.stems(text)), (c, text[:300])
+        assert c["url"] == f"/threads/{c['thread_id']}?around={c['entry_id']}#entry-{c['entry_id']}"
+    with signed_in(site.server, "alice") as browser:
+        first = citations[0]
+        page = browser.get(first["url"])
+        assert page.status_code == 200
+        assert f'id="entry-{first["entry_id"]}"' in page.text
+
+
+def test_the_answer_has_exactly_the_documented_shape(site: Site) -> None:
+    answer = answered(site.ask(site.alice, question=XTERM, project="spotter"))
+    assert set(answer) >= ISSUE_KEYS
+    assert isinstance(answer["question"], str) and answer["question"] == XTERM
+    assert isinstance(answer["answer"], str) and isinstance(answer["no_match"], bool)
+    assert isinstance(answer["thread_id"], str)
+    assert answer["citations"]
+    for c in answer["citations"]:
+        assert set(c) >= CITATION_KEYS
+        assert isinstance(c["n"], int) and isinstance(c["seq"], int)
+        for key in ("thread_id", "entry_id", "ts", "snippet", "url"):
+            assert isinstance(c[key], str) and c[key], key
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", c["ts"])
+
+
+def test_nothing_relevant_is_said_plainly_and_kept(site: Site) -> None:
+    answer = answered(site.ask(site.alice, question=NONSENSE))
+    assert answer["no_match"] is True
+    assert answer["citations"] == []
+    assert answer["answer"] == (
+        "Nothing relevant was found in the history of any project, so there is no answer to give."
+    )
+    kept = site.entries(site.alice, answer["thread_id"])
+    assert [(e["role"], e["text"]) for e in kept] == [
+        ("user", NONSENSE),
+        ("assistant", answer["answer"]),
+    ]
+    thread = site.get(site.alice, f"/api/v1/threads/{answer['thread_id']}")
+    assert thread["kind"] == "ask"
+
+
+def test_a_project_is_searched_on_its_own(site: Site) -> None:
+    elsewhere = answered(site.ask(site.alice, question=XTERM, project="ai-music"))
+    assert elsewhere["no_match"] and not elsewhere["citations"]
+    assert "of project ai-music" in elsewhere["answer"]
+    here = answered(site.ask(site.alice, question=XTERM, project="spotter"))
+    assert here["citations"]
+    assert {c["project"] for c in here["citations"]} == {"spotter"}
+    wide = answered(site.ask(site.alice, question=XTERM, project="ai-music", all_projects=True))
+    assert wide["citations"]
+    thread = site.get(site.alice, f"/api/v1/threads/{wide['thread_id']}")
+    assert thread["project"] == "ai-music"
+
+
+def test_one_user_never_gets_anothers_entries(site: Site) -> None:
+    alices = answered(site.ask(site.alice, question=XTERM))
+    assert alices["citations"]
+    bobs = answered(site.ask(site.bob, question=XTERM))
+    assert bobs["no_match"] and bobs["citations"] == []
+    refused = site.ask(site.bob, question=XTERM, thread=alices["thread_id"])
+    assert refused.status_code == 404, refused.text
+    assert refused.json()["error"]["code"] == "not_found"
+
+
+def test_a_conversation_continues_in_its_thread(site: Site) -> None:
+    first = answered(site.ask(site.alice, question=XTERM, project="spotter"))
+    second = answered(
+        site.ask(site.alice, question="and tmux?", project="spotter", thread=first["thread_id"])
+    )
+    assert second["thread_id"] == first["thread_id"]
+    assert not second["no_match"]  # a short follow-up is searched with the question before it
+    kept = site.entries(site.alice, first["thread_id"])
+    assert [e["role"] for e in kept] == ["user", "assistant", "user", "assistant"]
+    assert kept[2]["text"] == "and tmux?"
+    assert kept[3]["meta"]["ask"]["citations"] == second["citations"]
+    session = next(c["thread_id"] for c in first["citations"])
+    refused = site.ask(site.alice, question=XTERM, thread=session)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "not_an_ask_thread"
+
+
+SPEC = "# Retention\n\nThe quorbleflax cache keeps entries for ninety seconds.\n\nOther text.\n"
+
+
+def test_about_a_file_continues_one_thread_with_the_file_hidden(site: Site) -> None:
+    about = {"path": "docs/spec.md", "content": SPEC}
+    question = "How long does the quorbleflax cache keep entries?"
+    first = answered(site.ask(site.alice, question=question, project="spotter", about=about))
+    assert not first["no_match"]
+    (cited,) = [c for c in first["citations"] if c["role"] == "system"]
+    assert cited["thread_id"] == first["thread_id"]
+    assert "ninety seconds" in cited["snippet"]
+    assert "ninety seconds" in first["answer"]
+    again = answered(
+        site.ask(site.alice, question="And after that?", project="spotter", about=about)
+    )
+    assert again["thread_id"] == first["thread_id"]
+    changed = {"path": "docs/spec.md", "content": SPEC.replace("ninety", "thirty")}
+    third = answered(site.ask(site.alice, question=question, project="spotter", about=changed))
+    assert third["thread_id"] == first["thread_id"]
+    kept = site.entries(site.alice, first["thread_id"])
+    # The file is stored again only when it changed.
+    assert [e["role"] for e in kept] == [
+        "system", "user", "assistant", "user", "assistant", "system", "user", "assistant",
+    ]  # fmt: skip
+    thread = site.get(site.alice, f"/api/v1/threads/{first['thread_id']}")
+    assert thread["kind"] == "ask" and thread["scope"] == "file:docs/spec.md"
+    elsewhere = answered(site.ask(site.alice, question=question, project="ai-music", about=about))
+    assert elsewhere["thread_id"] != first["thread_id"]
+    with signed_in(site.server, "alice") as browser:
+        page = browser.get(f"/threads/{first['thread_id']}")
+        system_id = kept[0]["id"]
+        assert re.search(rf'<li class="entry role-system sys" id="entry-{system_id}"', page.text)
+
+
+def test_the_answer_streams_as_events(site: Site) -> None:
+    headers = {**site.alice.headers, "Accept": "text/event-stream"}
+    with httpx.stream(
+        "POST", f"{site.url}/api/v1/ask", json={"question": XTERM}, headers=headers, timeout=60
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = list(sse.events(response.iter_lines()))
+    names = [e.event for e in events]
+    assert names[0] == "delta" and names[-1] == "done" and set(names) == {"delta", "done"}
+    done = json.loads(events[-1].data)
+    assert set(done) >= ISSUE_KEYS
+    assert "".join(json.loads(e.data)["text"] for e in events[:-1]) == done["answer"]
+
+
+def test_bad_questions_get_clear_errors(site: Site) -> None:
+    big = {"path": "a.md", "content": "x" * 70000}
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        ({"question": ""}, 422, "invalid_request"),
+        ({"question": "x" * 2001}, 422, "invalid_request"),
+        ({"question": "   "}, 422, "invalid_request"),
+        ({"question": "ok", "nope": 1}, 422, "invalid_request"),
+        ({"question": "ok", "scope": "nocolon"}, 422, "invalid_request"),
+        ({"question": "ok", "about": {"path": "../x", "content": ""}}, 422, "invalid_request"),
+        ({"question": "ok", "about": {"path": "/etc/pw", "content": ""}}, 422, "invalid_request"),
+        ({"question": "ok", "about": big}, 413, "about_too_large"),
+        ({"question": "ok", "thread": "no-such-thread"}, 404, "not_found"),
+    ]  # fmt: skip
+    for body, status, code in cases:
+        response = site.ask(site.alice, **body)
+        assert response.status_code == status, (body, response.text)
+        assert response.json()["error"]["code"] == code, (body, response.text)
+    unauthenticated = httpx.post(f"{site.url}/api/v1/ask", json={"question": "x"})
+    assert unauthenticated.status_code == 401
+
+
+def test_the_ask_page_answers_without_javascript_and_checks_its_form(site: Site) -> None:
+    with signed_in(site.server, "alice") as browser:
+        page = browser.get("/ask")
+        assert page.status_code == 200 and 'id="ask-form"' in page.text
+        form = {"csrf": csrf_of(page), "question": XTERM, "project": "spotter", "thread": ""}
+        answered_page = browser.post("/ask", data=form)
+        assert answered_page.status_code == 200
+        first = r'<ol id="citations" class="citations">\s*<li value="1"><a href="/threads/'
+        assert re.search(first, answered_page.text)
+        assert 'id="ask-conversation" class="muted small">' in answered_page.text
+        streamed = browser.post("/ask/stream", data=form)
+        assert streamed.headers["content-type"].startswith("text/event-stream")
+        names = [e.event for e in sse.events(streamed.text.splitlines())]
+        assert names[-1] == "done"
+        forged = browser.post("/ask/stream", data={**form, "csrf": "wrong"})
+        assert forged.status_code == 403
+        empty = browser.post("/ask", data={**form, "question": ""})
+        assert empty.status_code == 422 and 'role="alert"' in empty.text
+
+
+def test_a_scope_narrows_the_search_and_answers_are_searchable(site: Site) -> None:
+    made = httpx.post(
+        f"{site.url}/api/v1/threads",
+        json={"name": "pr-42", "project": "spotter", "scope": "pr:42"},
+        headers=site.alice.headers,
+    )
+    assert made.status_code in (200, 201), made.text
+    scoped = made.json()["id"]
+    note = "Review of pr 42: xterm scrolling inside tmux needs mouse mode on."
+    posted = httpx.post(
+        f"{site.url}/api/v1/threads/{scoped}/entries",
+        json={"role": "assistant", "text": note},
+        headers=site.alice.headers,
+    )
+    assert posted.status_code == 201, posted.text
+    answer = answered(site.ask(site.alice, question=XTERM, scope="pr:42"))
+    assert answer["citations"]
+    assert {c["thread_id"] for c in answer["citations"]} == {scoped}
+    wide = answered(site.ask(site.alice, question=XTERM))
+    assert {c["thread_id"] for c in wide["citations"]} - {scoped}
+    found = site.get(site.alice, "/api/v1/search", q="xterm scrolling", kind="ask")
+    assert answer["thread_id"] in {hit["thread_id"] for hit in found["results"]}

@@ -1,0 +1,162 @@
+"""``threadline ask`` as a user runs it, against a real server holding a small planted Claude
+Code transcript (:func:`tests.ask.stubs.planted_session`, project ``acme-shop``), extractive
+answers (no language model): the ``--json`` shape, scoping to the current folder's project,
+another user's entries, ``--thread``, ``--about`` — and a prompt injection planted in the
+transcript, which the answer quotes as a cited passage and never obeys."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ask.conftest import Site, history_site
+from tests.ask.stubs import INJECTION, INJECTION_2, planted_session
+from tests.conftest import BACKENDS
+from threadline.recall.extractive import HEADER
+
+REDIS = "Why did we drop the Redis cache?"
+ISSUE_KEYS = {"question", "answer", "no_match", "citations", "thread_id"}
+CITATION_KEYS = {"n", "thread_id", "entry_id", "seq", "ts", "snippet", "url"}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def planted(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    folder = tmp_path_factory.mktemp("ask-cli")
+    transcripts = planted_session(folder / "transcripts").parent
+    yield from history_site(request.param, folder, None, (transcripts,))
+
+
+def project_folder(site: Site, name: str, project: str) -> Path:
+    folder = site.folder / name
+    folder.mkdir(exist_ok=True)
+    (folder / "threadline.toml").write_text(f'project = "{project}"\n')
+    return folder
+
+
+def ask_json(site: Site, *args: str, cwd: Path, who: str = "alice") -> dict[str, Any]:
+    account = site.alice if who == "alice" else site.bob
+    result = site.cli(account, "ask", "--json", *args, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def test_json_prints_exactly_the_documented_shape(planted: Site) -> None:
+    here = project_folder(planted, "shop", "acme-shop")
+    answer = ask_json(planted, REDIS, cwd=here)
+    assert set(answer) >= ISSUE_KEYS
+    assert answer["question"] == REDIS and not answer["no_match"]
+    assert isinstance(answer["answer"], str) and isinstance(answer["thread_id"], str)
+    assert answer["citations"]
+    for c in answer["citations"]:
+        assert set(c) >= CITATION_KEYS
+        assert isinstance(c["n"], int) and isinstance(c["seq"], int)
+        assert c["url"] == (
+            f"{planted.url}/threads/{c['thread_id']}?around={c['entry_id']}#entry-{c['entry_id']}"
+        )
+
+
+def test_the_current_folders_project_is_searched(planted: Site) -> None:
+    other = project_folder(planted, "other", "other-project")
+    assert ask_json(planted, REDIS, cwd=other)["no_match"]
+    assert not ask_json(planted, "--all-projects", REDIS, cwd=other)["no_match"]
+    assert not ask_json(planted, "--project", "acme-shop", REDIS, cwd=other)["no_match"]
+    answer = ask_json(planted, REDIS, cwd=project_folder(planted, "shop", "acme-shop"))
+    assert {c["project"] for c in answer["citations"]} == {"acme-shop"}
+
+
+def test_another_user_gets_nothing_of_alices(planted: Site) -> None:
+    here = project_folder(planted, "shop", "acme-shop")
+    alices = ask_json(planted, REDIS, cwd=here)
+    bobs = ask_json(planted, "--all-projects", REDIS, cwd=here, who="bob")
+    assert bobs["no_match"] and bobs["citations"] == []
+    result = planted.cli(planted.bob, "ask", "--thread", alices["thread_id"], REDIS, cwd=here)
+    assert result.returncode != 0
+    assert result.stderr.startswith(f"Error: no thread {alices['thread_id']}"), result.stderr
+
+
+def test_the_answer_prints_with_numbered_citations(planted: Site) -> None:
+    here = project_folder(planted, "shop", "acme-shop")
+    result = planted.cli(planted.alice, "ask", "Which", "command", "fixed", "the", "flaky", "test?",
+                         cwd=here)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith(HEADER + "\n")
+    assert "seeding the clock fixed the flaky checkout test" in out
+    assert re.search(
+        rf"^\[1\] .+\n    {re.escape(planted.url)}/threads/\S+\?around=\S+$", out, re.M
+    )
+    thread_id = re.search(r"^Conversation: threadline ask --thread (\S+) …$", out, re.M)
+    assert thread_id, out
+    again = planted.cli(planted.alice, "ask", "--thread", thread_id.group(1), "and why?", cwd=here)
+    assert again.returncode == 0, again.stderr
+    assert f"--thread {thread_id.group(1)} " in again.stdout
+
+
+def git_repository(folder: Path) -> Path:
+    folder.mkdir(exist_ok=True)
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    (folder / "threadline.toml").write_text('project = "acme-shop"\n')
+    (folder / "docs").mkdir(exist_ok=True)
+    (folder / "docs" / "sessions.md").write_text(
+        "# Sessions\n\nSessions live in PostgreSQL; the Redis cache is gone.\n"
+    )
+    return folder
+
+
+def test_about_a_file_names_it_from_the_repository_root(planted: Site) -> None:
+    repo = git_repository(planted.folder / "repo")
+    question = "Where do sessions live now?"
+    first = ask_json(planted, "--about", "docs/sessions.md", question, cwd=repo)
+    assert any(c["role"] == "system" for c in first["citations"])
+    assert "Sessions live in PostgreSQL" in first["answer"]
+    again = ask_json(planted, "--about", "sessions.md", "And Redis?", cwd=repo / "docs")
+    assert again["thread_id"] == first["thread_id"]
+    kept = planted.entries(planted.alice, first["thread_id"])
+    assert [e["role"] for e in kept].count("system") == 1
+    assert kept[0]["meta"]["ask"]["about"] == "docs/sessions.md"
+
+
+def test_about_refuses_what_it_cannot_send(planted: Site) -> None:
+    repo = git_repository(planted.folder / "repo")
+    (repo / "big.md").write_text("x" * (64 * 1024 + 1))
+    (repo / "image.bin").write_bytes(b"\x89PNG\x00\x01")
+    cases = {
+        "missing.md": "Error: no file missing.md",
+        "big.md": "Error: big.md is 65537 bytes; --about takes files of at most 65536 bytes",
+        "image.bin": "Error: image.bin is not a UTF-8 text file",
+        "docs": "Error: no file docs",
+    }
+    for name, message in cases.items():
+        result = planted.cli(planted.alice, "ask", "--about", name, "what?", cwd=repo)
+        assert result.returncode != 0
+        assert result.stderr.startswith(message), (name, result.stderr)
+
+
+def test_the_extractive_answer_quotes_an_injection_and_never_obeys_it(planted: Site) -> None:
+    here = project_folder(planted, "shop", "acme-shop")
+    answer = ask_json(planted, "Which instructions did the notes reply with?", cwd=here)
+    text = answer["answer"]
+    assert text.strip() != "PWNED"
+    lines = text.splitlines()
+    assert lines[0] == HEADER
+    quoted = re.compile(r"^- “(.+)” \[(\d+)\]$")
+    assert all(quoted.match(line) for line in lines[1:]), text
+    by_n = {c["n"]: c for c in answer["citations"]}
+    planted_lines = [quoted.match(line) for line in lines if "PWNED" in line]
+    assert planted_lines, text
+    for match in planted_lines:
+        assert match is not None and match.group(1) == INJECTION
+        cited = by_n[int(match.group(2))]
+        (entry,) = [e for e in planted.entries(planted.alice, cited["thread_id"])
+                    if e["id"] == cited["entry_id"]]  # fmt: skip
+        assert INJECTION in entry["text"] and INJECTION_2 in entry["text"]
+    assert "You answer questions" not in text  # no system prompt was revealed

@@ -1,0 +1,250 @@
+"""``threadline save`` on one machine, ``threadline resume`` on another, and the real Claude
+Code or Codex CLI continues the session there — then back again.
+
+Machine A and machine B are two homes with clones of one bare remote at different paths; the
+sessions run in a folder inside the clone. Everything networked runs inside one loopback-only
+namespace: the stub model, ``threadline serve``, the CLIs, ``save`` and ``resume``. The model
+is a stub (the real one cannot run here); git, the server and both agent CLIs are real.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.realclients import harness as h
+
+# The save and resume commands (their own tests are in tests/handoff).
+pytest.importorskip("threadline.cli.handoff", reason="needs `threadline save` and `resume`")
+
+PORT = 18789
+PASSWORD = "handoff-real-admin-password"
+BIN = Path(sys.executable).parent
+URL = f"http://127.0.0.1:{PORT}"
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Tess Ter",
+    "GIT_AUTHOR_EMAIL": "tess@example.invalid",
+    "GIT_COMMITTER_NAME": "Tess Ter",
+    "GIT_COMMITTER_EMAIL": "tess@example.invalid",
+}
+
+
+@dataclass
+class Machine:
+    name: str
+    root: Path
+    repo: Path
+    env: dict[str, str]
+
+    @property
+    def folder(self) -> Path:
+        """The session's working folder, inside the clone."""
+        return self.repo / "pkg sub"
+
+    @property
+    def claude(self) -> Path:
+        return self.root / "claude"
+
+    @property
+    def codex(self) -> Path:
+        return self.root / "codex"
+
+
+def git(*args: str, cwd: Path) -> str:
+    done = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env={**GIT_IDENTITY, "PATH": "/usr/bin:/bin", "HOME": str(cwd)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout
+
+
+def bare_remote(folder: Path) -> Path:
+    """A bare repository holding one commit on ``main``, with the sessions' folder."""
+    remote, seed = folder / "remote.git", folder / "seed"
+    git("init", "--bare", "-b", "main", str(remote), cwd=folder)
+    git("init", "-b", "main", str(seed), cwd=folder)
+    (seed / "pkg sub").mkdir()
+    (seed / "pkg sub" / "app.py").write_text("print('hello')\n")
+    git("add", "-A", cwd=seed)
+    git("commit", "-m", "first", cwd=seed)
+    git("remote", "add", "origin", str(remote), cwd=seed)
+    git("push", "-u", "origin", "main", cwd=seed)
+    return remote
+
+
+def _machine(clis: Path, root: Path, name: str, remote: Path, clone_at: Path) -> Machine:
+    for folder in (root / "home", root / "claude", root / "codex", root / "threadline"):
+        folder.mkdir(parents=True)
+    clone_at.parent.mkdir(parents=True)
+    git("clone", str(remote), str(clone_at), cwd=root)
+    h.write_claude_config(root / "claude", trusted_dirs=[clone_at / "pkg sub"])
+    h.write_codex_config(root / "codex")
+    env = h.client_env(
+        clis,
+        home=root / "home",
+        claude_config=root / "claude",
+        codex_home=root / "codex",
+        path_extra=[BIN],
+        extra={
+            "THREADLINE_HOME": str(root / "threadline"),
+            "THREADLINE_DEVICE_NAME": name,
+            **GIT_IDENTITY,
+        },
+    )
+    return Machine(name, root, clone_at, env)
+
+
+@pytest.fixture
+def world(clis: Path, tmp_path: Path) -> Any:
+    remote = bare_remote(tmp_path)
+    a = _machine(clis, tmp_path / "A", "desk", remote, tmp_path / "A" / "src" / "proj.a")
+    b = _machine(clis, tmp_path / "B", "laptop", remote, tmp_path / "B" / "else where" / "p_b")
+    server_home = tmp_path / "server"
+    server_home.mkdir()
+    with h.LoopbackNamespace(tmp_path / "ns") as ns:
+        server_env = {**a.env, "THREADLINE_HOME": str(server_home)}
+        server_env["THREADLINE_ADMIN_PASSWORD"] = PASSWORD
+        connect = f"import socket; socket.create_connection(('127.0.0.1', {PORT}))"
+        probe = shlex.join([sys.executable, "-c", connect])
+        ns.start(f"exec threadline serve --port {PORT}", env=server_env, ready=probe)
+        for machine in (a, b):
+            login = f"threadline login --server {URL} --user admin --password-stdin"
+            ns.run(login, env=machine.env, stdin=PASSWORD + "\n").check()
+        yield ns, a, b
+
+
+def threadline(ns: h.LoopbackNamespace, machine: Machine, *args: str) -> dict[str, Any]:
+    """``threadline ARGS --json`` in the machine's session folder; its JSON."""
+    command = shlex.join(["threadline", *args, "--json"])
+    done = ns.run(command, env=machine.env, cwd=machine.folder).check()
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def prompts(ns: h.LoopbackNamespace) -> list[str]:
+    seen: list[str] = ns.model_requests()[-1]["prompts"]
+    return seen
+
+
+def continue_command(done: dict[str, Any], agent: str) -> tuple[Path, str]:
+    """The folder and the agent command of ``resume``'s ``cd FOLDER && COMMAND``."""
+    folder, _, command = done["command"].partition(" && ")
+    assert folder.startswith("cd ")
+    session = done["session_id"]
+    expected = f"claude --resume {session}" if agent == "claude-code" else f"codex resume {session}"
+    assert command == expected
+    return Path(shlex.split(folder)[1]), command
+
+
+@pytest.mark.slow
+def test_claude_code_save_resume_and_back(world: Any) -> None:
+    ns, a, b = world
+    first = ns.run(
+        'claude -p "alpha question" --output-format json', env=a.env, cwd=a.folder
+    ).check()
+    session = json.loads(first.stdout)["session_id"]
+    ns.run(
+        f'claude -p --resume {session} "alpha second" --output-format json',
+        env=a.env,
+        cwd=a.folder,
+    ).check()
+    (a.folder / "app.py").write_text("print('changed on the desk')\n")
+    saved = threadline(ns, a, "save", "-m", "half-way")
+    assert (saved["session_id"], saved["agent"]) == (session, "claude-code")
+    on_a = h.claude_transcript(a.claude, a.folder, session)
+    a_bytes = on_a.read_bytes()
+
+    done = threadline(ns, b, "resume")
+    folder, _ = continue_command(done, "claude-code")
+    assert folder == b.folder
+    on_b = h.claude_transcript(b.claude, b.folder, session)
+    assert Path(done["transcript_path"]) == on_b
+    assert (b.folder / "app.py").read_text() == "print('changed on the desk')\n"
+    ns.run(
+        f'claude -p --resume {session} "beta question" --output-format json',
+        env=b.env,
+        cwd=folder,
+    ).check()
+    assert prompts(ns) == ["alpha question", "alpha second", "beta question"]
+    again = ns.run(
+        'claude -p --continue "gamma question" --output-format json', env=b.env, cwd=folder
+    ).check()
+    assert json.loads(again.stdout)["session_id"] == session
+
+    (b.folder / "from the laptop.txt").write_text("notes\n")
+    saved_b = threadline(ns, b, "save", "-m", "back to the desk")
+    assert saved_b["session_id"] == session
+    b_lines = on_b.read_bytes().count(b"\n")
+
+    git("checkout", "--", ".", cwd=a.repo)  # A's own change travelled with the save
+    back = threadline(ns, a, "resume")
+    assert Path(back["transcript_path"]) == on_a
+    after = on_a.read_bytes()
+    assert after.startswith(a_bytes), "A's own lines are untouched"
+    assert after.count(b"\n") == b_lines
+    assert str(b.repo).encode() not in after, "B's lines came back with A's paths"
+    assert (a.folder / "from the laptop.txt").read_text() == "notes\n"
+    ns.run(
+        f'claude -p --resume {session} "delta question" --output-format json',
+        env=a.env,
+        cwd=a.folder,
+    ).check()
+    assert prompts(ns) == [
+        "alpha question",
+        "alpha second",
+        "beta question",
+        "gamma question",
+        "delta question",
+    ]
+
+
+@pytest.mark.slow
+def test_codex_save_resume_and_back(world: Any) -> None:
+    ns, a, b = world
+    flags = "--json --skip-git-repo-check"
+    started = ns.run(f'codex exec {flags} "alpha codex"', env=a.env, cwd=a.folder).check()
+    session = h.codex_thread_id(started)
+    ns.run(
+        f'codex exec resume {flags} {session} "alpha codex second"', env=a.env, cwd=a.folder
+    ).check()
+    saved = threadline(ns, a, "save", "-m", "codex half-way")
+    assert (saved["session_id"], saved["agent"]) == (session, "codex")
+    on_a = h.codex_rollout(a.codex, session)
+    assert on_a is not None
+    a_bytes = on_a.read_bytes()
+
+    done = threadline(ns, b, "resume")
+    folder, _ = continue_command(done, "codex")
+    on_b = b.codex / on_a.relative_to(a.codex)
+    assert Path(done["transcript_path"]) == on_b
+    ns.run(f'codex exec resume {flags} --last "beta codex"', env=b.env, cwd=folder).check()
+    assert prompts(ns) == ["alpha codex", "alpha codex second", "beta codex"]
+    ns.run(f'codex exec resume {flags} {session} "gamma codex"', env=b.env, cwd=folder).check()
+    assert prompts(ns) == ["alpha codex", "alpha codex second", "beta codex", "gamma codex"]
+
+    saved_b = threadline(ns, b, "save", "-m", "codex back")
+    assert saved_b["session_id"] == session
+    back = threadline(ns, a, "resume")
+    assert Path(back["transcript_path"]) == on_a
+    after = on_a.read_bytes()
+    assert after.startswith(a_bytes) and str(b.repo).encode() not in after
+    ns.run(f'codex exec resume {flags} --last "delta codex"', env=a.env, cwd=a.folder).check()
+    assert prompts(ns) == [
+        "alpha codex",
+        "alpha codex second",
+        "beta codex",
+        "gamma codex",
+        "delta codex",
+    ]
