@@ -44,3 +44,31 @@ def test_search_finds_the_users_entries_in_the_folders_project(
     with bob.session() as mcp:
         theirs = data(mcp.call("search", {"query": "Redis", "all_projects": True}))
     assert theirs["results"] == []
+
+
+def test_ask_answers_with_citations_and_says_when_nothing_is_stored(
+    tmp_path: Path, shared_server: ServerProcess
+) -> None:
+    alice = make_agent(tmp_path, shared_server, "alice")
+    shop = add_note_thread(alice, "decisions", DECISIONS)
+    redis = alice.api().all_entries(shop)[0]["id"]
+    bob = make_agent(tmp_path, shared_server, "bob")
+    with alice.session() as mcp:
+        asked = mcp.call("ask", {"question": "Why did we drop the Redis cache?"})
+        answer = data(asked)
+        follow = data(
+            mcp.call("ask", {"question": "What about Redis?", "thread": answer["thread_id"]})
+        )
+        nothing = mcp.call("ask", {"question": "Which GPU does the render farm use?"})
+    assert answer["no_match"] is False
+    assert redis in [c["entry_id"] for c in answer["citations"]]
+    assert all(c["url"].startswith(shared_server.url + "/threads/") for c in answer["citations"])
+    shown = text(asked)
+    assert NOTICE in shown and "[1] entry " in shown and "stale prices" in shown
+    assert f"Conversation thread {answer['thread_id']}" in shown
+    assert follow["thread_id"] == answer["thread_id"]
+    assert data(nothing)["no_match"] is True and data(nothing)["citations"] == []
+    assert "nothing in the history answers it" in text(nothing)
+    with bob.session() as mcp:
+        theirs = data(mcp.call("ask", {"question": "Why did we drop the Redis cache?"}))
+    assert theirs["no_match"] is True and theirs["citations"] == []

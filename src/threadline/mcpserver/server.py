@@ -123,7 +123,12 @@ def build(tools: Tools | None = None) -> MCPServer:
     )
     def ask(
         question: Annotated[
-            str, Field(description="The question, in plain words.", min_length=1, max_length=4000)
+            str,
+            Field(
+                description="The question, in plain words.",
+                min_length=1,
+                max_length=p.MAX_QUESTION_CHARS,
+            ),
         ],
         project: ProjectArg = None,
         all_projects: AllProjectsArg = False,

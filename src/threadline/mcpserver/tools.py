@@ -112,7 +112,7 @@ class Tools:
         # The conversation is kept in a project even when every project is searched.
         body: dict[str, Any] = {"question": question, "project": where or cfg.project}
         body.update(all_projects=all_projects, thread=thread)
-        answer = api.call("POST", f"{p.API_PREFIX}/ask", body)
+        answer = api.ask(body, timeout=ASK_TIMEOUT)
         cites = [
             {**c, "url": render.absolute(api.base_url, str(c["url"]))}
             for c in answer.get("citations") or []
