@@ -178,6 +178,8 @@ def test_a_codex_session(machine: MakeMachine, fixtures: Path) -> None:
     assert path.is_relative_to(b.codex / "sessions") and CODEX_SESSION in path.name
     assert str(b.repo) in path.read_text()
     assert (b.repo / "codex.txt").read_text() == "written with codex\n"
+    # No ``codex`` on the PATH here: it could not index the session, and resume says so.
+    assert any("codex is not on the PATH" in note for note in done["notes"])
 
 
 def test_server_down_at_save_time_is_uploaded_by_the_next_sync(

@@ -84,6 +84,11 @@ def test_a_save_without_a_server_waits_locally(
     assert len(pending_saves(a)) == 1
     listing = a.run("handoff", "list")
     assert "Waiting to upload" in listing.stdout or "Waiting to upload" in listing.stderr
+    listed = json.loads(a.ok("handoff", "list", "--json"))["saves"]
+    assert [(s["save_id"], s["message"], s["waiting"]) for s in listed] == [
+        (pending_saves(a)[0], "before lunch", True)
+    ], "the JSON lists what the warning says it shows"
+    assert isinstance(listed[0]["device"], str) and listed[0]["created"]
     status = json.loads(a.ok("sync", "status", "--json"))
     assert status["pending_saves"] == 1
 

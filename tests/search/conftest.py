@@ -182,6 +182,11 @@ def _serve(backend: str, url: str, folder: Path) -> Iterator[Indexed]:
         assert imported.returncode == 0, imported.stderr
         for name, entries in NOTES.items():
             site.threads[name] = push(server.url, alice, name, entries)
+        for number in (42, 43):
+            scoped = [_entry(1, "2026-01-20T10:00:00Z", "user", f"scopedword about pr {number}")]
+            site.threads[f"pr-{number}"] = push(
+                server.url, alice, f"pr-{number}", scoped, scope=f"pr:{number}"
+            )
         push(
             server.url,
             bob,

@@ -208,3 +208,11 @@ def test_documented_in_openapi(indexed: Indexed) -> None:
     assert {"400", "401", "422", "503"} <= set(operation["responses"])
     names = {p["name"] for p in operation["parameters"]}
     assert names >= {"q", "project", "kind", "agent", "thread", "role", "since", "until"}
+
+
+def test_scope_filter(indexed: Indexed) -> None:
+    assert len(indexed.hits("scopedword")) == 2
+    found = indexed.hits("scopedword", scope="pr:42")
+    assert [h["snippet"] for h in found] == ["scopedword about pr 42"]
+    assert indexed.hits("scopedword", scope="pr:44") == []
+    assert indexed.search(q="scopedword", scope="no-colon").status_code == 422

@@ -91,6 +91,11 @@ def test_filters_and_paging(indexed: Indexed, tmp_path: Path) -> None:
                "--json").stdout
     )  # fmt: skip
     assert codex["results"] and {h["kind"] for h in codex["results"]} == {"codex"}
+    scoped = json.loads(
+        search(indexed.alice_home, "scopedword", "-p", PROJECT, "--scope", "pr:43",
+               "--json").stdout
+    )  # fmt: skip
+    assert [h["snippet"] for h in scoped["results"]] == ["scopedword about pr 43"]
 
 
 def test_another_users_entries_are_never_found(indexed: Indexed) -> None:
@@ -112,8 +117,12 @@ def test_clear_errors(indexed: Indexed, tmp_path: Path) -> None:
         THREADLINE_TOKEN="tl_notarealtoken",
     )
     assert down.returncode != 0 and "Error:" in down.stderr and "Traceback" not in down.stderr
+    assert "Hint: Search runs on the server" in down.stderr, "a search queues nothing to deliver"
     empty = search(indexed.alice_home, "   ")
     assert empty.returncode != 0 and "the search query is empty" in empty.stderr
+    kind = search(indexed.alice_home, "x", "--kind", "bogus")
+    assert kind.returncode == 2 and "Invalid value for '--kind'" in kind.stderr, kind.stderr
+    assert "'note', 'claude-code', 'codex'" in kind.stderr, "the choices are listed"
     both = search(indexed.alice_home, "x", "--project", "a", "--all-projects")
     assert both.returncode != 0 and "exclude each other" in both.stderr
 

@@ -166,6 +166,7 @@ def test_any_query_is_answered(client: tuple[AsgiClient, dict[str, str]], q: str
         ({"q": "x", "agent": "note"}, 422),
         ({"q": "x", "role": "robot"}, 422),
         ({"q": "x", "scope": "noid"}, 422),
+        ({"q": "x", "scope": "PR:1"}, 422),
         ({"q": "x", "since": "yesterday"}, 400),
         ({"q": "x", "until": "2026-13-01"}, 400),
         ({"q": "x", "cursor": "garbage"}, 400),

@@ -232,6 +232,7 @@ def _resume_json(result: Any) -> dict[str, Any]:
         "newer_save_id": result.newer["save_id"] if result.newer else None,
         "lines_downloaded": result.lines_downloaded,
         "bytes_downloaded": result.bytes_downloaded,
+        "notes": result.notes,
     }
 
 
@@ -240,8 +241,7 @@ def _print_resume(result: Any) -> None:
     agent = AGENT_NAMES.get(save["agent"], save["agent"])
     head = "Would resume" if result.dry_run else "Resumed"
     click.echo(
-        f"{head} save {save['save_id']}: {agent} session {save['session_id']} "
-        f"from {save.get('device') or save.get('device_name')}"
+        f"{head} save {save['save_id']}: {agent} session {save['session_id']} from {save['device']}"
     )
     if save.get("message"):
         click.echo(f"  {save['message']}")
@@ -258,6 +258,8 @@ def _print_resume(result: Any) -> None:
         click.echo("Your uncommitted changes are in the stash: `git stash pop` brings them back.")
     if result.backup_branch:
         click.echo(f"Your branch's own commits are kept on {result.backup_branch}.")
+    for note in result.notes:
+        click.echo(f"Note: {note}")
     click.echo(f"Continue the session with:\n  {result.command}")
 
 
@@ -281,10 +283,29 @@ def _list_json(item: dict[str, Any]) -> dict[str, Any]:
         "commit": item["commit"],
         "branch": item["branch"],
         "message": item["message"],
-        "device": item.get("device") or item.get("device_name"),
+        "device": item["device"],
         "created": item["created"],
         "remote_key": item["remote_key"],
         "resumed_from": item.get("resumed_from"),
+        "waiting": False,
+    }
+
+
+def _waiting_json(item: handoff_store.Pending) -> dict[str, Any]:
+    """A save kept on this machine until the server takes it, in the shape of a listed one."""
+    body = item.body
+    return {
+        "save_id": item.save_id,
+        "session_id": body["session_id"],
+        "agent": body["agent"],
+        "commit": body["commit"],
+        "branch": body["branch"],
+        "message": body["message"],
+        "device": body["device_name"],
+        "created": item.created,
+        "remote_key": body["remote_key"],
+        "resumed_from": body.get("resumed_from"),
+        "waiting": True,
     }
 
 
@@ -313,7 +334,9 @@ def list_(everything: bool, as_json: bool) -> None:
             w for w in handoff_store.pending(conn) if everything or w.body["remote_key"] in keys
         ]
     if as_json:
-        print_json({"saves": [_list_json(s) for s in items]})
+        listed = [_list_json(s) for s in items] + [_waiting_json(w) for w in waiting]
+        listed.sort(key=lambda s: parse_time(str(s["created"])), reverse=True)
+        print_json({"saves": listed})
         return
     if not items and not waiting:
         click.echo(
@@ -337,7 +360,7 @@ def _table(items: list[dict[str, Any]], everything: bool) -> None:
                 str(s["save_id"])[:8],
                 s["branch"] or f"(detached {str(s['commit'])[:7]})",
                 AGENT_NAMES.get(s["agent"], s["agent"]),
-                str(s.get("device") or s.get("device_name") or ""),
+                str(s["device"]),
                 relative_time(str(s["created"])),
                 message.splitlines()[0][:40] if message else "",
             ]
@@ -371,7 +394,7 @@ def show(save_id: str, as_json: bool) -> None:
         ("Branch", item["branch"] or "(detached HEAD)"),
         ("Commit", item["commit"]),
         ("Upstream", item.get("upstream") or "-"),
-        ("Device", str(item.get("device") or item.get("device_name"))),
+        ("Device", str(item["device"])),
         ("Created", item["created"]),
         ("Folder", item["cwd"]),
         ("Message", item.get("message") or "-"),

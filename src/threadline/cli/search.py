@@ -15,18 +15,21 @@ import click
 
 from threadline import protocol as p
 from threadline.cli.common import api, load_config, print_json
+from threadline.errors import ServerUnreachable
 
 _DAY = click.DateTime(formats=["%Y-%m-%d"])
+UNREACHABLE_HINT = "Search runs on the server: check that it answers (`threadline sync status`)."
 
 
 @click.command("search")
 @click.argument("query")
 @click.option("-p", "--project", help="Only this project (default: the current folder's).")
 @click.option("--all-projects", is_flag=True, help="Search every project.")
-@click.option("--kind", help="Only threads of this kind (note, claude-code, codex …).")
+@click.option("--kind", type=click.Choice(list(p.KINDS)), help="Only threads of this kind.")
 @click.option("--agent", type=click.Choice(["claude-code", "codex"]), help="Only its sessions.")
 @click.option("--role", type=click.Choice(list(p.ROLES)), help="Only entries of this role.")
 @click.option("--thread", "thread_id", metavar="ID", help="Only this thread (its server id).")
+@click.option("--scope", metavar="TYPE:ID", help="Only threads of this scope (pr:123 …).")
 @click.option("--since", type=_DAY, help="From this day (YYYY-MM-DD, UTC).")
 @click.option("--until", type=_DAY, help="Up to this day, included (YYYY-MM-DD, UTC).")
 @click.option(
@@ -46,6 +49,7 @@ def search(
     agent: str | None,
     role: str | None,
     thread_id: str | None,
+    scope: str | None,
     since: datetime | None,
     until: datetime | None,
     limit: int,
@@ -62,18 +66,23 @@ def search(
         raise click.UsageError("--project and --all-projects exclude each other")
     cfg = load_config(project=project)
     client = api(cfg)
-    page = client.search(
-        query,
-        project=None if all_projects else cfg.project,
-        kind=kind,
-        agent=agent,
-        role=role,
-        thread=thread_id,
-        since=since.date().isoformat() if since else None,
-        until=until.date().isoformat() if until else None,
-        limit=limit,
-        cursor=cursor,
-    )
+    try:
+        page = client.search(
+            query,
+            project=None if all_projects else cfg.project,
+            kind=kind,
+            agent=agent,
+            role=role,
+            thread=thread_id,
+            scope=scope,
+            since=since.date().isoformat() if since else None,
+            until=until.date().isoformat() if until else None,
+            limit=limit,
+            cursor=cursor,
+        )
+    except ServerUnreachable as exc:
+        # Its default hint speaks of queued entries; a search sends nothing and queues nothing.
+        raise ServerUnreachable(exc.message, hint=UNREACHABLE_HINT) from exc
     base = client.base_url
     for hit in page["results"]:
         hit["url"] = base + hit["url"]

@@ -113,7 +113,7 @@ def _latest_here(api: Api, cwd: Path) -> dict[str, Any]:
 def describe(save: dict[str, Any]) -> str:
     """``1f2e3d4c (github.com/o/r, feature, laptop, 2026-11-21T10:00)``."""
     where = save.get("branch") or f"detached {str(save.get('commit'))[:12]}"
-    device = save.get("device") or save.get("device_name") or "?"
+    device = save["device"] or "?"
     when = str(save["created"])[:16]
     return f"{str(save['save_id'])[:8]} ({save['remote_key']}, {where}, {device}, {when})"
 
@@ -217,6 +217,7 @@ def resume(
     result.transcript_path = str(written.path)
     result.lines_downloaded = written.lines_downloaded
     result.bytes_downloaded = written.bytes_downloaded
+    result.notes = list(written.notes)
     store.set_resumed(
         conn,
         f"{save['agent']}:{save['session_id']}",

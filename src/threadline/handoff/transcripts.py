@@ -630,7 +630,7 @@ def print_conversation(api: Api, save: Mapping[str, Any], out: TextIO) -> None:
     title = detail.get("title") or detail.get("name") or session_id
     out.write(
         f"{title}\n{agent} session {session_id} · {total} lines · saved "
-        f"{save.get('created', '')} on {save.get('device') or save.get('device_name') or '?'}\n"
+        f"{save.get('created', '')} on {save['device'] or '?'}\n"
         f"in {save.get('cwd') or save.get('repo_root')}\n\n"
     )
     print_entries(entries, out)

@@ -10,7 +10,10 @@ The cost of ranking grows with the number of matches, so only the :data:`RANKED`
 recently stored matches (after the filters) are ranked: a word found in a million entries is
 answered from its newest matches in milliseconds, and a query that matches fewer entries is
 ranked exactly. Adding a word or a filter is how an older match of a very common word is
-found. On SQLite the walk that fills that set (newest match first, each checked against the
+found. On SQLite, a query with more than :data:`COMMON` matches is not scored with
+``bm25()``, whose cost grows with the number of matches (it counts them all to weigh the
+words): its matches in the body come before those only in tool calls and output, newest first.
+The walk that fills that set (newest match first, each checked against the
 filters) is bounded too: it first looks among the :data:`RECENT` newest entries, where a
 common word finds all it needs; only if that is not enough does it look further, through the
 :data:`WALKED` newest matches at most — past them, a narrow filter on a very common word
@@ -39,10 +42,12 @@ log = logging.getLogger("threadline.search")
 
 #: Matches ranked per query: the most recently stored ones.
 RANKED = 300
+#: SQLite: a query with more matches than this (of any user) is too common for ``bm25()``.
+COMMON = 5_000
 #: SQLite: the newest entries looked at first; most queries find their matches there.
 RECENT = 20_000
 #: SQLite: matches walked (newest first) to find the ranked ones, at most.
-WALKED = 20_000
+WALKED = 10_000
 #: Candidates of a substring search checked against the text.
 SUBSTRING_CANDIDATES = 2000
 #: FTS5 ``bm25()`` weight of the body column; the tool column's is 1.
@@ -65,6 +70,8 @@ class Filters:
     ts_before: str | None = None
     #: Only entries whose ``change`` is at most this (what existed at the first page).
     horizon: int | None = None
+    #: Only threads of this scope (type, id).
+    scope: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,9 @@ def where(filters: Filters) -> tuple[str, dict[str, Any]]:
         if value is not None:
             clauses.append(clause)
             params[name] = value
+    if filters.scope is not None:
+        clauses.append("t.scope_type = :scope_type AND t.scope_id = :scope_id")
+        params.update(scope_type=filters.scope[0], scope_id=filters.scope[1])
     if filters.kinds:
         names = [f"kind{i}" for i in range(len(filters.kinds))]
         clauses.append(f"t.kind IN ({', '.join(':' + n for n in names)})")
@@ -145,26 +155,36 @@ def _fts5_term(term: Term) -> str:
 
 
 def _sqlite_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) -> list[Match]:
-    """The ``limit`` newest matches, scored: first among the :data:`RECENT` newest entries
-    (where a common word finds them all), else among the :data:`WALKED` newest matches."""
+    """The ``limit`` newest matches, scored with BM25 when the query has at most
+    :data:`COMMON` matches, else by column (see :func:`_by_column`)."""
     match = fts5_match(query)
-    newest = conn.execute(sa.text("SELECT max(pk) FROM entries")).scalar()
-    if newest is None:
-        return []
-    found = _sqlite_walk(conn, match, filters, limit, int(newest) - RECENT + 1)
-    if len(found) < limit and int(newest) > RECENT:
-        found = _sqlite_walk(conn, match, filters, limit, _sqlite_floor(conn, match))
-    return found
+    if _sqlite_nth(conn, match, COMMON) is None:
+        return _sqlite_walk(conn, match, filters, limit, None, scored=True)
+    newest = int(conn.execute(sa.text("SELECT max(pk) FROM entries")).scalar() or 0)
+    found = _sqlite_walk(conn, match, filters, limit, newest - RECENT + 1, scored=False)
+    if len(found) < limit:
+        floor = _sqlite_nth(conn, match, WALKED)
+        found = _sqlite_walk(conn, match, filters, limit, floor, scored=False)
+    return _by_column(conn, match, found)
 
 
 def _sqlite_walk(
-    conn: sa.Connection, match: str, filters: Filters, limit: int, floor: int | None
+    conn: sa.Connection,
+    match: str,
+    filters: Filters,
+    limit: int,
+    floor: int | None,
+    *,
+    scored: bool,
 ) -> list[Match]:
+    """The ``limit`` newest matches from ``floor`` on that pass the filters, with their
+    BM25 score when ``scored`` (else 0)."""
     clauses, params = where(filters)
     if floor is not None:
         clauses += " AND entries_fts.rowid >= :floor"
+    score = f"bm25(entries_fts, {BODY_WEIGHT}, 1.0)" if scored else "0.0"
     sql = (
-        f"SELECT entries_fts.rowid, bm25(entries_fts, {BODY_WEIGHT}, 1.0), e.ts "
+        f"SELECT entries_fts.rowid, {score}, e.ts "
         f"FROM entries_fts {_FROM.format(key='entries_fts.rowid')} "
         f"WHERE entries_fts MATCH :match AND {clauses} "
         "ORDER BY entries_fts.rowid DESC LIMIT :limit"
@@ -174,16 +194,34 @@ def _sqlite_walk(
     return [Match(int(pk), -float(bm25), str(ts)) for pk, bm25, ts in rows]
 
 
-def _sqlite_floor(conn: sa.Connection, match: str) -> int | None:
-    """The oldest of the :data:`WALKED` newest matches, if there are more."""
+def _sqlite_nth(conn: sa.Connection, match: str, n: int) -> int | None:
+    """The ``n``-th newest match of ``match`` (any user's), if there are that many."""
     row = conn.execute(
         sa.text(
             "SELECT rowid FROM entries_fts WHERE entries_fts MATCH :match "
-            "ORDER BY rowid DESC LIMIT 1 OFFSET :walked"
+            "ORDER BY rowid DESC LIMIT 1 OFFSET :skip"
         ),
-        {"match": match, "walked": WALKED - 1},
+        {"match": match, "skip": n - 1},
     ).first()
     return None if row is None else int(row[0])
+
+
+def _by_column(conn: sa.Connection, match: str, found: list[Match]) -> list[Match]:
+    """Scores for a query too common for BM25: FTS5's ``bm25()`` counts every match of the
+    query to weigh it (a word in 900,000 entries: ~100 ms), so here a match in the body
+    (prompts, replies, notes) scores :data:`BODY_WEIGHT`, one only in tool calls and output 1;
+    newest first among them."""
+    if not found:
+        return found
+    rows = conn.execute(
+        sa.text(
+            "SELECT rowid FROM entries_fts WHERE entries_fts MATCH :match "
+            "AND rowid BETWEEN :low AND :high"
+        ),
+        {"match": f"{{body}} : ({match})", "low": found[-1].pk, "high": found[0].pk},
+    )
+    body = {int(pk) for (pk,) in rows}
+    return [Match(m.pk, BODY_WEIGHT if m.pk in body else 1.0, m.ts) for m in found]
 
 
 def trigram_match(needles: tuple[str, ...]) -> str | None:

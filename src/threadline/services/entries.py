@@ -58,7 +58,13 @@ def list_entries(
     limit: int = p.DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
     raw: bool = False,
+    around: str | None = None,
+    before: int = 0,
 ) -> EntryPage:
+    """A page of the thread's entries in display order: from the first, after ``cursor``, or
+    — with ``around`` (an entry id) and no cursor — starting ``before`` entries ahead of that
+    entry, so a search hit is read with what led to it (``404`` if the thread has no such
+    entry)."""
     query = _ENTRY_QUERY.where(entries.c.thread_id == thread_id)
     if cursor is not None:
         ts, pk = pages.decode(cursor, str, int)
@@ -68,11 +74,34 @@ def list_entries(
     query = query.order_by(entries.c.ts, entries.c.pk).limit(limit + 1)
     with db.read() as conn:
         live_thread(conn, who.user_id, thread_id)
+        if around is not None and cursor is None:
+            ts, pk = _first_around(conn, thread_id, around, before)
+            query = query.where(
+                sa.or_(entries.c.ts > ts, sa.and_(entries.c.ts == ts, entries.c.pk >= pk))
+            )
         rows = conn.execute(query).all()
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = pages.encode(rows[-1].ts, rows[-1].pk) if more else None
     return EntryPage(entries=[entry_model(r, raw=raw) for r in rows], next_cursor=next_cursor)
+
+
+def _first_around(
+    conn: sa.Connection, thread_id: str, entry_id: str, before: int
+) -> tuple[str, int]:
+    """The place of the entry ``before`` entries ahead of ``entry_id`` (or of the thread's
+    first entry, when there are fewer)."""
+    target = conn.execute(
+        sa.select(entries.c.ts, entries.c.pk).where(
+            entries.c.thread_id == thread_id, entries.c.entry_uuid == entry_id
+        )
+    ).first()
+    if target is None:
+        raise NotFound(f"no entry {entry_id} in this thread")
+    keys = sa.select(entries.c.ts, entries.c.pk)
+    back = conn.execute(_before(thread_id, (target.ts, target.pk), before, keys)).all()
+    first = back[-1] if back else target
+    return str(first.ts), int(first.pk)
 
 
 def post_entry(

@@ -33,6 +33,7 @@ from threadline.search.query import Query, parse
 from threadline.search.text import searchable_text, snippet
 from threadline.services import inputs, pages
 from threadline.services.auth import Principal
+from threadline.services.threads import parse_scope
 from threadline.storage import search_index
 from threadline.storage.changes import current_value
 from threadline.storage.database import Database, in_write
@@ -56,7 +57,7 @@ class SearchParams:
     agent: str | None = None  # "claude-code" | "codex" (thread kind of sessions)
     thread_id: str | None = None
     role: str | None = None  # entry role
-    scope: str | None = None  # "type:id" (filter; works once threads have scopes)
+    scope: str | None = None  # "type:id": only threads of that scope
     since: date | None = None
     until: date | None = None
     limit: int = DEFAULT_LIMIT
@@ -132,18 +133,13 @@ def _check(params: SearchParams) -> None:
         value = getattr(params, name)
         if value is not None:
             inputs.text(value, name)
-    if params.scope is not None and not _scope_parts(params.scope):
-        raise _invalid("scope", "must be TYPE:ID, such as pr:123 or file:docs/spec.md")
+    if params.scope is not None:
+        parse_scope(params.scope)
 
 
 def _one_of(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
     if value is not None and value not in allowed:
         raise _invalid(name, f"must be one of {', '.join(allowed)}")
-
-
-def _scope_parts(scope: str) -> tuple[str, str] | None:
-    kind, _, ident = scope.partition(":")
-    return (kind, ident) if kind and ident else None
 
 
 def _invalid(name: str, message: str) -> ValidationFailed:
@@ -193,14 +189,13 @@ class _Search:
     def _filters(self) -> Filters:
         params = self.params
         until = inputs.day_after(params.until) if params.until else None
-        # TODO(scope): filter by params.scope once threads carry scope_type / scope_id
-        # (migration 0006); the parameter is accepted and checked already.
         return Filters(
             user_id=self.user_id,
             project=params.project,
             kinds=_kinds(params),
             thread_id=params.thread_id,
             role=params.role,
+            scope=parse_scope(params.scope) if params.scope is not None else None,
             ts_from=_day_text(params.since) if params.since else None,
             ts_before=_day_text(until) if until else None,
             # A SQLite read is one snapshot, in which the first page sees exactly what the

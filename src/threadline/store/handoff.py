@@ -29,13 +29,22 @@ class Pending:
     """A save waiting for the server: its body (``thread_id`` may still be unknown) and the
     key of its session's local thread."""
 
-    __slots__ = ("body", "error", "save_id", "thread_key")
+    __slots__ = ("body", "created", "error", "save_id", "thread_key")
 
-    def __init__(self, save_id: str, thread_key: str, body: dict[str, Any], error: str | None):
+    def __init__(
+        self,
+        save_id: str,
+        thread_key: str,
+        body: dict[str, Any],
+        error: str | None,
+        created: str = "",
+    ):
         self.save_id = save_id
         self.thread_key = thread_key
         self.body = body
         self.error = error
+        #: When it was kept here (UTC, ISO 8601): the ``created`` a listing shows for it.
+        self.created = created
 
     @property
     def blob_names(self) -> list[str]:
@@ -64,7 +73,7 @@ def has_pending(conn: sqlite3.Connection) -> bool:
 def pending(conn: sqlite3.Connection) -> list[Pending]:
     """The waiting saves, oldest first."""
     return [
-        Pending(r["save_id"], r["thread_key"], json.loads(r["body"]), r["error"])
+        Pending(r["save_id"], r["thread_key"], json.loads(r["body"]), r["error"], r["created_at"])
         for r in conn.execute("SELECT * FROM handoff_saves ORDER BY created_at, save_id")
     ]
 

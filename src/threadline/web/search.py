@@ -78,6 +78,7 @@ def search_page(request: Request, user: User) -> Response:
         "role": _value(request, "role"),
         "since": _value(request, "since"),
         "until": _value(request, "until"),
+        "scope": _value(request, "scope", 1000),
     }
     db = app_state(request).db
     projects = changes.project_counts(db, user.user_id, changes.read_cursor(db, user.user_id))
@@ -101,6 +102,7 @@ def search_page(request: Request, user: User) -> Response:
         role=filters["role"],
         since=inputs.iso_date(filters["since"], "since"),
         until=inputs.iso_date(filters["until"], "until"),
+        scope=filters["scope"],
         limit=PAGE_SIZE,
         cursor=args.get("cursor") or None,
     )
