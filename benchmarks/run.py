@@ -33,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+import ask_eval  # noqa: E402
 import ask_process  # noqa: E402
 import blobs  # noqa: E402
 import capture  # noqa: E402
@@ -62,6 +63,7 @@ BENCHMARKS = {
     "transcript_place": transcript_place.run,
     "search": search.run,
     "handoff": handoff.run,
+    "ask_eval": ask_eval.run,
 }
 RESULTS = HERE / "results" / "latest.json"
 WANTED_OPEN_FILES = 8192
