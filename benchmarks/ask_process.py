@@ -185,12 +185,14 @@ def _entries(client: Path, env: dict[str, str]) -> int:
 
 
 def _found(client: Path, env: dict[str, str]) -> int:
+    """How many of the questions are answered with citations (each one noted)."""
     found = 0
     for question in QUESTIONS:
         result = subprocess.run(
             [THREADLINE, "ask", "--all-projects", "--json", question], cwd=client, env=env,
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
-        if result.returncode == 0 and json.loads(result.stdout)["citations"]:
-            found += 1
+        cited = len(json.loads(result.stdout)["citations"]) if result.returncode == 0 else -1
+        note(f"{question!r}: {cited} citations" if cited >= 0 else f"{question!r}: failed")
+        found += cited > 0
     return found

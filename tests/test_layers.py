@@ -53,6 +53,7 @@ ALLOWED: dict[str, set[str]] = {
         "config",
         "daemon",
         "handoff",
+        "mcpserver",
         "paths",
         "protocol",
         "recall",
@@ -64,6 +65,7 @@ ALLOWED: dict[str, set[str]] = {
         "sync",
         "watch",
     },
+    "mcpserver": {"client", "config", "paths", "protocol", "store", "sync"},
 }
 
 #: unit → third-party top-level modules it must never import.

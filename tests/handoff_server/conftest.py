@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.helpers.asgi import AsgiClient
 from tests.helpers.server import Account
-from threadline.server.app import create_app
-from threadline.server.settings import ServerSettings
+from tests.server import conftest as server_fixtures
 from threadline.services import accounts
 from threadline.storage.database import Database
 
@@ -22,30 +21,10 @@ BLOBS = "/api/v1/blobs"
 SAVES = "/api/v1/saves"
 COMMIT = "3f9c2b1a" * 5
 
-
-@pytest.fixture
-def settings(server_db_url: str) -> ServerSettings:
-    return ServerSettings(database_url=server_db_url)
-
-
-@pytest.fixture
-def make_client(db: Database, settings: ServerSettings) -> Iterator[Callable[..., AsgiClient]]:
-    """A client of the real app, built with any settings overridden."""
-    clients: list[AsgiClient] = []
-
-    def make(**overrides: Any) -> AsgiClient:
-        client = AsgiClient(create_app(settings.with_overrides(**overrides), db=db))
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
-
-
-@pytest.fixture
-def client(make_client: Callable[..., AsgiClient]) -> AsgiClient:
-    return make_client()
+# The app in process, built as the other server tests build it.
+settings = server_fixtures.settings
+make_client = server_fixtures.make_client
+client = server_fixtures.client
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -140,6 +141,36 @@ def test_entries_are_chronological_then_by_arrival(client: AsgiClient, alice: Ac
     with_raw = client.get(url, params={"raw": "true"}, headers=alice.headers).json()
     assert with_raw["entries"][1]["raw"] == '{"line": 1}'
     assert with_raw["entries"][1]["stream_id"] == S1 and with_raw["entries"][1]["seq"] == 1
+
+
+def test_entries_around_an_entry_start_before_it_and_page_on(
+    client: AsgiClient, alice: Account, make_account: Callable[..., Account]
+) -> None:
+    thread = create(client, alice)
+    url = f"{THREADS}/{thread['id']}/entries"
+    ids = []
+    for i in range(10):
+        body = {"text": f"e{i}", "ts": f"2026-11-21T10:00:{i:02d}Z"}
+        ids.append(client.post(url, json=body, headers=alice.headers).json()["id"])
+
+    def texts(**params: Any) -> tuple[list[str], str | None]:
+        response = client.get(url, params=params, headers=alice.headers)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        return [e["text"] for e in page["entries"]], page["next_cursor"]
+
+    shown, cursor = texts(around=ids[5], before=2, limit=4)
+    assert shown == ["e3", "e4", "e5", "e6"]
+    assert texts(cursor=cursor, limit=4)[0] == ["e7", "e8", "e9"]
+    assert texts(around=ids[1], before=5, limit=3)[0] == ["e0", "e1", "e2"]  # fewer ahead
+    assert texts(around=ids[9], limit=5) == (["e9"], None)  # before defaults to 0
+    missing = client.get(url, params={"around": str(uuid.uuid4())}, headers=alice.headers)
+    assert missing.status_code == 404
+    bob = make_account("bob")  # another user's thread stays hidden, with or without around
+    other = client.get(url, params={"around": ids[5]}, headers=bob.headers)
+    assert other.status_code == 404
+    too_many = client.get(url, params={"around": ids[5], "before": -1}, headers=alice.headers)
+    assert too_many.status_code == 422
 
 
 @pytest.mark.parametrize("cursor", ["nonsense", "W10", "WyJhIiwxLDJd", "!!!", "eyJ4IjoxfQ"])

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "daemon": "threadline.cli.daemon:daemon",
     "hooks": "threadline.cli.hooks:hooks",
     "import": "threadline.cli.importer:import_",
+    "mcp": "threadline.cli.mcp:mcp",
     "search": "threadline.cli.search:search",
     "save": "threadline.cli.handoff:save",
     "resume": "threadline.cli.handoff:resume",

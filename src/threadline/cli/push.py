@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 from threadline import config as config_mod
 from threadline import protocol as p
@@ -193,27 +192,10 @@ def _store(project: str, name: str, role: str, text: str, scope: str | None) -> 
 
 def _deliver(conn: Any, cfg: config_mod.Config, added: Any) -> tuple[bool, str]:
     """Try to deliver within the timeout; returns (delivered, why not)."""
-    from threadline.store import notes
     from threadline.sync import deliver
 
-    result = deliver.deliver_pending(
-        conn,
-        cfg,
-        timeout=cfg.push_timeout,
-        lock_timeout=cfg.push_timeout,
-        deadline=time.monotonic() + cfg.push_timeout,
-        zstd=False,  # zstandard is a heavy import; gzip it is
-        entry=(added.stream_id, added.seq),
-    )
-    if result.reason == deliver.NOT_LOGGED_IN:
-        return False, "no server configured (run `threadline login --server URL`)"
-    if result.error is not None:
-        return False, result.error.message
-    if notes.is_acked(conn, added.stream_id, added.seq):
-        return True, ""
-    if result.blocked:
-        return False, f"the server refused it ({result.blocked[0]}); see `threadline sync status`"
-    return False, f"not delivered within {cfg.push_timeout:g} s"
+    # zstandard is a heavy import; gzip it is
+    return deliver.deliver_entry(conn, cfg, (added.stream_id, added.seq), zstd=False)
 
 
 def _print(args: Args, cfg: config_mod.Config, added: Any, delivered: bool) -> None:

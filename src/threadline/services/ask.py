@@ -184,9 +184,11 @@ def _hits(
         queries.append(" OR ".join(_prefix(term) for term in terms))
     seen: dict[str, tuple[int, Hit]] = {}
     for query in queries:
-        params = SearchParams(query=query, project=project, thread_id=thread_id, limit=SEARCH_LIMIT)
+        params = SearchParams(
+            query=query, project=project, thread_id=thread_id, limit=SEARCH_LIMIT, kinds=SEARCHED
+        )
         for hit in search_in(conn, user_id, params).results:
-            if hit.kind == KIND or hit.thread_id == exclude_thread or hit.entry_id in seen:
+            if hit.thread_id == exclude_thread or hit.entry_id in seen:
                 continue
             seen[hit.entry_id] = (len(seen), hit)
     wanted = {term.stem for term in terms}
@@ -209,10 +211,8 @@ def _passages(
     by_thread: dict[str, list[str]] = {}
     for hit in hits:
         by_thread.setdefault(hit.thread_id, []).append(hit.entry_id)
-    rows: dict[str, list[Source]] = {}
-    for thread_id, ids in by_thread.items():
-        found = entry_service.neighbours(conn, user_id, thread_id, ids, passages.NEAR)
-        rows[thread_id] = [_source(r, thread_id) for r in found]
+    found = entry_service.neighbours_of(conn, user_id, by_thread, passages.NEAR)
+    rows = {tid: [_source(r, tid) for r in found.get(tid, [])] for tid in by_thread}
     matches = []
     for hit in hits:
         source = next((s for s in rows[hit.thread_id] if s.entry_id == hit.entry_id), None)

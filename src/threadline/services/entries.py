@@ -58,7 +58,13 @@ def list_entries(
     limit: int = p.DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
     raw: bool = False,
+    around: str | None = None,
+    before: int = 0,
 ) -> EntryPage:
+    """A page of the thread's entries in display order: from the first, after ``cursor``, or
+    — with ``around`` (an entry id) and no cursor — starting ``before`` entries ahead of that
+    entry, so a search hit is read with what led to it (``404`` if the thread has no such
+    entry)."""
     query = _ENTRY_QUERY.where(entries.c.thread_id == thread_id)
     if cursor is not None:
         ts, pk = pages.decode(cursor, str, int)
@@ -68,11 +74,34 @@ def list_entries(
     query = query.order_by(entries.c.ts, entries.c.pk).limit(limit + 1)
     with db.read() as conn:
         live_thread(conn, who.user_id, thread_id)
+        if around is not None and cursor is None:
+            ts, pk = _first_around(conn, thread_id, around, before)
+            query = query.where(
+                sa.or_(entries.c.ts > ts, sa.and_(entries.c.ts == ts, entries.c.pk >= pk))
+            )
         rows = conn.execute(query).all()
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = pages.encode(rows[-1].ts, rows[-1].pk) if more else None
     return EntryPage(entries=[entry_model(r, raw=raw) for r in rows], next_cursor=next_cursor)
+
+
+def _first_around(
+    conn: sa.Connection, thread_id: str, entry_id: str, before: int
+) -> tuple[str, int]:
+    """The place of the entry ``before`` entries ahead of ``entry_id`` (or of the thread's
+    first entry, when there are fewer)."""
+    target = conn.execute(
+        sa.select(entries.c.ts, entries.c.pk).where(
+            entries.c.thread_id == thread_id, entries.c.entry_uuid == entry_id
+        )
+    ).first()
+    if target is None:
+        raise NotFound(f"no entry {entry_id} in this thread")
+    keys = sa.select(entries.c.ts, entries.c.pk)
+    back = conn.execute(_before(thread_id, (target.ts, target.pk), before, keys)).all()
+    first = back[-1] if back else target
+    return str(first.ts), int(first.pk)
 
 
 def post_entry(
@@ -506,36 +535,48 @@ def append_entry(conn: sa.Connection, who: Principal, thread_id: str, body: Entr
     return _Append(conn, who, thread_id, body).run()[0]
 
 
-#: The keys of the entries around one (``near`` before it; it and ``near`` after it), as
-#: plain SQL: built once, not per call.
-_KEYS_BEFORE = sa.text(
-    "SELECT pk FROM entries WHERE thread_id = :thread AND (ts < :ts OR (ts = :ts AND pk < :pk))"
-    " ORDER BY ts DESC, pk DESC LIMIT :near"
-)
-_KEYS_FROM = sa.text(
-    "SELECT pk FROM entries WHERE thread_id = :thread AND (ts > :ts OR (ts = :ts AND pk >= :pk))"
-    " ORDER BY ts, pk LIMIT :near"
-)
+#: The entries within ``near`` places of the targets in their threads' display order, found
+#: in one statement (window functions: SQLite ≥ 3.25, PostgreSQL).
+_AROUND = sa.text(
+    "WITH ordered AS ("
+    " SELECT pk, thread_id, entry_uuid,"
+    " ROW_NUMBER() OVER (PARTITION BY thread_id ORDER BY ts, pk) AS n"
+    " FROM entries WHERE thread_id IN :threads),"
+    " targets AS (SELECT thread_id, n FROM ordered WHERE entry_uuid IN :ids)"
+    " SELECT DISTINCT o.pk FROM ordered o JOIN targets g ON g.thread_id = o.thread_id"
+    " AND o.n BETWEEN g.n - :near AND g.n + :near"
+).bindparams(sa.bindparam("threads", expanding=True), sa.bindparam("ids", expanding=True))
 
 
 def neighbours(
     conn: sa.Connection, user_id: int, thread_id: str, entry_ids: list[str], near: int
 ) -> list[EntryRow]:
     """The entries ``entry_ids`` of the user's thread with ``near`` entries on each side of
-    each, once each, in display order (ids not in the thread are skipped). The windows are
-    found by their keys alone; only then are their rows read, in one query."""
-    live_thread(conn, user_id, thread_id)
-    targets = conn.execute(
-        sa.select(entries.c.ts, entries.c.pk).where(
-            entries.c.thread_id == thread_id, entries.c.entry_uuid.in_(entry_ids)
-        )
-    ).all()
-    wanted: set[int] = set()
-    for target in targets:
-        values = {"thread": thread_id, "ts": target.ts, "pk": target.pk}
-        wanted.update(conn.execute(_KEYS_BEFORE, {**values, "near": near}).scalars())
-        wanted.update(conn.execute(_KEYS_FROM, {**values, "near": near + 1}).scalars())
-    if not wanted:
-        return []
-    found = _rows(conn, _ROW_COLUMNS.where(entries.c.pk.in_(sorted(wanted))))
-    return sorted(found, key=lambda r: r.key)
+    each, once each, in display order (ids not in the thread are skipped)."""
+    return neighbours_of(conn, user_id, {thread_id: entry_ids}, near).get(thread_id, [])
+
+
+def neighbours_of(
+    conn: sa.Connection, user_id: int, wanted: dict[str, list[str]], near: int
+) -> dict[str, list[EntryRow]]:
+    """For each of the user's live threads in ``wanted`` (thread id → entry ids), its entries
+    within ``near`` places of those, once each, in display order — in two statements however
+    many there are (another user's thread, or a deleted one, gives nothing)."""
+    live = set(
+        conn.execute(
+            sa.select(threads.c.id).where(
+                threads.c.id.in_(list(wanted)),
+                threads.c.user_id == user_id,
+                threads.c.deleted_at.is_(None),
+            )
+        ).scalars()
+    )
+    ids = [entry_id for thread_id in live for entry_id in wanted[thread_id]]
+    if not ids:
+        return {}
+    keys = conn.execute(_AROUND, {"threads": sorted(live), "ids": ids, "near": near}).scalars()
+    query = _ROW_COLUMNS.add_columns(entries.c.thread_id).where(entries.c.pk.in_(list(keys)))
+    found: dict[str, list[EntryRow]] = {}
+    for row in conn.execute(query.order_by(entries.c.ts, entries.c.pk)):
+        found.setdefault(str(row.thread_id), []).append(entry_row(row))
+    return found

@@ -15,6 +15,7 @@ Standard library only: ``push`` runs this after each entry.
 from __future__ import annotations
 
 import sqlite3
+import time
 
 from threadline.client.api import Api
 from threadline.errors import ClientError, LockTimeout, NotLoggedIn, ServerUnreachable, StoreError
@@ -85,6 +86,34 @@ def deliver_pending(
     if result.timed_out:
         result.reason = DEADLINE
     return result
+
+
+def deliver_entry(
+    conn: sqlite3.Connection, cfg: Config, entry: tuple[int, int], *, zstd: bool = False
+) -> tuple[bool, str]:
+    """Deliver what is pending within ``cfg.push_timeout``, for the one entry ``(local stream
+    id, seq)`` just recorded: ``(True, "")`` once the server has it, else ``(False, why not)``
+    in words for the user — the entry then stays queued for the next delivery. What ``push``
+    and the agents' ``push_note`` do after storing a note."""
+    timeout = cfg.push_timeout
+    result = deliver_pending(
+        conn,
+        cfg,
+        timeout=timeout,
+        lock_timeout=timeout,
+        deadline=time.monotonic() + timeout,
+        zstd=zstd,
+        entry=entry,
+    )
+    if result.reason == NOT_LOGGED_IN:
+        return False, "no server configured (run `threadline login --server URL`)"
+    if result.error is not None:
+        return False, result.error.message
+    if notes.is_acked(conn, *entry):
+        return True, ""
+    if result.blocked:
+        return False, f"the server refused it ({result.blocked[0]}); see `threadline sync status`"
+    return False, f"not delivered within {timeout:g} s"
 
 
 def _counter(

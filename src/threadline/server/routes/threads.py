@@ -59,6 +59,18 @@ ToLine = Annotated[
     Query(ge=0, le=MAX_INT, description="Send no line after line to_line; the end by default."),
 ]
 
+Around = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        description="Without a cursor: start the page `before` entries ahead of this entry "
+        "(an entry id of the thread; 404 if it has none).",
+    ),
+]
+Before = Annotated[
+    int, Query(ge=0, le=p.MAX_PAGE_SIZE, description="With `around`: entries shown ahead of it.")
+]
+
 
 @router.get("", response_model=ThreadPage)
 def list_threads(
@@ -130,9 +142,18 @@ def list_entries(
     limit: Limit = p.DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
     raw: bool = False,
+    around: Around = None,
+    before: Before = 0,
 ) -> Response:
     page = entries.list_entries(
-        app_state(request).db, who, thread_id, limit=limit, cursor=cursor, raw=raw
+        app_state(request).db,
+        who,
+        thread_id,
+        limit=limit,
+        cursor=cursor,
+        raw=raw,
+        around=around,
+        before=before,
     )
     return json_response(page)
 
