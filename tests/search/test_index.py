@@ -139,11 +139,10 @@ def test_written_in_the_entries_transaction_and_rolled_back_with_it(db: Database
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("server_db_url", ["postgresql"], indirect=True)
 def test_postgres_without_pg_trgm_still_finds_words(
     db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    if db.dialect != "postgresql":
-        pytest.skip("PostgreSQL only")
     who = _principal(db)
     _push(db, who, ["the RateLimiter backs off", "a limiter word"])
     with db.write() as conn:
