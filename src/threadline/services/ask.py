@@ -41,7 +41,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -69,6 +69,7 @@ from threadline.services import entries as entry_service
 from threadline.services import inputs
 from threadline.services.auth import Principal
 from threadline.services.entries import EntryRow
+from threadline.services.search import Hit
 from threadline.services.threads import (
     get_or_create_scoped,
     live_scoped_id,
@@ -264,6 +265,13 @@ class _Found:
     kind: str
 
 
+#: What a candidate is ranked and cited by.
+_CANDIDATE_COLUMNS = (
+    *(entries.c[name] for name in ("pk", "entry_uuid", "thread_id", "text", "parts")),
+    *(threads.c[name] for name in ("title", "name", "project", "kind")),
+)
+
+
 def _matches(
     conn: sa.Connection,
     user_id: int,
@@ -279,17 +287,7 @@ def _matches(
     if not keys:
         return []
     rows = conn.execute(
-        sa.select(
-            entries.c.pk,
-            entries.c.entry_uuid,
-            entries.c.thread_id,
-            entries.c.text,
-            entries.c.parts,
-            threads.c.title,
-            threads.c.name,
-            threads.c.project,
-            threads.c.kind,
-        )
+        sa.select(*_CANDIDATE_COLUMNS)
         .join(threads, threads.c.id == entries.c.thread_id)
         .where(
             entries.c.pk.in_(keys),
@@ -316,29 +314,10 @@ def _found(row: Any, score: float) -> _Found:
     )
 
 
-class _HitLike(Protocol):
-    """What a passage is cut around: a search :class:`Hit`, or a :class:`_Found`."""
-
-    @property
-    def thread_id(self) -> str: ...
-    @property
-    def entry_id(self) -> str: ...
-    @property
-    def score(self) -> float: ...
-    @property
-    def thread_title(self) -> str | None: ...
-    @property
-    def thread_name(self) -> str: ...
-    @property
-    def project(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-
-
 def _passages(
     conn: sa.Connection,
     user_id: int,
-    hits: Sequence[_HitLike],
+    hits: Sequence[Hit | _Found],
     terms: list[t.Term],
     term_weights: dict[str, float],
 ) -> list[Passage]:
