@@ -568,8 +568,7 @@ def neighbours_of(
     ]
     if not targets:
         return {}
-    walks = [walk for target in targets for walk in _walks(target, near)]
-    keys = set(conn.execute(sa.union_all(*walks)).scalars())
+    keys = set(conn.execute(*_walks(targets, near)).scalars())
     query = _ROW_COLUMNS.add_columns(entries.c.thread_id).where(entries.c.pk.in_(list(keys)))
     found: dict[str, list[EntryRow]] = {}
     for row in conn.execute(query.order_by(entries.c.ts, entries.c.pk)):
@@ -577,24 +576,21 @@ def neighbours_of(
     return found
 
 
-def _walks(target: Any, near: int) -> tuple[sa.Select[Any], sa.Select[Any]]:
-    """The keys of ``target`` and the ``near`` entries before it, and of the ``near`` after
-    it, in its thread's display order (``ts``, then ``pk``)."""
-    key = sa.tuple_(entries.c.ts, entries.c.pk)
-    here = sa.tuple_(sa.literal(target.ts), sa.literal(target.pk))
-    mine = entries.c.thread_id == target.thread_id
-    back = (
-        sa.select(entries.c.pk)
-        .where(mine, key <= here)
-        .order_by(entries.c.ts.desc(), entries.c.pk.desc())
-        .limit(near + 1)
-        .subquery()
-    )
-    on = (
-        sa.select(entries.c.pk)
-        .where(mine, key > here)
-        .order_by(entries.c.ts, entries.c.pk)
-        .limit(near)
-        .subquery()
-    )
-    return sa.select(back.c.pk), sa.select(on.c.pk)
+#: One target's keys: itself and the ``near`` entries before it, and the ``near`` after it,
+#: in its thread's display order (``ts``, then ``pk``): two short walks of the thread's index.
+_WALKS = (
+    "SELECT pk FROM (SELECT pk FROM entries WHERE thread_id = :t{i} AND (ts < :ts{i} OR "
+    "(ts = :ts{i} AND pk <= :pk{i})) ORDER BY ts DESC, pk DESC LIMIT :back) b{i} "
+    "UNION ALL SELECT pk FROM (SELECT pk FROM entries WHERE thread_id = :t{i} AND (ts > :ts{i} "
+    "OR (ts = :ts{i} AND pk > :pk{i})) ORDER BY ts, pk LIMIT :near) a{i}"
+)
+
+
+def _walks(targets: list[Any], near: int) -> tuple[sa.TextClause, dict[str, Any]]:
+    """The statement (plain text: built per call, it would be compiled per call) and the
+    parameters finding the keys of every target's neighbours."""
+    params: dict[str, Any] = {"back": near + 1, "near": near}
+    for i, target in enumerate(targets):
+        params.update({f"t{i}": target.thread_id, f"ts{i}": target.ts, f"pk{i}": target.pk})
+    sql = " UNION ALL ".join(_WALKS.format(i=i) for i in range(len(targets)))
+    return sa.text(sql), params
