@@ -146,7 +146,7 @@ def test_postgres_without_pg_trgm_still_finds_words(
     who = _principal(db)
     _push(db, who, ["the RateLimiter backs off", "a limiter word"])
     with db.write() as conn:
-        conn.exec_driver_sql("DROP INDEX ix_entries_search_trgm")
+        conn.exec_driver_sql(f"DROP INDEX {engine.SUBSTRING_INDEX}")
     monkey = engine._warned
     engine._warned = False
     try:
