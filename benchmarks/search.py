@@ -43,6 +43,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+import ingest as server_ingest
 from harness import Context, database, note, now, percentile, ratio, table
 from threadline.protocol.models import PushRequest
 from threadline.services import accounts, auth, push
@@ -78,6 +79,15 @@ def run(ctx: Context) -> dict[str, Any]:
         note(f"{backend}: building {size:,} entries …")
         with database(backend, ctx.workdir, ctx.postgres) as url:
             results[backend] = _backend(backend, url, size, ingest, samples, results["problems"])
+        note(f"{backend}: ingest through the server, with and without the index …")
+        http = _http_ingest(ctx, backend)
+        results[backend].update(http)
+        table(
+            f"{backend}: ingest through `threadline serve`, {server_ingest.CLIENTS} clients, "
+            "batches of 100 (best of 2 runs each)",
+            ["measure", "value"],
+            [[k.replace("_", " "), v] for k, v in http.items()],
+        )
     return results
 
 
@@ -270,16 +280,62 @@ def _sizes(db: Database) -> dict[str, Any]:
             own = ("ix_entries", "uq_entries", "sqlite_autoindex_entries")
             data = sum(v for k, v in sizes.items() if k == "entries" or k.startswith(own))
         else:
+            # the index: the GIN index, the vocabulary with its indexes, and the generated
+            # column's bytes inside the entries table (counted out of the data)
             index, data = conn.exec_driver_sql(
-                "SELECT pg_total_relation_size('entry_search') "
-                "+ coalesce(pg_relation_size(to_regclass('ix_entries_search_trgm')), 0), "
-                "pg_total_relation_size('entries') "
-                "- coalesce(pg_relation_size(to_regclass('ix_entries_search_trgm')), 0)"
+                "WITH doc AS (SELECT coalesce(sum(pg_column_size(search_doc)), 0) AS bytes "
+                "FROM entries), gin AS (SELECT pg_relation_size('ix_entries_search_doc') AS bytes) "
+                "SELECT doc.bytes + gin.bytes + pg_total_relation_size('search_words'), "
+                "pg_total_relation_size('entries') - doc.bytes - gin.bytes FROM doc, gin"
             ).one()
     return {
         "index_mb": round(index / 2**20, 1),
         "data_mb": round(data / 2**20, 1),
         "index_to_data": round(index / data, 2),
+    }
+
+
+def without_search_index(url: str) -> None:
+    """Take the search index out of a migrated database, for the benchmark's run without it:
+    on SQLite the triggers that queue entries for FTS5 (nothing is queued, so nothing is
+    indexed); on PostgreSQL the generated column's expression (it stays, empty, as a plain
+    column), its GIN index and the vocabulary's trigger."""
+    db = Database(url)
+    try:
+        with db.write() as conn:
+            if db.dialect == "sqlite":
+                names = conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'entries'"
+                ).scalars()
+                for name in list(names):
+                    conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+                return
+            conn.exec_driver_sql("ALTER TABLE entries ALTER COLUMN search_doc DROP EXPRESSION")
+            conn.exec_driver_sql("DROP INDEX ix_entries_search_doc")
+            conn.exec_driver_sql("DROP TRIGGER entries_search_words ON entries")
+    finally:
+        db.dispose()
+
+
+def _http_ingest(ctx: Context, backend: str) -> dict[str, Any]:
+    """Entries per second through ``threadline serve`` (batches of 100 from concurrent
+    clients, as ``ingest`` measures), on a fresh database with the index and on another
+    with it taken out (:func:`without_search_index`), twice each, interleaved; the better run
+    of each counts (the machine's noise only ever slows a run down)."""
+    cfg = server_ingest.Config(100, 16_000 if ctx.quick else 32_000, 10 if ctx.quick else 20)
+    runs: dict[str, list[int]] = {"with": [], "without": []}
+    for _ in range(2):
+        for name, prepare in (("with", None), ("without", without_search_index)):
+            result = server_ingest.run_config(ctx, backend, cfg, prepare)
+            if result["problems"] or result["lost"]:
+                raise RuntimeError(f"ingest {name} the index: {result['problems']}")
+            runs[name].append(int(result["entries_per_s"]))
+    best = {name: max(rates) for name, rates in runs.items()}
+    return {
+        "http_ingest_without_index_per_s": best["without"],
+        "http_ingest_with_index_per_s": best["with"],
+        "http_ingest_ratio": round(ratio(best["with"], best["without"]), 2),
+        "http_ingest_runs": runs,
     }
 
 
