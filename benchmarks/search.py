@@ -14,17 +14,26 @@ Per backend (SQLite; PostgreSQL when there is one):
 1. a database migrated up to 0004 (no index) gets N − 2 × B entries in bulk (multi-row
    INSERTs on SQLite, ``COPY`` on PostgreSQL);
 2. ingest without the index: B entries in transactions of 100 (``insert_rows``, as a push);
-3. migration 0005 builds the index for everything stored (timed);
+3. the search migrations (0005 on, as an upgrade from before search would run them) build
+   the index for everything stored (timed); on PostgreSQL then ``VACUUM ANALYZE``, which a
+   running server leaves to autovacuum (the planner's statistics of the words decide between
+   the GIN index and a walk of the newest entries);
 4. ingest with the index: B more entries, the same way; the ratio to step 2 is the target
    (≥ 0.8);
-5. sizes: the index (FTS5 tables, or ``entry_search`` and the trigram index) beside the
-   entries table with its own indexes;
+5. sizes: the index (FTS5 tables; on PostgreSQL the ``search_doc`` column's bytes, its GIN
+   index and the ``search_words`` vocabulary with its indexes) beside the entries table with
+   its own indexes (without the column);
 6. search latency, through ``services.search.search`` in this process (query reading,
    ranking, snippets — no HTTP), while a writer thread pushes 25 entries every 50 ms
    through ``services.push``: a rare word (~100–500 entries), a common word (~40–93 % of
    entries), a phrase of two common words, a common word filtered by project and role, and a
    substring inside words. Baseline, same connection pool: an entry read by primary key, and
    ``count(*)`` of a 100-entry range.
+
+Then, per backend, ingest through ``threadline serve`` as users meet it: 16 clients pushing
+batches of 100 over HTTP (``ingest.run_config``), on a fresh database with the index and on
+one whose index was taken out once the server had migrated it (:func:`without_search_index`,
+benchmark only: the index has no switch in the product), two runs each, interleaved.
 
 Target: p95 ≤ 50 ms per query kind. ``--quick`` uses 100,000 entries.
 """

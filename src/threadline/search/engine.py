@@ -3,7 +3,7 @@ substring matches.
 
 :func:`ranked` finds the entries whose words match a :class:`~threadline.search.query.Query`
 and scores them — SQLite FTS5's ``bm25()`` with the body weighted :data:`BODY_WEIGHT` times
-the tool column, PostgreSQL's ``ts_rank_cd`` (weights ``A`` 1.0 and ``C`` 0.2, divided by
+the tool column, PostgreSQL's ``ts_rank_cd`` (weights ``A`` 1.0, ``B`` and ``C`` 0.2, divided by
 1 + the log of the entry's length) — best first, newest first among equals.
 
 The cost of ranking grows with the number of matches, so only the :data:`RANKED` most
@@ -17,13 +17,17 @@ The walk that fills that set (newest match first, each checked against the
 filters) is bounded too: it first looks among the :data:`RECENT` newest entries, where a
 common word finds all it needs; only if that is not enough does it look further, through the
 :data:`WALKED` newest matches at most — past them, a narrow filter on a very common word
-stops looking. PostgreSQL's planner picks between the GIN index and a walk down the primary
-key by itself, each search planned for its own words, under a statement timeout.
+stops looking. On PostgreSQL, a query its planner expects in at most :data:`PG_COMMON`
+entries is answered from the GIN index over all entries; a more common one by walking down
+the primary key through the :data:`PG_RECENT` newest entries, where it stops (not within one
+thread or scope, whose entries bound the work) — each search planned for its own words, under
+a statement timeout.
 
 :func:`substrings` finds the entries whose searchable text contains every needle of a plain
-query, newest first — the FTS5 trigram index (or ``pg_trgm``) gives candidates, checked
-against the text. It runs after the word matches, for what they did not find (``Limiter`` in
-``RateLimiter``).
+query, newest first — the FTS5 trigram index gives candidates, checked against the text; on
+PostgreSQL, the ``pg_trgm`` index of the vocabulary (migration 0009) gives the words that hold
+each needle, and the GIN index the entries that hold those words. It runs after the word
+matches, for what they did not find (``Limiter`` in ``RateLimiter``).
 """
 
 from __future__ import annotations
@@ -52,13 +56,11 @@ WALKED = 10_000
 #: Candidates of a substring search checked against the text.
 SUBSTRING_CANDIDATES = 2000
 #: PostgreSQL: a query the planner expects in more entries than this is common.
-PG_COMMON = 20_000
+PG_COMMON = 10_000
 #: PostgreSQL: the newest entries (of any user) walked for a common query's matches.
 PG_RECENT = 10_000
 #: PostgreSQL: a substring is looked up as the words that contain it, up to this many.
 SUBSTRING_WORDS = 500
-#: PostgreSQL: a substring in more words is looked for among this many newest entries.
-SUBSTRING_RECENT = 50_000
 #: PostgreSQL: the vocabulary's trigram index (migration 0009).
 SUBSTRING_INDEX = "ix_search_words_trgm"
 #: FTS5 ``bm25()`` weight of the body column; the tool column's is 1.
@@ -393,7 +395,7 @@ def _pg_substrings(
     """Entries holding every needle: the words of the vocabulary that contain it (``pg_trgm``)
     make a query of the GIN index, whose newest matches are checked against the text; a
     needle in more than :data:`SUBSTRING_WORDS` words (or with none) is looked for in the
-    :data:`SUBSTRING_RECENT` newest entries instead."""
+    :data:`PG_RECENT` newest entries instead."""
     if not pg_substrings_available(conn):
         return []
     _pg_prepare(conn)
@@ -456,7 +458,7 @@ def _pg_lexeme(word: str) -> str:
 def _pg_recent_substrings(
     conn: sa.Connection, needles: tuple[str, ...], filters: Filters, want: int, skip: set[int]
 ) -> list[int]:
-    """Substring matches among the :data:`SUBSTRING_RECENT` newest entries, newest first: the
+    """Substring matches among the :data:`PG_RECENT` newest entries, newest first: the
     lowered text and parts hold every needle (a cheap test), then the searchable text."""
     clauses, params = where(filters)
     likes = []
@@ -469,5 +471,5 @@ def _pg_recent_substrings(
         f"SELECT e.pk, e.role, e.text, e.parts {_PG_FROM} WHERE e.pk >= :floor "
         f"AND {' AND '.join(likes)} AND {clauses} ORDER BY e.pk DESC LIMIT :limit"
     )
-    params.update(floor=_pg_floor(conn, SUBSTRING_RECENT), limit=SUBSTRING_CANDIDATES)
+    params.update(floor=_pg_floor(conn, PG_RECENT), limit=SUBSTRING_CANDIDATES)
     return _checked(conn.execute(sa.text(sql), params), needles, want, skip)
