@@ -76,17 +76,7 @@ def test_migration_indexes_what_was_stored_before(
 
 
 def _push(db: Database, who: auth.Principal, texts: list[str], name: str = "t") -> None:
-    entries_ = [
-        {"seq": i + 1, "id": str(uuid.uuid4()), "ts": "2026-01-01T00:00:00Z", "role": "user",
-         "text": text}
-        for i, text in enumerate(texts)
-    ]  # fmt: skip
-    request = PushRequest.model_validate(
-        {"device_id": str(uuid.uuid4()), "streams": [
-            {"stream_id": str(uuid.uuid4()), "entries": entries_,
-             "thread": {"key": f"note:p:{name}", "name": name, "project": "p"}}]}
-    )  # fmt: skip
-    push.push(db, who, request, push.PushLimits())
+    _push_parts(db, who, [("user", text, None) for text in texts], name)
 
 
 def _principal(db: Database) -> auth.Principal:
@@ -158,8 +148,10 @@ def test_postgres_without_pg_trgm_still_finds_words(
     assert "pg_trgm index missing" in caplog.text
 
 
-def _push_parts(db: Database, who: auth.Principal, rows: list[tuple[str, str, Any]]) -> None:
-    """Entries ``(role, text, parts)`` in one note thread."""
+def _push_parts(
+    db: Database, who: auth.Principal, rows: list[tuple[str, str, Any]], name: str = "parts"
+) -> None:
+    """Entries ``(role, text, parts)`` in one note thread of project ``p``."""
     entries_ = [
         {"seq": i + 1, "id": str(uuid.uuid4()), "ts": "2026-01-01T00:00:00Z", "role": role,
          "text": text, **({"parts": parts} if parts is not None else {})}
@@ -168,7 +160,7 @@ def _push_parts(db: Database, who: auth.Principal, rows: list[tuple[str, str, An
     request = PushRequest.model_validate(
         {"device_id": str(uuid.uuid4()), "streams": [
             {"stream_id": str(uuid.uuid4()), "entries": entries_,
-             "thread": {"key": "note:p:parts", "name": "parts", "project": "p"}}]}
+             "thread": {"key": f"note:p:{name}", "name": name, "project": "p"}}]}
     )  # fmt: skip
     push.push(db, who, request, push.PushLimits())
 
@@ -199,7 +191,7 @@ def test_postgres_substrings_come_from_the_vocabulary_of_prose_and_tool_calls(
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("server_db_url", ["postgresql"], indirect=True)
-def test_postgres_common_query_walks_only_the_newest_entries(
+def test_postgres_common_query_walks_the_newest_entries_first(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     who = _principal(db)
@@ -208,6 +200,8 @@ def test_postgres_common_query_walks_only_the_newest_entries(
     assert len(snippets(db, "alpha", who.user_id)) == 6, "a rare word: the GIN index, all"
     monkeypatch.setattr(engine, "PG_COMMON", 0)  # every query is common
     monkeypatch.setattr(engine, "PG_RECENT", 2)
+    assert len(snippets(db, "alpha", who.user_id)) == 6, "too few in the newest: older too"
+    monkeypatch.setattr(engine, "PG_ENOUGH", 2)
     assert snippets(db, "alpha", who.user_id) == ["alpha elsewhere", "alpha number 4"]
     thread = search(db, who, SearchParams(query="number")).results[0].thread_id
     within = search(db, who, SearchParams(query="alpha", thread_id=thread)).results
