@@ -19,9 +19,10 @@ common word finds all it needs; only if that is not enough does it look further,
 :data:`WALKED` newest matches at most — past them, a narrow filter on a very common word
 stops looking. On PostgreSQL, a query its planner expects in at most :data:`PG_COMMON`
 entries is answered from the GIN index over all entries; a more common one by walking down
-the primary key through the :data:`PG_RECENT` newest entries, and further only when they hold
-fewer than :data:`PG_ENOUGH` of its matches (within one thread or scope, its entries bound
-the work) — each search planned for its own words, under a statement timeout.
+the primary key through the :data:`PG_RECENT` newest entries, and through the
+:data:`PG_OLDER` before them only when those hold fewer than :data:`PG_ENOUGH` of its matches
+(within one thread or scope, its entries bound the work) — each search planned for its own
+words, under a statement timeout.
 
 :func:`substrings` finds the entries whose searchable text contains every needle of a plain
 query, newest first — the FTS5 trigram index gives candidates, checked against the text; on
@@ -56,11 +57,15 @@ RECENT = 20_000
 WALKED = 10_000
 #: Candidates of a substring search checked against the text.
 SUBSTRING_CANDIDATES = 2000
-#: PostgreSQL: a query the planner expects in more entries than this is common.
+#: PostgreSQL: a query the planner expects in more entries than this is common. Above the
+#: planner's guess for a word outside its list of the most common ones (about 1,400 in a
+#: million entries), which would otherwise count every rare word as common.
 PG_COMMON = 2_000
 #: PostgreSQL: a common query with fewer matches than this among the newest entries (a page
 #: and one more) looks at the older ones too.
 PG_ENOUGH = p.DEFAULT_SEARCH_LIMIT + 1
+#: PostgreSQL: older entries walked then, at most.
+PG_OLDER = 40_000
 #: PostgreSQL: the newest entries (of any user) walked for a common query's matches.
 PG_RECENT = 10_000
 #: PostgreSQL: a substring is looked up as the words that contain it, up to this many.
@@ -326,28 +331,35 @@ _PG_FROM = "FROM entries e JOIN threads t ON t.id = e.thread_id"
 
 def _pg_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) -> list[Match]:
     """The ``limit`` newest matches (see :func:`_pg_where`); when the newest entries hold
-    fewer than :data:`PG_ENOUGH` of a common query's matches (an old project's), the older
-    ones are looked at too, the planner choosing how."""
+    fewer than :data:`PG_ENOUGH` of a common query's matches (an old project's, a rare phrase
+    of common words), the :data:`PG_OLDER` entries before them are walked too."""
     _pg_prepare(conn)
     match = tsquery(query)
     test, order, floor = _pg_where(conn, match, filters)
-    found = _pg_matches(conn, match, filters, limit, (test, order, floor))
+    found = _pg_matches(conn, match, filters, limit, (test, order), {"floor": floor})
     if floor > 1 and len(found) < PG_ENOUGH:
-        older = (f"ts_match_vq(e.search_doc, {_TSQUERY}) AND e.pk < :floor", "e.pk", floor)
-        found += _pg_matches(conn, match, filters, limit - len(found), older)
+        older = f"ts_match_vq(e.search_doc, {_TSQUERY}) AND e.pk BETWEEN :low AND :high"
+        bounds = {"low": max(1, floor - PG_OLDER), "high": floor - 1}
+        found += _pg_matches(conn, match, filters, limit - len(found), (older, "e.pk"), bounds)
     return found
 
 
 def _pg_matches(
-    conn: sa.Connection, match: str, filters: Filters, limit: int, how: tuple[str, str, int]
+    conn: sa.Connection,
+    match: str,
+    filters: Filters,
+    limit: int,
+    how: tuple[str, str],
+    bounds: dict[str, int],
 ) -> list[Match]:
-    test, order, floor = how
+    """Up to ``limit`` matches passing ``how`` (the test, the order), newest first."""
+    test, order = how
     clauses, params = where(filters)
     sql = (
         f"SELECT e.pk, ts_rank_cd({_PG_WEIGHTS}, e.search_doc, {_TSQUERY}, 1), e.ts {_PG_FROM} "
         f"WHERE {test} AND {clauses} ORDER BY {order} DESC LIMIT :limit"
     )
-    params.update(tsquery=match, limit=limit, floor=floor)
+    params.update(bounds, tsquery=match, limit=limit)
     rows = conn.execute(sa.text(sql), params)
     return [Match(int(pk), float(rank), str(ts)) for pk, rank, ts in rows]
 
