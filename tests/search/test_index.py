@@ -69,7 +69,7 @@ def test_migration_indexes_what_was_stored_before(
         assert migrations.migrate(db) == [m.version for m in shipped if m.version >= 5]
         assert snippets(db, "ledger.sqlite") == ["the rollback of ledger.sqlite worried us"]
         assert snippets(db, "deploy-staging") == ["Bash make deploy-staging"]
-        assert snippets(db, "ollbac") == ["the rollback of ledger.sqlite worried us"]
+        assert snippets(db, "dger.sql") == ["the rollback of ledger.sqlite worried us"]
     finally:
         db.dispose()
 
@@ -113,7 +113,7 @@ def test_the_index_follows_updates_and_deletes(db: Database) -> None:
                 "INSERT INTO entries_fts(entries_fts, rank) VALUES ('integrity-check', 0)"
             )
             conn.exec_driver_sql(
-                "INSERT INTO entries_trigram(entries_trigram, rank) VALUES ('integrity-check', 0)"
+                "INSERT INTO entries_code(entries_code, rank) VALUES ('integrity-check', 0)"
             )
             pending = conn.exec_driver_sql("SELECT count(*) FROM entries_search_pending")
             assert pending.scalar() == 0

@@ -29,14 +29,13 @@ against the text. It runs after the word matches, for what they did not find (``
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from threadline.search.query import MIN_SUBSTRING_CHARS, Query, Term
-from threadline.search.text import substring_text
 
 log = logging.getLogger("threadline.search")
 
@@ -54,6 +53,7 @@ SUBSTRING_CANDIDATES = 2000
 BODY_WEIGHT = 5.0
 #: Trigrams of one needle asked of the index (the text check does the rest).
 _TRIGRAMS_PER_NEEDLE = 16
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -243,28 +243,22 @@ def trigram_match(needles: tuple[str, ...]) -> str | None:
 def _sqlite_substrings(
     conn: sa.Connection, needles: tuple[str, ...], filters: Filters, want: int, skip: set[int]
 ) -> list[int]:
+    """Entries whose code-like tokens (migration 0008) hold every needle: a needle with a
+    space in it is inside no token, so such a query finds nothing here."""
     match = trigram_match(needles)
-    if match is None:
+    if match is None or any(_SPACE.search(needle) for needle in needles):
         return []
     clauses, params = where(filters)
     sql = (
-        "SELECT e.pk, e.role, e.text, e.parts "
-        f"FROM entries_trigram {_FROM.format(key='entries_trigram.rowid')} "
-        f"WHERE entries_trigram MATCH :match AND {clauses} "
-        "ORDER BY entries_trigram.rowid DESC LIMIT :limit"
+        "SELECT e.pk, entries_code.code "
+        f"FROM entries_code {_FROM.format(key='entries_code.rowid')} "
+        f"WHERE entries_code MATCH :match AND {clauses} "
+        "ORDER BY entries_code.rowid DESC LIMIT :limit"
     )
     params.update(match=match, limit=SUBSTRING_CANDIDATES)
-    return _checked(conn.execute(sa.text(sql), params), needles, want, skip)
-
-
-def _checked(rows: Iterator[Any], needles: tuple[str, ...], want: int, skip: set[int]) -> list[int]:
-    """The rows whose indexed text holds every needle, until ``want`` are found."""
     found: list[int] = []
-    for pk, role, text, parts in rows:
-        if pk in skip:
-            continue
-        indexed = substring_text(role, text, parts).lower()
-        if all(needle in indexed for needle in needles):
+    for pk, code in conn.execute(sa.text(sql), params):
+        if pk not in skip and all(needle in code for needle in needles):
             found.append(int(pk))
             if len(found) >= want:
                 break

@@ -12,16 +12,13 @@ prefix as the start of a word; for a substring hit, the typed text anywhere, wit
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from threadline.search.query import Query, Term
+from threadline.storage.search_index import INDEXED_CHARS, parsed_tool_calls
 
-#: Characters of an entry's text and of its tool calls that are indexed (as migration 0005).
-INDEXED_CHARS = 100_000
 #: About how long a snippet is.
 SNIPPET_CHARS = 200
 #: How much of the snippet comes before its first match, at most.
@@ -33,57 +30,12 @@ _WORD_CHAR = r"[^\W_]"
 _GAP = r"[\W_]+"
 
 
-def tool_calls(parts: Any) -> str:
-    """Each tool call of ``parts``: its name and its input's scalar values, one call a line."""
-    if not isinstance(parts, list):
-        return ""
-    lines = []
-    for part in parts:
-        if isinstance(part, dict) and part.get("type") == "tool_call":
-            values = " ".join(_scalars(part.get("input")))
-            lines.append(f"{_scalar(part.get('name'))} {values}")
-    return "\n".join(lines)
-
-
-def _scalar(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _scalars(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _scalars(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _scalars(item)
-    elif value is not None:
-        yield _scalar(value)
-
-
 def searchable_text(text: str, parts: str | None) -> str:
     """``text`` and, on lines after it, the tool calls of the JSON ``parts``."""
-    try:
-        calls = tool_calls(json.loads(parts)) if parts else ""
-    except (ValueError, RecursionError):
-        calls = ""
+    calls = parsed_tool_calls(parts)
     if not calls:
         return text
     return f"{text}\n{calls}" if text else calls
-
-
-def substring_text(role: str, text: str, parts: str | None) -> str:
-    """What the trigram index holds of an entry: the text of a prompt or reply, then its tool
-    calls (tool output is left out), each cut at :data:`INDEXED_CHARS`."""
-    body = text[:INDEXED_CHARS] if role in ("user", "assistant") else ""
-    try:
-        calls = tool_calls(json.loads(parts)) if parts else ""
-    except (ValueError, RecursionError):
-        calls = ""
-    return f"{body}\n{calls[:INDEXED_CHARS]}"
 
 
 @dataclass(frozen=True)
