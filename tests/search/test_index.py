@@ -155,3 +155,42 @@ def test_postgres_without_pg_trgm_still_finds_words(
     finally:
         engine._warned = monkey
     assert "pg_trgm index missing" in caplog.text
+
+
+@pytest.mark.parametrize("server_db_url", ["sqlite"], indirect=True)
+def test_common_words_are_found_newest_first_through_the_filters(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite: a word too common for BM25 is looked for among its newest matches, in batches
+    (here of 2, 4, 8 …), each checked against the filters, body matches first."""
+    monkeypatch.setattr(engine, "COMMON", 2)
+    monkeypatch.setattr(engine, "_FIRST_BATCH", 1)
+    who = _principal(db)
+    _push(db, who, [f"common word {i}" for i in range(30)], name="a")
+    _push(db, who, ["common other project", "a common phrase here"], name="b")
+    page = search(db, who, SearchParams(query="common", thread_id=None, limit=50))
+    assert len(page.results) == 32
+    assert [h.snippet for h in page.results][:2] == ["a common phrase here", "common other project"]
+    in_a = search(db, who, SearchParams(query="common word", scope=None, limit=5))
+    assert [h.snippet for h in in_a.results] == [f"common word {i}" for i in (29, 28, 27, 26, 25)]
+    thread_a = in_a.results[0].thread_id
+    only_a = search(db, who, SearchParams(query="common", thread_id=thread_a, limit=50))
+    assert len(only_a.results) == 30 and {h.thread_id for h in only_a.results} == {thread_a}
+    assert search(db, who, SearchParams(query='"common phrase"')).results[0].snippet == (
+        "a common phrase here"
+    )
+    with db.write() as conn:  # a tool call ranks below the older prompts
+        conn.execute(entries.update().where(entries.c.text == "common word 29").values(
+            role="tool"))  # fmt: skip
+    first = search(db, who, SearchParams(query="common", limit=3))
+    assert [h.snippet for h in first.results] == [
+        "a common phrase here", "common other project", "common word 28"]  # fmt: skip
+    second = search(db, who, SearchParams(query="common", limit=3, cursor=first.next_cursor))
+    assert [h.snippet for h in second.results] == [f"common word {i}" for i in (27, 26, 25)]
+    assert search(db, who, SearchParams(query="common", role="tool")).results[0].snippet == (
+        "common word 29"
+    )
+    monkeypatch.setattr(engine, "WALKED", 3)
+    assert len(search(db, who, SearchParams(query="common", limit=50)).results) == 3
+    monkeypatch.setattr(engine, "LOOKED", 5)
+    assert len(search(db, who, SearchParams(query="word", limit=50)).results) == 3

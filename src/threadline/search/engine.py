@@ -28,6 +28,7 @@ against the text. It runs after the word matches, for what they did not find (``
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from threadline.search.query import MIN_SUBSTRING_CHARS, Query, Term
+from threadline.search.text import matches
+from threadline.storage.search_index import INDEXED_CHARS, PROSE_ROLES
 
 log = logging.getLogger("threadline.search")
 
@@ -43,10 +46,10 @@ log = logging.getLogger("threadline.search")
 RANKED = 300
 #: SQLite: a query with more matches than this (of any user) is too common for ``bm25()``.
 COMMON = 5_000
-#: SQLite: the newest entries looked at first; most queries find their matches there.
-RECENT = 20_000
-#: SQLite: matches walked (newest first) to find the ranked ones, at most.
-WALKED = 10_000
+#: SQLite: matches checked against the filters (newest first) to find the ranked ones, at most.
+WALKED = 20_000
+#: SQLite: entries looked through (newest first) to find the ranked ones, at most.
+LOOKED = 400_000
 #: Candidates of a substring search checked against the text.
 SUBSTRING_CANDIDATES = 2000
 #: FTS5 ``bm25()`` weight of the body column; the tool column's is 1.
@@ -54,6 +57,9 @@ BODY_WEIGHT = 5.0
 #: Trigrams of one needle asked of the index (the text check does the rest).
 _TRIGRAMS_PER_NEEDLE = 16
 _SPACE = re.compile(r"\s")
+#: SQLite: the first batch of a common word's matches is at least twice this.
+_FIRST_BATCH = 32
+_PROSE = str(PROSE_ROLES)
 
 
 @dataclass(frozen=True)
@@ -111,12 +117,19 @@ def where(filters: Filters) -> tuple[str, dict[str, Any]]:
 _FROM = "JOIN entries e ON e.pk = {key} JOIN threads t ON t.id = e.thread_id"
 
 
-def ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int = RANKED) -> list[Match]:
-    """The word matches of ``query`` best first (see the module docstring)."""
+def ranked(
+    conn: sa.Connection,
+    query: Query,
+    filters: Filters,
+    limit: int = RANKED,
+    wanted: int = RANKED,
+) -> list[Match]:
+    """The word matches of ``query`` best first (see the module docstring); at least the
+    ``wanted`` best, or all there are, when not all ``limit``."""
     if not query.has_words:
         return []
     if conn.dialect.name == "sqlite":
-        matches = _sqlite_ranked(conn, query, filters, limit)
+        matches = _sqlite_ranked(conn, query, filters, limit, wanted)
     else:
         matches = _pg_ranked(conn, query, filters, limit)
     matches.sort(key=lambda m: (m.ts, m.pk), reverse=True)  # newest first among equals
@@ -154,44 +167,88 @@ def _fts5_term(term: Term) -> str:
     return phrase + "*" if term.prefix else phrase
 
 
-def _sqlite_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) -> list[Match]:
-    """The ``limit`` newest matches, scored with BM25 when the query has at most
-    :data:`COMMON` matches, else by column (see :func:`_by_column`)."""
-    match = fts5_match(query)
-    if _sqlite_nth(conn, match, COMMON) is None:
-        return _sqlite_walk(conn, match, filters, limit, None, scored=True)
-    newest = int(conn.execute(sa.text("SELECT max(pk) FROM entries")).scalar() or 0)
-    found = _sqlite_walk(conn, match, filters, limit, newest - RECENT + 1, scored=False)
-    if len(found) < limit:
-        floor = _sqlite_nth(conn, match, WALKED)
-        found = _sqlite_walk(conn, match, filters, limit, floor, scored=False)
-    return _by_column(conn, match, found)
-
-
-def _sqlite_walk(
-    conn: sa.Connection,
-    match: str,
-    filters: Filters,
-    limit: int,
-    floor: int | None,
-    *,
-    scored: bool,
+def _sqlite_ranked(
+    conn: sa.Connection, query: Query, filters: Filters, limit: int, wanted: int
 ) -> list[Match]:
-    """The ``limit`` newest matches from ``floor`` on that pass the filters, with their
-    BM25 score when ``scored`` (else 0)."""
+    """All matches scored with BM25 when the query's words are in at most :data:`COMMON`
+    entries together; else the newest, scored by column (see :func:`_newest`)."""
+    match = fts5_match(query)
+    if _sqlite_nth(conn, _any_word(query), COMMON) is None:
+        return _sqlite_walk(conn, match, filters, limit)
+    return _newest(conn, query, filters, limit, wanted)
+
+
+def _any_word(query: Query) -> str:
+    """Every word of ``query`` (excluded ones too), any of them: BM25 reads all their
+    entries, whatever the query as a whole matches (a phrase of two common words)."""
+    terms = [*query.terms, *query.excluded]
+    words = {f'"{w}"' for term in terms for w in term.words[: -1 if term.prefix else None]}
+    words |= {_fts5_term(Term(t.needle, t.words[-1:], True)) for t in terms if t.prefix}
+    return " OR ".join(sorted(words))
+
+
+def _sqlite_walk(conn: sa.Connection, match: str, filters: Filters, limit: int) -> list[Match]:
+    """The ``limit`` newest matches that pass the filters, with their BM25 score."""
     clauses, params = where(filters)
-    if floor is not None:
-        clauses += " AND entries_fts.rowid >= :floor"
-    score = f"bm25(entries_fts, {BODY_WEIGHT}, 1.0)" if scored else "0.0"
     sql = (
-        f"SELECT entries_fts.rowid, {score}, e.ts "
+        f"SELECT entries_fts.rowid, bm25(entries_fts, {BODY_WEIGHT}, 1.0), e.ts "
         f"FROM entries_fts {_FROM.format(key='entries_fts.rowid')} "
         f"WHERE entries_fts MATCH :match AND {clauses} "
         "ORDER BY entries_fts.rowid DESC LIMIT :limit"
     )
-    params.update(match=match, floor=floor, limit=limit)
+    params.update(match=match, limit=limit)
     rows = conn.execute(sa.text(sql), params)
     return [Match(int(pk), -float(bm25), str(ts)) for pk, bm25, ts in rows]
+
+
+def _newest(
+    conn: sa.Connection, query: Query, filters: Filters, limit: int, wanted: int
+) -> list[Match]:
+    """The ``limit`` newest matches that pass the filters, scored by column
+    (:func:`_by_column`) — or fewer, once ``wanted`` of them match in the body: those are
+    then the ``wanted`` best (body first, newest first), whatever older matches follow.
+
+    FTS5 hands the matches newest first; they are checked against the filters in batches
+    (twice what is still wanted, then doubling) until that, or until :data:`WALKED` were
+    checked, or the matches are older than the :data:`LOOKED` newest entries. FTS5 reads
+    only as far as the batches go, so a common word, or a phrase of common words, costs what
+    its newest matches do. The filters are checked in the index ``ix_entries_search_filters``
+    (migration 0008), not in the entries' rows."""
+    top = int(conn.execute(sa.text("SELECT max(pk) FROM entries")).scalar() or 0)
+    rows = conn.execute(
+        sa.text(
+            "SELECT rowid FROM entries_fts WHERE entries_fts MATCH :match "
+            "AND rowid >= :low ORDER BY rowid DESC LIMIT :most"
+        ),
+        {"match": fts5_match(query), "low": top - LOOKED + 1, "most": WALKED},
+    )
+    found: list[Match] = []
+    body, batch = 0, 2 * max(wanted, _FIRST_BATCH)
+    try:
+        while len(found) < limit and body < wanted and (chunk := rows.fetchmany(batch)):
+            pks = [int(pk) for (pk,) in chunk]
+            scored = _by_column(conn, query, _passing(conn, pks, filters, limit - len(found)))
+            found += scored
+            body += sum(1 for m in scored if m.score == BODY_WEIGHT)
+            batch *= 2
+    finally:
+        rows.close()
+    return found
+
+
+def _passing(conn: sa.Connection, pks: list[int], filters: Filters, limit: int) -> list[Match]:
+    """The ``limit`` newest of ``pks`` that pass the filters (unscored)."""
+    if not pks:
+        return []
+    clauses, params = where(filters)
+    sql = (
+        "SELECT e.pk, e.ts FROM entries e INDEXED BY ix_entries_search_filters "
+        "JOIN threads t ON t.id = e.thread_id "
+        f"WHERE e.pk IN (SELECT value FROM json_each(:pks)) AND {clauses} "
+        "ORDER BY e.pk DESC LIMIT :limit"
+    )
+    params.update(pks=json.dumps(pks), limit=limit)
+    return [Match(int(pk), 0.0, str(ts)) for pk, ts in conn.execute(sa.text(sql), params)]
 
 
 def _sqlite_nth(conn: sa.Connection, match: str, n: int) -> int | None:
@@ -206,21 +263,22 @@ def _sqlite_nth(conn: sa.Connection, match: str, n: int) -> int | None:
     return None if row is None else int(row[0])
 
 
-def _by_column(conn: sa.Connection, match: str, found: list[Match]) -> list[Match]:
+def _by_column(conn: sa.Connection, query: Query, found: list[Match]) -> list[Match]:
     """Scores for a query too common for BM25: FTS5's ``bm25()`` counts every match of the
     query to weigh it (a word in 900,000 entries: ~100 ms), so here a match in the body
     (prompts, replies, notes) scores :data:`BODY_WEIGHT`, one only in tool calls and output 1;
-    newest first among them."""
+    newest first among them. Whether the body alone matches is read from the entries' text,
+    as snippets are (asking FTS5 would read the words' entries over the whole range again)."""
     if not found:
         return found
     rows = conn.execute(
         sa.text(
-            "SELECT rowid FROM entries_fts WHERE entries_fts MATCH :match "
-            "AND rowid BETWEEN :low AND :high"
+            f"SELECT pk, substr(text, 1, {INDEXED_CHARS}) FROM entries "
+            f"WHERE pk IN (SELECT value FROM json_each(:pks)) AND role IN {_PROSE}"
         ),
-        {"match": f"{{body}} : ({match})", "low": found[-1].pk, "high": found[0].pk},
+        {"pks": json.dumps([m.pk for m in found])},
     )
-    body = {int(pk) for (pk,) in rows}
+    body = {int(pk) for pk, text in rows if matches(query, text)}
     return [Match(m.pk, BODY_WEIGHT if m.pk in body else 1.0, m.ts) for m in found]
 
 

@@ -12,6 +12,7 @@ prefix as the start of a word; for a substring hit, the typed text anywhere, wit
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -78,6 +79,20 @@ def _pattern(query: Query, substring: bool) -> re.Pattern[str] | None:
     # longest first, so a phrase wins over a word it starts with
     alternatives.sort(key=len, reverse=True)
     return re.compile("|".join(f"({a})" for a in alternatives), re.IGNORECASE)
+
+
+def matches(query: Query, text: str) -> bool:
+    """Whether ``text`` matches ``query`` as the word index would: a term of every group, and
+    no excluded term."""
+    found = {term for term in (*query.terms, *query.excluded) if _term_regex(term).search(text)}
+    if any(term in found for term in query.excluded):
+        return False
+    return all(any(term in found for term in group) for group in query.groups)
+
+
+@functools.lru_cache(maxsize=256)
+def _term_regex(term: Term) -> re.Pattern[str]:
+    return re.compile(_term_pattern(term), re.IGNORECASE)
 
 
 def _term_pattern(term: Term) -> str:

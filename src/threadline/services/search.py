@@ -216,7 +216,7 @@ class _Search:
 
     def _ranked(self, wanted: int) -> list[_Ranked]:
         """Word matches, then substring matches, until ``wanted`` (or all there are)."""
-        words = engine.ranked(self.conn, self.query, self.filters)
+        words = engine.ranked(self.conn, self.query, self.filters, wanted=wanted)
         found = [_Ranked(m.pk, m.score, False) for m in words]
         if len(found) < wanted:
             skip = {m.pk for m in words}
