@@ -3,9 +3,11 @@ index, and the index's size beside the data's.
 
 The entries are synthetic and written straight into the server database, not through HTTP
 (a million entries through ``POST /sync/push`` would take most of the run and measure the
-push path, which ``ingest`` does already): 30 words each from a 50,000-word vocabulary with
+push path, which ``ingest`` does already): 30 tokens each from a 50,000-word vocabulary with
 Zipf frequencies (the most common word is in ~93 % of entries, as in the figures of
-``docs/architecture.md``), over 2,000 threads in 20 projects. Roles are mixed as in real
+``docs/architecture.md``), one token in five a code-like one made of such words
+(``a_b``, ``aB``, ``a.b.c``, ``src/a/b.py``: about the share in real sessions), over 2,000
+threads in 20 projects. Roles are mixed as in real
 sessions: 10 % user prompts, 35 % assistant replies, 20 % tool calls (the words in a tool
 call's input, in ``parts``), 35 % tool results; transcript entries (80 %) carry a raw line.
 
@@ -59,6 +61,8 @@ INGEST = 20_000
 INGEST_QUICK = 10_000
 VOCABULARY = 50_000
 WORDS_PER_ENTRY = 30
+#: One token in this many is code-like (a fifth of real sessions' tokens are).
+CODE_EVERY = 5
 THREADS = 2_000
 PROJECTS = 20
 TARGET_P95_MS = 50.0
@@ -98,7 +102,21 @@ class Corpus:
         self.cumulative = list(itertools.accumulate(1 / (r + 1) for r in range(VOCABULARY)))
 
     def text(self, count: int = WORDS_PER_ENTRY) -> str:
-        return " ".join(self.rng.choices(self.words, cum_weights=self.cumulative, k=count))
+        """``count`` tokens: words, and one in :data:`CODE_EVERY` a code-like token made of
+        words (``a_b``, ``aB``, ``a.b.c``, ``src/a/b.py``), as in real sessions."""
+        words = self.rng.choices(self.words, cum_weights=self.cumulative, k=count)
+        for i in range(0, count, CODE_EVERY):
+            words[i] = self.code()
+        return " ".join(words)
+
+    def code(self) -> str:
+        a, b, c = self.rng.choices(self.words, cum_weights=self.cumulative, k=3)
+        shape = self.rng.randrange(4)
+        if shape == 0:
+            return f"{a}_{b}"
+        if shape == 1:
+            return f"{a}{b.capitalize()}"
+        return f"{a}.{b}.{c}" if shape == 2 else f"src/{a}/{b}.py"
 
     def word(self, low: int, high: int) -> str:
         """A word whose frequency rank is in ``[low, high)`` (0 is the most common)."""

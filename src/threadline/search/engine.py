@@ -10,20 +10,29 @@ The cost of ranking grows with the number of matches, so only the :data:`RANKED`
 recently stored matches (after the filters) are ranked: a word found in a million entries is
 answered from its newest matches in milliseconds, and a query that matches fewer entries is
 ranked exactly. Adding a word or a filter is how an older match of a very common word is
-found. On SQLite, a query with more than :data:`COMMON` matches is not scored with
-``bm25()``, whose cost grows with the number of matches (it counts them all to weigh the
-words): its matches in the body come before those only in tool calls and output, newest first.
-The walk that fills that set (newest match first, each checked against the
-filters) is bounded too: it first looks among the :data:`RECENT` newest entries, where a
-common word finds all it needs; only if that is not enough does it look further, through the
-:data:`WALKED` newest matches at most — past them, a narrow filter on a very common word
-stops looking. PostgreSQL's planner picks between the GIN index and a walk down the primary
-key by itself, each search planned for its own words, under a statement timeout.
+found.
 
-:func:`substrings` finds the entries whose searchable text contains every needle of a plain
-query, newest first — the FTS5 trigram index (or ``pg_trgm``) gives candidates, checked
-against the text. It runs after the word matches, for what they did not find (``Limiter`` in
-``RateLimiter``).
+On SQLite, ``bm25()`` reads every entry of every word of the query to weigh the words (a word
+in 900,000 entries, or a phrase of two such words: ~100 ms), so a query whose words are in
+more than :data:`COMMON` entries together is not scored with it: its matches in the body come
+before those only in tool calls and output, newest first. FTS5 hands its matches newest
+first, checked against the filters in growing batches (in the small index
+``ix_entries_search_filters``, not the entries' rows), and the walk stops as soon as the
+page asked for is settled — as many body matches as the page needs, which come first whatever
+older matches follow — or :data:`RANKED` matches passed, or :data:`WALKED` were checked, or
+the matches are older than the :data:`LOOKED` newest entries: a narrow filter on a very
+common word stops looking there. PostgreSQL's planner picks between the GIN index and a walk
+down the primary key by itself, each search planned for its own words, under a statement
+timeout.
+
+:func:`substrings` finds the entries that contain every needle of a plain query, newest first,
+after the word matches, for what they did not find (``Limiter`` in ``RateLimiter``). On
+SQLite, a needle is looked for inside the *code-like tokens* of prompts, replies and tool calls
+(identifiers, paths, dotted names …: see
+:func:`threadline.storage.search_index.code_text`), whose trigrams migration 0008 indexes; a
+needle with a space in it, or one found only inside a plain word (``ollbac`` in
+``rollback``), is not found there — the word index finds the words themselves. On PostgreSQL,
+``pg_trgm`` indexes the whole text of prompts, replies and tool calls.
 """
 
 from __future__ import annotations
