@@ -1,8 +1,8 @@
 """Search over the text of every entry: the one service the API, the web, the CLI (through the
 API) and the answers of questions call.
 
-A query (:mod:`threadline.search.query`) is matched against the index that migration 0005
-keeps in the entries' own transactions, so an entry is found as soon as its push is
+A query (:mod:`threadline.search.query`) is matched against the index that migrations 0005 and
+0008 keep in the entries' own transactions, so an entry is found as soon as its push is
 acknowledged. Results come in one list, paged with a cursor:
 
 1. the word matches, best first (:func:`threadline.search.engine.ranked`: BM25 or
