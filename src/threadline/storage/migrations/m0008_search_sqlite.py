@@ -14,7 +14,9 @@ replaced by ones that no longer name the old table.
 
 The word index (``entries_fts``) merges its segments when :data:`AUTOMERGE` of them are on a
 level rather than FTS5's default of 4: each entry is rewritten fewer times as the index grows,
-at the price of a few more segments for a query to look into.
+at the price of a few more segments for a query to look into. It stays below FTS5's
+``crisismerge`` (16), so merges go on a little at each write instead of a whole level at once
+inside one push.
 
 A search for a common word checks each of its newest matches against the filters (the user,
 the thread's project or kind, the role, the dates, a cursor's horizon):
@@ -33,7 +35,7 @@ from threadline.storage import search_index
 from threadline.storage.migrations.m0005_search import _sqlite_columns
 
 #: FTS5 ``automerge`` of the word index: segments on a level before they are merged.
-AUTOMERGE = 16
+AUTOMERGE = 8
 #: Entries read at a time while the substring index is built for what is stored.
 _BATCH = 5000
 
