@@ -190,6 +190,10 @@ def test_common_words_are_found_newest_first_through_the_filters(
     assert search(db, who, SearchParams(query="common", role="tool")).results[0].snippet == (
         "common word 29"
     )
+    phrase = SearchParams(query='"common phrase"')
+    assert search(db, who, phrase).results[0].score != engine.BODY_WEIGHT, "few matches: BM25"
+    monkeypatch.setattr(engine, "BM25_ENTRIES", 10)  # its words are in 32 entries
+    assert search(db, who, phrase).results[0].score == engine.BODY_WEIGHT
     monkeypatch.setattr(engine, "WALKED", 3)
     assert len(search(db, who, SearchParams(query="common", limit=50)).results) == 3
     monkeypatch.setattr(engine, "LOOKED", 5)

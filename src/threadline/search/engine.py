@@ -13,9 +13,10 @@ ranked exactly. Adding a word or a filter is how an older match of a very common
 found.
 
 On SQLite, ``bm25()`` reads every entry of every word of the query to weigh the words (a word
-in 900,000 entries, or a phrase of two such words: ~100 ms), so a query whose words are in
-more than :data:`COMMON` entries together is not scored with it: its matches in the body come
-before those only in tool calls and output, newest first. FTS5 hands its matches newest
+in 900,000 entries, or a phrase of two such words: ~100 ms), so a query with more than
+:data:`COMMON` matches, or whose words are in more than :data:`BM25_ENTRIES` entries together
+(as estimated from the :data:`SAMPLE` newest), is not scored with it: its matches in the body
+come before those only in tool calls and output, newest first. FTS5 hands its matches newest
 first, checked against the filters in growing batches (in the small index
 ``ix_entries_search_filters``, not the entries' rows), and the walk stops as soon as the
 page asked for is settled — as many body matches as the page needs, which come first whatever
@@ -55,6 +56,10 @@ log = logging.getLogger("threadline.search")
 RANKED = 300
 #: SQLite: a query with more matches than this (of any user) is too common for ``bm25()``.
 COMMON = 5_000
+#: SQLite: queries whose words are in more entries than this together are not scored with BM25.
+BM25_ENTRIES = 200_000
+#: SQLite: the newest entries that tell how many entries a query's words are in.
+SAMPLE = 20_000
 #: SQLite: matches checked against the filters (newest first) to find the ranked ones, at most.
 WALKED = 20_000
 #: SQLite: entries looked through (newest first) to find the ranked ones, at most.
@@ -179,12 +184,28 @@ def _fts5_term(term: Term) -> str:
 def _sqlite_ranked(
     conn: sa.Connection, query: Query, filters: Filters, limit: int, wanted: int
 ) -> list[Match]:
-    """All matches scored with BM25 when the query's words are in at most :data:`COMMON`
-    entries together; else the newest, scored by column (see :func:`_newest`)."""
+    """All matches scored with BM25 when that is cheap (:func:`_bm25_affordable`); else the
+    newest, scored by column (see :func:`_newest`)."""
     match = fts5_match(query)
-    if _sqlite_nth(conn, _any_word(query), COMMON) is None:
+    if _bm25_affordable(conn, query, match):
         return _sqlite_walk(conn, match, filters, limit)
     return _newest(conn, query, filters, limit, wanted)
+
+
+def _bm25_affordable(conn: sa.Connection, query: Query, match: str) -> bool:
+    """Whether the query's words are in at most :data:`BM25_ENTRIES` entries together (an
+    estimate from the :data:`SAMPLE` newest) and the query matches at most :data:`COMMON`."""
+    top = int(conn.execute(sa.text("SELECT max(pk) FROM entries")).scalar() or 0)
+    low = max(1, top - SAMPLE + 1)
+    sampled = conn.execute(
+        sa.text(
+            "SELECT count(*) FROM entries_fts WHERE entries_fts MATCH :words AND rowid >= :low"
+        ),
+        {"words": _any_word(query), "low": low},
+    ).scalar()
+    if int(sampled or 0) * (top / max(1, top - low + 1)) > BM25_ENTRIES:
+        return False
+    return _sqlite_nth(conn, match, COMMON) is None
 
 
 def _any_word(query: Query) -> str:
