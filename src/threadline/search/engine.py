@@ -57,7 +57,7 @@ RANKED = 300
 #: SQLite: a query with more matches than this (of any user) is too common for ``bm25()``.
 COMMON = 5_000
 #: SQLite: queries whose words are in more entries than this together are not scored with BM25.
-BM25_ENTRIES = 200_000
+BM25_ENTRIES = 50_000
 #: SQLite: the newest entries that tell how many entries a query's words are in.
 SAMPLE = 20_000
 #: SQLite: matches checked against the filters (newest first) to find the ranked ones, at most.
