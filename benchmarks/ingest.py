@@ -27,7 +27,6 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,12 +49,15 @@ from harness import (
 )
 from threadline import protocol as p
 from threadline.client.api import Api
+from threadline.storage.database import open_database
 
 CLIENTS = 16
 TEXT_CHARS = 200
 TEXT_POOL = 2000
 REPEATS = 3
 TARGET_RATE = 20_000
+#: Push rate with the search index over the rate without it.
+TARGET_INDEX_RATIO = 0.8
 COMPRESS_OVER = 4096
 PUSH_PATH = f"{p.API_PREFIX}/sync/push"
 
@@ -68,6 +70,9 @@ class Config:
     users: int = 1
     #: ``threadline serve --workers``: server processes sharing the port.
     workers: int = 1
+    #: ``False``: the server's database has no search index (see :func:`drop_search_index`),
+    #: to measure what the index costs a push.
+    search_index: bool = True
 
 
 def configs(quick: bool) -> list[Config]:
@@ -75,12 +80,15 @@ def configs(quick: bool) -> list[Config]:
         return [
             Config(1, 1_600, 6),
             Config(100, 16_000, 10),
+            Config(100, 16_000, 10, search_index=False),
             Config(100, 16_000, 10, workers=2),
             Config(1000, 16_000, 12),
         ]
     return [
         Config(1, 8_000, 25),
         Config(100, 48_000, 40),
+        # the same without the search index: what the index costs
+        Config(100, 48_000, 40, search_index=False),
         # one server process per core
         Config(100, 48_000, 40, workers=2),
         Config(1000, 48_000, 40),
@@ -203,49 +211,72 @@ def verify(url: str, clients: list[Client]) -> tuple[int, list[str]]:
     return lost, problems
 
 
-def run_config(
-    ctx: Context, backend: str, cfg: Config, setup: Callable[[str], None] | None = None
-) -> dict[str, Any]:
-    """One measurement on a fresh server and database, with its own raw baseline;
-    ``setup`` gets the database URL once the server has migrated it (before any push)."""
-    home = ctx.home(f"ingest-{backend}-{cfg.batch}-{cfg.users}-{cfg.workers}")
+def run_config(ctx: Context, backend: str, cfg: Config) -> dict[str, Any]:
+    """One measurement on a fresh server and database, with its own raw baseline."""
+    name = f"{backend}-{cfg.batch}-{cfg.users}-{cfg.workers}-{int(cfg.search_index)}"
+    home = ctx.home(f"ingest-{name}")
     server_args = ("--workers", str(cfg.workers))
-    with (
-        database(backend, ctx.workdir, ctx.postgres) as url,
-        Server(home, url, *server_args) as server,
-    ):
-        if setup is not None:
-            setup(url)
-        users = [ADMIN_USER]
-        if cfg.users > 1:
-            users = [f"ingest-user-{i}" for i in range(cfg.users)]
-            create_users(server, users)
-        logins = api_logins(server, CLIENTS, "ingest", users)
-        clients = [Client(i, token, device) for i, (token, device) in enumerate(logins)]
-        rows: list[tuple[Any, ...]] = []
-        prepare(clients, cfg, rows)
-        raw = raw_rate(backend, ctx, rows)
-        barrier = threading.Barrier(len(clients) + 1)
-        deadline = [float("inf")]
-        workers = [
-            threading.Thread(target=_send_all, args=(c, server.url, barrier, deadline))
-            for c in clients
-        ]
-        for worker in workers:
-            worker.start()
-        cpu_before = cpu_seconds(server.pid)
-        own_before = time.process_time()
-        barrier.wait()
-        start = now()
-        deadline[0] = start + cfg.budget_s
-        for worker in workers:
-            worker.join()
-        elapsed = now() - start
-        server_cpu = cpu_seconds(server.pid) - cpu_before
-        client_cpu = time.process_time() - own_before
-        problems = [f"client {c.index}: {c.error}" for c in clients if c.error]
-        lost, found = verify(server.url, clients)
-        problems += found
+    with database(backend, ctx.workdir, ctx.postgres) as url:
+        if not cfg.search_index:
+            drop_search_index(url)
+        with Server(home, url, *server_args) as server:
+            return measure(cfg, backend, ctx, server)
+
+
+def drop_search_index(url: str) -> None:
+    """Benchmark only: migrate the database at ``url``, then take its search index out, so
+    the server's pushes cost what they would without search. On SQLite: every trigger of
+    ``entries`` (they queue entries for FTS5; ``Database.write`` indexes only what is queued,
+    so nothing is). On PostgreSQL: the generated column's expression (it stays, empty, as a
+    plain column), its GIN index and the vocabulary's trigger."""
+    db = open_database(url)
+    try:
+        with db.engine.begin() as conn:  # not db.write(): it would index before the commit
+            if db.dialect == "sqlite":
+                names = conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'entries'"
+                ).scalars()
+                for name in list(names):
+                    conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+                return
+            conn.exec_driver_sql("ALTER TABLE entries ALTER COLUMN search_doc DROP EXPRESSION")
+            conn.exec_driver_sql("DROP INDEX ix_entries_search_doc")
+            conn.exec_driver_sql("DROP TRIGGER entries_search_words ON entries")
+    finally:
+        db.dispose()
+
+
+def measure(cfg: Config, backend: str, ctx: Context, server: Server) -> dict[str, Any]:
+    """Pushes of ``cfg`` from :data:`CLIENTS` clients to ``server``, checked afterwards."""
+    users = [ADMIN_USER]
+    if cfg.users > 1:
+        users = [f"ingest-user-{i}" for i in range(cfg.users)]
+        create_users(server, users)
+    logins = api_logins(server, CLIENTS, "ingest", users)
+    clients = [Client(i, token, device) for i, (token, device) in enumerate(logins)]
+    rows: list[tuple[Any, ...]] = []
+    prepare(clients, cfg, rows)
+    raw = raw_rate(backend, ctx, rows)
+    barrier = threading.Barrier(len(clients) + 1)
+    deadline = [float("inf")]
+    workers = [
+        threading.Thread(target=_send_all, args=(c, server.url, barrier, deadline)) for c in clients
+    ]
+    for worker in workers:
+        worker.start()
+    cpu_before = cpu_seconds(server.pid)
+    own_before = time.process_time()
+    barrier.wait()
+    start = now()
+    deadline[0] = start + cfg.budget_s
+    for worker in workers:
+        worker.join()
+    elapsed = now() - start
+    server_cpu = cpu_seconds(server.pid) - cpu_before
+    client_cpu = time.process_time() - own_before
+    problems = [f"client {c.index}: {c.error}" for c in clients if c.error]
+    lost, found = verify(server.url, clients)
+    problems += found
     stored = sum(c.acked for c in clients)
     latencies = [lat for c in clients for lat in c.latencies]
     rate = stored / elapsed if elapsed else 0.0
@@ -254,6 +285,7 @@ def run_config(
         "batch": cfg.batch,
         "users": cfg.users,
         "workers": cfg.workers,
+        "search_index": cfg.search_index,
         "clients": CLIENTS,
         "entries": stored,
         "planned": cfg.total,
@@ -265,10 +297,36 @@ def run_config(
         "request_p50_ms": round(percentile(latencies, 50) * 1000, 1),
         "request_p99_ms": round(percentile(latencies, 99) * 1000, 1),
         "server_cpu_pct": round(100 * server_cpu / elapsed) if elapsed else 0,
+        "server_cpu_us_per_entry": round(1e6 * server_cpu / stored, 1) if stored else 0.0,
         "client_cpu_pct": round(100 * client_cpu / elapsed) if elapsed else 0,
         "lost": lost,
         "problems": problems,
     }
+
+
+def index_cost(rows: list[dict[str, Any]]) -> float | None:
+    """Print and return the rate with the search index over the rate without it (SQLite,
+    batches of 100, one server process), the same run; and the same ratio of the server's CPU
+    time per entry, steadier on a shared machine."""
+    pair = [
+        r
+        for r in rows
+        if r["backend"] == "sqlite" and r["batch"] == 100 and r["users"] == 1 and r["workers"] == 1
+    ]
+    with_index = [r for r in pair if r["search_index"]]
+    without = [r for r in pair if not r["search_index"]]
+    if not with_index or not without or not without[0]["entries_per_s"]:
+        return None
+    on, off = with_index[0], without[0]
+    value = round(float(on["entries_per_s"]) / float(off["entries_per_s"]), 2)
+    cpu = float(off["server_cpu_us_per_entry"]) / max(float(on["server_cpu_us_per_entry"]), 0.1)
+    note(
+        f"search index: {on['entries_per_s']:,} entries/s with it, {off['entries_per_s']:,} "
+        f"without (SQLite, batches of 100) → {value}× (target ≥ {TARGET_INDEX_RATIO}×); "
+        f"server CPU per entry {on['server_cpu_us_per_entry']} µs with it, "
+        f"{off['server_cpu_us_per_entry']} µs without → {cpu:.2f}×"
+    )
+    return value
 
 
 # --- the raw baseline ------------------------------------------------------------------------
@@ -360,25 +418,31 @@ def run(ctx: Context) -> dict[str, Any]:
     rows = []
     for backend in ctx.backends():
         for cfg in configs(ctx.quick):
+            if not cfg.search_index and backend != "sqlite":
+                continue
             # the short configurations run several times; noise on a shared machine is bursty
             times = 1 if ctx.quick or cfg.batch == 1 else REPEATS
             print(
                 f"  {backend}, batches of {cfg.batch}, {cfg.users} user(s), "
-                f"{cfg.workers} server process(es), {times} run(s) …",
+                f"{cfg.workers} server process(es), "
+                f"{'' if cfg.search_index else 'no search index, '}{times} run(s) …",
                 flush=True,
             )
             rows.append(repeated(ctx, backend, cfg, times))
     table(
         f"ingest — {CLIENTS} concurrent clients, one stream each, ~{TEXT_CHARS}-char entries",
-        ["backend", "batch", "users", "workers", "entries", "requests", "s", "entries/s",
+        ["backend", "batch", "users", "workers", "index", "entries", "requests", "s", "entries/s",
          "raw entries/s",
-         "server/raw", "req p50 ms", "req p99 ms", "server CPU %", "client CPU %", "lost",
+         "server/raw", "req p50 ms", "req p99 ms", "server CPU %",
+         "server CPU µs/entry", "client CPU %", "lost",
          "entries/s of each run"],
         [
-            [r["backend"], r["batch"], r["users"], r["workers"], r["entries"], r["requests"],
+            [r["backend"], r["batch"], r["users"], r["workers"],
+             "yes" if r["search_index"] else "no", r["entries"], r["requests"],
              r["seconds"],
              r["entries_per_s"], r["raw_entries_per_s"], r["ratio_to_raw"], r["request_p50_ms"],
-             r["request_p99_ms"], r["server_cpu_pct"], r["client_cpu_pct"], r["lost"],
+             r["request_p99_ms"], r["server_cpu_pct"],
+             r["server_cpu_us_per_entry"], r["client_cpu_pct"], r["lost"],
              " ".join(f"{x:,}" for x in r["runs_entries_per_s"])]
             for r in rows
         ],
@@ -391,8 +455,11 @@ def run(ctx: Context) -> dict[str, Any]:
         "server / client CPU % = CPU time of the `threadline serve` processes (workers "
         "included) / of this benchmark's clients, over wall time (100% = one core)"
     )
+    index_ratio = index_cost(rows)
     targets = [
-        r for r in rows if r["backend"] == "sqlite" and r["batch"] == 100 and r["users"] == 1
+        r
+        for r in rows
+        if r["backend"] == "sqlite" and r["batch"] == 100 and r["users"] == 1 and r["search_index"]
     ]
     for r in targets:
         verdict = "met" if r["entries_per_s"] >= TARGET_RATE else "MISSED"
@@ -409,6 +476,7 @@ def run(ctx: Context) -> dict[str, Any]:
         )
     return {
         "configs": rows,
+        "search_index_ratio": index_ratio,
         "target_entries_per_s": TARGET_RATE,
         "target_met": bool(target and target["entries_per_s"] >= TARGET_RATE),
         "problems": [p_ for r in rows for p_ in r["problems"]],

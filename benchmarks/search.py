@@ -3,9 +3,11 @@ index, and the index's size beside the data's.
 
 The entries are synthetic and written straight into the server database, not through HTTP
 (a million entries through ``POST /sync/push`` would take most of the run and measure the
-push path, which ``ingest`` does already): 30 words each from a 50,000-word vocabulary with
+push path, which ``ingest`` does already): 30 tokens each from a 50,000-word vocabulary with
 Zipf frequencies (the most common word is in ~93 % of entries, as in the figures of
-``docs/architecture.md``), over 2,000 threads in 20 projects. Roles are mixed as in real
+``docs/architecture.md``), one token in five a code-like one made of such words
+(``a_b``, ``aB``, ``a.b.c``, ``src/a/b.py``: about the share in real sessions), over 2,000
+threads in 20 projects. Roles are mixed as in real
 sessions: 10 % user prompts, 35 % assistant replies, 20 % tool calls (the words in a tool
 call's input, in ``parts``), 35 % tool results; transcript entries (80 %) carry a raw line.
 
@@ -32,7 +34,7 @@ Per backend (SQLite; PostgreSQL when there is one):
 
 Then, per backend, ingest through ``threadline serve`` as users meet it: 16 clients pushing
 batches of 100 over HTTP (``ingest.run_config``), on a fresh database with the index and on
-one whose index was taken out once the server had migrated it (:func:`without_search_index`,
+one whose index was taken out once migrated (``ingest.drop_search_index``,
 benchmark only: the index has no switch in the product), two runs each, interleaved.
 
 Target: p95 ≤ 50 ms per query kind. ``--quick`` uses 100,000 entries.
@@ -69,6 +71,8 @@ INGEST = 20_000
 INGEST_QUICK = 10_000
 VOCABULARY = 50_000
 WORDS_PER_ENTRY = 30
+#: One token in this many is code-like (a fifth of real sessions' tokens are).
+CODE_EVERY = 5
 THREADS = 2_000
 PROJECTS = 20
 TARGET_P95_MS = 50.0
@@ -117,7 +121,21 @@ class Corpus:
         self.cumulative = list(itertools.accumulate(1 / (r + 1) for r in range(VOCABULARY)))
 
     def text(self, count: int = WORDS_PER_ENTRY) -> str:
-        return " ".join(self.rng.choices(self.words, cum_weights=self.cumulative, k=count))
+        """``count`` tokens: words, and one in :data:`CODE_EVERY` a code-like token made of
+        words (``a_b``, ``aB``, ``a.b.c``, ``src/a/b.py``), as in real sessions."""
+        words = self.rng.choices(self.words, cum_weights=self.cumulative, k=count)
+        for i in range(0, count, CODE_EVERY):
+            words[i] = self.code()
+        return " ".join(words)
+
+    def code(self) -> str:
+        a, b, c = self.rng.choices(self.words, cum_weights=self.cumulative, k=3)
+        shape = self.rng.randrange(4)
+        if shape == 0:
+            return f"{a}_{b}"
+        if shape == 1:
+            return f"{a}{b.capitalize()}"
+        return f"{a}.{b}.{c}" if shape == 2 else f"src/{a}/{b}.py"
 
     def word(self, low: int, high: int) -> str:
         """A word whose frequency rank is in ``[low, high)`` (0 is the most common)."""
@@ -304,38 +322,17 @@ def _sizes(db: Database) -> dict[str, Any]:
     }
 
 
-def without_search_index(url: str) -> None:
-    """Take the search index out of a migrated database, for the benchmark's run without it:
-    on SQLite the triggers that queue entries for FTS5 (nothing is queued, so nothing is
-    indexed); on PostgreSQL the generated column's expression (it stays, empty, as a plain
-    column), its GIN index and the vocabulary's trigger."""
-    db = Database(url)
-    try:
-        with db.write() as conn:
-            if db.dialect == "sqlite":
-                names = conn.exec_driver_sql(
-                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'entries'"
-                ).scalars()
-                for name in list(names):
-                    conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
-                return
-            conn.exec_driver_sql("ALTER TABLE entries ALTER COLUMN search_doc DROP EXPRESSION")
-            conn.exec_driver_sql("DROP INDEX ix_entries_search_doc")
-            conn.exec_driver_sql("DROP TRIGGER entries_search_words ON entries")
-    finally:
-        db.dispose()
-
-
 def _http_ingest(ctx: Context, backend: str) -> dict[str, Any]:
     """Entries per second through ``threadline serve`` (batches of 100 from concurrent
     clients, as ``ingest`` measures), on a fresh database with the index and on another
-    with it taken out (:func:`without_search_index`), twice each, interleaved; the better run
+    with it taken out (``ingest.drop_search_index``), twice each, interleaved; the better run
     of each counts (the machine's noise only ever slows a run down)."""
-    cfg = server_ingest.Config(100, 16_000 if ctx.quick else 32_000, 10 if ctx.quick else 20)
+    total, budget = (16_000, 10) if ctx.quick else (32_000, 20)
     runs: dict[str, list[int]] = {"with": [], "without": []}
     for _ in range(2):
-        for name, prepare in (("with", None), ("without", without_search_index)):
-            result = server_ingest.run_config(ctx, backend, cfg, prepare)
+        for name, indexed in (("with", True), ("without", False)):
+            cfg = server_ingest.Config(100, total, budget, search_index=indexed)
+            result = server_ingest.run_config(ctx, backend, cfg)
             if result["problems"] or result["lost"]:
                 raise RuntimeError(f"ingest {name} the index: {result['problems']}")
             runs[name].append(int(result["entries_per_s"]))

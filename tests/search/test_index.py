@@ -70,7 +70,7 @@ def test_migration_indexes_what_was_stored_before(
         assert migrations.migrate(db) == [m.version for m in shipped if m.version >= 5]
         assert snippets(db, "ledger.sqlite") == ["the rollback of ledger.sqlite worried us"]
         assert snippets(db, "deploy-staging") == ["Bash make deploy-staging"]
-        assert snippets(db, "ollbac") == ["the rollback of ledger.sqlite worried us"]
+        assert snippets(db, "dger.sql") == ["the rollback of ledger.sqlite worried us"]
     finally:
         db.dispose()
 
@@ -104,7 +104,7 @@ def test_the_index_follows_updates_and_deletes(db: Database) -> None:
                 "INSERT INTO entries_fts(entries_fts, rank) VALUES ('integrity-check', 0)"
             )
             conn.exec_driver_sql(
-                "INSERT INTO entries_trigram(entries_trigram, rank) VALUES ('integrity-check', 0)"
+                "INSERT INTO entries_code(entries_code, rank) VALUES ('integrity-check', 0)"
             )
             pending = conn.exec_driver_sql("SELECT count(*) FROM entries_search_pending")
             assert pending.scalar() == 0
@@ -206,3 +206,46 @@ def test_postgres_common_query_walks_the_newest_entries_first(
     thread = search(db, who, SearchParams(query="number")).results[0].thread_id
     within = search(db, who, SearchParams(query="alpha", thread_id=thread)).results
     assert len(within) == 5, "within one thread, all of its entries are looked at"
+
+
+@pytest.mark.parametrize("server_db_url", ["sqlite"], indirect=True)
+def test_common_words_are_found_newest_first_through_the_filters(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite: a word too common for BM25 is looked for among its newest matches, in batches
+    (here of 2, 4, 8 …), each checked against the filters, body matches first."""
+    monkeypatch.setattr(engine, "COMMON", 2)
+    monkeypatch.setattr(engine, "_FIRST_BATCH", 1)
+    who = _principal(db)
+    _push(db, who, [f"common word {i}" for i in range(30)], name="a")
+    _push(db, who, ["common other project", "a common phrase here"], name="b")
+    page = search(db, who, SearchParams(query="common", thread_id=None, limit=50))
+    assert len(page.results) == 32
+    assert [h.snippet for h in page.results][:2] == ["a common phrase here", "common other project"]
+    in_a = search(db, who, SearchParams(query="common word", scope=None, limit=5))
+    assert [h.snippet for h in in_a.results] == [f"common word {i}" for i in (29, 28, 27, 26, 25)]
+    thread_a = in_a.results[0].thread_id
+    only_a = search(db, who, SearchParams(query="common", thread_id=thread_a, limit=50))
+    assert len(only_a.results) == 30 and {h.thread_id for h in only_a.results} == {thread_a}
+    assert search(db, who, SearchParams(query='"common phrase"')).results[0].snippet == (
+        "a common phrase here"
+    )
+    with db.write() as conn:  # a tool call ranks below the older prompts
+        conn.execute(entries.update().where(entries.c.text == "common word 29").values(
+            role="tool"))  # fmt: skip
+    first = search(db, who, SearchParams(query="common", limit=3))
+    assert [h.snippet for h in first.results] == [
+        "a common phrase here", "common other project", "common word 28"]  # fmt: skip
+    second = search(db, who, SearchParams(query="common", limit=3, cursor=first.next_cursor))
+    assert [h.snippet for h in second.results] == [f"common word {i}" for i in (27, 26, 25)]
+    assert search(db, who, SearchParams(query="common", role="tool")).results[0].snippet == (
+        "common word 29"
+    )
+    phrase = SearchParams(query='"common phrase"')
+    assert search(db, who, phrase).results[0].score != engine.BODY_WEIGHT, "few matches: BM25"
+    monkeypatch.setattr(engine, "BM25_ENTRIES", 10)  # its words are in 32 entries
+    assert search(db, who, phrase).results[0].score == engine.BODY_WEIGHT
+    monkeypatch.setattr(engine, "WALKED", 3)
+    assert len(search(db, who, SearchParams(query="common", limit=50)).results) == 3
+    monkeypatch.setattr(engine, "LOOKED", 5)
+    assert len(search(db, who, SearchParams(query="word", limit=50)).results) == 3

@@ -7,7 +7,8 @@ import pytest
 from threadline.errors import ValidationFailed
 from threadline.search.engine import fts5_match, trigram_match, tsquery
 from threadline.search.query import MAX_QUERY_CHARS, MAX_WORDS, parse
-from threadline.search.text import searchable_text, snippet, substring_text
+from threadline.search.text import searchable_text, snippet
+from threadline.storage.search_index import code_text
 
 
 def words(query: str) -> list[list[tuple[str, ...]]]:
@@ -88,7 +89,19 @@ def test_searchable_text_adds_tool_calls() -> None:
     assert searchable_text("hello", parts) == "hello\nBash ls -la 3 true"
     assert searchable_text("hello", None) == "hello"
     assert searchable_text("hello", "not json") == "hello"
-    assert substring_text("tool", "output", parts) == "\nBash ls -la 3 true"
+    assert code_text("tool", "output -v2", parts) == "-la", "tool output has no substrings"
+
+
+def test_code_text_keeps_code_like_tokens_once() -> None:
+    text = (
+        "The RateLimiter in (src/auth/login.py:42), os.path.join and snake_case; "
+        "sha256, rate-limit, getUser, JSONDecodeError — not plain words, JSON, It's or 42."
+    )
+    assert code_text("user", text + " RateLimiter", None).split("\n") == [
+        "ratelimiter", "src/auth/login.py:42", "os.path.join", "snake_case", "sha256",
+        "rate-limit", "getuser", "jsondecodeerror",
+    ]  # fmt: skip
+    assert code_text("user", "x" * 300 + "_y a_", None) == "", "too long, too short"
 
 
 def marked(text: str, query: str, substring: bool = False) -> tuple[str, list[str]]:

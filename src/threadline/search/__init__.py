@@ -8,7 +8,8 @@ SQLite (FTS5) and PostgreSQL (``tsvector`` and ``pg_trgm``), and snippets.
 - :mod:`text` is an entry's searchable text as the index holds it, and the snippet of a hit
   with the offsets of its matches.
 
-The index itself is built and kept by triggers that migration 0005 creates
-(``threadline.storage.migrations.m0005_search``). The access check and paging live in
+The index itself is built by migrations 0005 and 0008 (``threadline.storage.migrations``) and
+kept by their triggers and, on SQLite, by ``threadline.storage.search_index`` before each
+commit. The access check and paging live in
 :mod:`threadline.services.search`, which is what callers use.
 """

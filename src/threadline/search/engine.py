@@ -10,31 +10,42 @@ The cost of ranking grows with the number of matches, so only the :data:`RANKED`
 recently stored matches (after the filters) are ranked: a word found in a million entries is
 answered from its newest matches in milliseconds, and a query that matches fewer entries is
 ranked exactly. Adding a word or a filter is how an older match of a very common word is
-found. On SQLite, a query with more than :data:`COMMON` matches is not scored with
-``bm25()``, whose cost grows with the number of matches (it counts them all to weigh the
-words): its matches in the body come before those only in tool calls and output, newest first.
-The walk that fills that set (newest match first, each checked against the
-filters) is bounded too: it first looks among the :data:`RECENT` newest entries, where a
-common word finds all it needs; only if that is not enough does it look further, through the
-:data:`WALKED` newest matches at most — past them, a narrow filter on a very common word
-stops looking. On PostgreSQL, a query its planner expects in at most :data:`PG_COMMON`
-entries is answered from the GIN index over all entries; a more common one by walking down
-the primary key through the :data:`PG_RECENT` newest entries, and through the
-:data:`PG_OLDER` before them only when those hold fewer than :data:`PG_ENOUGH` of its matches
-(within one thread or scope, its entries bound the work) — each search planned for its own
-words, under a statement timeout.
+found.
 
-:func:`substrings` finds the entries whose searchable text contains every needle of a plain
-query, newest first — the FTS5 trigram index gives candidates, checked against the text; on
-PostgreSQL, the ``pg_trgm`` index of the vocabulary (migration 0009) gives the words that hold
-each needle, and the GIN index the entries that hold those words. It runs after the word
-matches, for what they did not find (``Limiter`` in ``RateLimiter``).
+On SQLite, ``bm25()`` reads every entry of every word of the query to weigh the words (a word
+in 900,000 entries, or a phrase of two such words: ~100 ms), so a query with more than
+:data:`COMMON` matches, or whose words are in more than :data:`BM25_ENTRIES` entries together
+(as estimated from the :data:`SAMPLE` newest), is not scored with it: its matches in the body
+come before those only in tool calls and output, newest first. FTS5 hands its matches newest
+first, checked against the filters in growing batches (in the small index
+``ix_entries_search_filters``, not the entries' rows), and the walk stops as soon as the
+page asked for is settled — as many body matches as the page needs, which come first whatever
+older matches follow — or :data:`RANKED` matches passed, or :data:`WALKED` were checked, or
+the matches are older than the :data:`LOOKED` newest entries: a narrow filter on a very
+common word stops looking there.
+
+On PostgreSQL, a query its planner expects in at most :data:`PG_COMMON` entries is answered
+from the GIN index over all entries; a more common one by walking down the primary key through
+the :data:`PG_RECENT` newest entries, and through the :data:`PG_OLDER` before them only when
+those hold fewer than :data:`PG_ENOUGH` of its matches (within one thread or scope, its entries
+bound the work) — each search planned for its own words, under a statement timeout.
+
+:func:`substrings` finds the entries that contain every needle of a plain query, newest first,
+after the word matches, for what they did not find (``Limiter`` in ``RateLimiter``). On
+SQLite, a needle is looked for inside the *code-like tokens* of prompts, replies and tool calls
+(identifiers, paths, dotted names …: see
+:func:`threadline.storage.search_index.code_text`), whose trigrams migration 0008 indexes; a
+needle with a space in it, or one found only inside a plain word (``ollbac`` in
+``rollback``), is not found there — the word index finds the words themselves. On PostgreSQL,
+the ``pg_trgm`` index of the vocabulary of prompts, replies and tool calls (migration 0009)
+gives the words that hold each needle, and the GIN index the entries that hold those words.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +54,8 @@ import sqlalchemy as sa
 
 from threadline import protocol as p
 from threadline.search.query import MIN_SUBSTRING_CHARS, Query, Term, words_of
-from threadline.search.text import substring_text
+from threadline.search.text import matches, substring_text
+from threadline.storage.search_index import INDEXED_CHARS, PROSE_ROLES
 
 log = logging.getLogger("threadline.search")
 
@@ -51,10 +63,14 @@ log = logging.getLogger("threadline.search")
 RANKED = 300
 #: SQLite: a query with more matches than this (of any user) is too common for ``bm25()``.
 COMMON = 5_000
-#: SQLite: the newest entries looked at first; most queries find their matches there.
-RECENT = 20_000
-#: SQLite: matches walked (newest first) to find the ranked ones, at most.
-WALKED = 10_000
+#: SQLite: queries whose words are in more entries than this together are not scored with BM25.
+BM25_ENTRIES = 50_000
+#: SQLite: the newest entries that tell how many entries a query's words are in.
+SAMPLE = 20_000
+#: SQLite: matches checked against the filters (newest first) to find the ranked ones, at most.
+WALKED = 20_000
+#: SQLite: entries looked through (newest first) to find the ranked ones, at most.
+LOOKED = 400_000
 #: Candidates of a substring search checked against the text.
 SUBSTRING_CANDIDATES = 2000
 #: PostgreSQL: a query the planner expects in more entries than this is common. Above the
@@ -76,6 +92,10 @@ SUBSTRING_INDEX = "ix_search_words_trgm"
 BODY_WEIGHT = 5.0
 #: Trigrams of one needle asked of the index (the text check does the rest).
 _TRIGRAMS_PER_NEEDLE = 16
+_SPACE = re.compile(r"\s")
+#: SQLite: the first batch of a common word's matches is at least twice this.
+_FIRST_BATCH = 32
+_PROSE = str(PROSE_ROLES)
 
 
 @dataclass(frozen=True)
@@ -133,12 +153,19 @@ def where(filters: Filters) -> tuple[str, dict[str, Any]]:
 _FROM = "JOIN entries e ON e.pk = {key} JOIN threads t ON t.id = e.thread_id"
 
 
-def ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int = RANKED) -> list[Match]:
-    """The word matches of ``query`` best first (see the module docstring)."""
+def ranked(
+    conn: sa.Connection,
+    query: Query,
+    filters: Filters,
+    limit: int = RANKED,
+    wanted: int = RANKED,
+) -> list[Match]:
+    """The word matches of ``query`` best first (see the module docstring); at least the
+    ``wanted`` best, or all there are, when not all ``limit``."""
     if not query.has_words:
         return []
     if conn.dialect.name == "sqlite":
-        matches = _sqlite_ranked(conn, query, filters, limit)
+        matches = _sqlite_ranked(conn, query, filters, limit, wanted)
     else:
         matches = _pg_ranked(conn, query, filters, limit)
     matches.sort(key=lambda m: (m.ts, m.pk), reverse=True)  # newest first among equals
@@ -176,44 +203,104 @@ def _fts5_term(term: Term) -> str:
     return phrase + "*" if term.prefix else phrase
 
 
-def _sqlite_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) -> list[Match]:
-    """The ``limit`` newest matches, scored with BM25 when the query has at most
-    :data:`COMMON` matches, else by column (see :func:`_by_column`)."""
-    match = fts5_match(query)
-    if _sqlite_nth(conn, match, COMMON) is None:
-        return _sqlite_walk(conn, match, filters, limit, None, scored=True)
-    newest = int(conn.execute(sa.text("SELECT max(pk) FROM entries")).scalar() or 0)
-    found = _sqlite_walk(conn, match, filters, limit, newest - RECENT + 1, scored=False)
-    if len(found) < limit:
-        floor = _sqlite_nth(conn, match, WALKED)
-        found = _sqlite_walk(conn, match, filters, limit, floor, scored=False)
-    return _by_column(conn, match, found)
-
-
-def _sqlite_walk(
-    conn: sa.Connection,
-    match: str,
-    filters: Filters,
-    limit: int,
-    floor: int | None,
-    *,
-    scored: bool,
+def _sqlite_ranked(
+    conn: sa.Connection, query: Query, filters: Filters, limit: int, wanted: int
 ) -> list[Match]:
-    """The ``limit`` newest matches from ``floor`` on that pass the filters, with their
-    BM25 score when ``scored`` (else 0)."""
+    """All matches scored with BM25 when that is cheap (:func:`_bm25_affordable`); else the
+    newest, scored by column (see :func:`_newest`)."""
+    match = fts5_match(query)
+    if _bm25_affordable(conn, query, match):
+        return _sqlite_walk(conn, match, filters, limit)
+    return _newest(conn, query, filters, limit, wanted)
+
+
+def _bm25_affordable(conn: sa.Connection, query: Query, match: str) -> bool:
+    """Whether the query's words are in at most :data:`BM25_ENTRIES` entries together (an
+    estimate from the :data:`SAMPLE` newest) and the query matches at most :data:`COMMON`."""
+    top = int(conn.execute(sa.text("SELECT max(pk) FROM entries")).scalar() or 0)
+    low = max(1, top - SAMPLE + 1)
+    sampled = conn.execute(
+        sa.text(
+            "SELECT count(*) FROM entries_fts WHERE entries_fts MATCH :words AND rowid >= :low"
+        ),
+        {"words": _any_word(query), "low": low},
+    ).scalar()
+    if int(sampled or 0) * (top / max(1, top - low + 1)) > BM25_ENTRIES:
+        return False
+    return _sqlite_nth(conn, match, COMMON) is None
+
+
+def _any_word(query: Query) -> str:
+    """Every word of ``query`` (excluded ones too), any of them: BM25 reads all their
+    entries, whatever the query as a whole matches (a phrase of two common words)."""
+    terms = [*query.terms, *query.excluded]
+    words = {f'"{w}"' for term in terms for w in term.words[: -1 if term.prefix else None]}
+    words |= {_fts5_term(Term(t.needle, t.words[-1:], True)) for t in terms if t.prefix}
+    return " OR ".join(sorted(words))
+
+
+def _sqlite_walk(conn: sa.Connection, match: str, filters: Filters, limit: int) -> list[Match]:
+    """The ``limit`` newest matches that pass the filters, with their BM25 score."""
     clauses, params = where(filters)
-    if floor is not None:
-        clauses += " AND entries_fts.rowid >= :floor"
-    score = f"bm25(entries_fts, {BODY_WEIGHT}, 1.0)" if scored else "0.0"
     sql = (
-        f"SELECT entries_fts.rowid, {score}, e.ts "
+        f"SELECT entries_fts.rowid, bm25(entries_fts, {BODY_WEIGHT}, 1.0), e.ts "
         f"FROM entries_fts {_FROM.format(key='entries_fts.rowid')} "
         f"WHERE entries_fts MATCH :match AND {clauses} "
         "ORDER BY entries_fts.rowid DESC LIMIT :limit"
     )
-    params.update(match=match, floor=floor, limit=limit)
+    params.update(match=match, limit=limit)
     rows = conn.execute(sa.text(sql), params)
     return [Match(int(pk), -float(bm25), str(ts)) for pk, bm25, ts in rows]
+
+
+def _newest(
+    conn: sa.Connection, query: Query, filters: Filters, limit: int, wanted: int
+) -> list[Match]:
+    """The ``limit`` newest matches that pass the filters, scored by column
+    (:func:`_by_column`) — or fewer, once ``wanted`` of them match in the body: those are
+    then the ``wanted`` best (body first, newest first), whatever older matches follow.
+
+    FTS5 hands the matches newest first; they are checked against the filters in batches
+    (twice what is still wanted, then doubling) until that, or until :data:`WALKED` were
+    checked, or the matches are older than the :data:`LOOKED` newest entries. FTS5 reads
+    only as far as the batches go, so a common word, or a phrase of common words, costs what
+    its newest matches do. The filters are checked in the index ``ix_entries_search_filters``
+    (migration 0008), not in the entries' rows."""
+    top = int(conn.execute(sa.text("SELECT max(pk) FROM entries")).scalar() or 0)
+    rows = conn.execute(
+        sa.text(
+            "SELECT rowid FROM entries_fts WHERE entries_fts MATCH :match "
+            "AND rowid >= :low ORDER BY rowid DESC LIMIT :most"
+        ),
+        {"match": fts5_match(query), "low": top - LOOKED + 1, "most": WALKED},
+    )
+    found: list[Match] = []
+    body, batch = 0, 2 * max(wanted, _FIRST_BATCH)
+    try:
+        while len(found) < limit and body < wanted and (chunk := rows.fetchmany(batch)):
+            pks = [int(pk) for (pk,) in chunk]
+            scored = _by_column(conn, query, _passing(conn, pks, filters, limit - len(found)))
+            found += scored
+            body += sum(1 for m in scored if m.score == BODY_WEIGHT)
+            batch *= 2
+    finally:
+        rows.close()
+    return found
+
+
+def _passing(conn: sa.Connection, pks: list[int], filters: Filters, limit: int) -> list[Match]:
+    """The ``limit`` newest of ``pks`` that pass the filters (unscored)."""
+    if not pks:
+        return []
+    clauses, params = where(filters)
+    sql = (
+        "SELECT e.pk, e.ts FROM entries e INDEXED BY ix_entries_search_filters "
+        "JOIN threads t ON t.id = e.thread_id "
+        f"WHERE e.pk IN (SELECT value FROM json_each(:pks)) AND {clauses} "
+        "ORDER BY e.pk DESC LIMIT :limit"
+    )
+    params.update(pks=json.dumps(pks), limit=limit)
+    return [Match(int(pk), 0.0, str(ts)) for pk, ts in conn.execute(sa.text(sql), params)]
 
 
 def _sqlite_nth(conn: sa.Connection, match: str, n: int) -> int | None:
@@ -228,21 +315,22 @@ def _sqlite_nth(conn: sa.Connection, match: str, n: int) -> int | None:
     return None if row is None else int(row[0])
 
 
-def _by_column(conn: sa.Connection, match: str, found: list[Match]) -> list[Match]:
+def _by_column(conn: sa.Connection, query: Query, found: list[Match]) -> list[Match]:
     """Scores for a query too common for BM25: FTS5's ``bm25()`` counts every match of the
     query to weigh it (a word in 900,000 entries: ~100 ms), so here a match in the body
     (prompts, replies, notes) scores :data:`BODY_WEIGHT`, one only in tool calls and output 1;
-    newest first among them."""
+    newest first among them. Whether the body alone matches is read from the entries' text,
+    as snippets are (asking FTS5 would read the words' entries over the whole range again)."""
     if not found:
         return found
     rows = conn.execute(
         sa.text(
-            "SELECT rowid FROM entries_fts WHERE entries_fts MATCH :match "
-            "AND rowid BETWEEN :low AND :high"
+            f"SELECT pk, substr(text, 1, {INDEXED_CHARS}) FROM entries "
+            f"WHERE pk IN (SELECT value FROM json_each(:pks)) AND role IN {_PROSE}"
         ),
-        {"match": f"{{body}} : ({match})", "low": found[-1].pk, "high": found[0].pk},
+        {"pks": json.dumps([m.pk for m in found])},
     )
-    body = {int(pk) for (pk,) in rows}
+    body = {int(pk) for pk, text in rows if matches(query, text)}
     return [Match(m.pk, BODY_WEIGHT if m.pk in body else 1.0, m.ts) for m in found]
 
 
@@ -265,28 +353,22 @@ def trigram_match(needles: tuple[str, ...]) -> str | None:
 def _sqlite_substrings(
     conn: sa.Connection, needles: tuple[str, ...], filters: Filters, want: int, skip: set[int]
 ) -> list[int]:
+    """Entries whose code-like tokens (migration 0008) hold every needle: a needle with a
+    space in it is inside no token, so such a query finds nothing here."""
     match = trigram_match(needles)
-    if match is None:
+    if match is None or any(_SPACE.search(needle) for needle in needles):
         return []
     clauses, params = where(filters)
     sql = (
-        "SELECT e.pk, e.role, e.text, e.parts "
-        f"FROM entries_trigram {_FROM.format(key='entries_trigram.rowid')} "
-        f"WHERE entries_trigram MATCH :match AND {clauses} "
-        "ORDER BY entries_trigram.rowid DESC LIMIT :limit"
+        "SELECT e.pk, entries_code.code "
+        f"FROM entries_code {_FROM.format(key='entries_code.rowid')} "
+        f"WHERE entries_code MATCH :match AND {clauses} "
+        "ORDER BY entries_code.rowid DESC LIMIT :limit"
     )
     params.update(match=match, limit=SUBSTRING_CANDIDATES)
-    return _checked(conn.execute(sa.text(sql), params), needles, want, skip)
-
-
-def _checked(rows: Iterator[Any], needles: tuple[str, ...], want: int, skip: set[int]) -> list[int]:
-    """The rows whose indexed text holds every needle, until ``want`` are found."""
     found: list[int] = []
-    for pk, role, text, parts in rows:
-        if pk in skip:
-            continue
-        indexed = substring_text(role, text, parts).lower()
-        if all(needle in indexed for needle in needles):
+    for pk, code in conn.execute(sa.text(sql), params):
+        if pk not in skip and all(needle in code for needle in needles):
             found.append(int(pk))
             if len(found) >= want:
                 break
@@ -482,6 +564,20 @@ def _pg_vocabulary(conn: sa.Connection, pattern: str) -> list[str] | None:
 
 def _pg_lexeme(word: str) -> str:
     return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _checked(rows: Iterator[Any], needles: tuple[str, ...], want: int, skip: set[int]) -> list[int]:
+    """The rows whose indexed text holds every needle, until ``want`` are found."""
+    found: list[int] = []
+    for pk, role, text, parts in rows:
+        if pk in skip:
+            continue
+        indexed = substring_text(role, text, parts).lower()
+        if all(needle in indexed for needle in needles):
+            found.append(int(pk))
+            if len(found) >= want:
+                break
+    return found
 
 
 def _pg_recent_substrings(

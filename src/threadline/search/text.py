@@ -12,16 +12,14 @@ prefix as the start of a word; for a substring hit, the typed text anywhere, wit
 
 from __future__ import annotations
 
-import json
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from threadline.search.query import Query, Term
+from threadline.storage.search_index import INDEXED_CHARS, PROSE_ROLES, parsed_tool_calls
 
-#: Characters of an entry's text and of its tool calls that are indexed (as migration 0005).
-INDEXED_CHARS = 100_000
 #: About how long a snippet is.
 SNIPPET_CHARS = 200
 #: How much of the snippet comes before its first match, at most.
@@ -33,57 +31,19 @@ _WORD_CHAR = r"[^\W_]"
 _GAP = r"[\W_]+"
 
 
-def tool_calls(parts: Any) -> str:
-    """Each tool call of ``parts``: its name and its input's scalar values, one call a line."""
-    if not isinstance(parts, list):
-        return ""
-    lines = []
-    for part in parts:
-        if isinstance(part, dict) and part.get("type") == "tool_call":
-            values = " ".join(_scalars(part.get("input")))
-            lines.append(f"{_scalar(part.get('name'))} {values}")
-    return "\n".join(lines)
-
-
-def _scalar(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _scalars(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _scalars(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _scalars(item)
-    elif value is not None:
-        yield _scalar(value)
-
-
 def searchable_text(text: str, parts: str | None) -> str:
     """``text`` and, on lines after it, the tool calls of the JSON ``parts``."""
-    try:
-        calls = tool_calls(json.loads(parts)) if parts else ""
-    except (ValueError, RecursionError):
-        calls = ""
+    calls = parsed_tool_calls(parts)
     if not calls:
         return text
     return f"{text}\n{calls}" if text else calls
 
 
 def substring_text(role: str, text: str, parts: str | None) -> str:
-    """What the trigram index holds of an entry: the text of a prompt or reply, then its tool
-    calls (tool output is left out), each cut at :data:`INDEXED_CHARS`."""
-    body = text[:INDEXED_CHARS] if role in ("user", "assistant") else ""
-    try:
-        calls = tool_calls(json.loads(parts)) if parts else ""
-    except (ValueError, RecursionError):
-        calls = ""
-    return f"{body}\n{calls[:INDEXED_CHARS]}"
+    """What PostgreSQL's substring search looks in: the text of a prompt or reply, then its
+    tool calls (tool output is left out), each cut at :data:`INDEXED_CHARS`."""
+    body = text[:INDEXED_CHARS] if role in PROSE_ROLES else ""
+    return f"{body}\n{parsed_tool_calls(parts)[:INDEXED_CHARS]}"
 
 
 @dataclass(frozen=True)
@@ -126,6 +86,20 @@ def _pattern(query: Query, substring: bool) -> re.Pattern[str] | None:
     # longest first, so a phrase wins over a word it starts with
     alternatives.sort(key=len, reverse=True)
     return re.compile("|".join(f"({a})" for a in alternatives), re.IGNORECASE)
+
+
+def matches(query: Query, text: str) -> bool:
+    """Whether ``text`` matches ``query`` as the word index would: a term of every group, and
+    no excluded term."""
+    found = {term for term in (*query.terms, *query.excluded) if _term_regex(term).search(text)}
+    if any(term in found for term in query.excluded):
+        return False
+    return all(any(term in found for term in group) for group in query.groups)
+
+
+@functools.lru_cache(maxsize=256)
+def _term_regex(term: Term) -> re.Pattern[str]:
+    return re.compile(_term_pattern(term), re.IGNORECASE)
 
 
 def _term_pattern(term: Term) -> str:

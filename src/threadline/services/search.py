@@ -1,8 +1,8 @@
 """Search over the text of every entry: the one service the API, the web, the CLI (through the
 API) and the answers of questions call.
 
-A query (:mod:`threadline.search.query`) is matched against the index that migration 0005
-keeps in the entries' own transactions, so an entry is found as soon as its push is
+A query (:mod:`threadline.search.query`) is matched against the index that migrations 0005 and
+0008 keep in the entries' own transactions, so an entry is found as soon as its push is
 acknowledged. Results come in one list, paged with a cursor:
 
 1. the word matches, best first (:func:`threadline.search.engine.ranked`: BM25 or
@@ -216,7 +216,7 @@ class _Search:
 
     def _ranked(self, wanted: int) -> list[_Ranked]:
         """Word matches, then substring matches, until ``wanted`` (or all there are)."""
-        words = engine.ranked(self.conn, self.query, self.filters)
+        words = engine.ranked(self.conn, self.query, self.filters, wanted=wanted)
         found = [_Ranked(m.pk, m.score, False) for m in words]
         if len(found) < wanted:
             skip = {m.pk for m in words}
