@@ -708,31 +708,37 @@ CONTEXT_CHARS = 4000
 
 
 def _cosine_index(
-    load: Callable[[], Callable[[list[str]], Any]],
+    embed: Callable[[list[str]], Any],
     name: str,
     chars: int | None = None,
     context: bool = False,
 ) -> Callable[[Corpus], CosineIndex]:
-    """The corpus's :class:`CosineIndex` with the model ``load`` returns (loaded once, the
-    corpus embedded once per database; load time and throughput noted)."""
+    """The corpus's :class:`CosineIndex` with the model ``embed`` (the corpus embedded once
+    per database; throughput noted)."""
     cached: dict[str, CosineIndex] = {}
-    models: list[Callable[[list[str]], Any]] = []
 
     def index(corpus: Corpus) -> CosineIndex:
         if corpus.database_url in cached:
             return cached[corpus.database_url]
-        if not models:
-            started = time.perf_counter()
-            models.append(load())
-            note(f"{name}: model loaded in {time.perf_counter() - started:.1f} s")
         texts, hits = _entry_hits(corpus)
         texts = with_context(texts, hits) if context else texts
         texts = [t[:chars] if chars else t for t in texts]
-        vectors = _cached_vectors(name, texts, models[0])
-        cached[corpus.database_url] = CosineIndex(vectors, hits, models[0])
+        vectors = _cached_vectors(name, texts, embed)
+        cached[corpus.database_url] = CosineIndex(vectors, hits, embed)
         return cached[corpus.database_url]
 
     return index
+
+
+def _loaded(
+    name: str, load: Callable[[], Callable[[list[str]], Any]]
+) -> Callable[[list[str]], Any]:
+    """``load()``, timed: raises ``ImportError`` when the model is not installed, so the
+    variant that needs it is skipped."""
+    started = time.perf_counter()
+    model = load()
+    note(f"{name}: model loaded in {time.perf_counter() - started:.1f} s")
+    return model
 
 
 #: A folder keeping embedded corpora between runs (``--embed-cache``; None: embed every run).
@@ -794,17 +800,22 @@ def _embed_variant() -> Variant:
     """(d) Embeddings alone with WordLlama's static model (optional: ``pip install
     wordllama``; its weights ship in the wheel), every entry's first :data:`EMBED_CHARS`
     characters embedded."""
-    return _cosine_variant(_cosine_index(_wordllama_embed, "embed", EMBED_CHARS))
+    return _cosine_variant(_cosine_index(_loaded("embed", _wordllama_embed), "embed", EMBED_CHARS))
+
+
+@cache
+def _minilm_model() -> Callable[[list[str]], Any]:
+    return _loaded("minilm", _minilm_embed)
 
 
 @cache
 def _minilm_index() -> Callable[[Corpus], CosineIndex]:
-    return _cosine_index(_minilm_embed, "minilm")
+    return _cosine_index(_minilm_model(), "minilm")
 
 
 @cache
 def _minilm_context_index() -> Callable[[Corpus], CosineIndex]:
-    return _cosine_index(_minilm_embed, "minilm-context", context=True)
+    return _cosine_index(_minilm_model(), "minilm-context", context=True)
 
 
 def _minilm_variant() -> Variant:
