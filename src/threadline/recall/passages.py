@@ -6,6 +6,8 @@ For each match, the entries read around it in its thread (in display order) give
 - an agent's reply goes with the prompt it answers (the nearest earlier prompt), and a prompt
   with the reply that ends its turn (the last reply before the next prompt: an agent narrates
   between its tool calls and answers last);
+- a slash command's expansion (the text the agent adds right after the command, such as a
+  custom command's instructions) belongs to the command's prompt, both ways;
 
 looked for within the :data:`NEAR` entries read on each side. Passages of one thread that share
 an entry are merged into one (its anchor is the best match). Every entry's text is cut around
@@ -16,9 +18,10 @@ at most :data:`MAX_ENTRIES` entries, those nearest its matches first.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from threadline.recall import terms as t
+from threadline.recall import weights as w
 from threadline.recall.model import Match, Passage, Source
 
 #: Entries read on each side of a match to find its call, result, prompt or reply.
@@ -34,11 +37,15 @@ _WORD = re.compile(r"[^\W_]+")
 
 
 def cut(
-    matches: Sequence[Match], threads: dict[str, list[Source]], terms: list[t.Term]
+    matches: Sequence[Match],
+    threads: dict[str, list[Source]],
+    terms: list[t.Term],
+    term_weights: Mapping[str, float],
 ) -> list[Passage]:
-    """Passages for ``matches`` (given best first), best first; ``threads`` maps a thread id
-    to the entries read around its matches, in display order (each match's own entry among
-    them)."""
+    """Passages for ``matches`` (given best first), best first: by the weight of the terms
+    they hold (:mod:`threadline.recall.weights`), then by their best match's score; ``threads``
+    maps a thread id to the entries read around its matches, in display order (each match's
+    own entry among them)."""
     spans: list[_Span] = []
     for match in matches:
         rows = threads.get(match.source.thread_id) or [match.source]
@@ -47,8 +54,8 @@ def cut(
             rows, index = [match.source], 0
         spans.append(_Span(match, rows, index))
     merged = _merge(spans)
-    passages = [span.passage(terms) for span in merged]
-    passages.sort(key=lambda p: (-len(p.found), -p.score, _newest_first(p.anchor.ts)))
+    passages = [span.passage(terms, term_weights) for span in merged]
+    passages.sort(key=lambda p: (-len(p.found), -p.weight, -p.score, _newest_first(p.anchor.ts)))
     return passages
 
 
@@ -61,10 +68,11 @@ class _Span:
         self.anchors = [at]
         self.picked = _companions(rows, at)
 
-    def passage(self, terms: list[t.Term]) -> Passage:
+    def passage(self, terms: list[t.Term], term_weights: Mapping[str, float]) -> Passage:
         nearest = sorted(self.picked, key=lambda i: min(abs(i - a) for a in self.anchors))
         entries = [self.rows[i] for i in sorted(nearest[:MAX_ENTRIES])]
         found = t.matched(terms, frozenset().union(*(t.stems(e.text) for e in entries)))
+        stems = {term.stem for term in found}
         budget = max(MIN_ENTRY_CHARS, MAX_PASSAGE_CHARS // len(entries))
         wanted = {term.stem for term in terms}
         return Passage(
@@ -76,7 +84,8 @@ class _Span:
             excerpts=[excerpt(e.text, wanted, budget) for e in entries],
             found=found,
             score=self.match.score,
-            relevant=t.is_relevant(terms, found),
+            relevant=w.is_relevant(term_weights, stems),
+            weight=w.held(term_weights, stems),
         )
 
 
@@ -94,13 +103,25 @@ def _companions(rows: list[Source], at: int) -> set[int]:
     if entry.reply:
         prompt = next((i for i in range(at - 1, lo - 1, -1) if rows[i].prompt), None)
         if prompt is not None:
-            picked.add(prompt)
+            picked |= {prompt} | _expansion(rows, prompt)
+    if entry.injected and at > 0 and rows[at - 1].prompt:
+        picked |= {at - 1} | _turn_end(rows, at - 1, hi)
     if entry.prompt:
-        turn_end = next((i for i in range(at + 1, hi) if rows[i].prompt), hi)
-        reply = next((i for i in range(turn_end - 1, at, -1) if rows[i].reply), None)
-        if reply is not None:
-            picked.add(reply)
+        picked |= _expansion(rows, at) | _turn_end(rows, at, hi)
     return picked
+
+
+def _expansion(rows: list[Source], prompt: int) -> set[int]:
+    """The text the agent added right after the prompt ``prompt`` (a command's expansion)."""
+    after = prompt + 1
+    return {after} if after < len(rows) and rows[after].injected else set()
+
+
+def _turn_end(rows: list[Source], prompt: int, hi: int) -> set[int]:
+    """The reply that ends the turn of the prompt ``prompt`` (before the next prompt)."""
+    end = next((i for i in range(prompt + 1, hi) if rows[i].prompt), hi)
+    reply = next((i for i in range(end - 1, prompt, -1) if rows[i].reply), None)
+    return {reply} if reply is not None else set()
 
 
 def _merge(spans: list[_Span]) -> list[_Span]:

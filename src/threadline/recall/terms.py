@@ -1,4 +1,4 @@
-"""The words of a question that matter, and the one relevance rule.
+"""The words of a question that matter.
 
 A question's *content terms* are its words (letters and digits; ``rate-limit``,
 ``os.path.join`` and ``snake_case`` split into their parts, ``camelCase`` split too and kept
@@ -7,11 +7,8 @@ whole) without the :data:`STOP_WORDS` — function words and the scaffolding of 
 matches ``cache`` and ``limits`` matches ``limiter``. Words of one character are dropped; at
 most :data:`MAX_TERMS` distinct terms are kept, in the order they appear.
 
-**Relevance rule.** A passage answers a question only if it contains at least
-:func:`needed` of the question's content terms: all of them for one or two terms, at least
-half (rounded up) for more. A question without content terms matches nothing. The rule
-depends on the question and the passage alone, never on a corpus or a tuned threshold, so it
-means the same on every history.
+How much each term matters, and so which passages are relevant, is decided by
+:mod:`threadline.recall.weights` from how often the history holds it.
 """
 
 from __future__ import annotations
@@ -98,17 +95,6 @@ def stems(text: str) -> frozenset[str]:
     return frozenset(stem(w) for w in words(text))
 
 
-def needed(count: int) -> int:
-    """How many of a question's ``count`` content terms a passage must contain: all of one or
-    two, half (rounded up) of more."""
-    return count if count <= 2 else (count + 1) // 2
-
-
 def matched(terms: list[Term], text_stems: frozenset[str]) -> list[Term]:
     """The ``terms`` found in a text (given by its :func:`stems`)."""
     return [t for t in terms if t.stem in text_stems]
-
-
-def is_relevant(terms: list[Term], found: list[Term]) -> bool:
-    """The relevance rule: ``found`` (the terms a passage contains) is enough of ``terms``."""
-    return bool(terms) and len({t.stem for t in found}) >= needed(len(terms))

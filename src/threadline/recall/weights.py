@@ -1,9 +1,10 @@
-"""How much each word of a question matters, from how often the history holds it.
+"""How much each word of a question matters, from how often the history holds it — and the
+one relevance rule of ask (:func:`is_relevant`), which passages and answers use.
 
-The relevance rule of a plain count ("half of the question's content terms") treats every term
-alike, so a passage that holds a question's common words — *configure*, *error*, *report* —
-passes for a question whose point is the one word nowhere in the history (*Sentry*). Weighting
-each term by its rarity in the caller's own history (an inverse document frequency, from the
+A plain count ("half of the question's content terms") would treat every term alike, so a
+passage that holds a question's common words — *configure*, *error*, *report* — would pass
+for a question whose point is the one word nowhere in the history (*Sentry*). Weighting each
+term by its rarity in the caller's own history (an inverse document frequency, from the
 number of entries the search finds for the term alone, capped) keeps the rule's shape and
 fixes that:
 
@@ -11,7 +12,8 @@ fixes that:
   most, a term in ``cap`` entries or more weighs least (about 0.7 for a cap of 100);
 - a passage is relevant when the terms it holds carry at least :data:`NEEDED_SHARE` of the
   question's total weight — for terms of equal weight that is the plain rule's "half";
-- passages rank by the weight they hold, then by the search's own score.
+- passages rank by how many of the terms they hold, then by the weight of those, then by the
+  search's own score (:mod:`threadline.recall.passages`).
 
 Nothing here depends on one corpus or one question set: the weights come from the history
 being asked, at the moment it is asked. Pure functions; the counts are the caller's.

@@ -1,15 +1,21 @@
 """Ask: a question answered from the user's own history, with citations, kept as a thread.
 
-**Retrieval** (:func:`retrieve`, also what the evaluation measures) asks the search service
-(:mod:`threadline.services.search`) for the entries matching the question's content terms —
-all of them together, then any of them (as prefixes of their stems), so an entry holding some
-of the terms, in any form, is found too — within the caller's entries and the given project
-and scope. The search leaves ``ask`` threads out: an earlier answer is made of the history,
-and citing it would cite the history second-hand (or an answer's mistake as a fact) — and the
-newest answers would crowd the history out of the search's ranked matches. The best
-hits are read with their neighbours (:func:`threadline.services.entries.neighbours`) and cut
-into passages by :mod:`threadline.recall.passages`; a passage counts only if it passes the
-relevance rule of :mod:`threadline.recall.terms`. No relevant passage is ``no_match``.
+**Retrieval** (:func:`retrieve`, also what the evaluation measures) asks the search index
+(:func:`threadline.search.engine.ranked`, the search service's own ranking, word matches
+only) for the question's content terms (:mod:`threadline.recall.terms`): all of them together,
+then each alone — as the prefix of its stem (``failing`` → ``fail*``), which also counts the
+entries holding the term (up to :data:`COUNT_CAP`), and as written. The best
+:data:`PER_QUERY` of each query are the candidates, within the caller's entries and the given
+project and scope; the search leaves ``ask`` threads out: an earlier answer is made of the
+history, and citing it would cite the history second-hand (or an answer's mistake as a fact).
+Each term's count gives its weight (:mod:`threadline.recall.weights`: the rarer in this
+history, the heavier). The :data:`MAX_MATCHES` candidates holding most of the terms (in their
+text, by stem), then most of the weight, are read with their neighbours
+(:func:`threadline.services.entries.neighbours_of`) and cut into passages by
+:mod:`threadline.recall.passages`, ranked the same way, then by the search's score; a passage
+counts only if it holds half the question's weight (:func:`threadline.recall.weights.is_relevant`).
+No relevant passage is ``no_match``. About ``1 + 2 × terms`` index queries, one read of the
+candidates and three statements for the neighbours, whatever the history's size.
 
 **The answer** is extractive (:mod:`threadline.recall.extractive`) without a language model,
 or written by the configured model from the passages (:mod:`threadline.recall.prompt`), its
@@ -52,13 +58,18 @@ from threadline.protocol import sse
 from threadline.protocol.models import EntryCreate
 from threadline.recall import citations, extractive, passages, prompt
 from threadline.recall import terms as t
+from threadline.recall import weights as w
 from threadline.recall.llm import PROVIDERS, LanguageModel, ModelConfig, Provider, client_for
 from threadline.recall.model import Match, Passage, Source, source_from
+from threadline.search import engine
+from threadline.search.engine import Filters
+from threadline.search.query import parse
+from threadline.search.text import searchable_text
 from threadline.services import entries as entry_service
 from threadline.services import inputs
 from threadline.services.auth import Principal
 from threadline.services.entries import EntryRow
-from threadline.services.search import Hit, SearchParams, search_in
+from threadline.services.search import Hit
 from threadline.services.threads import (
     get_or_create_scoped,
     live_scoped_id,
@@ -80,9 +91,13 @@ MAX_ABOUT_BYTES = p.MAX_ABOUT_BYTES
 MAX_ABOUT_PATH_CHARS = p.MAX_ABOUT_PATH_CHARS
 #: Passages retrieved for an answer.
 DEFAULT_LIMIT = 8
-#: Hits asked of the search per query, and matches read with their neighbours.
-SEARCH_LIMIT = 30
-MAX_MATCHES = 16
+#: Matches taken from each query, and matches read with their neighbours.
+PER_QUERY = 20
+MAX_MATCHES = 24
+#: Entries counted per term (past it a term is simply common: its weight is the least).
+COUNT_CAP = w.DEFAULT_CAP
+#: The shortest start of a word searched as a prefix (shorter ones find too much).
+MIN_PREFIX_CHARS = 4
 #: Earlier turns of a conversation given to a model, and their characters in all.
 MAX_TURNS = 6
 MAX_TURN_CHARS = 12_000
@@ -116,11 +131,12 @@ def language_model(
 @dataclass(frozen=True)
 class Retrieval:
     """The relevant passages for a question, best first (empty and ``no_match`` when none
-    passes the relevance rule), and the question's content terms."""
+    passes the relevance rule), the question's content terms and their weights."""
 
     passages: list[Passage]
     no_match: bool
     terms: list[t.Term] = field(default_factory=list)
+    weights: dict[str, float] = field(default_factory=dict)
 
 
 def retrieve(
@@ -146,10 +162,14 @@ def retrieve(
     within: list[str | None] = [None]
     if scope is not None:
         within = list(_scoped_threads(conn, user_id, scope, project))
-    hits = [h for one in within for h in _hits(conn, user_id, terms, project, one, thread_id)]
-    found = _passages(conn, user_id, hits[: MAX_MATCHES * 2], terms)
+    gathered = _Gathered(terms)
+    for one in within:
+        gathered.add(conn, _filters(user_id, project, one))
+    term_weights = w.weights(gathered.counts)
+    chosen = _matches(conn, user_id, gathered, term_weights, thread_id)
+    found = _passages(conn, user_id, chosen, terms, term_weights)
     relevant = [passage for passage in found if passage.relevant][:limit]
-    return Retrieval(relevant, not relevant, terms)
+    return Retrieval(relevant, not relevant, terms, term_weights)
 
 
 def _scoped_threads(
@@ -168,45 +188,138 @@ def _scoped_threads(
     return [str(found) for found in conn.execute(query).scalars()]
 
 
-def _hits(
-    conn: sa.Connection,
-    user_id: int,
-    terms: list[t.Term],
-    project: str | None,
-    thread_id: str | None,
-    exclude_thread: str | None,
-) -> list[Hit]:
-    """Hits for all the terms together, then for any of them (each as a prefix, so ``cache``
-    finds ``caching``), once each — in ``thread_id`` only, if given: the entries holding most
-    of the terms first, then in the search's own order."""
-    queries = [" ".join(term.word for term in terms)]
-    if len(terms) > 1:
-        queries.append(" OR ".join(_prefix(term) for term in terms))
-    seen: dict[str, tuple[int, Hit]] = {}
-    for query in queries:
-        params = SearchParams(
-            query=query, project=project, thread_id=thread_id, limit=SEARCH_LIMIT, kinds=SEARCHED
-        )
-        for hit in search_in(conn, user_id, params).results:
-            if hit.thread_id == exclude_thread or hit.entry_id in seen:
-                continue
-            seen[hit.entry_id] = (len(seen), hit)
-    wanted = {term.stem for term in terms}
-    ranked = sorted(seen.values(), key=lambda s: (-len(wanted & t.stems(s[1].text)), s[0]))
-    return [hit for _, hit in ranked[:MAX_MATCHES]]
+def _filters(user_id: int, project: str | None, thread_id: str | None) -> Filters:
+    """The caller's entries in live threads of the searched kinds (never ``ask``), in
+    ``project`` and ``thread_id`` when given."""
+    return Filters(user_id=user_id, project=project, kinds=SEARCHED, thread_id=thread_id)
+
+
+class _Gathered:
+    """The search's word matches for a question: the candidates, and each term's count.
+
+    Each term is searched alone, as the prefix of its stem (:func:`_prefix`): how many
+    entries that finds, up to :data:`COUNT_CAP`, is the term's count (its weight). The
+    candidates are the best :data:`PER_QUERY` matches of all the terms together, then of
+    each term alone — its word as written first, then its other forms — in that order."""
+
+    def __init__(self, terms: list[t.Term]) -> None:
+        self.terms = terms
+        self.counts = {term.stem: 0 for term in terms}
+        #: Candidate entry key → its score in the query that found it first.
+        self.scores: dict[int, float] = {}
+
+    def add(self, conn: sa.Connection, filters: Filters) -> None:
+        """Gather the matches within ``filters`` (once per searched thread of a scope)."""
+        found: list[list[engine.Match]] = []
+        if len(self.terms) > 1:
+            found.append(_word_matches(conn, " ".join(term.word for term in self.terms), filters))
+        for term in self.terms:
+            forms = _word_matches(conn, _prefix(term), filters)
+            self.counts[term.stem] = min(self.counts[term.stem] + len(forms), COUNT_CAP)
+            found.append(self._own(conn, term, forms, filters))
+        for matches in found:
+            for match in matches[:PER_QUERY]:
+                self.scores.setdefault(match.pk, match.score)
+
+    def _own(
+        self, conn: sa.Connection, term: t.Term, forms: list[engine.Match], filters: Filters
+    ) -> list[engine.Match]:
+        """A term's best matches: of its word as written, then of its other forms."""
+        if _prefix(term) == term.word:
+            return forms
+        exact = _word_matches(conn, term.word, filters)[:PER_QUERY]
+        seen = {match.pk for match in exact}
+        return exact + [match for match in forms if match.pk not in seen]
+
+
+def _word_matches(conn: sa.Connection, query: str, filters: Filters) -> list[engine.Match]:
+    """The search's word matches of ``query``, best first (the newest
+    :data:`~threadline.search.engine.RANKED` ranked, as the search ranks them)."""
+    try:
+        parsed = parse(query)
+    except ValidationFailed:
+        return []
+    return engine.ranked(conn, parsed, filters)
 
 
 def _prefix(term: t.Term) -> str:
     """The search query finding the words of ``term``'s stem: ``cach*`` (caching, caches),
-    ``flak*`` (flaky); a short word as it is."""
+    ``flak*`` (flaky), ``reconnect*`` (reconnected); a word sharing fewer than
+    :data:`MIN_PREFIX_CHARS` characters with its stem as it is."""
     common = 0
     while common < min(len(term.word), len(term.stem)) and term.word[common] == term.stem[common]:
         common += 1
-    return f"{term.word[:common]}*" if common >= 4 else term.word
+    return f"{term.word[:common]}*" if common >= MIN_PREFIX_CHARS else term.word
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A matched entry, read for its passage."""
+
+    thread_id: str
+    entry_id: str
+    score: float
+    thread_title: str | None
+    thread_name: str
+    project: str
+    kind: str
+
+
+#: What a candidate is ranked and cited by.
+_CANDIDATE_COLUMNS = (
+    *(entries.c[name] for name in ("pk", "entry_uuid", "thread_id", "text", "parts")),
+    *(threads.c[name] for name in ("title", "name", "project", "kind")),
+)
+
+
+def _matches(
+    conn: sa.Connection,
+    user_id: int,
+    gathered: _Gathered,
+    term_weights: dict[str, float],
+    exclude_thread: str | None,
+) -> list[_Found]:
+    """The :data:`MAX_MATCHES` best candidates (the caller's, in live threads, none of
+    ``exclude_thread``), read for their passages: those holding most of the question's terms
+    first (in their searchable text, by stem), then most of its weight, then in the order
+    found."""
+    keys = list(gathered.scores)
+    if not keys:
+        return []
+    rows = conn.execute(
+        sa.select(*_CANDIDATE_COLUMNS)
+        .join(threads, threads.c.id == entries.c.thread_id)
+        .where(
+            entries.c.pk.in_(keys),
+            entries.c.user_id == user_id,
+            threads.c.deleted_at.is_(None),
+        )
+    )
+    by_key = {row.pk: row for row in rows if row.thread_id != exclude_thread}
+    wanted = set(term_weights)
+    position = {key: i for i, key in enumerate(keys)}
+    held = {
+        key: wanted & t.stems(searchable_text(row.text or "", row.parts))
+        for key, row in by_key.items()
+    }
+    best = sorted(
+        by_key, key=lambda k: (-len(held[k]), -w.held(term_weights, held[k]), position[k])
+    )
+    return [_found(by_key[key], gathered.scores[key]) for key in best[:MAX_MATCHES]]
+
+
+def _found(row: Any, score: float) -> _Found:
+    return _Found(
+        str(row.thread_id), str(row.entry_uuid), score, row.title, row.name, row.project, row.kind
+    )
 
 
 def _passages(
-    conn: sa.Connection, user_id: int, hits: list[Hit], terms: list[t.Term]
+    conn: sa.Connection,
+    user_id: int,
+    hits: Sequence[Hit | _Found],
+    terms: list[t.Term],
+    term_weights: dict[str, float],
 ) -> list[Passage]:
     by_thread: dict[str, list[str]] = {}
     for hit in hits:
@@ -219,7 +332,7 @@ def _passages(
         if source is not None:
             title = hit.thread_title or hit.thread_name
             matches.append(Match(source, hit.score, title, hit.project, hit.kind))
-    return passages.cut(matches, rows, terms)
+    return passages.cut(matches, rows, terms, term_weights)
 
 
 def _source(row: EntryRow, thread_id: str) -> Source:
@@ -490,7 +603,8 @@ def _plan(db: Database, who: Principal, question: Question) -> _Plan:
     thread_id = thread.id if thread is not None else None
     given = list(retrieval.passages)
     if about is not None:
-        given.insert(0, _file_passage(about, thread_id or "", project, asked_at, retrieval.terms))
+        passage = _file_passage(about, thread_id or "", project, asked_at, retrieval)
+        given.insert(0, passage)
     return _Plan(question, asked_at, thread_id, project, turns, retrieval, about, given)
 
 
@@ -568,10 +682,11 @@ def _about_file(about: About | None, last: _AboutFile | None) -> _AboutFile | No
 
 
 def _file_passage(
-    about: _AboutFile, thread_id: str, project: str, at: datetime, terms: list[t.Term]
+    about: _AboutFile, thread_id: str, project: str, at: datetime, retrieval: Retrieval
 ) -> Passage:
     source = Source(about.entry_id, thread_id, 0, ts_text(at), "system", about.content)
-    found = t.matched(terms, t.stems(about.content))
+    found = t.matched(retrieval.terms, t.stems(about.content))
+    stems = {term.stem for term in found}
     return Passage(
         thread_id=thread_id,
         thread_title=f"file {about.path}",
@@ -581,7 +696,8 @@ def _file_passage(
         excerpts=[about.content],
         found=found,
         score=0.0,
-        relevant=t.is_relevant(terms, found),
+        relevant=w.is_relevant(retrieval.weights, stems),
+        weight=w.held(retrieval.weights, stems),
         label=f"the file {about.path} (its current content, sent with the question)",
     )
 

@@ -535,19 +535,6 @@ def append_entry(conn: sa.Connection, who: Principal, thread_id: str, body: Entr
     return _Append(conn, who, thread_id, body).run()[0]
 
 
-#: The entries within ``near`` places of the targets in their threads' display order, found
-#: in one statement (window functions: SQLite ≥ 3.25, PostgreSQL).
-_AROUND = sa.text(
-    "WITH ordered AS ("
-    " SELECT pk, thread_id, entry_uuid,"
-    " ROW_NUMBER() OVER (PARTITION BY thread_id ORDER BY ts, pk) AS n"
-    " FROM entries WHERE thread_id IN :threads),"
-    " targets AS (SELECT thread_id, n FROM ordered WHERE entry_uuid IN :ids)"
-    " SELECT DISTINCT o.pk FROM ordered o JOIN targets g ON g.thread_id = o.thread_id"
-    " AND o.n BETWEEN g.n - :near AND g.n + :near"
-).bindparams(sa.bindparam("threads", expanding=True), sa.bindparam("ids", expanding=True))
-
-
 def neighbours(
     conn: sa.Connection, user_id: int, thread_id: str, entry_ids: list[str], near: int
 ) -> list[EntryRow]:
@@ -560,23 +547,50 @@ def neighbours_of(
     conn: sa.Connection, user_id: int, wanted: dict[str, list[str]], near: int
 ) -> dict[str, list[EntryRow]]:
     """For each of the user's live threads in ``wanted`` (thread id → entry ids), its entries
-    within ``near`` places of those, once each, in display order — in two statements however
-    many there are (another user's thread, or a deleted one, gives nothing)."""
-    live = set(
-        conn.execute(
-            sa.select(threads.c.id).where(
-                threads.c.id.in_(list(wanted)),
+    within ``near`` places of those, once each, in display order — in three statements however
+    many there are (another user's thread, or a deleted one, gives nothing).
+
+    Each target's neighbours are two short walks of the thread's ``(ts, pk)`` index (``near``
+    entries back, ``near`` on), so the cost follows the targets, not the threads' lengths."""
+    targets = [
+        row
+        for row in conn.execute(
+            sa.select(entries.c.thread_id, entries.c.entry_uuid, entries.c.ts, entries.c.pk)
+            .join(threads, threads.c.id == entries.c.thread_id)
+            .where(
+                entries.c.user_id == user_id,
+                entries.c.entry_uuid.in_([i for ids in wanted.values() for i in ids]),
                 threads.c.user_id == user_id,
                 threads.c.deleted_at.is_(None),
             )
-        ).scalars()
-    )
-    ids = [entry_id for thread_id in live for entry_id in wanted[thread_id]]
-    if not ids:
+        )
+        if row.entry_uuid in wanted.get(str(row.thread_id), ())
+    ]
+    if not targets:
         return {}
-    keys = conn.execute(_AROUND, {"threads": sorted(live), "ids": ids, "near": near}).scalars()
+    keys = set(conn.execute(*_walks(targets, near)).scalars())
     query = _ROW_COLUMNS.add_columns(entries.c.thread_id).where(entries.c.pk.in_(list(keys)))
     found: dict[str, list[EntryRow]] = {}
     for row in conn.execute(query.order_by(entries.c.ts, entries.c.pk)):
         found.setdefault(str(row.thread_id), []).append(entry_row(row))
     return found
+
+
+#: One target's keys: itself and the ``near`` entries before it, and the ``near`` after it,
+#: in its thread's display order (``ts``, then ``pk``): two short walks of the thread's index.
+_WALKS = (
+    "SELECT pk FROM (SELECT pk FROM entries WHERE thread_id = :t{i} AND (ts < :ts{i} OR "
+    "(ts = :ts{i} AND pk <= :pk{i})) ORDER BY ts DESC, pk DESC LIMIT :back) b{i} "
+    "UNION ALL SELECT pk FROM (SELECT pk FROM entries WHERE thread_id = :t{i} AND (ts > :ts{i} "
+    "OR (ts = :ts{i} AND pk > :pk{i})) ORDER BY ts, pk LIMIT :near) a{i}"
+)
+
+
+def _walks(targets: list[Any], near: int) -> tuple[sa.TextClause, dict[str, Any]]:
+    """The statement (plain text: built per call, it would be compiled per call) and the
+    parameters finding the keys of every target's neighbours."""
+    params: dict[str, Any] = {"back": near + 1, "near": near}
+    for i, target in enumerate(targets):
+        params.update({f"t{i}": target.thread_id, f"ts{i}": target.ts, f"pk{i}": target.pk})
+    sql = " UNION ALL ".join(_WALKS.format(i=i) for i in range(len(targets)))
+    return sa.text(sql), params

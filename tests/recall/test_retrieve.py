@@ -1,0 +1,69 @@
+"""The ask retrieval (:func:`threadline.services.ask.retrieve`) on a small hand-written history,
+in process on both backends: term weights come from the history itself, so a question whose
+point is a word the history never holds finds nothing, and the entry holding all of a
+question's words comes first."""
+
+from __future__ import annotations
+
+import uuid
+
+from threadline.protocol.models import PushRequest
+from threadline.services import accounts, auth, push
+from threadline.services.ask import retrieve
+from threadline.storage.database import Database
+
+#: Common words in many entries, rare ones in few: a small history with a shape of its own.
+HISTORY = [
+    *(f"configured the error report for module {n}" for n in range(12)),
+    "the release checklist: tag, build, upload the wheel",
+    "we chose Redis for the session cache because Memcached has no persistence",
+    "the cache eviction policy is allkeys-lru, decided after the load test",
+    "the flaky checkout test waited on a timer; now it waits on the event",
+]
+
+
+def _history(db: Database) -> auth.Principal:
+    accounts.create_user(db, "alice", "password-for-tests")
+    token = accounts.create_token(db, "alice", "tests")
+    who = auth.authenticate(db, f"Bearer {token.secret}")
+    rows = [
+        {"seq": i + 1, "id": str(uuid.uuid4()), "ts": f"2026-01-01T00:00:{i:02d}Z",
+         "role": "user", "text": text}
+        for i, text in enumerate(HISTORY)
+    ]  # fmt: skip
+    request = PushRequest.model_validate(
+        {"device_id": str(uuid.uuid4()), "streams": [
+            {"stream_id": str(uuid.uuid4()), "entries": rows,
+             "thread": {"key": "note:p:history", "name": "history", "project": "p"}}]}
+    )  # fmt: skip
+    push.push(db, who, request, push.PushLimits())
+    return who
+
+
+def _texts(db: Database, who: auth.Principal, question: str) -> tuple[bool, list[str]]:
+    with db.read() as conn:
+        found = retrieve(conn, who.user_id, question)
+    return found.no_match, [p.anchor.text for p in found.passages]
+
+
+def test_a_rare_word_the_history_never_holds_means_nothing_found(db: Database) -> None:
+    who = _history(db)
+    # "configured", "error" and "report" are everywhere; "sentry" is the point, and nowhere.
+    no_match, texts = _texts(db, who, "Which Sentry project did we configure for error reports?")
+    assert no_match and texts == []
+
+
+def test_the_entry_holding_all_the_words_comes_first(db: Database) -> None:
+    who = _history(db)
+    no_match, texts = _texts(db, who, "What cache eviction policy did we decide on?")
+    assert not no_match
+    assert texts[0] == HISTORY[-2]
+
+
+def test_rare_terms_outrank_common_ones(db: Database) -> None:
+    who = _history(db)
+    # Each candidate holds one term of two: the rare one ("flaky") wins over the common one.
+    no_match, texts = _texts(db, who, "flaky module")
+    assert not no_match
+    assert texts[0] == HISTORY[-1]
+    assert all("flaky" in text for text in texts)
