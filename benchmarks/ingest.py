@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -202,14 +203,19 @@ def verify(url: str, clients: list[Client]) -> tuple[int, list[str]]:
     return lost, problems
 
 
-def run_config(ctx: Context, backend: str, cfg: Config) -> dict[str, Any]:
-    """One measurement on a fresh server and database, with its own raw baseline."""
+def run_config(
+    ctx: Context, backend: str, cfg: Config, setup: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """One measurement on a fresh server and database, with its own raw baseline;
+    ``setup`` gets the database URL once the server has migrated it (before any push)."""
     home = ctx.home(f"ingest-{backend}-{cfg.batch}-{cfg.users}-{cfg.workers}")
     server_args = ("--workers", str(cfg.workers))
     with (
         database(backend, ctx.workdir, ctx.postgres) as url,
         Server(home, url, *server_args) as server,
     ):
+        if setup is not None:
+            setup(url)
         users = [ADMIN_USER]
         if cfg.users > 1:
             users = [f"ingest-user-{i}" for i in range(cfg.users)]

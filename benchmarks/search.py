@@ -14,17 +14,26 @@ Per backend (SQLite; PostgreSQL when there is one):
 1. a database migrated up to 0004 (no index) gets N − 2 × B entries in bulk (multi-row
    INSERTs on SQLite, ``COPY`` on PostgreSQL);
 2. ingest without the index: B entries in transactions of 100 (``insert_rows``, as a push);
-3. migration 0005 builds the index for everything stored (timed);
+3. the search migrations (0005 on, as an upgrade from before search would run them) build
+   the index for everything stored (timed); on PostgreSQL then ``VACUUM ANALYZE``, which a
+   running server leaves to autovacuum (the planner's statistics of the words decide between
+   the GIN index and a walk of the newest entries);
 4. ingest with the index: B more entries, the same way; the ratio to step 2 is the target
    (≥ 0.8);
-5. sizes: the index (FTS5 tables, or ``entry_search`` and the trigram index) beside the
-   entries table with its own indexes;
+5. sizes: the index (FTS5 tables; on PostgreSQL the ``search_doc`` column's bytes, its GIN
+   index and the ``search_words`` vocabulary with its indexes) beside the entries table with
+   its own indexes (without the column);
 6. search latency, through ``services.search.search`` in this process (query reading,
    ranking, snippets — no HTTP), while a writer thread pushes 25 entries every 50 ms
    through ``services.push``: a rare word (~100–500 entries), a common word (~40–93 % of
    entries), a phrase of two common words, a common word filtered by project and role, and a
    substring inside words. Baseline, same connection pool: an entry read by primary key, and
    ``count(*)`` of a 100-entry range.
+
+Then, per backend, ingest through ``threadline serve`` as users meet it: 16 clients pushing
+batches of 100 over HTTP (``ingest.run_config``), on a fresh database with the index and on
+one whose index was taken out once the server had migrated it (:func:`without_search_index`,
+benchmark only: the index has no switch in the product), two runs each, interleaved.
 
 Target: p95 ≤ 50 ms per query kind. ``--quick`` uses 100,000 entries.
 """
@@ -43,6 +52,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+import ingest as server_ingest
 from harness import Context, database, note, now, percentile, ratio, table
 from threadline.protocol.models import PushRequest
 from threadline.services import accounts, auth, push
@@ -78,6 +88,15 @@ def run(ctx: Context) -> dict[str, Any]:
         note(f"{backend}: building {size:,} entries …")
         with database(backend, ctx.workdir, ctx.postgres) as url:
             results[backend] = _backend(backend, url, size, ingest, samples, results["problems"])
+        note(f"{backend}: ingest through the server, with and without the index …")
+        http = _http_ingest(ctx, backend)
+        results[backend].update(http)
+        table(
+            f"{backend}: ingest through `threadline serve`, {server_ingest.CLIENTS} clients, "
+            "batches of 100 (best of 2 runs each)",
+            ["measure", "value"],
+            [[k.replace("_", " "), v] for k, v in http.items()],
+        )
     return results
 
 
@@ -270,16 +289,62 @@ def _sizes(db: Database) -> dict[str, Any]:
             own = ("ix_entries", "uq_entries", "sqlite_autoindex_entries")
             data = sum(v for k, v in sizes.items() if k == "entries" or k.startswith(own))
         else:
+            # the index: the GIN index, the vocabulary with its indexes, and the generated
+            # column's bytes inside the entries table (counted out of the data)
             index, data = conn.exec_driver_sql(
-                "SELECT pg_total_relation_size('entry_search') "
-                "+ coalesce(pg_relation_size(to_regclass('ix_entries_search_trgm')), 0), "
-                "pg_total_relation_size('entries') "
-                "- coalesce(pg_relation_size(to_regclass('ix_entries_search_trgm')), 0)"
+                "WITH doc AS (SELECT coalesce(sum(pg_column_size(search_doc)), 0) AS bytes "
+                "FROM entries), gin AS (SELECT pg_relation_size('ix_entries_search_doc') AS bytes) "
+                "SELECT doc.bytes + gin.bytes + pg_total_relation_size('search_words'), "
+                "pg_total_relation_size('entries') - doc.bytes - gin.bytes FROM doc, gin"
             ).one()
     return {
         "index_mb": round(index / 2**20, 1),
         "data_mb": round(data / 2**20, 1),
         "index_to_data": round(index / data, 2),
+    }
+
+
+def without_search_index(url: str) -> None:
+    """Take the search index out of a migrated database, for the benchmark's run without it:
+    on SQLite the triggers that queue entries for FTS5 (nothing is queued, so nothing is
+    indexed); on PostgreSQL the generated column's expression (it stays, empty, as a plain
+    column), its GIN index and the vocabulary's trigger."""
+    db = Database(url)
+    try:
+        with db.write() as conn:
+            if db.dialect == "sqlite":
+                names = conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'entries'"
+                ).scalars()
+                for name in list(names):
+                    conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+                return
+            conn.exec_driver_sql("ALTER TABLE entries ALTER COLUMN search_doc DROP EXPRESSION")
+            conn.exec_driver_sql("DROP INDEX ix_entries_search_doc")
+            conn.exec_driver_sql("DROP TRIGGER entries_search_words ON entries")
+    finally:
+        db.dispose()
+
+
+def _http_ingest(ctx: Context, backend: str) -> dict[str, Any]:
+    """Entries per second through ``threadline serve`` (batches of 100 from concurrent
+    clients, as ``ingest`` measures), on a fresh database with the index and on another
+    with it taken out (:func:`without_search_index`), twice each, interleaved; the better run
+    of each counts (the machine's noise only ever slows a run down)."""
+    cfg = server_ingest.Config(100, 16_000 if ctx.quick else 32_000, 10 if ctx.quick else 20)
+    runs: dict[str, list[int]] = {"with": [], "without": []}
+    for _ in range(2):
+        for name, prepare in (("with", None), ("without", without_search_index)):
+            result = server_ingest.run_config(ctx, backend, cfg, prepare)
+            if result["problems"] or result["lost"]:
+                raise RuntimeError(f"ingest {name} the index: {result['problems']}")
+            runs[name].append(int(result["entries_per_s"]))
+    best = {name: max(rates) for name, rates in runs.items()}
+    return {
+        "http_ingest_without_index_per_s": best["without"],
+        "http_ingest_with_index_per_s": best["with"],
+        "http_ingest_ratio": round(ratio(best["with"], best["without"]), 2),
+        "http_ingest_runs": runs,
     }
 
 

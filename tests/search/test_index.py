@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -75,17 +76,7 @@ def test_migration_indexes_what_was_stored_before(
 
 
 def _push(db: Database, who: auth.Principal, texts: list[str], name: str = "t") -> None:
-    entries_ = [
-        {"seq": i + 1, "id": str(uuid.uuid4()), "ts": "2026-01-01T00:00:00Z", "role": "user",
-         "text": text}
-        for i, text in enumerate(texts)
-    ]  # fmt: skip
-    request = PushRequest.model_validate(
-        {"device_id": str(uuid.uuid4()), "streams": [
-            {"stream_id": str(uuid.uuid4()), "entries": entries_,
-             "thread": {"key": f"note:p:{name}", "name": name, "project": "p"}}]}
-    )  # fmt: skip
-    push.push(db, who, request, push.PushLimits())
+    _push_parts(db, who, [("user", text, None) for text in texts], name)
 
 
 def _principal(db: Database) -> auth.Principal:
@@ -146,7 +137,7 @@ def test_postgres_without_pg_trgm_still_finds_words(
     who = _principal(db)
     _push(db, who, ["the RateLimiter backs off", "a limiter word"])
     with db.write() as conn:
-        conn.exec_driver_sql("DROP INDEX ix_entries_search_trgm")
+        conn.exec_driver_sql(f"DROP INDEX {engine.SUBSTRING_INDEX}")
     monkey = engine._warned
     engine._warned = False
     try:
@@ -155,3 +146,63 @@ def test_postgres_without_pg_trgm_still_finds_words(
     finally:
         engine._warned = monkey
     assert "pg_trgm index missing" in caplog.text
+
+
+def _push_parts(
+    db: Database, who: auth.Principal, rows: list[tuple[str, str, Any]], name: str = "parts"
+) -> None:
+    """Entries ``(role, text, parts)`` in one note thread of project ``p``."""
+    entries_ = [
+        {"seq": i + 1, "id": str(uuid.uuid4()), "ts": "2026-01-01T00:00:00Z", "role": role,
+         "text": text, **({"parts": parts} if parts is not None else {})}
+        for i, (role, text, parts) in enumerate(rows)
+    ]  # fmt: skip
+    request = PushRequest.model_validate(
+        {"device_id": str(uuid.uuid4()), "streams": [
+            {"stream_id": str(uuid.uuid4()), "entries": entries_,
+             "thread": {"key": f"note:p:{name}", "name": name, "project": "p"}}]}
+    )  # fmt: skip
+    push.push(db, who, request, push.PushLimits())
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("server_db_url", ["postgresql"], indirect=True)
+def test_postgres_substrings_come_from_the_vocabulary_of_prose_and_tool_calls(
+    db: Database,
+) -> None:
+    who = _principal(db)
+    call = [{"type": "tool_call", "id": "c1", "name": "Bash", "input": {"command": "make ci"}}]
+    _push_parts(db, who, [
+        ("user", "the RateLimiter of ledger.sqlite backs off", None),
+        ("assistant", "", call),
+        ("tool", "outputonlyword appears here", [{"type": "tool_result", "tool_call_id": "c1",
+                                                  "output": "outputonlyword"}]),
+    ])  # fmt: skip
+    with db.read() as conn:
+        words = set(conn.exec_driver_sql("SELECT word FROM search_words").scalars())
+    assert {"ratelimiter", "ledger", "sqlite", "bash", "make", "ci"} <= words
+    assert "outputonlyword" not in words, "tool output is not in the substring vocabulary"
+    assert snippets(db, "teLimit", who.user_id) == ["the RateLimiter of ledger.sqlite backs off"]
+    assert snippets(db, "dger.sqli", who.user_id) == ["the RateLimiter of ledger.sqlite backs off"]
+    assert snippets(db, '"dger sqli"', who.user_id) == [], "the typed space is checked"
+    assert snippets(db, "ake c", who.user_id) == ["Bash make ci"]
+    assert snippets(db, "tputonlywor", who.user_id) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("server_db_url", ["postgresql"], indirect=True)
+def test_postgres_common_query_walks_the_newest_entries_first(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    who = _principal(db)
+    _push(db, who, [f"alpha number {i}" for i in range(5)])
+    _push(db, who, ["alpha elsewhere"], name="other")
+    assert len(snippets(db, "alpha", who.user_id)) == 6, "a rare word: the GIN index, all"
+    monkeypatch.setattr(engine, "PG_COMMON", 0)  # every query is common
+    monkeypatch.setattr(engine, "PG_RECENT", 2)
+    assert len(snippets(db, "alpha", who.user_id)) == 6, "too few in the newest: older too"
+    monkeypatch.setattr(engine, "PG_ENOUGH", 2)
+    assert snippets(db, "alpha", who.user_id) == ["alpha elsewhere", "alpha number 4"]
+    thread = search(db, who, SearchParams(query="number")).results[0].thread_id
+    within = search(db, who, SearchParams(query="alpha", thread_id=thread)).results
+    assert len(within) == 5, "within one thread, all of its entries are looked at"

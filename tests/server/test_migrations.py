@@ -30,10 +30,16 @@ def test_blank_database_gets_every_migration(server_db_url: str) -> None:
         db.dispose()
 
 
+#: Columns one backend computes by itself, left out of the table definitions (the code never
+#: reads or writes them through SQLAlchemy): PostgreSQL's search column (migration 0009).
+BACKEND_ONLY = {("postgresql", "entries"): {"search_doc"}}
+
+
 def test_schema_matches_the_table_definitions(db: Database) -> None:
     inspector = sa.inspect(db.engine)
     for table in metadata.sorted_tables:
         found = {column["name"] for column in inspector.get_columns(table.name)}
+        found -= BACKEND_ONLY.get((db.dialect, table.name), set())
         assert found == {column.name for column in table.columns}, table.name
 
 

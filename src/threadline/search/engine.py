@@ -3,7 +3,7 @@ substring matches.
 
 :func:`ranked` finds the entries whose words match a :class:`~threadline.search.query.Query`
 and scores them — SQLite FTS5's ``bm25()`` with the body weighted :data:`BODY_WEIGHT` times
-the tool column, PostgreSQL's ``ts_rank_cd`` (weights ``A`` 1.0 and ``C`` 0.2, divided by
+the tool column, PostgreSQL's ``ts_rank_cd`` (weights ``A`` 1.0, ``B`` and ``C`` 0.2, divided by
 1 + the log of the entry's length) — best first, newest first among equals.
 
 The cost of ranking grows with the number of matches, so only the :data:`RANKED` most
@@ -17,17 +17,23 @@ The walk that fills that set (newest match first, each checked against the
 filters) is bounded too: it first looks among the :data:`RECENT` newest entries, where a
 common word finds all it needs; only if that is not enough does it look further, through the
 :data:`WALKED` newest matches at most — past them, a narrow filter on a very common word
-stops looking. PostgreSQL's planner picks between the GIN index and a walk down the primary
-key by itself, each search planned for its own words, under a statement timeout.
+stops looking. On PostgreSQL, a query its planner expects in at most :data:`PG_COMMON`
+entries is answered from the GIN index over all entries; a more common one by walking down
+the primary key through the :data:`PG_RECENT` newest entries, and through the
+:data:`PG_OLDER` before them only when those hold fewer than :data:`PG_ENOUGH` of its matches
+(within one thread or scope, its entries bound the work) — each search planned for its own
+words, under a statement timeout.
 
 :func:`substrings` finds the entries whose searchable text contains every needle of a plain
-query, newest first — the FTS5 trigram index (or ``pg_trgm``) gives candidates, checked
-against the text. It runs after the word matches, for what they did not find (``Limiter`` in
-``RateLimiter``).
+query, newest first — the FTS5 trigram index gives candidates, checked against the text; on
+PostgreSQL, the ``pg_trgm`` index of the vocabulary (migration 0009) gives the words that hold
+each needle, and the GIN index the entries that hold those words. It runs after the word
+matches, for what they did not find (``Limiter`` in ``RateLimiter``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,7 +41,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from threadline.search.query import MIN_SUBSTRING_CHARS, Query, Term
+from threadline import protocol as p
+from threadline.search.query import MIN_SUBSTRING_CHARS, Query, Term, words_of
 from threadline.search.text import substring_text
 
 log = logging.getLogger("threadline.search")
@@ -50,6 +57,21 @@ RECENT = 20_000
 WALKED = 10_000
 #: Candidates of a substring search checked against the text.
 SUBSTRING_CANDIDATES = 2000
+#: PostgreSQL: a query the planner expects in more entries than this is common. Above the
+#: planner's guess for a word outside its list of the most common ones (about 1,400 in a
+#: million entries), which would otherwise count every rare word as common.
+PG_COMMON = 2_000
+#: PostgreSQL: a common query with fewer matches than this among the newest entries (a page
+#: and one more) looks at the older ones too.
+PG_ENOUGH = p.DEFAULT_SEARCH_LIMIT + 1
+#: PostgreSQL: older entries walked then, at most.
+PG_OLDER = 40_000
+#: PostgreSQL: the newest entries (of any user) walked for a common query's matches.
+PG_RECENT = 10_000
+#: PostgreSQL: a substring is looked up as the words that contain it, up to this many.
+SUBSTRING_WORDS = 500
+#: PostgreSQL: the vocabulary's trigram index (migration 0009).
+SUBSTRING_INDEX = "ix_search_words_trgm"
 #: FTS5 ``bm25()`` weight of the body column; the tool column's is 1.
 BODY_WEIGHT = 5.0
 #: Trigrams of one needle asked of the index (the text check does the rest).
@@ -302,54 +324,181 @@ def _pg_prepare(conn: sa.Connection) -> None:
     conn.exec_driver_sql(f"SET LOCAL statement_timeout = {PG_TIMEOUT_MS}")
 
 
+#: ``ts_rank_cd`` weights of ``D``, ``C`` (tool output), ``B`` (tool calls), ``A`` (prose).
+_PG_WEIGHTS = "'{0.1, 0.2, 0.2, 1.0}'::float4[]"
+_PG_FROM = "FROM entries e JOIN threads t ON t.id = e.thread_id"
+
+
 def _pg_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) -> list[Match]:
+    """The ``limit`` newest matches (see :func:`_pg_where`); when the newest entries hold
+    fewer than :data:`PG_ENOUGH` of a common query's matches (an old project's, a rare phrase
+    of common words), the :data:`PG_OLDER` entries before them are walked too."""
     _pg_prepare(conn)
+    match = tsquery(query)
+    test, order, floor = _pg_where(conn, match, filters)
+    found = _pg_matches(conn, match, filters, limit, (test, order), {"floor": floor})
+    if floor > 1 and len(found) < PG_ENOUGH:
+        older = f"ts_match_vq(e.search_doc, {_TSQUERY}) AND e.pk BETWEEN :low AND :high"
+        bounds = {"low": max(1, floor - PG_OLDER), "high": floor - 1}
+        found += _pg_matches(conn, match, filters, limit - len(found), (older, "e.pk"), bounds)
+    return found
+
+
+def _pg_matches(
+    conn: sa.Connection,
+    match: str,
+    filters: Filters,
+    limit: int,
+    how: tuple[str, str],
+    bounds: dict[str, int],
+) -> list[Match]:
+    """Up to ``limit`` matches passing ``how`` (the test, the order), newest first."""
+    test, order = how
     clauses, params = where(filters)
     sql = (
-        f"SELECT s.pk, ts_rank_cd(s.doc, {_TSQUERY}, 1), e.ts "
-        f"FROM entry_search s {_FROM.format(key='s.pk')} "
-        f"WHERE s.doc @@ {_TSQUERY} AND {clauses} "
-        "ORDER BY s.pk DESC LIMIT :limit"
+        f"SELECT e.pk, ts_rank_cd({_PG_WEIGHTS}, e.search_doc, {_TSQUERY}, 1), e.ts {_PG_FROM} "
+        f"WHERE {test} AND {clauses} ORDER BY {order} DESC LIMIT :limit"
     )
-    params.update(tsquery=tsquery(query), limit=limit)
+    params.update(bounds, tsquery=match, limit=limit)
     rows = conn.execute(sa.text(sql), params)
     return [Match(int(pk), float(rank), str(ts)) for pk, rank, ts in rows]
+
+
+def _pg_where(conn: sa.Connection, match: str, filters: Filters) -> tuple[str, str, int]:
+    """How to find the newest entries matching the tsquery ``match``: (the test, the order,
+    the primary key the test starts from).
+
+    A query the planner expects in at most :data:`PG_COMMON` entries is answered from the
+    GIN index, over all entries (ordered by ``pk + 0`` so that the planner does not walk the
+    primary key instead, hoping to meet its few matches soon). A more common one is looked for
+    by walking down the primary key through the :data:`PG_RECENT` newest entries — where a
+    common word finds all it needs; a phrase of common words or a narrow filter stops looking
+    there — unless the search is within one thread or scope (its entries bound the work)."""
+    narrow = filters.thread_id is not None or filters.scope is not None
+    if narrow:
+        return f"e.search_doc @@ {_TSQUERY}", "e.pk", 0
+    if _pg_estimate(conn, match) <= PG_COMMON:
+        return f"e.search_doc @@ {_TSQUERY}", "e.pk + 0", 0
+    # the function form of @@ cannot use the GIN index, whose bitmap would hold most rows
+    test = f"ts_match_vq(e.search_doc, {_TSQUERY}) AND e.pk >= :floor"
+    return test, "e.pk", _pg_floor(conn, PG_RECENT)
+
+
+def _pg_estimate(conn: sa.Connection, match: str) -> float:
+    """How many entries the planner expects to hold ``match`` (its statistics of the words)."""
+    plan = conn.execute(
+        sa.text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM entries WHERE search_doc @@ {_TSQUERY}"),
+        {"tsquery": match},
+    ).scalar_one()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+def _pg_floor(conn: sa.Connection, newest: int) -> int:
+    """The primary key from which the ``newest`` entries (of any user) are."""
+    top = conn.exec_driver_sql("SELECT max(pk) FROM entries").scalar()
+    return max(0, int(top or 0) - newest + 1)
 
 
 _warned = False
 
 
 def pg_substrings_available(conn: sa.Connection) -> bool:
-    """Whether migration 0005 could build the ``pg_trgm`` index (said once in the log when
-    not)."""
+    """Whether migration 0009 could build the vocabulary's ``pg_trgm`` index (said once in
+    the log when not)."""
     global _warned
-    present = conn.exec_driver_sql("SELECT to_regclass('ix_entries_search_trgm')").scalar()
+    present = conn.exec_driver_sql(f"SELECT to_regclass('{SUBSTRING_INDEX}')").scalar()
     if present is None and not _warned:
         _warned = True
         log.warning("pg_trgm index missing: search finds words, not substrings inside them")
     return present is not None
 
 
-def _like(needle: str) -> str:
-    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def _like(pattern: str) -> str:
+    return pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _pg_substrings(
     conn: sa.Connection, needles: tuple[str, ...], filters: Filters, want: int, skip: set[int]
 ) -> list[int]:
+    """Entries holding every needle: the words of the vocabulary that contain it (``pg_trgm``)
+    make a query of the GIN index, whose newest matches are checked against the text; a
+    needle in more than :data:`SUBSTRING_WORDS` words (or with none) is looked for in the
+    :data:`PG_RECENT` newest entries instead."""
     if not pg_substrings_available(conn):
         return []
     _pg_prepare(conn)
+    terms = []
+    for needle in needles:
+        words = _pg_expand(conn, needle)
+        if words == "":
+            return []  # a needle in no word at all: nothing holds every needle
+        if words is None:
+            return _pg_recent_substrings(conn, needles, filters, want, skip)
+        terms.append(words)
+    match = " & ".join(terms)
+    test, order, floor = _pg_where(conn, match, filters)
+    clauses, params = where(filters)
+    sql = (
+        f"SELECT e.pk, e.role, e.text, e.parts {_PG_FROM} WHERE {test} AND {clauses} "
+        f"ORDER BY {order} DESC LIMIT :limit"
+    )
+    # a needle that is one whole word is matched exactly by the index; others are checked
+    exact = all(words_of(needle) == [needle] for needle in needles)
+    limit = want + len(skip) if exact else SUBSTRING_CANDIDATES
+    params.update(tsquery=match, limit=limit, floor=floor)
+    return _checked(conn.execute(sa.text(sql), params), needles, want, skip)
+
+
+def _pg_expand(conn: sa.Connection, needle: str) -> str | None:
+    """``needle`` as a tsquery of the indexed words that can hold it (prose and tool calls
+    only, weights ``A`` and ``B``): its first word as the end of a word, its last as the start
+    of one, the words between as they are, next to each other; a lone word anywhere inside a
+    word. ``""`` when a word has no match; ``None`` when there are too many to ask for."""
+    words = words_of(needle)
+    if not words:
+        return None
+    patterns: list[str | None] = [f"%{_like(words[0])}%"]
+    if len(words) > 1:
+        patterns = [f"%{_like(words[0])}", *[None] * (len(words) - 2), f"{_like(words[-1])}%"]
+    parts = []
+    for word, pattern in zip(words, patterns, strict=True):
+        found = [word] if pattern is None else _pg_vocabulary(conn, pattern)
+        if not found:
+            return None if found is None else ""
+        parts.append("( " + " | ".join(_pg_lexeme(w) + ":AB" for w in found) + " )")
+    return "( " + " <-> ".join(parts) + " )"
+
+
+def _pg_vocabulary(conn: sa.Connection, pattern: str) -> list[str] | None:
+    """The words of the vocabulary ``LIKE pattern``; ``None`` past :data:`SUBSTRING_WORDS`."""
+    rows = conn.execute(
+        sa.text("SELECT DISTINCT word FROM search_words WHERE word LIKE :p LIMIT :n"),
+        {"p": pattern, "n": SUBSTRING_WORDS + 1},
+    ).scalars()
+    found = [str(w) for w in rows]
+    return None if len(found) > SUBSTRING_WORDS else found
+
+
+def _pg_lexeme(word: str) -> str:
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _pg_recent_substrings(
+    conn: sa.Connection, needles: tuple[str, ...], filters: Filters, want: int, skip: set[int]
+) -> list[int]:
+    """Substring matches among the :data:`PG_RECENT` newest entries, newest first: the
+    lowered text and parts hold every needle (a cheap test), then the searchable text."""
     clauses, params = where(filters)
     likes = []
     for i, needle in enumerate(needles):
-        likes.append(f"threadline_search_text(e.role, e.text, e.parts) LIKE :needle{i}")
-        params[f"needle{i}"] = _like(needle)
+        likes.append(
+            f"(lower(e.text) LIKE :needle{i} OR lower(coalesce(e.parts, '')) LIKE :needle{i})"
+        )
+        params[f"needle{i}"] = f"%{_like(needle)}%"
     sql = (
-        "SELECT e.pk FROM entries e JOIN threads t ON t.id = e.thread_id "
-        f"WHERE {' AND '.join(likes)} AND {clauses} ORDER BY e.pk DESC LIMIT :limit"
+        f"SELECT e.pk, e.role, e.text, e.parts {_PG_FROM} WHERE e.pk >= :floor "
+        f"AND {' AND '.join(likes)} AND {clauses} ORDER BY e.pk DESC LIMIT :limit"
     )
-    params["limit"] = want + len(skip)
-    found = [int(pk) for pk in conn.execute(sa.text(sql), params).scalars() if pk not in skip]
-    return found[:want]
+    params.update(floor=_pg_floor(conn, PG_RECENT), limit=SUBSTRING_CANDIDATES)
+    return _checked(conn.execute(sa.text(sql), params), needles, want, skip)
