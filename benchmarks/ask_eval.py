@@ -44,6 +44,17 @@ Variants (``--variant NAME``; each function's docstring says more):
   substring matches add.
 - ``embed`` — embeddings alone (WordLlama's static model, whose weights ship in its wheel;
   optional: skipped unless ``wordllama`` is installed). Never "nothing found".
+- ``minilm`` — embeddings alone with all-MiniLM-L6-v2 run in numpy (``minilm.py``; optional:
+  skipped unless its model package is installed, see ``minilm.INSTALL_HINT``), every entry's
+  first 256 tokens; ``minilm-context`` the same with each entry followed by the one before it
+  in its thread. Never "nothing found".
+- ``hybrid`` — reciprocal rank fusion of ``ask`` and ``minilm``; "nothing found" when
+  ``ask`` finds nothing. ``hybrid-c40``/``-c50``/``-c60``: also answered when the best
+  cosine reaches 0.40/0.50/0.60. The best cosine of every question is printed by kind
+  (no answer, paraphrased, literal): where a threshold would have to fall.
+
+``--embed-cache DIR`` keeps the embedded corpus between runs (the model embeds a few entries
+a second on two cores).
 
 Targets for the product's default (``ask``): recall@5 ≥ 0.95 and none right = 1.0.
 """
@@ -568,84 +579,268 @@ def _wordllama() -> Any:
     return inference.WordLlamaInference(table, tokenizer)
 
 
-def _embed_variant() -> Variant:
-    """(d) Embeddings alone: every entry's searchable text (its first :data:`EMBED_CHARS`
-    characters) embedded with WordLlama (optional: ``pip install wordllama``; its weights ship
-    in the wheel), the question too; the entries most similar by cosine are read into
-    passages like ask's. Never "nothing found": a similarity says nothing absolute."""
+def _entry_hits(corpus: Corpus) -> tuple[list[str], list[Any]]:
+    """Every entry of the corpus with text: its searchable text and a search hit for it (as
+    ask's passages are cut around)."""
     import sqlalchemy as sa
 
     from threadline.search.text import searchable_text
-    from threadline.services import ask as ask_service
     from threadline.services import search as search_service
     from threadline.storage.schema import entries, threads
 
-    model = _wordllama()
-    cached: dict[str, tuple[Any, list[Any]]] = {}
-
-    def index(corpus: Corpus) -> tuple[Any, list[Any]]:
-        if corpus.database_url in cached:
-            return cached[corpus.database_url]
-        query = (
-            sa.select(
-                entries.c.entry_uuid,
-                entries.c.thread_id,
-                entries.c.seq,
-                entries.c.ts,
-                entries.c.role,
-                entries.c.text,
-                entries.c.parts,
-                threads.c.title,
-                threads.c.name,
-                threads.c.project,
-                threads.c.kind,
-            )
-            .join(threads, threads.c.id == entries.c.thread_id)
-            .where(entries.c.user_id == corpus.user_id, threads.c.deleted_at.is_(None))
+    query = (
+        sa.select(
+            entries.c.entry_uuid,
+            entries.c.thread_id,
+            entries.c.seq,
+            entries.c.ts,
+            entries.c.role,
+            entries.c.text,
+            entries.c.parts,
+            threads.c.title,
+            threads.c.name,
+            threads.c.project,
+            threads.c.kind,
         )
-        with corpus.db.read() as conn:
-            rows = conn.execute(query).all()
-        hits, texts = [], []
-        for r in rows:
-            text = searchable_text(r.text or "", r.parts)
-            if not text.strip():
-                continue
-            texts.append(text[:EMBED_CHARS])
-            hits.append(
-                search_service.Hit(
-                    thread_id=r.thread_id,
-                    entry_id=r.entry_uuid,
-                    seq=r.seq,
-                    ts=r.ts,
-                    role=r.role,
-                    snippet="",
-                    score=0.0,
-                    url="",
-                    thread_title=r.title,
-                    thread_name=r.name,
-                    project=r.project,
-                    kind=r.kind,
-                    text=text,
-                )
+        .join(threads, threads.c.id == entries.c.thread_id)
+        .where(entries.c.user_id == corpus.user_id, threads.c.deleted_at.is_(None))
+        .order_by(threads.c.name, entries.c.seq)
+    )
+    with corpus.db.read() as conn:
+        rows = conn.execute(query).all()
+    hits, texts = [], []
+    for r in rows:
+        text = searchable_text(r.text or "", r.parts)
+        if not text.strip():
+            continue
+        texts.append(text)
+        hits.append(
+            search_service.Hit(
+                thread_id=r.thread_id,
+                entry_id=r.entry_uuid,
+                seq=r.seq,
+                ts=r.ts,
+                role=r.role,
+                snippet="",
+                score=0.0,
+                url="",
+                thread_title=r.title,
+                thread_name=r.name,
+                project=r.project,
+                kind=r.kind,
+                text=text,
             )
-        started = time.perf_counter()
-        vectors = model.embed(texts, norm=True)
-        note(f"embed: {len(texts):,} entries embedded in {time.perf_counter() - started:.1f} s")
-        cached[corpus.database_url] = (vectors, hits)
-        return vectors, hits
+        )
+    return texts, hits
 
-    def run(corpus: Corpus, question: str) -> Ranked:
+
+@dataclass
+class CosineIndex:
+    """Unit vectors of every entry's text (row ``i`` is ``hits[i]``) and the model's embed
+    function for questions."""
+
+    vectors: Any
+    hits: list[Any]
+    embed: Callable[[list[str]], Any]
+
+    def top(self, question: str, limit: int) -> tuple[list[Any], float]:
+        """The ``limit`` most similar entries as hits scored by cosine, and the best cosine."""
         from dataclasses import replace
 
-        vectors, hits = index(corpus)
-        similarity = vectors @ model.embed([question], norm=True)[0]
-        best = similarity.argsort()[::-1][: ask_service.MAX_MATCHES]
-        chosen = [replace(hits[i], score=float(similarity[i])) for i in best]
-        with corpus.db.read() as conn:
-            found = ask_service._passages(conn, corpus.user_id, chosen, [], {})
-        return Ranked(tuple(passage_ids(p) for p in found[:LIMIT]), no_match=False)
+        similarity = self.vectors @ self.embed([question])[0]
+        best = similarity.argsort()[::-1][:limit]
+        chosen = [replace(self.hits[i], score=float(similarity[i])) for i in best]
+        return chosen, float(similarity[best[0]]) if len(best) else -1.0
+
+
+def _cosine_passages(corpus: Corpus, hits: list[Any]) -> tuple[frozenset[str], ...]:
+    """Ask's passages around ``hits``, in the hits' order."""
+    from threadline.services import ask as ask_service
+
+    with corpus.db.read() as conn:
+        found = ask_service._passages(conn, corpus.user_id, hits, [], {})
+    return tuple(passage_ids(p) for p in found[:LIMIT])
+
+
+def with_context(texts: list[str], hits: list[Any]) -> list[str]:
+    """Each entry's text followed by the text of the entry before it in its thread (the prompt
+    a reply answers, the call a result belongs to): the model reads the first 256 tokens, so a
+    short entry ("Fixed.") is embedded with what it is about, a long one as it is."""
+    by_place = {(h.thread_id, h.seq): t for t, h in zip(texts, hits, strict=True)}
+    return [
+        f"{t}\n{by_place.get((h.thread_id, h.seq - 1), '')}"[:CONTEXT_CHARS]
+        for t, h in zip(texts, hits, strict=True)
+    ]
+
+
+#: Characters given to the model with :func:`with_context` (well past its 256 tokens).
+CONTEXT_CHARS = 4000
+
+
+def _cosine_index(
+    embed: Callable[[list[str]], Any],
+    name: str,
+    chars: int | None = None,
+    context: bool = False,
+) -> Callable[[Corpus], CosineIndex]:
+    """The corpus's :class:`CosineIndex` with the model ``embed`` (the corpus embedded once
+    per database; throughput noted)."""
+    cached: dict[str, CosineIndex] = {}
+
+    def index(corpus: Corpus) -> CosineIndex:
+        if corpus.database_url in cached:
+            return cached[corpus.database_url]
+        texts, hits = _entry_hits(corpus)
+        texts = with_context(texts, hits) if context else texts
+        texts = [t[:chars] if chars else t for t in texts]
+        vectors = _cached_vectors(name, texts, embed)
+        cached[corpus.database_url] = CosineIndex(vectors, hits, embed)
+        return cached[corpus.database_url]
+
+    return index
+
+
+def _loaded(
+    name: str, load: Callable[[], Callable[[list[str]], Any]]
+) -> Callable[[list[str]], Any]:
+    """``load()``, timed: raises ``ImportError`` when the model is not installed, so the
+    variant that needs it is skipped."""
+    started = time.perf_counter()
+    model = load()
+    note(f"{name}: model loaded in {time.perf_counter() - started:.1f} s")
+    return model
+
+
+#: A folder keeping embedded corpora between runs (``--embed-cache``; None: embed every run).
+EMBED_CACHE: list[Path] = []
+
+
+def _cached_vectors(name: str, texts: list[str], embed: Callable[[list[str]], Any]) -> Any:
+    """``embed(texts)``, kept in :data:`EMBED_CACHE` under a digest of the texts."""
+    import hashlib
+    import importlib
+
+    np: Any = importlib.import_module("numpy")
+    digest = hashlib.sha256("\0".join([name, *texts]).encode()).hexdigest()[:16]
+    path = EMBED_CACHE[0] / f"{name}-{digest}.npy" if EMBED_CACHE else None
+    if path is not None and path.exists():
+        note(f"{name}: {len(texts):,} vectors read from {path}")
+        return np.load(path)
+    started = time.perf_counter()
+    vectors = embed(texts)
+    seconds = time.perf_counter() - started
+    note(
+        f"{name}: {len(texts):,} entries embedded in {seconds:.1f} s "
+        f"({len(texts) / seconds:.1f} entries/s)"
+    )
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, vectors)
+    return vectors
+
+
+def _wordllama_embed() -> Callable[[list[str]], Any]:
+    model = _wordllama()
+    return lambda texts: model.embed(texts, norm=True)
+
+
+def _minilm_embed() -> Callable[[list[str]], Any]:
+    """all-MiniLM-L6-v2 run in numpy (:mod:`minilm`; optional, see its ``INSTALL_HINT``)."""
+    import minilm
+
+    try:
+        return minilm.load().embed
+    except minilm.EmbedderUnavailable as exc:
+        raise ImportError(str(exc)) from exc
+
+
+def _cosine_variant(index: Callable[[Corpus], CosineIndex]) -> Variant:
+    """Embeddings alone: the entries most similar to the question by cosine, read into
+    passages like ask's. Never "nothing found": a similarity says nothing absolute."""
+    from threadline.services import ask as ask_service
+
+    def run(corpus: Corpus, question: str) -> Ranked:
+        hits, _ = index(corpus).top(question, ask_service.MAX_MATCHES)
+        return Ranked(_cosine_passages(corpus, hits), no_match=False)
 
     return run
+
+
+def _embed_variant() -> Variant:
+    """(d) Embeddings alone with WordLlama's static model (optional: ``pip install
+    wordllama``; its weights ship in the wheel), every entry's first :data:`EMBED_CHARS`
+    characters embedded."""
+    return _cosine_variant(_cosine_index(_loaded("embed", _wordllama_embed), "embed", EMBED_CHARS))
+
+
+@cache
+def _minilm_model() -> Callable[[list[str]], Any]:
+    return _loaded("minilm", _minilm_embed)
+
+
+@cache
+def _minilm_index() -> Callable[[Corpus], CosineIndex]:
+    return _cosine_index(_minilm_model(), "minilm")
+
+
+@cache
+def _minilm_context_index() -> Callable[[Corpus], CosineIndex]:
+    return _cosine_index(_minilm_model(), "minilm-context", context=True)
+
+
+def _minilm_variant() -> Variant:
+    """(e) Embeddings alone with all-MiniLM-L6-v2 (:mod:`minilm`, optional): every entry's
+    first 256 tokens."""
+    return _cosine_variant(_minilm_index())
+
+
+#: Reciprocal rank fusion's constant: a passage at rank r of a list scores 1 / (RRF_K + r).
+RRF_K = 60
+
+
+def fuse(*lists: Sequence[frozenset[str]]) -> tuple[frozenset[str], ...]:
+    """Reciprocal rank fusion of ranked passage lists; passages that share an entry are one
+    (their entries united, each list counting once, by its best rank)."""
+    groups: list[tuple[set[str], dict[int, float]]] = []
+    for which, ranked in enumerate(lists):
+        for rank, passage in enumerate(ranked, start=1):
+            touching = [g for g in groups if g[0] & passage]
+            ids, scores = set(passage), {which: 1 / (RRF_K + rank)}
+            for g in touching:
+                groups.remove(g)
+                ids |= g[0]
+                for k, v in g[1].items():
+                    scores[k] = max(scores.get(k, 0.0), v)
+            groups.append((ids, scores))
+    groups.sort(key=lambda g: -sum(g[1].values()))
+    return tuple(frozenset(ids) for ids, _ in groups[:LIMIT])
+
+
+def _hybrid_variant(threshold: float | None) -> Variant:
+    """(f) Reciprocal rank fusion of ``ask`` (the product's retrieval) and ``minilm``.
+    "Nothing found" when ``ask`` finds nothing relevant and (``threshold`` given) no entry's
+    cosine reaches ``threshold``; without a threshold, ``ask`` alone decides."""
+    from threadline.services import ask as ask_service
+
+    lexical = _ask_variant()
+    index = _minilm_index()
+
+    def run(corpus: Corpus, question: str) -> Ranked:
+        words = lexical(corpus, question)
+        hits, best = index(corpus).top(question, ask_service.MAX_MATCHES)
+        meaning = _cosine_passages(corpus, hits)
+        TOP_COSINES.setdefault(question, best)
+        if words.no_match and (threshold is None or best < threshold):
+            return Ranked((), no_match=True)
+        return Ranked(fuse(words.passages, meaning), no_match=False)
+
+    return run
+
+
+#: The best cosine of every question asked of a hybrid variant (printed after the run).
+TOP_COSINES: dict[str, float] = {}
+#: The cosine thresholds tried (``hybrid-cNN`` is NN/100).
+HYBRID_THRESHOLDS = (0.4, 0.5, 0.6)
 
 
 #: Every variant by name, built lazily (a variant whose module is absent is skipped).
@@ -655,6 +850,13 @@ VARIANTS: dict[str, Callable[[], Variant]] = {
     "ask": _ask_variant,
     "weighted": _weighted_variant,
     "embed": _embed_variant,
+    "minilm": _minilm_variant,
+    "minilm-context": lambda: _cosine_variant(_minilm_context_index()),
+    "hybrid": lambda: _hybrid_variant(None),
+    **{
+        f"hybrid-c{round(t * 100)}": (lambda t=t: _hybrid_variant(t))  # type: ignore[misc]
+        for t in HYBRID_THRESHOLDS
+    },
 }
 
 
@@ -718,7 +920,23 @@ def run_backend(
             ],
             rows,
         )
+        _note_cosines(questions)
     return figures
+
+
+def _note_cosines(questions: Sequence[Question]) -> None:
+    """The best cosine the hybrid variants saw, by kind of question: where a threshold on it
+    would separate "nothing found" from the rest."""
+    groups = {
+        "no answer": [q for q in questions if not q.answerable],
+        "paraphrased": [q for q in questions if q.answerable and q.paraphrased],
+        "literal": [q for q in questions if q.answerable and not q.paraphrased],
+    }
+    for label, qs in groups.items():
+        best = sorted(TOP_COSINES[q.question] for q in qs if q.question in TOP_COSINES)
+        if best:
+            shown = " ".join(f"{b:.2f}" for b in best)
+            note(f"best cosine, {label} ({len(best)}): {shown}")
 
 
 def run(
@@ -748,12 +966,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--variant", action="append", choices=sorted(VARIANTS), metavar="NAME")
     parser.add_argument("--postgres", metavar="URL", help="PostgreSQL database to run on too")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument(
+        "--embed-cache", type=Path, metavar="DIR", help="keep embedded corpora in DIR"
+    )
     parser.add_argument("--fixtures", type=Path, default=FIXTURES, help=f"default: {FIXTURES}")
     parser.add_argument(
         "--questions", type=Path, default=QUESTIONS, help="another question file of this shape"
     )
     args = parser.parse_args(argv)
     fixtures: Path = args.fixtures
+    if args.embed_cache:
+        EMBED_CACHE.append(args.embed_cache)
     questions = load_questions(args.questions)
     problems = check_questions(questions, fixtures, strict=args.questions == QUESTIONS)
     for problem in problems[:SHOWN_PROBLEMS]:
