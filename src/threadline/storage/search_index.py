@@ -4,7 +4,8 @@ Migration 0005 makes ``entries`` triggers list each new or changed entry in
 ``entries_search_pending``; :func:`catch_up` moves them into the index and empties the list.
 :meth:`Database.write <threadline.storage.database.Database.write>` calls it before every
 commit, so no write path can leave an entry out of the index or commit it unindexed.
-PostgreSQL's index is kept by its triggers directly and needs nothing here.
+PostgreSQL needs nothing here: its index is a generated ``tsvector`` column of ``entries``
+with a GIN index, and a trigger adds new words to the substring vocabulary (migration 0009).
 
 Two tables are written, each with one ``INSERT … SELECT`` for the whole transaction (FTS5
 writes a segment per statement, so one statement instead of one per row):
