@@ -4,6 +4,10 @@
 PostgreSQL database, on a fresh schema there — skipped without it, failed under ``CI=true``.
 On it: ``db`` (the server database, opened in process) and ``server`` (a real
 ``threadline serve``). ``conn`` is a client's local store.
+
+A test that takes ``db`` or ``server`` would migrate its database first; its
+``server_db_url`` is already migrated instead, handed out by :mod:`tests.helpers.templates`
+(copied or emptied, not migrated again). Without them it is blank, as the migration tests need.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from tests.helpers.server import (
     ServerProcess,
     fresh_database_url,
 )
+from tests.helpers.templates import MigratedDatabases
 from threadline.storage.database import Database, open_database
 from threadline.store import db as local_db
 
@@ -29,11 +34,25 @@ FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
+#: Fixtures that migrate ``server_db_url`` anyway: with one, it comes migrated.
+MIGRATING = frozenset({"db", "server"})
+
+
+@pytest.fixture(scope="session")
+def migrated_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedDatabases]:
+    databases = MigratedDatabases(tmp_path_factory.mktemp("migrated"))
+    yield databases
+    databases.close()
+
 
 @pytest.fixture(params=BACKENDS)
-def server_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def server_db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_databases: MigratedDatabases
+) -> Iterator[str]:
+    migrated = not MIGRATING.isdisjoint(request.fixturenames)
+    database = migrated_databases.database_url if migrated else fresh_database_url
     try:
-        with fresh_database_url(request.param, tmp_path) as url:
+        with database(request.param, tmp_path) as url:
             yield url
     except PostgresUnavailable:
         if os.environ.get("CI") == "true":
