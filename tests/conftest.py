@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -51,8 +52,35 @@ def server_db_url(
 ) -> Iterator[str]:
     migrated = not MIGRATING.isdisjoint(request.fixturenames)
     database = migrated_databases.database_url if migrated else fresh_database_url
+    with database_or_skip(database, request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated_databases: MigratedDatabases,
+) -> Iterator[ServerProcess]:
+    """One real ``threadline serve`` per backend for a module's tests that only add data of
+    their own (their own users, repositories or keys) and never stop it: one start instead of
+    one per test. ``parametrize("module_server", ["sqlite"], indirect=True)`` keeps a test
+    whose behaviour does not depend on the database to SQLite."""
+    folder = tmp_path_factory.mktemp("module-server")
+    with (
+        database_or_skip(migrated_databases.database_url, request.param, folder) as url,
+        ServerProcess(folder / "server-home", url) as srv,
+    ):
+        yield srv
+
+
+@contextmanager
+def database_or_skip(
+    database: Callable[[str, Path], AbstractContextManager[str]], backend: str, folder: Path
+) -> Iterator[str]:
+    """``database(backend, folder)``; without PostgreSQL a skip, or a failure under CI."""
     try:
-        with database(request.param, tmp_path) as url:
+        with database(backend, folder) as url:
             yield url
     except PostgresUnavailable:
         if os.environ.get("CI") == "true":
