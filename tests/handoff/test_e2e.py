@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -31,22 +32,52 @@ MakeMachine = Callable[[str], Machine]
 SQLITE = pytest.mark.parametrize("module_server", ["sqlite"], indirect=True)
 
 
-def machines(tmp_path: Path, remote: Path, server: ServerProcess) -> MakeMachine:
+def machines(
+    tmp_path: Path, remote: Path, server: ServerProcess, homes: LoggedIn | None = None
+) -> MakeMachine:
     """Machines logged in to ``server``, each with a clone of ``remote`` at a path of its
-    own."""
+    own; with ``homes``, a machine name logs in once per server and is copied after that."""
 
     def make(name: str) -> Machine:
         folder = tmp_path / name
         m = Machine(name, folder, clone(remote, folder / "src" / f"{name}-checkout"))
-        login(m.home, server)
+        if homes is None:
+            login(m.home, server)
+        else:
+            homes.copy(server, name, m.home)
         return m
 
     return make
 
 
+class LoggedIn:
+    """Threadline homes of a module, logged in once per server and machine name (with the real
+    ``threadline login``) and copied for the next tests: the same device and token, as on a
+    machine that saves and resumes again and again."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.homes: dict[tuple[str, str], Path] = {}
+
+    def copy(self, server: ServerProcess, name: str, home: Path) -> None:
+        key = (server.url, name)
+        if key not in self.homes:
+            logged_in = self.folder / f"{len(self.homes)}-{name}"
+            login(logged_in, server)
+            self.homes[key] = logged_in
+        shutil.copytree(self.homes[key], home)
+
+
+@pytest.fixture(scope="module")
+def logged_in(tmp_path_factory: pytest.TempPathFactory) -> LoggedIn:
+    return LoggedIn(tmp_path_factory.mktemp("logged-in"))
+
+
 @pytest.fixture
-def machine(tmp_path: Path, remote: Path, module_server: ServerProcess) -> MakeMachine:
-    return machines(tmp_path, remote, module_server)
+def machine(
+    tmp_path: Path, remote: Path, module_server: ServerProcess, logged_in: LoggedIn
+) -> MakeMachine:
+    return machines(tmp_path, remote, module_server, logged_in)
 
 
 def agent_files(m: Machine) -> dict[str, bytes]:
