@@ -34,7 +34,7 @@ RESET_LOCK_TIMEOUT = "5s"
 
 #: Everything of a schema's own structure, as one text (the schema's name left out).
 _STRUCTURE = """
-SELECT replace(coalesce(string_agg(item, E'\\n' ORDER BY item), ''), %(schema)s::text || '.', '')
+SELECT replace(coalesce(string_agg(item, E'\\n' ORDER BY item), ''), %(schema)s::text, '')
 FROM (
     SELECT 'rel ' || c.relname || ' ' || c.relkind::text || ' ' || coalesce(a.attname, '') || ' '
            || coalesce(format_type(a.atttypid, a.atttypmod), '') || ' '
@@ -50,7 +50,8 @@ FROM (
     SELECT 'constraint ' || conname || ' ' || pg_get_constraintdef(oid)
     FROM pg_constraint WHERE connamespace = %(schema)s::text::regnamespace
     UNION ALL
-    SELECT 'function ' || proname || ' ' || md5(pg_get_functiondef(oid))
+    SELECT 'function ' || proname || ' '
+           || md5(replace(pg_get_functiondef(oid), %(schema)s::text, ''))
     FROM pg_proc WHERE pronamespace = %(schema)s::text::regnamespace
     UNION ALL
     SELECT 'trigger ' || tgname || ' ' || tgrelid::regclass::text
