@@ -4,13 +4,18 @@
 PostgreSQL database, on a fresh schema there — skipped without it, failed under ``CI=true``.
 On it: ``db`` (the server database, opened in process) and ``server`` (a real
 ``threadline serve``). ``conn`` is a client's local store.
+
+A test that takes ``db`` or ``server`` would migrate its database first; its
+``server_db_url`` is already migrated instead, handed out by :mod:`tests.helpers.templates`
+(copied or emptied, not migrated again). Without them it is blank, as the migration tests need.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +26,7 @@ from tests.helpers.server import (
     ServerProcess,
     fresh_database_url,
 )
+from tests.helpers.templates import MigratedDatabases
 from threadline.storage.database import Database, open_database
 from threadline.store import db as local_db
 
@@ -29,11 +35,52 @@ FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
+#: Fixtures that migrate ``server_db_url`` anyway: with one, it comes migrated.
+MIGRATING = frozenset({"db", "server"})
+
+
+@pytest.fixture(scope="session")
+def migrated_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedDatabases]:
+    databases = MigratedDatabases(tmp_path_factory.mktemp("migrated"))
+    yield databases
+    databases.close()
+
 
 @pytest.fixture(params=BACKENDS)
-def server_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def server_db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_databases: MigratedDatabases
+) -> Iterator[str]:
+    migrated = not MIGRATING.isdisjoint(request.fixturenames)
+    database = migrated_databases.database_url if migrated else fresh_database_url
+    with database_or_skip(database, request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated_databases: MigratedDatabases,
+) -> Iterator[ServerProcess]:
+    """One real ``threadline serve`` per backend for a module's tests that only add data of
+    their own (their own users, repositories or keys) and never stop it: one start instead of
+    one per test. ``parametrize("module_server", ["sqlite"], indirect=True)`` keeps a test
+    whose behaviour does not depend on the database to SQLite."""
+    folder = tmp_path_factory.mktemp("module-server")
+    with (
+        database_or_skip(migrated_databases.database_url, request.param, folder) as url,
+        ServerProcess(folder / "server-home", url) as srv,
+    ):
+        yield srv
+
+
+@contextmanager
+def database_or_skip(
+    database: Callable[[str, Path], AbstractContextManager[str]], backend: str, folder: Path
+) -> Iterator[str]:
+    """``database(backend, folder)``; without PostgreSQL a skip, or a failure under CI."""
     try:
-        with fresh_database_url(request.param, tmp_path) as url:
+        with database(backend, folder) as url:
             yield url
     except PostgresUnavailable:
         if os.environ.get("CI") == "true":

@@ -1,12 +1,18 @@
 """Save on one machine, resume on another, and back: the real ``threadline`` CLI of two
-machines (two homes, two clones at different paths) against a real server, on SQLite and
-PostgreSQL, with a bare remote and real Claude Code and Codex transcripts."""
+machines (two homes, two clones at different paths) against a real server, with a bare remote
+and real Claude Code and Codex transcripts.
+
+The machines of a test log in to ``module_server``, one server per database for the module:
+each test has a remote of its own, so its saves are the only ones of its repository. What the
+server does with a save runs on SQLite and PostgreSQL; what the client does around it (dry
+runs, refusals, undo, Codex, a server that is away) runs on SQLite only (``SQLITE``)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -22,18 +28,56 @@ from threadline.handoff import archive
 
 MakeMachine = Callable[[str], Machine]
 
+#: For a test of what the client does: the database makes no difference to it.
+SQLITE = pytest.mark.parametrize("module_server", ["sqlite"], indirect=True)
 
-@pytest.fixture
-def machine(tmp_path: Path, remote: Path, server: ServerProcess) -> MakeMachine:
-    """A machine logged in to the server, with a clone of ``remote`` at a path of its own."""
+
+def machines(
+    tmp_path: Path, remote: Path, server: ServerProcess, homes: LoggedIn | None = None
+) -> MakeMachine:
+    """Machines logged in to ``server``, each with a clone of ``remote`` at a path of its
+    own; with ``homes``, a machine name logs in once per server and is copied after that."""
 
     def make(name: str) -> Machine:
         folder = tmp_path / name
         m = Machine(name, folder, clone(remote, folder / "src" / f"{name}-checkout"))
-        login(m.home, server)
+        if homes is None:
+            login(m.home, server)
+        else:
+            homes.copy(server, name, m.home)
         return m
 
     return make
+
+
+class LoggedIn:
+    """Threadline homes of a module, logged in once per server and machine name (with the real
+    ``threadline login``) and copied for the next tests: the same device and token, as on a
+    machine that saves and resumes again and again."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.homes: dict[tuple[str, str], Path] = {}
+
+    def copy(self, server: ServerProcess, name: str, home: Path) -> None:
+        key = (server.url, name)
+        if key not in self.homes:
+            logged_in = self.folder / f"{len(self.homes)}-{name}"
+            login(logged_in, server)
+            self.homes[key] = logged_in
+        shutil.copytree(self.homes[key], home)
+
+
+@pytest.fixture(scope="module")
+def logged_in(tmp_path_factory: pytest.TempPathFactory) -> LoggedIn:
+    return LoggedIn(tmp_path_factory.mktemp("logged-in"))
+
+
+@pytest.fixture
+def machine(
+    tmp_path: Path, remote: Path, module_server: ServerProcess, logged_in: LoggedIn
+) -> MakeMachine:
+    return machines(tmp_path, remote, module_server, logged_in)
 
 
 def agent_files(m: Machine) -> dict[str, bytes]:
@@ -87,6 +131,7 @@ def test_save_then_resume_on_another_machine(machine: MakeMachine, fixtures: Pat
     assert "claude --resume" in shown and "half-way" in shown
 
 
+@SQLITE
 def test_dry_run_and_read_only_change_nothing(machine: MakeMachine, fixtures: Path) -> None:
     a, b = machine("desk"), machine("laptop")
     a.start_claude_session(fixtures)
@@ -104,8 +149,9 @@ def test_dry_run_and_read_only_change_nothing(machine: MakeMachine, fixtures: Pa
     assert snapshot(b.repo, whole_git_dir=True) == before and agent_files(b) == files
 
 
+@SQLITE
 def test_refusals_change_nothing(
-    tmp_path: Path, machine: MakeMachine, fixtures: Path, server: ServerProcess
+    tmp_path: Path, machine: MakeMachine, fixtures: Path, module_server: ServerProcess
 ) -> None:
     a, b = machine("desk"), machine("laptop")
     a.start_claude_session(fixtures)
@@ -120,7 +166,7 @@ def test_refusals_change_nothing(
     other = Machine(
         "other", tmp_path / "other", clone(bare_remote(tmp_path, "x.git"), tmp_path / "x")
     )
-    login(other.home, server)
+    login(other.home, module_server)
     done = other.run("resume")
     assert done.returncode == 1 and "no save of this repository" in done.stderr
     assert a.ok("handoff", "list", "--json").count("save_id") == 1
@@ -166,6 +212,7 @@ def test_round_trip_a_to_b_and_back(machine: MakeMachine, fixtures: Path) -> Non
     assert second["save_id"] in old.stderr and "newer save" in old.stderr
 
 
+@SQLITE
 def test_a_codex_session(machine: MakeMachine, fixtures: Path) -> None:
     a, b = machine("desk"), machine("laptop")
     a.start_codex_session(fixtures)
@@ -182,9 +229,12 @@ def test_a_codex_session(machine: MakeMachine, fixtures: Path) -> None:
     assert any("codex is not on the PATH" in note for note in done["notes"])
 
 
+@pytest.mark.parametrize("server_db_url", ["sqlite"], indirect=True)
 def test_server_down_at_save_time_is_uploaded_by_the_next_sync(
-    machine: MakeMachine, fixtures: Path, server: ServerProcess
+    tmp_path: Path, remote: Path, fixtures: Path, server: ServerProcess
 ) -> None:
+    """With a server of its own, which it stops."""
+    machine = machines(tmp_path, remote, server)
     a, b = machine("desk"), machine("laptop")
     a.start_claude_session(fixtures)
     (a.repo / "offline.txt").write_text("saved while the server was away\n")
@@ -207,6 +257,7 @@ def api_of(m: Machine) -> Api:
     return Api(credentials["server_url"], credentials["token"])
 
 
+@SQLITE
 def test_a_transcript_that_cannot_be_placed_is_refused_before_anything(
     machine: MakeMachine, fixtures: Path
 ) -> None:
@@ -223,6 +274,7 @@ def test_a_transcript_that_cannot_be_placed_is_refused_before_anything(
     assert snapshot(b.repo, whole_git_dir=True) == before
 
 
+@SQLITE
 def test_a_failure_part_way_puts_the_clone_back(machine: MakeMachine, fixtures: Path) -> None:
     a, b = machine("desk"), machine("laptop")
     a.start_claude_session(fixtures)

@@ -236,11 +236,13 @@ def test_a_claude_session_goes_where_claude_looks_with_its_subagent_and_paths_mo
 
 @pytest.mark.parametrize("agent", ["claude-code", "codex"])
 def test_a_second_resume_downloads_only_the_new_lines(
-    server: ServerProcess, fixtures: Path, machine_b: Machine, agent: str
+    module_server: ServerProcess, fixtures: Path, machine_b: Machine, agent: str
 ) -> None:
+    """On both databases (one server each for the module; the user is new to it)."""
+    server = module_server
     proxy = RecordingProxy("127.0.0.1", server.port)
     try:
-        token = create_user_and_token(server.database_url).token
+        token = create_user_and_token(server.database_url, f"second-{agent}").token
         api, watched = Api(server.url, token), Api(proxy.url, token)
         if agent == "codex":
             path = fixtures / "codex" / "agentcmd" / "sessions" / "2025" / "09" / "24" / CODEX_FILE

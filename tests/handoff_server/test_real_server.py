@@ -1,6 +1,7 @@
 """Hand-off against a real ``threadline serve`` on a socket, on both databases: the serve flags
-and environment variables of the limits, a blob upload above ``max_batch_bytes``, a body refused
-by its declared length, compressed transfers both ways, and a save's whole life."""
+(on SQLite) and environment variables (on PostgreSQL) of the limits, a blob upload above
+``max_batch_bytes``, a body refused by its declared length, compressed transfers both ways, and
+a save's whole life."""
 
 from __future__ import annotations
 
@@ -15,11 +16,25 @@ from tests.helpers.server import ServerProcess, create_user_and_token
 
 PATCH = b"".join(b"-old line %d\n+new line %d\n" % (i, i) for i in range(15_000))
 
+#: The limits as ``serve`` flags, and the same as environment variables (a flag wins over its
+#: variable, so the variables of FLAGS' run say otherwise).
+FLAGS = ["--max-batch-bytes", "100000", "--max-blob-bytes", "600000"]
+FLAGS += ["--max-save-files", "3", "--max-save-message-chars", "50"]
+ENV = {
+    "THREADLINE_MAX_BATCH_BYTES": "100000",
+    "THREADLINE_MAX_BLOB_BYTES": "600000",
+    "THREADLINE_MAX_SAVE_FILES": "3",
+    "THREADLINE_MAX_SAVE_MESSAGE_CHARS": "50",
+}
+OVERRIDDEN = {name: "7" for name in ENV}
+
 
 def test_blobs_and_saves_through_a_real_server(tmp_path: Path, server_db_url: str) -> None:
-    flags = ["--max-batch-bytes", "100000", "--max-blob-bytes", "600000"]
-    flags += ["--max-save-files", "3", "--max-save-message-chars", "50"]
-    with ServerProcess(tmp_path / "home", server_db_url, *flags) as server:
+    """The limits come from the flags on SQLite and from the environment on PostgreSQL: where
+    they come from does not depend on the database, and one server start covers both."""
+    on_sqlite = server_db_url.startswith("sqlite")
+    flags, env = (FLAGS, OVERRIDDEN) if on_sqlite else ([], ENV)
+    with ServerProcess(tmp_path / "home", server_db_url, *flags, env=env) as server:
         alice = create_user_and_token(server_db_url, "alice")
         bob = create_user_and_token(server_db_url, "bob")
         with httpx.Client(base_url=server.url, headers=alice.headers, timeout=30) as http:
@@ -79,16 +94,3 @@ def test_blobs_and_saves_through_a_real_server(tmp_path: Path, server_db_url: st
 
             assert http.delete(f"{SAVES}/{body['save_id']}").status_code == 204
             assert http.head(f"{BLOBS}/{name}").status_code == 404, "its only save is gone"
-
-
-def test_limits_from_the_environment(tmp_path: Path) -> None:
-    env = {
-        "THREADLINE_MAX_BLOB_BYTES": "5000",
-        "THREADLINE_MAX_SAVE_FILES": "7",
-        "THREADLINE_MAX_SAVE_MESSAGE_CHARS": "9",
-    }
-    url = f"sqlite:///{tmp_path / 'server.db'}"
-    with ServerProcess(tmp_path / "home", url, env=env) as server:
-        limits = httpx.get(f"{server.url}/api/v1/capabilities").json()["limits"]
-    assert (limits["max_blob_bytes"], limits["max_save_files"]) == (5000, 7)
-    assert limits["max_save_message_chars"] == 9

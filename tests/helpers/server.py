@@ -1,7 +1,8 @@
 """Server helpers for tests and benchmarks: databases, accounts, a real ``threadline serve``.
 
 - :func:`fresh_database_url` — a SQLite file, or a fresh PostgreSQL schema (dropped afterwards)
-  when ``THREADLINE_TEST_DATABASE_URL`` is set.
+  when ``THREADLINE_TEST_DATABASE_URL`` is set (:mod:`tests.helpers.templates` hands out
+  migrated ones quicker).
 - :func:`create_user_and_token` — a user and a device-less bearer token, written straight into
   a server database (migrating it first), without starting a server.
 - :class:`ServerProcess` — ``threadline serve --port 0`` as a subprocess with its own
@@ -49,9 +50,24 @@ def fresh_database_url(backend: str, folder: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{folder / 'server.db'}"
         return
+    base = postgres_base_url()
+    schema = create_schema(base)
+    try:
+        yield schema_url(base, schema)
+    finally:
+        drop_schema(base, schema)
+
+
+def postgres_base_url() -> str:
+    """``THREADLINE_TEST_DATABASE_URL``, or :class:`PostgresUnavailable`."""
     base = os.environ.get(ENV_TEST_DATABASE)
     if not base:
         raise PostgresUnavailable(f"set {ENV_TEST_DATABASE}=postgresql://user@host:port/db")
+    return base
+
+
+def create_schema(base: str) -> str:
+    """A new empty schema in the database ``base``; its name."""
     import psycopg
 
     schema = f"t_{secrets.token_hex(6)}"
@@ -61,12 +77,20 @@ def fresh_database_url(backend: str, folder: Path) -> Iterator[str]:
         with suppress(psycopg.Error):
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
         conn.execute(f"CREATE SCHEMA {schema}")
+    return schema
+
+
+def schema_url(base: str, schema: str) -> str:
+    """``base`` with ``schema`` as the connections' search path."""
     separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    return f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+def drop_schema(base: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 @dataclass(frozen=True)

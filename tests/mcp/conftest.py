@@ -1,7 +1,7 @@
 """The agents' MCP server under test: the real ``threadline mcp`` subprocess, driven by the
 SDK's own client over stdio (``stdio_client`` + ``ClientSession``), against a real server.
 
-``shared_server`` is one SQLite ``threadline serve`` for the module (each test signs in users of
+``shared_server`` is one SQLite ``threadline serve`` for the whole run (each test signs in users of
 its own, so tests never see each other's data); tests that must run on both databases take
 ``server`` from ``tests/conftest.py`` instead. An :class:`Agent` is one machine: its own
 ``THREADLINE_HOME`` and the project folder the agent starts the server in.
@@ -112,7 +112,7 @@ def sign_in(home: Path, server_url: str, token: str, user: str) -> None:
     (home / "credentials.json").write_text(json.dumps(creds))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     folder = tmp_path_factory.mktemp("mcp-server")
     with ServerProcess(folder / "home", f"sqlite:///{folder / 'server.db'}") as srv:

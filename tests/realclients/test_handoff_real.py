@@ -12,49 +12,31 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.realclients import harness as h
+from tests.realclients.machines import (
+    SESSION_FOLDER,
+    Machine,
+    make_machine,
+    prompts,
+    serve_and_log_in,
+)
 
 # The save and resume commands (their own tests are in tests/handoff).
 pytest.importorskip("threadline.cli.handoff", reason="needs `threadline save` and `resume`")
 
 PORT = 18789
 PASSWORD = "handoff-real-admin-password"
-BIN = Path(sys.executable).parent
-URL = f"http://127.0.0.1:{PORT}"
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Tess Ter",
     "GIT_AUTHOR_EMAIL": "tess@example.invalid",
     "GIT_COMMITTER_NAME": "Tess Ter",
     "GIT_COMMITTER_EMAIL": "tess@example.invalid",
 }
-
-
-@dataclass
-class Machine:
-    name: str
-    root: Path
-    repo: Path
-    env: dict[str, str]
-
-    @property
-    def folder(self) -> Path:
-        """The session's working folder, inside the clone."""
-        return self.repo / "pkg sub"
-
-    @property
-    def claude(self) -> Path:
-        return self.root / "claude"
-
-    @property
-    def codex(self) -> Path:
-        return self.root / "codex"
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -75,8 +57,8 @@ def bare_remote(folder: Path) -> Path:
     remote, seed = folder / "remote.git", folder / "seed"
     git("init", "--bare", "-b", "main", str(remote), cwd=folder)
     git("init", "-b", "main", str(seed), cwd=folder)
-    (seed / "pkg sub").mkdir()
-    (seed / "pkg sub" / "app.py").write_text("print('hello')\n")
+    (seed / SESSION_FOLDER).mkdir()
+    (seed / SESSION_FOLDER / "app.py").write_text("print('hello')\n")
     git("add", "-A", cwd=seed)
     git("commit", "-m", "first", cwd=seed)
     git("remote", "add", "origin", str(remote), cwd=seed)
@@ -85,25 +67,10 @@ def bare_remote(folder: Path) -> Path:
 
 
 def _machine(clis: Path, root: Path, name: str, remote: Path, clone_at: Path) -> Machine:
-    for folder in (root / "home", root / "claude", root / "codex", root / "threadline"):
-        folder.mkdir(parents=True)
     clone_at.parent.mkdir(parents=True)
     git("clone", str(remote), str(clone_at), cwd=root)
-    h.write_claude_config(root / "claude", trusted_dirs=[clone_at / "pkg sub"])
-    h.write_codex_config(root / "codex")
-    env = h.client_env(
-        clis,
-        home=root / "home",
-        claude_config=root / "claude",
-        codex_home=root / "codex",
-        path_extra=[BIN],
-        extra={
-            "THREADLINE_HOME": str(root / "threadline"),
-            "THREADLINE_DEVICE_NAME": name,
-            **GIT_IDENTITY,
-        },
-    )
-    return Machine(name, root, clone_at, env)
+    extra = {"THREADLINE_DEVICE_NAME": name, **GIT_IDENTITY}
+    return make_machine(clis, root, name, clone_at, extra)
 
 
 @pytest.fixture
@@ -111,17 +78,8 @@ def world(clis: Path, tmp_path: Path) -> Any:
     remote = bare_remote(tmp_path)
     a = _machine(clis, tmp_path / "A", "desk", remote, tmp_path / "A" / "src" / "proj.a")
     b = _machine(clis, tmp_path / "B", "laptop", remote, tmp_path / "B" / "else where" / "p_b")
-    server_home = tmp_path / "server"
-    server_home.mkdir()
     with h.LoopbackNamespace(tmp_path / "ns") as ns:
-        server_env = {**a.env, "THREADLINE_HOME": str(server_home)}
-        server_env["THREADLINE_ADMIN_PASSWORD"] = PASSWORD
-        connect = f"import socket; socket.create_connection(('127.0.0.1', {PORT}))"
-        probe = shlex.join([sys.executable, "-c", connect])
-        ns.start(f"exec threadline serve --port {PORT}", env=server_env, ready=probe)
-        for machine in (a, b):
-            login = f"threadline login --server {URL} --user admin --password-stdin"
-            ns.run(login, env=machine.env, stdin=PASSWORD + "\n").check()
+        serve_and_log_in(ns, PORT, tmp_path / "server", PASSWORD, a, b)
         yield ns, a, b
 
 
@@ -131,11 +89,6 @@ def threadline(ns: h.LoopbackNamespace, machine: Machine, *args: str) -> dict[st
     done = ns.run(command, env=machine.env, cwd=machine.folder).check()
     answer: dict[str, Any] = json.loads(done.stdout)
     return answer
-
-
-def prompts(ns: h.LoopbackNamespace) -> list[str]:
-    seen: list[str] = ns.model_requests()[-1]["prompts"]
-    return seen
 
 
 def continue_command(done: dict[str, Any], agent: str) -> tuple[Path, str]:
@@ -188,13 +141,13 @@ def test_claude_code_save_resume_and_back(world: Any) -> None:
     assert saved_b["session_id"] == session
     b_lines = on_b.read_bytes().count(b"\n")
 
-    git("checkout", "--", ".", cwd=a.repo)  # A's own change travelled with the save
+    git("checkout", "--", ".", cwd=a.project)  # A's own change travelled with the save
     back = threadline(ns, a, "resume")
     assert Path(back["transcript_path"]) == on_a
     after = on_a.read_bytes()
     assert after.startswith(a_bytes), "A's own lines are untouched"
     assert after.count(b"\n") == b_lines
-    assert str(b.repo).encode() not in after, "B's lines came back with A's paths"
+    assert str(b.project).encode() not in after, "B's lines came back with A's paths"
     assert (a.folder / "from the laptop.txt").read_text() == "notes\n"
     ns.run(
         f'claude -p --resume {session} "delta question" --output-format json',
@@ -239,7 +192,7 @@ def test_codex_save_resume_and_back(world: Any) -> None:
     back = threadline(ns, a, "resume")
     assert Path(back["transcript_path"]) == on_a
     after = on_a.read_bytes()
-    assert after.startswith(a_bytes) and str(b.repo).encode() not in after
+    assert after.startswith(a_bytes) and str(b.project).encode() not in after
     ns.run(f'codex exec resume {flags} --last "delta codex"', env=a.env, cwd=a.folder).check()
     assert prompts(ns) == [
         "alpha codex",

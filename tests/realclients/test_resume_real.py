@@ -17,18 +17,22 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.realclients import harness as h
+from tests.realclients.machines import (
+    SESSION_FOLDER,
+    Machine,
+    make_machine,
+    prompts,
+    serve_and_log_in,
+)
 
 PORT = 18788
 PASSWORD = "resume-real-admin-password"
-BIN = Path(sys.executable).parent
-URL = f"http://127.0.0.1:{PORT}"
 
 #: Runs inside the namespace, as ``threadline resume`` would: find the session's thread, plan,
 #: write; prints what happened as JSON.
@@ -62,42 +66,9 @@ print(json.dumps({
 """
 
 
-@dataclass
-class Machine:
-    name: str
-    root: Path
-    project: Path  # the clone's root
-    env: dict[str, str]
-
-    @property
-    def session_dir(self) -> Path:
-        """Where the sessions run: a folder inside the clone."""
-        return self.project / "pkg sub"
-
-    @property
-    def claude(self) -> Path:
-        return self.root / "claude"
-
-    @property
-    def codex(self) -> Path:
-        return self.root / "codex"
-
-
 def _machine(clis: Path, root: Path, name: str, project: Path) -> Machine:
-    for folder in (root / "home", root / "claude", root / "codex", root / "threadline"):
-        folder.mkdir(parents=True)
-    (project / "pkg sub").mkdir(parents=True)
-    h.write_claude_config(root / "claude", trusted_dirs=[project / "pkg sub"])
-    h.write_codex_config(root / "codex")
-    env = h.client_env(
-        clis,
-        home=root / "home",
-        claude_config=root / "claude",
-        codex_home=root / "codex",
-        path_extra=[BIN],
-        extra={"THREADLINE_HOME": str(root / "threadline")},
-    )
-    return Machine(name, root, project, env)
+    (project / SESSION_FOLDER).mkdir(parents=True)
+    return make_machine(clis, root, name, project)
 
 
 @pytest.fixture
@@ -105,17 +76,8 @@ def world(clis: Path, tmp_path: Path) -> Any:
     a = _machine(clis, tmp_path / "A", "A", tmp_path / "A" / "src" / "proj.a")
     b = _machine(clis, tmp_path / "B", "B", tmp_path / "B" / "elsewhere" / "the proj_b")
     (tmp_path / "place.py").write_text(PLACE)
-    server_home = tmp_path / "server"
-    server_home.mkdir()
     with h.LoopbackNamespace(tmp_path / "ns") as ns:
-        server_env = {**a.env, "THREADLINE_HOME": str(server_home)}
-        server_env["THREADLINE_ADMIN_PASSWORD"] = PASSWORD
-        connect = f"import socket; socket.create_connection(('127.0.0.1', {PORT}))"
-        probe = shlex.join([sys.executable, "-c", connect])
-        ns.start(f"exec threadline serve --port {PORT}", env=server_env, ready=probe)
-        for machine in (a, b):
-            login = f"threadline login --server {URL} --user admin --password-stdin"
-            ns.run(login, env=machine.env, stdin=PASSWORD + "\n").check()
+        serve_and_log_in(ns, PORT, tmp_path / "server", PASSWORD, a, b)
         yield ns, a, b, tmp_path / "place.py"
 
 
@@ -140,7 +102,7 @@ def place(
         "session_id": session,
         "line_count": lines,
         "repo_root": str(saved_on.project),
-        "cwd": str(saved_on.session_dir),
+        "cwd": str(saved_on.folder),
         "new_root": str(on.project),
     }
     command = shlex.join([sys.executable, str(script), json.dumps(spec)])
@@ -149,46 +111,41 @@ def place(
     return placed
 
 
-def prompts(ns: h.LoopbackNamespace) -> list[str]:
-    seen: list[str] = ns.model_requests()[-1]["prompts"]
-    return seen
-
-
 @pytest.mark.slow
 def test_a_claude_session_continues_on_the_other_machine_and_back(world: Any) -> None:
     ns, a, b, script = world
     first = ns.run(
-        'claude -p "alpha question" --output-format json', env=a.env, cwd=a.session_dir
+        'claude -p "alpha question" --output-format json', env=a.env, cwd=a.folder
     ).check()
     session = json.loads(first.stdout)["session_id"]
     ns.run(
         f'claude -p --resume {session} "alpha second" --output-format json',
         env=a.env,
-        cwd=a.session_dir,
+        cwd=a.folder,
     ).check()
-    on_a = h.claude_transcript(a.claude, a.session_dir, session)
+    on_a = h.claude_transcript(a.claude, a.folder, session)
     a_lines = capture(ns, a, on_a)
     original = on_a.read_bytes()
 
     placed = place(
         ns, script, on=b, saved_on=a, agent="claude-code", session=session, lines=a_lines
     )
-    on_b = h.claude_transcript(b.claude, b.session_dir, session)
+    on_b = h.claude_transcript(b.claude, b.folder, session)
     assert Path(placed["path"]) == on_b, "where Claude Code looks for B's folder"
-    assert placed["cwd"] == str(b.session_dir)
+    assert placed["cwd"] == str(b.folder)
     assert (placed["have_lines"], placed["lines"]) == (0, a_lines)
     assert placed["command"] == f"claude --resume {session}"
     assert str(a.project).encode() not in on_b.read_bytes()
-    assert f'"cwd":"{b.session_dir}"'.encode() in on_b.read_bytes()
+    assert f'"cwd":"{b.folder}"'.encode() in on_b.read_bytes()
 
     ns.run(
         f'claude -p --resume {session} "beta question" --output-format json',
         env=b.env,
-        cwd=b.session_dir,
+        cwd=b.folder,
     ).check()
     assert prompts(ns) == ["alpha question", "alpha second", "beta question"]
     again = ns.run(
-        'claude -p --continue "gamma question" --output-format json', env=b.env, cwd=b.session_dir
+        'claude -p --continue "gamma question" --output-format json', env=b.env, cwd=b.folder
     ).check()
     assert json.loads(again.stdout)["session_id"] == session, "--continue found it"
     assert prompts(ns) == ["alpha question", "alpha second", "beta question", "gamma question"]
@@ -205,7 +162,7 @@ def test_a_claude_session_continues_on_the_other_machine_and_back(world: Any) ->
     ns.run(
         f'claude -p --resume {session} "delta question" --output-format json',
         env=a.env,
-        cwd=a.session_dir,
+        cwd=a.folder,
     ).check()
     assert prompts(ns) == [
         "alpha question",
@@ -222,11 +179,11 @@ def test_a_codex_session_continues_on_the_other_machine_and_back(world: Any) -> 
     flags = "--json --skip-git-repo-check"
     # B has a session of its own in the same folder, older than A's: `--last` must prefer
     # the one placed there (Codex lists only what its index knows).
-    ns.run(f'codex exec {flags} "b own work"', env=b.env, cwd=b.session_dir).check()
-    started = ns.run(f'codex exec {flags} "alpha codex"', env=a.env, cwd=a.session_dir).check()
+    ns.run(f'codex exec {flags} "b own work"', env=b.env, cwd=b.folder).check()
+    started = ns.run(f'codex exec {flags} "alpha codex"', env=a.env, cwd=a.folder).check()
     session = h.codex_thread_id(started)
     ns.run(
-        f'codex exec resume {flags} {session} "alpha codex second"', env=a.env, cwd=a.session_dir
+        f'codex exec resume {flags} {session} "alpha codex second"', env=a.env, cwd=a.folder
     ).check()
     on_a = h.codex_rollout(a.codex, session)
     assert on_a is not None
@@ -240,11 +197,9 @@ def test_a_codex_session_continues_on_the_other_machine_and_back(world: Any) -> 
     assert placed["command"] == f"codex resume {session}"
     assert str(a.project).encode() not in on_b.read_bytes()
 
-    ns.run(f'codex exec resume {flags} --last "beta codex"', env=b.env, cwd=b.session_dir).check()
+    ns.run(f'codex exec resume {flags} --last "beta codex"', env=b.env, cwd=b.folder).check()
     assert prompts(ns) == ["alpha codex", "alpha codex second", "beta codex"], "--last found it"
-    ns.run(
-        f'codex exec resume {flags} {session} "gamma codex"', env=b.env, cwd=b.session_dir
-    ).check()
+    ns.run(f'codex exec resume {flags} {session} "gamma codex"', env=b.env, cwd=b.folder).check()
     assert prompts(ns) == ["alpha codex", "alpha codex second", "beta codex", "gamma codex"]
     assert h.codex_rollout(b.codex, session) == on_b, "resumed into the same file"
 
@@ -254,7 +209,7 @@ def test_a_codex_session_continues_on_the_other_machine_and_back(world: Any) -> 
     assert (back["have_lines"], back["lines"]) == (a_lines, b_lines - a_lines)
     assert on_a.read_bytes().startswith(original)
     assert str(b.project).encode() not in on_a.read_bytes()
-    ns.run(f'codex exec resume {flags} --last "delta codex"', env=a.env, cwd=a.session_dir).check()
+    ns.run(f'codex exec resume {flags} --last "delta codex"', env=a.env, cwd=a.folder).check()
     assert prompts(ns) == [
         "alpha codex",
         "alpha codex second",
@@ -274,25 +229,15 @@ def test_a_claude_session_placed_under_a_folder_name_over_200_characters(
     a = _machine(clis, tmp_path / "A", "A", tmp_path / "A" / "p")
     deep = tmp_path / "B" / ("very long folder name " * 5).strip() / ("and deeper still " * 5)
     b = _machine(clis, tmp_path / "B", "B", deep.parent / deep.name.strip())
-    assert len(str(b.session_dir)) > 200
+    assert len(str(b.folder)) > 200
     (tmp_path / "place.py").write_text(PLACE)
     with h.LoopbackNamespace(tmp_path / "ns") as ns:
-        server_env = {**a.env, "THREADLINE_HOME": str(tmp_path / "server")}
-        server_env["THREADLINE_ADMIN_PASSWORD"] = PASSWORD
-        connect = f"import socket; socket.create_connection(('127.0.0.1', {PORT}))"
-        ns.start(
-            f"exec threadline serve --port {PORT}",
-            env=server_env,
-            ready=shlex.join([sys.executable, "-c", connect]),
-        )
-        for machine in (a, b):
-            login = f"threadline login --server {URL} --user admin --password-stdin"
-            ns.run(login, env=machine.env, stdin=PASSWORD + "\n").check()
+        serve_and_log_in(ns, PORT, tmp_path / "server", PASSWORD, a, b)
         first = ns.run(
-            'claude -p "alpha long" --output-format json', env=a.env, cwd=a.session_dir
+            'claude -p "alpha long" --output-format json', env=a.env, cwd=a.folder
         ).check()
         session = json.loads(first.stdout)["session_id"]
-        lines = capture(ns, a, h.claude_transcript(a.claude, a.session_dir, session))
+        lines = capture(ns, a, h.claude_transcript(a.claude, a.folder, session))
         placed = place(
             ns,
             tmp_path / "place.py",
@@ -303,14 +248,14 @@ def test_a_claude_session_placed_under_a_folder_name_over_200_characters(
             lines=lines,
         )
         folder = Path(placed["path"]).parent.name
-        assert len(folder) > 200 and folder[:200] == h.claude_project_name(b.session_dir)[:200]
+        assert len(folder) > 200 and folder[:200] == h.claude_project_name(b.folder)[:200]
         ns.run(
-            'claude -p --continue "beta long" --output-format json', env=b.env, cwd=b.session_dir
+            'claude -p --continue "beta long" --output-format json', env=b.env, cwd=b.folder
         ).check()
         assert prompts(ns) == ["alpha long", "beta long"], "--continue found it"
         ns.run(
             f'claude -p --resume {session} "gamma long" --output-format json',
             env=b.env,
-            cwd=b.session_dir,
+            cwd=b.folder,
         ).check()
         assert prompts(ns) == ["alpha long", "beta long", "gamma long"]

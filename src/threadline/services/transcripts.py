@@ -123,43 +123,41 @@ class Download:
     media_type: str = MEDIA_TYPE
 
 
-def download(
-    db: Database,
-    who: Principal,
-    thread_id: str,
-    generation: int | None,
-    *,
-    stream: str | None = None,
-    from_line: int = 0,
-    to_line: int | None = None,
-) -> Download:
+@dataclass(frozen=True)
+class Part:
+    """Which stream of a thread's transcript, and which of its lines: the one question a
+    download and its digest both answer, so both are asked the same way.
+
+    ``generation`` None means the highest; ``stream`` (a stream id) None means the one
+    :func:`choose` picks for ``generation``; the lines are ``from_line + 1 … to_line`` (None:
+    the end)."""
+
+    generation: int | None = None
+    stream: str | None = None
+    from_line: int = 0
+    to_line: int | None = None
+
+
+def download(db: Database, who: Principal, thread_id: str, part: Part = Part()) -> Download:
     """The file of :func:`choose`'s stream (or its lines ``from_line + 1 … to_line``), named,
     with its generation, stream id and whole line count in headers. Everything that can
     refuse is checked before this returns."""
-    chosen = choose(db, who, thread_id, generation, stream)
+    chosen = choose(db, who, thread_id, part.generation, part.stream)
     headers = {
         "Content-Disposition": f'attachment; filename="{chosen.filename}"',
         GENERATION_HEADER: str(chosen.generation),
         STREAM_HEADER: chosen.stream_uuid,
         LINES_TOTAL_HEADER: str(chosen.tail),
     }
-    return Download(headers, lines(db, chosen, from_line, to_line))
+    return Download(headers, lines(db, chosen, part.from_line, part.to_line))
 
 
-def digest(
-    db: Database,
-    who: Principal,
-    thread_id: str,
-    generation: int | None,
-    *,
-    stream: str | None = None,
-    from_line: int = 0,
-    to_line: int | None = None,
-) -> TranscriptDigest:
-    """The SHA-256 of the bytes :func:`download` would send for the same arguments, and how
+def digest(db: Database, who: Principal, thread_id: str, part: Part = Part()) -> TranscriptDigest:
+    """The SHA-256 of the bytes :func:`download` would send for the same ``part``, and how
     many lines and bytes that is — read page by page like a download, sent as one hash."""
-    chosen = choose(db, who, thread_id, generation, stream)
-    last = chosen.tail if to_line is None else min(to_line, chosen.tail)
+    chosen = choose(db, who, thread_id, part.generation, part.stream)
+    from_line = part.from_line
+    last = chosen.tail if part.to_line is None else min(part.to_line, chosen.tail)
     hasher = hashlib.sha256()
     size = 0
     for chunk in lines(db, chosen, from_line, last):

@@ -255,7 +255,8 @@ def export_markdown(request: Request, thread_id: str, user: User) -> Response:
 def transcript_download(
     request: Request, thread_id: str, user: User, generation: Generation = None
 ) -> Response:
-    found = transcripts.download(app_state(request).db, user.principal, thread_id, generation)
+    part = transcripts.Part(generation)
+    found = transcripts.download(app_state(request).db, user.principal, thread_id, part)
     response = StreamingResponse(found.body, media_type=found.media_type, headers=found.headers)
     secure_headers(response)
     return response

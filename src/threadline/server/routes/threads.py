@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -58,6 +58,20 @@ ToLine = Annotated[
     int | None,
     Query(ge=0, le=MAX_INT, description="Send no line after line to_line; the end by default."),
 ]
+
+
+def transcript_part(
+    generation: Generation = None,
+    stream: StreamId = None,
+    from_line: FromLine = 0,
+    to_line: ToLine = None,
+) -> transcripts.Part:
+    """The query parameters of a transcript and of its digest, declared once for both."""
+    stream_id = str(stream) if stream is not None else None
+    return transcripts.Part(generation, stream_id, from_line, to_line)
+
+
+Part = Annotated[transcripts.Part, Depends(transcript_part)]
 
 Around = Annotated[
     str | None,
@@ -186,44 +200,11 @@ async def post_entry(request: Request, thread_id: str, who: Who) -> Response:
         }
     },
 )
-def get_transcript(
-    request: Request,
-    thread_id: str,
-    who: Who,
-    generation: Generation = None,
-    stream: StreamId = None,
-    from_line: FromLine = 0,
-    to_line: ToLine = None,
-) -> Response:
-    found = transcripts.download(
-        app_state(request).db,
-        who,
-        thread_id,
-        generation,
-        stream=str(stream) if stream is not None else None,
-        from_line=from_line,
-        to_line=to_line,
-    )
+def get_transcript(request: Request, thread_id: str, who: Who, part: Part) -> Response:
+    found = transcripts.download(app_state(request).db, who, thread_id, part)
     return StreamingResponse(found.body, media_type=found.media_type, headers=found.headers)
 
 
 @router.get("/{thread_id}/transcript/digest", response_model=TranscriptDigest)
-def get_transcript_digest(
-    request: Request,
-    thread_id: str,
-    who: Who,
-    generation: Generation = None,
-    stream: StreamId = None,
-    from_line: FromLine = 0,
-    to_line: ToLine = None,
-) -> Response:
-    found = transcripts.digest(
-        app_state(request).db,
-        who,
-        thread_id,
-        generation,
-        stream=str(stream) if stream is not None else None,
-        from_line=from_line,
-        to_line=to_line,
-    )
-    return json_response(found)
+def get_transcript_digest(request: Request, thread_id: str, who: Who, part: Part) -> Response:
+    return json_response(transcripts.digest(app_state(request).db, who, thread_id, part))
