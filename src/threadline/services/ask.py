@@ -151,18 +151,11 @@ def relevant(
     term_weights: dict[str, float],
     found: set[str],
 ) -> bool:
-    """Whether a passage holding the stems ``found`` is relevant: it passes the weighted
-    rule (:func:`threadline.recall.weights.is_relevant`) for the question's own terms, or for
-    the model's search terms taken as a question of their own — relevant to the question as
-    asked or as rewritten. Each set is weighed alone, so neither dilutes the other (a
-    question term the history never holds weighs most, and would otherwise sink every
-    passage found through the rewrite)."""
+    """Whether a passage holding the stems ``found`` is relevant: to the question's own
+    terms, or to the model's search words taken as a question of their own
+    (:func:`threadline.recall.weights.is_relevant_to_any`)."""
     groups = [terms, expansion] if expansion else [terms]
-    for group in groups:
-        group_weights = {term.stem: term_weights.get(term.stem, 0.0) for term in group}
-        if w.is_relevant(group_weights, found):
-            return True
-    return False
+    return w.is_relevant_to_any(term_weights, ([x.stem for x in g] for g in groups), found)
 
 
 def retrieve(
