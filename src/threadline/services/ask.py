@@ -17,6 +17,13 @@ counts only if it holds half the question's weight (:func:`threadline.recall.wei
 No relevant passage is ``no_match``. About ``1 + 2 × terms`` index queries, one read of the
 candidates and three statements for the neighbours, whatever the history's size.
 
+**Search words from the model**: with a model configured, :func:`ask` first asks it for the
+words the answering entries would hold (:mod:`threadline.recall.expand`: only the question and
+the conversation's earlier questions are sent, the reply read as bounded plain words, between
+two reads so no transaction waits on the model). :func:`retrieve` searches them beside the
+question's terms, and a passage counts if it is relevant to either (:func:`relevant`). A
+failing or slow call is logged and retrieval is lexical alone.
+
 **The answer** is extractive (:mod:`threadline.recall.extractive`) without a language model,
 or written by the configured model from the passages (:mod:`threadline.recall.prompt`), its
 ``[n]`` markers mapped back to passages and invented numbers dropped. With nothing relevant and
