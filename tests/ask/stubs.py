@@ -92,6 +92,15 @@ class StubModel:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    def reset(self) -> StubModel:
+        """The stub as new: default script, nothing recorded (between tests sharing it)."""
+        self.requests.clear()
+        self.expansions.clear()
+        self.pieces = ["The answer", " is here [1]."]
+        self.status, self.error, self.pause = 200, {}, 0.05
+        self.expansion, self.expansion_status = [], 200
+        return self
+
     def is_expansion(self, body: dict[str, Any]) -> bool:
         """Whether ``body`` asks for search words rather than an answer."""
         messages = body.get("messages") or [{}]

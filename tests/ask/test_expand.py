@@ -41,7 +41,7 @@ def expanding(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Site, StubModel]]:
     kind, backend = request.param
-    stub = StubModel(kind, pause=0.0)
+    stub = StubModel(kind)
     folder = tmp_path_factory.mktemp(f"expand-{kind}-{backend}")
     transcripts = planted_session(folder / "transcripts").parent
     try:
@@ -53,10 +53,8 @@ def expanding(
 
 @pytest.fixture
 def stub(expanding: tuple[Site, StubModel]) -> Iterator[StubModel]:
-    model = expanding[1]
-    model.requests.clear()
-    model.expansions.clear()
-    model.pieces, model.expansion, model.expansion_status = ["It was evicting [1]."], [], 200
+    model = expanding[1].reset()
+    model.pieces, model.pause = ["It was evicting [1]."], 0.0
     yield model
 
 
