@@ -60,11 +60,7 @@ def llm(
 
 @pytest.fixture
 def stub(llm: tuple[Site, StubModel]) -> Iterator[StubModel]:
-    model = llm[1]
-    model.requests.clear()
-    yield model
-    model.pieces = ["The answer", " is here [1]."]
-    model.status, model.error, model.pause = 200, {}, 0.05
+    yield llm[1].reset()
 
 
 def system_and_last(stub: StubModel) -> tuple[str, list[dict[str, str]]]:

@@ -38,3 +38,17 @@ def test_share_and_held_count_each_term_once_and_ignore_strangers() -> None:
     assert w.share(tw, ["a", "b"]) == 1.0
     assert w.share({}, ["a"]) == 0.0
     assert not w.is_relevant({}, ["a"])
+
+
+def test_a_second_wording_is_weighed_apart_from_the_question() -> None:
+    # a paraphrase ("abandon the key-value store") the history never holds, and a model's
+    # search words for it ("redis cache evicted") that the passage does hold
+    counts = {"abandon": 0, "key": 0, "valu": 0, "redi": 3, "cach": 5, "evict": 2}
+    weights = w.weights(counts)
+    found = {"redi", "cach", "evict"}
+    asked, rewritten = ["abandon", "key", "valu"], ["redi", "cach", "evict"]
+    assert not w.is_relevant(weights, found)  # together, the missing words sink it
+    assert w.is_relevant_to_any(weights, [asked, rewritten], found)
+    assert not w.is_relevant_to_any(weights, [asked, rewritten], {"cach"})
+    assert not w.is_relevant_to_any(weights, [asked], found)
+    assert not w.is_relevant_to_any(weights, [], found)

@@ -357,6 +357,10 @@ class AskAnswer(_Answer):
     answer_entry_id: str
     mode: Literal["extractive", "llm"]
     model: str | None
+    expanded_terms: list[str] = Field(
+        default_factory=list,
+        description="The model's search words for the question; empty: lexical search alone.",
+    )
 
 
 # --- auth and discovery ----------------------------------------------------------------------

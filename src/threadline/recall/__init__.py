@@ -8,6 +8,8 @@
 - :mod:`extractive` — the offline answer: quoted sentences of the best passages, each cited.
 - :mod:`prompt` — the messages sent to a language model: retrieved text quoted as data between
   unforgeable markers, never as instructions.
+- :mod:`expand` — a language model's search words for a question (sent only the question,
+  its reply read as bounded plain words), searched beside the question's own.
 - :mod:`citations` — ``[n]`` markers of an answer mapped back to passages; invented ones dropped.
 - :mod:`llm` — streaming clients of OpenAI-compatible chat endpoints and Anthropic's Messages
   API (over httpx).

@@ -12,6 +12,8 @@ fixes that:
   most, a term in ``cap`` entries or more weighs least (about 0.7 for a cap of 100);
 - a passage is relevant when the terms it holds carry at least :data:`NEEDED_SHARE` of the
   question's total weight — for terms of equal weight that is the plain rule's "half";
+- a question given with other wordings (a language model's search words for it) has a
+  passage relevant to any one of them (:func:`is_relevant_to_any`);
 - passages rank by how many of the terms they hold, then by the weight of those, then by the
   search's own score (:mod:`threadline.recall.passages`).
 
@@ -55,3 +57,19 @@ def is_relevant(term_weights: Mapping[str, float], found: Iterable[str]) -> bool
     """The weighted relevance rule: ``found`` holds at least :data:`NEEDED_SHARE` of the
     question's weight (a question without terms matches nothing)."""
     return bool(term_weights) and share(term_weights, found) >= NEEDED_SHARE
+
+
+def is_relevant_to_any(
+    term_weights: Mapping[str, float], groups: Iterable[Iterable[str]], found: Iterable[str]
+) -> bool:
+    """The rule for a question asked in more than one wording (its own terms, and a language
+    model's search words for it): ``found`` passes :func:`is_relevant` for at least one of
+    the ``groups`` of terms, each weighed alone. Weighing them together would let a term of
+    the question the history never holds (weighing most) sink every passage found through
+    the other wording; weighing them apart keeps each wording's own "half"."""
+    held_stems = set(found)
+    for group in groups:
+        wanted = {term: term_weights.get(term, 0.0) for term in group}
+        if is_relevant(wanted, held_stems):
+            return True
+    return False

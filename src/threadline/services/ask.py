@@ -17,6 +17,13 @@ counts only if it holds half the question's weight (:func:`threadline.recall.wei
 No relevant passage is ``no_match``. About ``1 + 2 × terms`` index queries, one read of the
 candidates and three statements for the neighbours, whatever the history's size.
 
+**Search words from the model**: with a model configured, :func:`ask` first asks it for the
+words the answering entries would hold (:mod:`threadline.recall.expand`: only the question and
+the conversation's earlier questions are sent, the reply read as bounded plain words, between
+two reads so no transaction waits on the model). :func:`retrieve` searches them beside the
+question's terms, and a passage counts if it is relevant to either (:func:`relevant`). A
+failing or slow call is logged and retrieval is lexical alone.
+
 **The answer** is extractive (:mod:`threadline.recall.extractive`) without a language model,
 or written by the configured model from the passages (:mod:`threadline.recall.prompt`), its
 ``[n]`` markers mapped back to passages and invented numbers dropped. With nothing relevant and
@@ -56,7 +63,7 @@ from threadline.errors import (
 )
 from threadline.protocol import sse
 from threadline.protocol.models import EntryCreate
-from threadline.recall import citations, extractive, passages, prompt
+from threadline.recall import citations, expand, extractive, passages, prompt
 from threadline.recall import terms as t
 from threadline.recall import weights as w
 from threadline.recall.llm import PROVIDERS, LanguageModel, ModelConfig, Provider, client_for
@@ -137,6 +144,25 @@ class Retrieval:
     no_match: bool
     terms: list[t.Term] = field(default_factory=list)
     weights: dict[str, float] = field(default_factory=dict)
+    #: The model's search terms for the question (:mod:`threadline.recall.expand`), if any.
+    expansion: list[t.Term] = field(default_factory=list)
+
+    def is_relevant(self, found: set[str]) -> bool:
+        """The relevance rule for a passage holding the stems ``found`` (see :func:`relevant`)."""
+        return relevant(self.terms, self.expansion, self.weights, found)
+
+
+def relevant(
+    terms: Sequence[t.Term],
+    expansion: Sequence[t.Term],
+    term_weights: dict[str, float],
+    found: set[str],
+) -> bool:
+    """Whether a passage holding the stems ``found`` is relevant: to the question's own
+    terms, or to the model's search words taken as a question of their own
+    (:func:`threadline.recall.weights.is_relevant_to_any`)."""
+    groups = [terms, expansion] if expansion else [terms]
+    return w.is_relevant_to_any(term_weights, ([x.stem for x in g] for g in groups), found)
 
 
 def retrieve(
@@ -148,28 +174,37 @@ def retrieve(
     thread_id: str | None = None,
     scope: str | None = None,
     limit: int = DEFAULT_LIMIT,
+    expansion: Sequence[t.Term] = (),
 ) -> Retrieval:
     """The passages of the user's history that answer ``question`` (see the module doc).
+
+    ``expansion`` holds the model's search terms for the question
+    (:mod:`threadline.recall.expand`): they are searched beside the question's own terms, and
+    a passage is relevant to either set (:func:`relevant`).
 
     ``project`` (``None``: every project) and ``scope`` (``type:id``: the threads of that
     scope, one per project) narrow the search;
     ``thread_id`` is the conversation the question belongs to, whose entries (like those of
     every ``ask`` thread) are never retrieved. Runs inside the caller's transaction ``conn``.
     """
-    terms = t.content_terms(question)
-    if not terms:
-        return Retrieval([], True, terms)
+    own = t.content_terms(question)
+    expanded = list(expansion)
+    if not own and not expanded:
+        return Retrieval([], True, own)
     within: list[str | None] = [None]
     if scope is not None:
         within = list(_scoped_threads(conn, user_id, scope, project))
-    gathered = _Gathered(terms)
+    gathered = _Gathered(own, expanded)
     for one in within:
         gathered.add(conn, _filters(user_id, project, one))
     term_weights = w.weights(gathered.counts)
     chosen = _matches(conn, user_id, gathered, term_weights, thread_id)
-    found = _passages(conn, user_id, chosen, terms, term_weights)
-    relevant = [passage for passage in found if passage.relevant][:limit]
-    return Retrieval(relevant, not relevant, terms, term_weights)
+    found = _passages(conn, user_id, chosen, gathered.terms, term_weights)
+    for passage in found:
+        stems = {term.stem for term in passage.found}
+        passage.relevant = relevant(own, expanded, term_weights, stems)
+    kept = [passage for passage in found if passage.relevant][:limit]
+    return Retrieval(kept, not kept, own, term_weights, expanded)
 
 
 def _scoped_threads(
@@ -197,22 +232,26 @@ def _filters(user_id: int, project: str | None, thread_id: str | None) -> Filter
 class _Gathered:
     """The search's word matches for a question: the candidates, and each term's count.
 
-    Each term is searched alone, as the prefix of its stem (:func:`_prefix`): how many
+    The question's terms, then the model's search terms (if any) not among them, are
+    searched. Each term is searched alone, as the prefix of its stem (:func:`_prefix`): how many
     entries that finds, up to :data:`COUNT_CAP`, is the term's count (its weight). The
-    candidates are the best :data:`PER_QUERY` matches of all the terms together, then of
-    each term alone — its word as written first, then its other forms — in that order."""
+    candidates are the best :data:`PER_QUERY` matches of all the question's terms together
+    (and of all the model's together), then of each term alone — its word as written
+    first, then its other forms — in that order."""
 
-    def __init__(self, terms: list[t.Term]) -> None:
-        self.terms = terms
-        self.counts = {term.stem: 0 for term in terms}
+    def __init__(self, own: list[t.Term], expansion: list[t.Term]) -> None:
+        known = {term.stem for term in own}
+        self.terms = own + [term for term in expansion if term.stem not in known]
+        self.together = [group for group in (own, expansion) if len(group) > 1]
+        self.counts = {term.stem: 0 for term in self.terms}
         #: Candidate entry key → its score in the query that found it first.
         self.scores: dict[int, float] = {}
 
     def add(self, conn: sa.Connection, filters: Filters) -> None:
         """Gather the matches within ``filters`` (once per searched thread of a scope)."""
         found: list[list[engine.Match]] = []
-        if len(self.terms) > 1:
-            found.append(_word_matches(conn, " ".join(term.word for term in self.terms), filters))
+        for group in self.together:
+            found.append(_word_matches(conn, " ".join(term.word for term in group), filters))
         for term in self.terms:
             forms = _word_matches(conn, _prefix(term), filters)
             self.counts[term.stem] = min(self.counts[term.stem] + len(forms), COUNT_CAP)
@@ -416,6 +455,8 @@ class Answered:
     answer_entry_id: str
     mode: str
     model: str | None
+    #: The model's search words for the question (empty: retrieval was lexical alone).
+    expanded_terms: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """The answer as the API sends it (the ``--json`` shape, and a few more fields)."""
@@ -429,6 +470,7 @@ class Answered:
             "answer_entry_id": self.answer_entry_id,
             "mode": self.mode,
             "model": self.model,
+            "expanded_terms": self.expanded_terms,
         }
 
 
@@ -469,7 +511,7 @@ def ask(
     """Answer ``question`` from the caller's history: the answer's text as it is written
     (:class:`Delta`), then the stored question and answer (:class:`Done`)."""
     question = _checked(question)
-    plan = _plan(db, who, question)
+    plan = _plan(db, who, question, model)
     if model is None or (plan.retrieval.no_match and plan.about is None):
         reply = _extractive(plan)
         yield Delta(reply.text)
@@ -582,14 +624,19 @@ class _Plan:
         return f" of project {self.question.project or '(none)'}"
 
 
-def _plan(db: Database, who: Principal, question: Question) -> _Plan:
+def _plan(db: Database, who: Principal, question: Question, model: LanguageModel | None) -> _Plan:
+    """Everything read before answering. With a model, its search words for the question
+    are asked for between two reads (no transaction stays open while it answers)."""
     asked_at = datetime.now(UTC)
     with db.read() as conn:
         thread = _conversation(conn, who.user_id, question)
         turns, last_about = _history(conn, thread.id) if thread is not None else ([], None)
-        searched = question.text
-        if turns and len(t.content_terms(searched)) < 2:
-            searched = f"{turns[-1].question}\n{searched}"
+    searched = question.text
+    if turns and len(t.content_terms(searched)) < 2:
+        searched = f"{turns[-1].question}\n{searched}"
+    earlier = [turn.question for turn in turns]
+    expansion = expand.expand(model, question.text, earlier) if model is not None else []
+    with db.read() as conn:
         retrieval = retrieve(
             conn,
             who.user_id,
@@ -597,6 +644,7 @@ def _plan(db: Database, who: Principal, question: Question) -> _Plan:
             project=None if question.all_projects else question.project,
             thread_id=thread.id if thread is not None else None,
             scope=question.scope,
+            expansion=expansion,
         )
     about = _about_file(question.about, last_about)
     project = thread.project if thread is not None else (question.project or "")
@@ -685,7 +733,7 @@ def _file_passage(
     about: _AboutFile, thread_id: str, project: str, at: datetime, retrieval: Retrieval
 ) -> Passage:
     source = Source(about.entry_id, thread_id, 0, ts_text(at), "system", about.content)
-    found = t.matched(retrieval.terms, t.stems(about.content))
+    found = t.matched(retrieval.terms + retrieval.expansion, t.stems(about.content))
     stems = {term.stem for term in found}
     return Passage(
         thread_id=thread_id,
@@ -696,7 +744,7 @@ def _file_passage(
         excerpts=[about.content],
         found=found,
         score=0.0,
-        relevant=w.is_relevant(retrieval.weights, stems),
+        relevant=retrieval.is_relevant(stems),
         weight=w.held(retrieval.weights, stems),
         label=f"the file {about.path} (its current content, sent with the question)",
     )
@@ -738,11 +786,13 @@ def _store(
             meta = {"ask": {"about": about.path, "bytes": len(about.content.encode())}}
             _append(conn, who, thread_id, about.entry_id, asked, "system", about.content, meta)
         meta = {"ask": _asked_meta(plan.question)}
+        words = [term.word for term in plan.retrieval.expansion]
         _append(conn, who, thread_id, question_id, asked + _TICK, "user", plan.question.text, meta)
         cited = _citations(reply, thread_id) if reply is not None else []
         if reply is not None:
             meta = {"ask": {"mode": mode, "model": model, "no_match": reply.no_match,
-                            "citations": [c.as_json() for c in cited]}}  # fmt: skip
+                            "citations": [c.as_json() for c in cited],
+                            "expanded_terms": words}}  # fmt: skip
             shown = _with_links(reply.text, cited)
             at = max(datetime.now(UTC), asked + 2 * _TICK)
             _append(conn, who, thread_id, answer_id, at, "assistant", reply.text, meta, shown)
@@ -756,6 +806,7 @@ def _store(
             answer_entry_id=answer_id if reply is not None else "",
             mode=mode,
             model=model,
+            expanded_terms=words,
         )
 
     return db.run_write(work)
