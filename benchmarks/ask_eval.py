@@ -589,19 +589,7 @@ def _entry_hits(corpus: Corpus) -> tuple[list[str], list[Any]]:
     from threadline.storage.schema import entries, threads
 
     query = (
-        sa.select(
-            entries.c.entry_uuid,
-            entries.c.thread_id,
-            entries.c.seq,
-            entries.c.ts,
-            entries.c.role,
-            entries.c.text,
-            entries.c.parts,
-            threads.c.title,
-            threads.c.name,
-            threads.c.project,
-            threads.c.kind,
-        )
+        sa.select(*search_service.HIT_COLUMNS)
         .join(threads, threads.c.id == entries.c.thread_id)
         .where(entries.c.user_id == corpus.user_id, threads.c.deleted_at.is_(None))
         .order_by(threads.c.name, entries.c.seq)

@@ -256,23 +256,25 @@ class _Search:
         )
 
 
+#: What a hit shows of its entry and thread (also read by the ask evaluation).
+HIT_COLUMNS = (
+    entries.c.entry_uuid,
+    entries.c.thread_id,
+    entries.c.seq,
+    entries.c.ts,
+    entries.c.role,
+    entries.c.text,
+    entries.c.parts,
+    threads.c.title,
+    threads.c.name,
+    threads.c.project,
+    threads.c.kind,
+)
+
+
 def _details(pks: list[int]) -> sa.Select[typing.Any]:
     return (
-        sa.select(
-            entries.c.pk,
-            entries.c.user_id,
-            entries.c.entry_uuid,
-            entries.c.thread_id,
-            entries.c.seq,
-            entries.c.ts,
-            entries.c.role,
-            entries.c.text,
-            entries.c.parts,
-            threads.c.title,
-            threads.c.name,
-            threads.c.project,
-            threads.c.kind,
-        )
+        sa.select(entries.c.pk, entries.c.user_id, *HIT_COLUMNS)
         .select_from(entries.join(threads, threads.c.id == entries.c.thread_id))
         .where(entries.c.pk.in_(pks), threads.c.deleted_at.is_(None))
     )
