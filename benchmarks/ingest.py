@@ -228,7 +228,7 @@ def drop_search_index(url: str) -> None:
     the server's pushes cost what they would without search. On SQLite: every trigger of
     ``entries`` (they queue entries for FTS5; ``Database.write`` indexes only what is queued,
     so nothing is). On PostgreSQL: the generated column's expression (it stays, empty, as a
-    plain column), its GIN index and the vocabulary's trigger."""
+    plain column), its GIN index and the vocabulary's triggers."""
     db = open_database(url)
     try:
         with db.engine.begin() as conn:  # not db.write(): it would index before the commit
@@ -242,6 +242,7 @@ def drop_search_index(url: str) -> None:
             conn.exec_driver_sql("ALTER TABLE entries ALTER COLUMN search_doc DROP EXPRESSION")
             conn.exec_driver_sql("DROP INDEX ix_entries_search_doc")
             conn.exec_driver_sql("DROP TRIGGER entries_search_words ON entries")
+            conn.exec_driver_sql("DROP TRIGGER entries_search_words_update ON entries")
     finally:
         db.dispose()
 

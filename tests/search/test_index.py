@@ -191,6 +191,30 @@ def test_postgres_substrings_come_from_the_vocabulary_of_prose_and_tool_calls(
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("server_db_url", ["postgresql"], indirect=True)
+def test_postgres_vocabulary_takes_each_new_word_of_a_batch_once(db: Database) -> None:
+    """Migration 0011: a push's entries are one ``INSERT``, whose statement trigger adds each
+    new word of the batch once, however many entries hold it, and a known word not again;
+    an entry's update still adds its new words (0009's row trigger)."""
+    who = _principal(db)
+    _push(db, who, [f"sharedword RateLimiter item{i % 3}" for i in range(6)])
+    _push(db, who, ["sharedword again ratelimiter"], name="other")
+    with db.read() as conn:
+        counts: dict[str, int] = dict(
+            conn.exec_driver_sql("SELECT word, count(*) FROM search_words GROUP BY word").all()
+        )
+    assert {"sharedword", "ratelimiter", "item0", "item2", "again"} <= set(counts)
+    assert set(counts.values()) == {1}, counts
+    with db.write() as conn:
+        conn.execute(entries.update().where(entries.c.text == "sharedword again ratelimiter")
+                     .values(text="updatedword here"))  # fmt: skip
+    assert snippets(db, "datedwor", who.user_id) == ["updatedword here"]
+    assert sorted(snippets(db, "aredwor", who.user_id)) == sorted(
+        f"sharedword RateLimiter item{i % 3}" for i in range(6)
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("server_db_url", ["postgresql"], indirect=True)
 def test_postgres_common_query_walks_the_newest_entries_first(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

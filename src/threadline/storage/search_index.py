@@ -5,7 +5,8 @@ Migration 0005 makes ``entries`` triggers list each new or changed entry in
 :meth:`Database.write <threadline.storage.database.Database.write>` calls it before every
 commit, so no write path can leave an entry out of the index or commit it unindexed.
 PostgreSQL needs nothing here: its index is a generated ``tsvector`` column of ``entries``
-with a GIN index, and a trigger adds new words to the substring vocabulary (migration 0009).
+with a GIN index, and a trigger adds new words to the substring vocabulary (migration 0009),
+once per ``INSERT`` statement since migration 0011.
 
 Two tables are written, each with one ``INSERT … SELECT`` for the whole transaction (FTS5
 writes a segment per statement, so one statement instead of one per row):
