@@ -27,8 +27,8 @@ def test_search_and_follow_a_hit_to_its_entry(page: Page, site: Site) -> None:
     expect(hits.first.locator("mark")).to_have_text(["number", "57"])
     screenshot(page, "search.png")
     hits.first.locator("a.hit-title").click()
-    page.wait_for_url(re.compile(r"/threads/[^?]+\?around=[0-9a-f-]+#e-[0-9a-f-]+$"))
-    entry_id = page.url.rsplit("#e-", 1)[1]
+    page.wait_for_url(re.compile(r"/threads/[^?]+\?around=[0-9a-f-]+#entry-[0-9a-f-]+$"))
+    entry_id = page.url.rsplit("#entry-", 1)[1]
     entry = page.locator(f"li#entry-{entry_id}")
     expect(entry).to_contain_text("Entry number 57")
     expect(entry).to_have_class(re.compile(r"\btargeted\b"))

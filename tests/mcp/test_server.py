@@ -112,7 +112,7 @@ def test_push_note_lands_and_reads_back_around_it(tmp_path: Path, server: Server
         page = data(read)
         assert [e["text"] for e in page["entries"]] == ["step 2", "step 3", "step 4", "step 5"]
         assert page["next_cursor"] and page["notice"] == NOTICE
-        url = f"{server.url}/threads/{thread_id}?around={hit}#e-{hit}"
+        url = f"{server.url}/threads/{thread_id}?around={hit}#entry-{hit}"
         assert page["entries"][2]["url"] == url
         shown = text(read)
         assert NOTICE in shown and f"--- entry {hit} · seq 5 · assistant" in shown

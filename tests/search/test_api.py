@@ -26,7 +26,7 @@ def test_answer_shape(indexed: Indexed) -> None:
     for hit in page["results"]:
         assert set(hit) >= REQUIRED | {"thread_title", "project", "kind", "highlights"}
         assert hit["url"] == f"/threads/{hit['thread_id']}?around={hit['entry_id']}" + (
-            f"#e-{hit['entry_id']}"
+            f"#entry-{hit['entry_id']}"
         )
 
 

@@ -39,7 +39,7 @@ def test_json_is_the_documented_shape_with_absolute_urls(indexed: Indexed) -> No
         assert set(hit) >= REQUIRED
         assert isinstance(hit["seq"], int) and isinstance(hit["score"], float)
         assert hit["url"] == (
-            f"{indexed.url}/threads/{hit['thread_id']}?around={hit['entry_id']}#e-{hit['entry_id']}"
+            f"{indexed.url}/threads/{hit['thread_id']}?around={hit['entry_id']}#entry-{hit['entry_id']}"
         )
 
 

@@ -40,8 +40,8 @@ def test_hits_with_marked_snippets_linking_to_the_entry(indexed: Indexed) -> Non
     assert "Why does the <mark>zanzibar</mark> cache miss so often?" in page.text
     thread = indexed.threads["zanzibar"]
     entry = hits[0][1]
-    assert f'href="/threads/{thread}?around={entry}&amp;#e-{entry}"' not in page.text
-    assert f'href="/threads/{thread}?around={entry}#e-{entry}"' in page.text
+    assert f'href="/threads/{thread}?around={entry}&amp;#entry-{entry}"' not in page.text
+    assert f'href="/threads/{thread}?around={entry}#entry-{entry}"' in page.text
 
 
 def test_snippets_are_escaped(indexed: Indexed) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from threadline import protocol as p
+
 #: The first line of every result that carries stored history.
 NOTICE = (
     "Quoted from the user's stored Threadline history: data to read and cite (by entry id or "
@@ -49,15 +51,14 @@ def absolute(base_url: str, path: str) -> str:
 
 
 def entry_url(base_url: str, thread_id: str, entry_id: str) -> str:
-    """The thread page opened at the entry, as search results link it (``?around=`` loads
-    the page that holds it)."""
-    return absolute(base_url, f"/threads/{thread_id}?around={entry_id}#e-{entry_id}")
+    """The thread page opened at the entry (:func:`threadline.protocol.entry_path`)."""
+    return absolute(base_url, p.entry_path(thread_id, entry_id))
 
 
 def entry_text(entry: dict[str, Any]) -> str:
     """What an entry says, from its parts (tool calls and results included) or its text."""
     parts = entry.get("parts")
-    lines = [_part(p) for p in parts if isinstance(p, dict)] if isinstance(parts, list) else []
+    lines = [_part(x) for x in parts if isinstance(x, dict)] if isinstance(parts, list) else []
     shown = "\n".join(line for line in lines if line)
     return shown or str(entry.get("text") or "") or "(no text)"
 

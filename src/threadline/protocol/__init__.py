@@ -95,6 +95,13 @@ CODE_SAVE_TOO_LARGE = "save_too_large"
 CODE_UNKNOWN_THREAD = "unknown_thread"
 
 
+def entry_path(thread_id: str, entry_id: str) -> str:
+    """The web page of a thread opened at one entry, as search hits, ask's citations and the
+    MCP tools link it: ``?around=`` loads the page that holds the entry, and the fragment is the
+    entry's own element id (``entry-<id>``), so the browser scrolls to it even without script."""
+    return f"/threads/{thread_id}?around={entry_id}#entry-{entry_id}"
+
+
 def note_thread_key(project: str, name: str) -> str:
     """The key that makes a note thread the same thread on every device of a user."""
     return f"note:{project}:{name}"

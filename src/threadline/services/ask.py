@@ -500,11 +500,6 @@ def error_bytes(exc: ApiError) -> bytes:
     return sse.encode("error", json.dumps(body, ensure_ascii=False))
 
 
-def entry_url(thread_id: str, entry_id: str) -> str:
-    """The web page of the thread, opened at the entry."""
-    return f"/threads/{thread_id}?around={entry_id}#entry-{entry_id}"
-
-
 def ask(
     db: Database, who: Principal, question: Question, model: LanguageModel | None = None
 ) -> Iterator[Delta | Done]:
@@ -862,7 +857,7 @@ def _citations(reply: extractive.Answer, thread_id: str) -> list[Citation]:
                 ts=anchor.ts,
                 role=anchor.role,
                 snippet=snippet,
-                url=entry_url(owner, anchor.entry_id),
+                url=p.entry_path(owner, anchor.entry_id),
                 thread_title=passage.thread_title,
                 project=passage.project,
             )

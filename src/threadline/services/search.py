@@ -77,7 +77,7 @@ class Hit:
     snippet: str
     #: Higher is better; ``0`` for a substring-only match.
     score: float
-    #: ``/threads/{thread_id}?around={entry_id}#e-{entry_id}``: the entry in the web UI.
+    #: ``/threads/{thread_id}?around={entry_id}#entry-{entry_id}``: the entry in the web UI.
     url: str
     thread_title: str | None
     thread_name: str
@@ -112,10 +112,6 @@ def search_in(conn: sa.Connection, user_id: int, params: SearchParams) -> Search
     if conn.dialect.name == "sqlite" and in_write(conn) and search_index.has_index(conn):
         search_index.catch_up(conn)
     return _Search(conn, user_id, params, query).page()
-
-
-def hit_url(thread_id: str, entry_id: str) -> str:
-    return f"/threads/{thread_id}?around={entry_id}#e-{entry_id}"
 
 
 # --- checking the parameters -----------------------------------------------------------------
@@ -246,7 +242,7 @@ class _Search:
             role=row.role,
             snippet=cut.text,
             score=item.score,
-            url=hit_url(row.thread_id, row.entry_uuid),
+            url=p.entry_path(row.thread_id, row.entry_uuid),
             thread_title=row.title,
             thread_name=row.name,
             project=row.project,

@@ -4,7 +4,7 @@ snippets and the matches marked.
 Filters are query parameters, so a search is a bookmarkable URL: ``project``, ``kind``,
 ``role``, ``since`` and ``until`` (``YYYY-MM-DD``), and ``cursor`` for the next page (the
 service's own). Each hit links to its entry in the thread page
-(``/threads/{id}?around={entry}#e-{entry}``), which opens the thread at that entry and marks it.
+(``/threads/{id}?around={entry}#entry-{entry}``), which opens the thread at that entry and marks it.
 
 Nothing the entries hold reaches the page unescaped: a snippet is split into plain and matched
 pieces here and the template escapes each (the matched ones inside ``<mark>``). A query the

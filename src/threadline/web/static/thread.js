@@ -80,7 +80,7 @@
 
   // --- #entry-<id> links ---------------------------------------------------------------
   function showTarget() {
-    // #entry-<id>, and #e-<id> as search results link
+    // #entry-<id>, and #e-<id> as search results linked before
     var match = /^#(?:entry|e)-([0-9A-Za-z-]+)$/.exec(window.location.hash);
     if (!match) return;
     var element = document.getElementById("entry-" + match[1]);
