@@ -191,6 +191,36 @@ def test_postgres_substrings_come_from_the_vocabulary_of_prose_and_tool_calls(
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("server_db_url", ["postgresql"], indirect=True)
+def test_postgres_substring_walk_finds_what_the_index_finds(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A needle in common words walks the newest entries, reading their words of prose and
+    tool calls as text: the same hits as the vocabulary and the GIN index, newest first."""
+    who = _principal(db)
+    call = [{"type": "tool_call", "id": "c1", "name": "Bash", "input": {"command": "make ci"}}]
+    _push_parts(db, who, [
+        ("user", "the RateLimiter of ledger.sqlite backs off", None),
+        ("assistant", "", call),
+        ("tool", "outputonlyword appears here", [{"type": "tool_result", "tool_call_id": "c1",
+                                                  "output": "outputonlyword"}]),
+        ("assistant", "a second ratelimiter, 12345 of them", None),
+    ])  # fmt: skip
+    needles = ["teLimit", "dger.sqli", '"dger sqli"', "ake c", "tputonlywor", "234", "xyzzy"]
+    indexed = {needle: snippets(db, needle, who.user_id) for needle in needles}
+    assert indexed["teLimit"] == [
+        "a second ratelimiter, 12345 of them",
+        "the RateLimiter of ledger.sqlite backs off",
+    ]
+    assert indexed["234"] == ["a second ratelimiter, 12345 of them"]
+    assert indexed["tputonlywor"] == [] and indexed["xyzzy"] == []
+    monkeypatch.setattr(engine, "PG_COMMON", -1)  # every needle is common: the walk
+    assert {needle: snippets(db, needle, who.user_id) for needle in needles} == indexed
+    monkeypatch.setattr(engine, "PG_RECENT", 2)  # the two newest entries only
+    assert snippets(db, "teLimit", who.user_id) == ["a second ratelimiter, 12345 of them"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("server_db_url", ["postgresql"], indirect=True)
 def test_postgres_vocabulary_takes_each_new_word_of_a_batch_once(db: Database) -> None:
     """Migration 0011: a push's entries are one ``INSERT``, whose statement trigger adds each
     new word of the batch once, however many entries hold it, and a known word not again;

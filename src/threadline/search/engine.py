@@ -38,7 +38,9 @@ SQLite, a needle is looked for inside the *code-like tokens* of prompts, replies
 needle with a space in it, or one found only inside a plain word (``ollbac`` in
 ``rollback``), is not found there — the word index finds the words themselves. On PostgreSQL,
 the ``pg_trgm`` index of the vocabulary of prompts, replies and tool calls (migration 0009)
-gives the words that hold each needle, and the GIN index the entries that hold those words.
+gives the words that hold each needle, and the GIN index the entries that hold those words;
+when those are common (or too many to ask for), the :data:`PG_RECENT` newest entries are
+walked instead, their words read as text.
 """
 
 from __future__ import annotations
@@ -401,9 +403,16 @@ def _ts_term(term: Term) -> str:
 
 def _pg_prepare(conn: sa.Connection) -> None:
     """Plan every search for its own words (a generic plan cannot tell a rare word from a
-    common one), and bound its time."""
-    conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
-    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {PG_TIMEOUT_MS}")
+    common one), bound its time, and run it without JIT compilation or parallel workers: a
+    search reads a bounded number of rows, in a few milliseconds, which compiling its
+    expressions (tens of milliseconds, when the planner overestimates a query's matches) or
+    starting workers would only add to. One statement for the four settings."""
+    conn.exec_driver_sql(
+        "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+        f"set_config('statement_timeout', '{PG_TIMEOUT_MS}', true), "
+        "set_config('jit', 'off', true), "
+        "set_config('max_parallel_workers_per_gather', '0', true)"
+    )
 
 
 #: ``ts_rank_cd`` weights of ``D``, ``C`` (tool output), ``B`` (tool calls), ``A`` (prose).
@@ -418,8 +427,9 @@ def _pg_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) 
     _pg_prepare(conn)
     match = tsquery(query)
     test, order, floor = _pg_where(conn, match, filters)
-    found = _pg_matches(conn, match, filters, limit, (test, order), {"floor": floor})
-    if floor > 1 and len(found) < PG_ENOUGH:
+    bounds = {} if floor is None else {"floor": floor}
+    found = _pg_matches(conn, match, filters, limit, (test, order), bounds)
+    if floor is not None and floor > 1 and len(found) < PG_ENOUGH:
         older = f"ts_match_vq(e.search_doc, {_TSQUERY}) AND e.pk BETWEEN :low AND :high"
         bounds = {"low": max(1, floor - PG_OLDER), "high": floor - 1}
         found += _pg_matches(conn, match, filters, limit - len(found), (older, "e.pk"), bounds)
@@ -446,9 +456,9 @@ def _pg_matches(
     return [Match(int(pk), float(rank), str(ts)) for pk, rank, ts in rows]
 
 
-def _pg_where(conn: sa.Connection, match: str, filters: Filters) -> tuple[str, str, int]:
+def _pg_where(conn: sa.Connection, match: str, filters: Filters) -> tuple[str, str, int | None]:
     """How to find the newest entries matching the tsquery ``match``: (the test, the order,
-    the primary key the test starts from).
+    the primary key a walk starts from — ``None`` for the GIN index).
 
     A query the planner expects in at most :data:`PG_COMMON` entries is answered from the
     GIN index, over all entries (ordered by ``pk + 0`` so that the planner does not walk the
@@ -458,9 +468,9 @@ def _pg_where(conn: sa.Connection, match: str, filters: Filters) -> tuple[str, s
     there — unless the search is within one thread or scope (its entries bound the work)."""
     narrow = filters.thread_id is not None or filters.scope is not None
     if narrow:
-        return f"e.search_doc @@ {_TSQUERY}", "e.pk", 0
+        return f"e.search_doc @@ {_TSQUERY}", "e.pk", None
     if _pg_estimate(conn, match) <= PG_COMMON:
-        return f"e.search_doc @@ {_TSQUERY}", "e.pk + 0", 0
+        return f"e.search_doc @@ {_TSQUERY}", "e.pk + 0", None
     # the function form of @@ cannot use the GIN index, whose bitmap would hold most rows
     test = f"ts_match_vq(e.search_doc, {_TSQUERY}) AND e.pk >= :floor"
     return test, "e.pk", _pg_floor(conn, PG_RECENT)
@@ -504,31 +514,70 @@ def _pg_substrings(
     conn: sa.Connection, needles: tuple[str, ...], filters: Filters, want: int, skip: set[int]
 ) -> list[int]:
     """Entries holding every needle: the words of the vocabulary that contain it (``pg_trgm``)
-    make a query of the GIN index, whose newest matches are checked against the text; a
-    needle in more than :data:`SUBSTRING_WORDS` words (or with none) is looked for in the
-    :data:`PG_RECENT` newest entries instead."""
+    make a query of the GIN index, whose newest matches are checked against the text, when
+    the planner expects it in at most :data:`PG_COMMON` entries (or the search is within one
+    thread or scope). Otherwise — a needle in more than :data:`SUBSTRING_WORDS` words, or in
+    common ones — the :data:`PG_RECENT` newest entries are walked, their words of prose and
+    tool calls read as text (:func:`_pg_walk_substrings`): the same test whatever the number
+    of words, where a query of hundreds of words costs the index and the walk alike per
+    word."""
     if not pg_substrings_available(conn):
         return []
     _pg_prepare(conn)
+    if not all(words_of(needle) for needle in needles):
+        return _pg_recent_substrings(conn, needles, filters, want, skip)
     terms = []
     for needle in needles:
         words = _pg_expand(conn, needle)
         if words == "":
             return []  # a needle in no word at all: nothing holds every needle
         if words is None:
-            return _pg_recent_substrings(conn, needles, filters, want, skip)
+            return _pg_walk_substrings(conn, needles, filters, want, skip, None)
         terms.append(words)
     match = " & ".join(terms)
     test, order, floor = _pg_where(conn, match, filters)
+    if floor is not None:
+        return _pg_walk_substrings(conn, needles, filters, want, skip, floor)
     clauses, params = where(filters)
     sql = (
         f"SELECT e.pk, e.role, e.text, e.parts {_PG_FROM} WHERE {test} AND {clauses} "
         f"ORDER BY {order} DESC LIMIT :limit"
     )
-    # a needle that is one whole word is matched exactly by the index; others are checked
+    params.update(tsquery=match, limit=_substring_limit(needles, want, skip))
+    return _checked(conn.execute(sa.text(sql), params), needles, want, skip)
+
+
+def _substring_limit(needles: tuple[str, ...], want: int, skip: set[int]) -> int:
+    """Candidates to read: a needle that is one whole word is matched exactly by the index
+    (and by the walk's test); others are checked."""
     exact = all(words_of(needle) == [needle] for needle in needles)
-    limit = want + len(skip) if exact else SUBSTRING_CANDIDATES
-    params.update(tsquery=match, limit=limit, floor=floor)
+    return want + len(skip) if exact else SUBSTRING_CANDIDATES
+
+
+def _pg_walk_substrings(
+    conn: sa.Connection,
+    needles: tuple[str, ...],
+    filters: Filters,
+    want: int,
+    skip: set[int],
+    floor: int | None,
+) -> list[int]:
+    """Substring matches among the :data:`PG_RECENT` newest entries, newest first: every
+    word of every needle is inside one of the entry's words of prose and tool calls (its
+    ``search_doc`` of weights ``A`` and ``B``, without positions, as text: ``'a' 'b'``), then
+    the searchable text holds the needles. Some 3 µs an entry, whatever the needle."""
+    clauses, params = where(filters)
+    likes = []
+    for i, word in enumerate(dict.fromkeys(w for n in needles for w in words_of(n))):
+        likes.append(f"strip(ts_filter(e.search_doc, '{{a,b}}'))::text LIKE :word{i}")
+        params[f"word{i}"] = f"%{_like(word)}%"
+    sql = (
+        f"SELECT e.pk, e.role, e.text, e.parts {_PG_FROM} WHERE e.pk >= :floor "
+        f"AND {' AND '.join(likes)} AND {clauses} ORDER BY e.pk DESC LIMIT :limit"
+    )
+    if floor is None:
+        floor = _pg_floor(conn, PG_RECENT)
+    params.update(floor=floor, limit=_substring_limit(needles, want, skip))
     return _checked(conn.execute(sa.text(sql), params), needles, want, skip)
 
 
@@ -583,8 +632,9 @@ def _checked(rows: Iterator[Any], needles: tuple[str, ...], want: int, skip: set
 def _pg_recent_substrings(
     conn: sa.Connection, needles: tuple[str, ...], filters: Filters, want: int, skip: set[int]
 ) -> list[int]:
-    """Substring matches among the :data:`PG_RECENT` newest entries, newest first: the
-    lowered text and parts hold every needle (a cheap test), then the searchable text."""
+    """Substring matches among the :data:`PG_RECENT` newest entries, newest first, for a
+    needle without letters or digits (in no word): the lowered text and parts hold every
+    needle (a cheap test), then the searchable text."""
     clauses, params = where(filters)
     likes = []
     for i, needle in enumerate(needles):
