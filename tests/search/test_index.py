@@ -149,9 +149,13 @@ def test_postgres_without_pg_trgm_still_finds_words(
 
 
 def _push_parts(
-    db: Database, who: auth.Principal, rows: list[tuple[str, str, Any]], name: str = "parts"
+    db: Database,
+    who: auth.Principal,
+    rows: list[tuple[str, str, Any]],
+    name: str = "parts",
+    project: str = "p",
 ) -> None:
-    """Entries ``(role, text, parts)`` in one note thread of project ``p``."""
+    """Entries ``(role, text, parts)`` in one note thread of ``project``."""
     entries_ = [
         {"seq": i + 1, "id": str(uuid.uuid4()), "ts": "2026-01-01T00:00:00Z", "role": role,
          "text": text, **({"parts": parts} if parts is not None else {})}
@@ -160,7 +164,7 @@ def _push_parts(
     request = PushRequest.model_validate(
         {"device_id": str(uuid.uuid4()), "streams": [
             {"stream_id": str(uuid.uuid4()), "entries": entries_,
-             "thread": {"key": f"note:p:{name}", "name": name, "project": "p"}}]}
+             "thread": {"key": f"note:{project}:{name}", "name": name, "project": project}}]}
     )  # fmt: skip
     push.push(db, who, request, push.PushLimits())
 
@@ -260,6 +264,44 @@ def test_postgres_common_query_walks_the_newest_entries_first(
     thread = search(db, who, SearchParams(query="number")).results[0].thread_id
     within = search(db, who, SearchParams(query="alpha", thread_id=thread)).results
     assert len(within) == 5, "within one thread, all of its entries are looked at"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("server_db_url", ["postgresql"], indirect=True)
+def test_postgres_walk_within_a_project_reads_only_its_threads(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A common word filtered by project walks the same ranges of keys, through the keys of
+    the project's threads (migration 0012): the same hits, the older range when the newest
+    holds too few, and nothing for a project without threads."""
+    who = _principal(db)
+    mine = [("user", f"alpha mine {i}", None) for i in range(4)]
+    _push_parts(db, who, mine[:2], name="one", project="mine")
+    _push_parts(db, who, [("user", f"alpha other {i}", None) for i in range(6)], name="x",
+                project="other")  # fmt: skip
+    _push_parts(db, who, mine[2:], name="two", project="mine")
+    _push_parts(db, who, [("assistant", "alpha mine reply", None)], name="one", project="mine")
+
+    def found(**filters: Any) -> list[str]:
+        page = search(db, who, SearchParams(query="alpha", limit=50, **filters))
+        return [hit.snippet for hit in page.results]
+
+    everything = found(project="mine")
+    assert sorted(everything) == sorted([text for _, text, _ in mine] + ["alpha mine reply"])
+    monkeypatch.setattr(engine, "PG_COMMON", -1)  # every query is common: the walk
+    assert found(project="mine") == everything
+    assert found(project="mine", role="assistant") == ["alpha mine reply"]
+    assert found(project="nowhere") == []
+    monkeypatch.setattr(engine, "PG_RECENT", 3)  # the newest three: one reply, two of mine
+    monkeypatch.setattr(engine, "PG_OLDER", 6)  # then the other project's six
+    monkeypatch.setattr(engine, "PG_ENOUGH", 4)
+    assert sorted(found(project="mine")) == sorted(
+        ["alpha mine reply", "alpha mine 3", "alpha mine 2"]
+    ), "the older range holds none of the project's entries"
+    monkeypatch.setattr(engine, "PG_OLDER", 8)
+    assert sorted(found(project="mine")) == sorted(everything)
+    monkeypatch.setattr(engine, "PG_SET_THREADS", 1)  # too many threads: every entry is read
+    assert sorted(found(project="mine")) == sorted(everything)
 
 
 @pytest.mark.parametrize("server_db_url", ["sqlite"], indirect=True)
