@@ -345,9 +345,11 @@ class Context:
     workdir: Path
     #: Environment variables as the caller had them, where ``run.py`` changed them.
     inherited_env: dict[str, str] = field(default_factory=dict)
+    #: ``False`` with ``--no-sqlite``: PostgreSQL only.
+    sqlite: bool = True
 
     def backends(self) -> list[str]:
-        return ["sqlite", "postgres"] if self.postgres else ["sqlite"]
+        return [b for b, on in (("sqlite", self.sqlite), ("postgres", bool(self.postgres))) if on]
 
     def home(self, name: str) -> Path:
         """A fresh folder under the run's working directory."""

@@ -133,6 +133,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--postgres", metavar="URL", help="PostgreSQL database to benchmark on")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument(
+        "--no-sqlite", action="store_true", help="PostgreSQL only (where a benchmark has both)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"default: {RESULTS}")
     return parser.parse_args(argv)
@@ -141,6 +144,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     limits = raise_open_files_limit()
+    if args.no_postgres and args.no_sqlite:
+        print("--no-postgres and --no-sqlite leave no database to measure", file=sys.stderr)
+        return 2
     if args.no_postgres:
         postgres, why = None, "not run: --no-postgres"
     else:
@@ -148,7 +154,11 @@ def main(argv: list[str]) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="threadline-bench-"))
     inherited = enable_bytecode_cache(workdir / "pycache")
     ctx = harness.Context(
-        quick=args.quick, postgres=postgres, workdir=workdir, inherited_env=inherited
+        quick=args.quick,
+        postgres=postgres,
+        workdir=workdir,
+        inherited_env=inherited,
+        sqlite=not args.no_sqlite,
     )
     meta: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
