@@ -28,7 +28,9 @@ On PostgreSQL, a query its planner expects in at most :data:`PG_COMMON` entries 
 from the GIN index over all entries; a more common one by walking down the primary key through
 the :data:`PG_RECENT` newest entries, and through the :data:`PG_OLDER` before them only when
 those hold fewer than :data:`PG_ENOUGH` of its matches (within one thread or scope, its entries
-bound the work) — each search planned for its own words, under a statement timeout.
+bound the work; filtered by project or kind, only those threads' entries in the ranges are
+read, through the index ``(thread_id, pk)`` of migration 0012) — each search planned for its
+own words, under a statement timeout, without JIT compilation or parallel workers.
 
 :func:`substrings` finds the entries that contain every needle of a plain query, newest first,
 after the word matches, for what they did not find (``Limiter`` in ``RateLimiter``). On
