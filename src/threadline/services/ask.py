@@ -284,11 +284,15 @@ def _word_matches(conn: sa.Connection, query: str, filters: Filters) -> list[eng
 def _prefix(term: t.Term) -> str:
     """The search query finding the words of ``term``'s stem: ``cach*`` (caching, caches),
     ``flak*`` (flaky), ``reconnect*`` (reconnected); a word sharing fewer than
-    :data:`MIN_PREFIX_CHARS` characters with its stem as it is."""
+    :data:`MIN_PREFIX_CHARS` characters with its stem as it is; a compound as written (a
+    phrase); with the other forms of an irregular verb (``ran OR run``)."""
+    if term.compound:
+        return term.word
     common = 0
     while common < min(len(term.word), len(term.stem)) and term.word[common] == term.stem[common]:
         common += 1
-    return f"{term.word[:common]}*" if common >= MIN_PREFIX_CHARS else term.word
+    query = f"{term.word[:common]}*" if common >= MIN_PREFIX_CHARS else term.word
+    return " OR ".join([query, *t.forms(term.word)])
 
 
 @dataclass(frozen=True)
@@ -338,7 +342,13 @@ def _matches(
     wanted = set(term_weights)
     position = {key: i for i, key in enumerate(keys)}
     held = {
-        key: wanted & t.stems(searchable_text(row.text or "", row.parts))
+        key: {
+            term.stem
+            for term in t.found_in(
+                gathered.terms, [searchable_text(row.text or "", row.parts), row.project]
+            )
+        }
+        & wanted
         for key, row in by_key.items()
     }
     best = sorted(
@@ -728,7 +738,7 @@ def _file_passage(
     about: _AboutFile, thread_id: str, project: str, at: datetime, retrieval: Retrieval
 ) -> Passage:
     source = Source(about.entry_id, thread_id, 0, ts_text(at), "system", about.content)
-    found = t.matched(retrieval.terms + retrieval.expansion, t.stems(about.content))
+    found = t.found_in(retrieval.terms + retrieval.expansion, [about.content])
     stems = {term.stem for term in found}
     return Passage(
         thread_id=thread_id,
@@ -754,7 +764,11 @@ def _extractive(plan: _Plan) -> extractive.Answer:
 
 def _from_model(plan: _Plan, text: str) -> extractive.Answer:
     cleaned, numbers = citations.resolve(text, len(plan.given))
-    cited = [extractive.Cited(n, plan.given[n - 1]) for n in sorted(numbers)]
+    terms = plan.retrieval.terms + plan.retrieval.expansion
+    cited = [
+        extractive.Cited(n, plan.given[n - 1], extractive.best_entry(terms, plan.given[n - 1]))
+        for n in sorted(numbers)
+    ]
     return extractive.Answer(cleaned.strip(), False, cited)
 
 
@@ -844,7 +858,7 @@ def _append(
 def _citations(reply: extractive.Answer, thread_id: str) -> list[Citation]:
     found = []
     for cited in reply.cited:
-        passage, anchor = cited.passage, cited.passage.anchor
+        passage, anchor = cited.passage, cited.source
         owner = anchor.thread_id or thread_id
         wanted = {term.stem for term in passage.found}
         snippet = passages.excerpt(" ".join(anchor.text.split()), wanted, SNIPPET_CHARS)
