@@ -48,8 +48,11 @@ def ask(
     from threadline import config as config_mod
     from threadline.client.api import Api
 
+    if project and all_projects:
+        raise click.UsageError("--project and --all-projects exclude each other")
+    text = check_question(" ".join(question))
     cfg = config_mod.load({"project": project})
-    body: dict[str, Any] = {"question": " ".join(question), "project": cfg.project}
+    body: dict[str, Any] = {"question": text, "project": cfg.project}
     if all_projects:
         body["all_projects"] = True
     if thread_id:
@@ -68,6 +71,25 @@ def ask(
         click.echo(json.dumps(answer, indent=2, ensure_ascii=False))
         return
     _stream(api, body, server)
+
+
+def check_question(text: str) -> str:
+    """``text`` without its surrounding blanks; :class:`InvalidInput` when it is empty or longer
+    than the server takes (``protocol.MAX_QUESTION_CHARS``)."""
+    from threadline import protocol as p
+
+    text = text.strip()
+    if not text:
+        raise InvalidInput(
+            "the question is empty", hint='Ask in words, e.g. threadline ask "why did we …?"'
+        )
+    if len(text) > p.MAX_QUESTION_CHARS:
+        raise InvalidInput(
+            f"the question is {len(text)} characters; the limit is {p.MAX_QUESTION_CHARS}",
+            hint="Ask a shorter question: the words that matter are enough "
+            "(--about FILE sends a file with it).",
+        )
+    return text
 
 
 def _stream(api: Any, body: dict[str, Any], server: str) -> None:
