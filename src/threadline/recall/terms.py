@@ -54,6 +54,13 @@ _WORD = re.compile(r"[^\W_]+")
 #: A run of non-blank characters of a question, and what a compound may be separated by.
 _TOKEN = re.compile(r"[^\s'’\"`()\[\]{}<>,;!?]+")
 _SEPARATED = re.compile(r"[^\W_]+(?:[-./\\:@#_+~=]+[^\W_]+)+")
+#: An English word made with a prefix and a hyphen (``re-export``, ``pre-flight``,
+#: ``multi-tenant``): written in more than one way (``reexport``, ``re export``), it is a word
+#: of the language, not a name, and is not a compound.
+_PREFIXED = re.compile(
+    r"(?i)(?:anti|auto|co|counter|cross|de|inter|multi|non|over|post|pre|re|self|semi|sub|"
+    r"super|un|under)-[a-z]+"
+)
 #: A compound has at most this many parts (a long path is matched by its last ones).
 MAX_COMPOUND_PARTS = 6
 
@@ -168,6 +175,8 @@ def _compound(token: str) -> Term | None:
         return None
     run = max(runs, key=len)
     parts = [part.lower() for part in _WORD.findall(run)][-MAX_COMPOUND_PARTS:]
+    if _PREFIXED.fullmatch(run):
+        return None
     if sum(len(part) > 1 for part in parts) < 2:
         return None
     word = f'"{" ".join(parts)}"' if len(parts) < len(_WORD.findall(run)) else run.lower()
