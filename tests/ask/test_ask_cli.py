@@ -177,3 +177,17 @@ def test_a_question_it_cannot_send_is_refused_with_what_to_do(planted: Site) -> 
     both = planted.cli(planted.alice, "ask", "--project", "p", "--all-projects", REDIS, cwd=here)
     assert both.returncode == 2
     assert "--project and --all-projects exclude each other" in both.stderr
+
+
+def test_a_scope_is_checked_before_asking_and_named_when_nothing_is_found(planted: Site) -> None:
+    here = project_folder(planted, "shop", "acme-shop")
+    for scope, message in (("bad", "has no ':'"), ("pr:", "1–512 characters")):
+        result = planted.cli(planted.alice, "ask", "--scope", scope, REDIS, cwd=here)
+        assert result.returncode == 2 and "Invalid value for '--scope'" in result.stderr
+        assert message in result.stderr
+    answer = ask_json(planted, "--scope", "pr:999", REDIS, cwd=here)
+    assert answer["no_match"] is True
+    assert answer["answer"] == (
+        "Nothing relevant was found in the history of project acme-shop about pr:999, "
+        "so there is no answer to give."
+    )

@@ -125,6 +125,9 @@ def test_clear_errors(indexed: Indexed, tmp_path: Path) -> None:
     assert "'note', 'claude-code', 'codex'" in kind.stderr, "the choices are listed"
     both = search(indexed.alice_home, "x", "--project", "a", "--all-projects")
     assert both.returncode != 0 and "exclude each other" in both.stderr
+    scope = search(indexed.alice_home, "x", "--scope", "pr")
+    assert scope.returncode == 2 and "Invalid value for '--scope'" in scope.stderr
+    assert "a scope is TYPE:ID" in scope.stderr
 
 
 def test_matches_are_bold_on_a_terminal() -> None:

@@ -27,12 +27,26 @@ ANSWER_TIMEOUT = 300.0
 IDLE_TIMEOUT = 180.0
 
 
+def check_scope(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--scope`` checked here, as ``thread new`` checks it: a usage error names the option."""
+    from threadline import protocol as proto
+
+    if value is not None:
+        try:
+            proto.parse_scope(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @click.command("ask")
 @click.argument("question", nargs=-1, required=True)
 @click.option("-p", "--project", help="Search this project (default: the current folder's).")
 @click.option("--all-projects", is_flag=True, help="Search every project.")
 @click.option("--thread", "thread_id", metavar="ID", help="Continue this conversation.")
-@click.option("--scope", metavar="TYPE:ID", help="Search only threads of this scope.")
+@click.option(
+    "--scope", metavar="TYPE:ID", callback=check_scope, help="Search only threads of this scope."
+)
 @click.option("--about", "about", metavar="FILE", help="Ask about this file (sent with it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 def ask(

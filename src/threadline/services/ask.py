@@ -627,8 +627,12 @@ class _Plan:
     @property
     def where(self) -> str:
         if self.question.all_projects or self.question.project is None:
-            return " of any project"
-        return f" of project {self.question.project or '(none)'}"
+            where = " of any project"
+        else:
+            where = f" of project {self.question.project or '(none)'}"
+        if self.question.scope is not None:
+            where += f" about {self.question.scope}"
+        return where
 
 
 def _plan(db: Database, who: Principal, question: Question, model: LanguageModel | None) -> _Plan:
