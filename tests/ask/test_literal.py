@@ -34,6 +34,7 @@ def cited_entries(site: Site, answer: dict[str, Any]) -> dict[int, str]:
     [
         # The history holds "rate", "limit", "auth", "login", "path" and "join" — never these.
         "How did we fix the rate-limit bug?",
+        "rate-limit",
         "What did we change in src/auth/login.py?",
         "Why is os.path.join slow?",
     ],

@@ -52,16 +52,3 @@ def test_a_second_wording_is_weighed_apart_from_the_question() -> None:
     assert not w.is_relevant_to_any(weights, [asked, rewritten], {"cach"})
     assert not w.is_relevant_to_any(weights, [asked], found)
     assert not w.is_relevant_to_any(weights, [], found)
-
-
-def test_a_compound_weighs_at_most_its_parts_together() -> None:
-    weights = w.weights({"rate": 3, "limit": 90, "rate limit": 0, "ab": 1, "cd": 1, "ab cd": 5})
-    parts = {"rate limit": ["rate", "limit"], "ab cd": ["ab", "cd"]}
-    bounded = w.compounds_bounded(weights, parts)
-    # never held: bounded by its parts' weights together, not the most a term can weigh
-    assert bounded["rate limit"] == weights["rate"] + weights["limit"] < w.weight(0)
-    # lighter than its parts together: its own weight stays, and so do the parts'
-    assert bounded["ab cd"] == weights["ab cd"]
-    assert {k: v for k, v in bounded.items() if k != "rate limit"} == {
-        k: v for k, v in weights.items() if k != "rate limit"
-    }

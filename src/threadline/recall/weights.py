@@ -42,25 +42,6 @@ def weights(counts: Mapping[str, int], cap: int = DEFAULT_CAP) -> dict[str, floa
     return {term: weight(count, cap) for term, count in counts.items()}
 
 
-def compounds_bounded(
-    term_weights: Mapping[str, float], parts: Mapping[str, Iterable[str]]
-) -> dict[str, float]:
-    """``term_weights`` with each compound's weight at most its parts' weights together.
-
-    A compound (``rate-limit``, ``src/auth/login.py``) is rarer than any of its parts; were
-    its parts independent, it would be as rare as all of them together, and its weight their
-    sum. Its own count can say it is rarer still (never written so, or once), but that is
-    weak evidence — the history may write it another way (``re-export`` as ``export … from``)
-    — so the sum bounds it: a compound the history never holds weighs what its parts would
-    together, not the most a term can."""
-    bounded = dict(term_weights)
-    for compound, stems in parts.items():
-        if compound in bounded:
-            together = sum(term_weights.get(stem, weight(0)) for stem in stems)
-            bounded[compound] = min(bounded[compound], together)
-    return bounded
-
-
 def held(term_weights: Mapping[str, float], found: Iterable[str]) -> float:
     """The total weight of the question's terms among ``found``."""
     return sum(term_weights.get(term, 0.0) for term in set(found))

@@ -197,7 +197,7 @@ def retrieve(
     gathered = _Gathered(own, expanded)
     for one in within:
         gathered.add(conn, _filters(user_id, project, one))
-    term_weights = w.compounds_bounded(w.weights(gathered.counts), gathered.parts)
+    term_weights = w.weights(gathered.counts)
     chosen = _matches(conn, user_id, gathered, term_weights, thread_id)
     found = _passages(conn, user_id, chosen, gathered.terms, term_weights)
     for passage in found:
@@ -244,8 +244,6 @@ class _Gathered:
         self.terms = own + [term for term in expansion if term.stem not in known]
         self.together = [group for group in (own, expansion) if len(group) > 1]
         self.counts = {term.stem: 0 for term in self.terms}
-        #: Each compound's stem → the stems of its parts (:func:`weights.compounds_bounded`).
-        self.parts = {term.stem: term.stem.split() for term in self.terms if term.compound}
         #: Candidate entry key → its score in the query that found it first.
         self.scores: dict[int, float] = {}
 
