@@ -3,8 +3,9 @@
 **Retrieval** (:func:`retrieve`, also what the evaluation measures) asks the search index
 (:func:`threadline.search.engine.ranked`, the search service's own ranking, word matches
 only) for the question's content terms (:mod:`threadline.recall.terms`): all of them together,
-then each alone — as the prefix of its stem (``failing`` → ``fail*``), which also counts the
-entries holding the term (up to :data:`COUNT_CAP`), and as written. The best
+then each alone — as the prefix of its stem (``failing`` → ``fail*``; a compound such as
+``src/auth/login.py`` as a phrase; an irregular verb with its other forms, ``ran OR run``),
+which also counts the entries holding the term (up to :data:`COUNT_CAP`), and as written. The best
 :data:`PER_QUERY` of each query are the candidates, within the caller's entries and the given
 project and scope; the search leaves ``ask`` threads out: an earlier answer is made of the
 history, and citing it would cite the history second-hand (or an answer's mistake as a fact).
@@ -26,7 +27,10 @@ failing or slow call is logged and retrieval is lexical alone.
 
 **The answer** is extractive (:mod:`threadline.recall.extractive`) without a language model,
 or written by the configured model from the passages (:mod:`threadline.recall.prompt`), its
-``[n]`` markers mapped back to passages and invented numbers dropped. With nothing relevant and
+``[n]`` markers mapped back to passages and invented numbers dropped. A citation opens the
+entry of its passage that the answer quotes (:func:`threadline.recall.extractive.best_entry`:
+not a prompt when its reply holds the question's words, a tool call's result when that holds
+words the call does not). With nothing relevant and
 no file to answer from, the model is not called: the answer says nothing was found.
 
 **The conversation** is a thread of kind ``ask`` in the project: every ask appends the question
