@@ -61,7 +61,12 @@ def test_the_current_folders_project_by_default(indexed: Indexed, tmp_path: Path
     assert {h["project"] for h in found["results"]} == {PROJECT}
     none = search(indexed.alice_home, "zanzibar", cwd=elsewhere)
     assert none.returncode == 0
-    assert none.stdout.strip() == "No entries match 'zanzibar' in project acme/elsewhere."
+    assert none.stdout.strip() == (
+        "No entries match 'zanzibar' in project acme/elsewhere "
+        "(--all-projects searches every project)."
+    )
+    nowhere = search(indexed.alice_home, "qqzzxxnothing", "--all-projects", cwd=elsewhere)
+    assert nowhere.stdout.strip() == "No entries match 'qqzzxxnothing' in every project."
     everywhere = search(indexed.alice_home, "conda", "--all-projects", "--json", cwd=elsewhere)
     assert json.loads(everywhere.stdout)["results"]
 

@@ -113,7 +113,8 @@ def search(
 def _print(page: dict[str, Any], where: str, *, bold: bool) -> None:
     results = page["results"]
     if not results:
-        click.echo(f"No entries match {page['query']!r} in {where}.")
+        wider = "" if where == "every project" else " (--all-projects searches every project)"
+        click.echo(f"No entries match {page['query']!r} in {where}{wider}.")
         return
     for hit in results:
         title = hit.get("thread_title") or hit.get("thread_name") or hit["thread_id"]
