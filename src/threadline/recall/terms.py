@@ -46,7 +46,7 @@ _STOP_TEXT = """
     tell know show explain remember recall find found look decide decided decision say said
     talk talked discuss discussed mention mentioned think thought happen happened get got
     make made use used
-    aren couldn didn doesn don hadn hasn haven isn ll mustn shouldn ve wasn weren wouldn
+    aren couldn didn doesn don hadn hasn haven isn ll mustn shouldn ve wasn weren won wouldn
 """
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 
@@ -65,37 +65,37 @@ _PREFIXED = re.compile(
 MAX_COMPOUND_PARTS = 6
 
 #: Past forms of common irregular verbs, read as the base form (Snowball stems suffixes
-#: only: it leaves ``ran`` and ``kept`` apart from ``run`` and ``keep``).
+#: only: it leaves ``ran`` and ``kept`` apart from ``run`` and ``keep``). Forms that are
+#: also common words of their own in software (``bit``, ``bound``, ``led``, ``lit``, ``won``)
+#: are left out.
 IRREGULAR = {
-    "ran": "run", "reran": "rerun", "wrote": "write", "written": "write",
-    "rewrote": "rewrite", "rewritten": "rewrite", "broke": "break", "broken": "break",
-    "chose": "choose", "chosen": "choose", "took": "take", "taken": "take", "gave": "give",
-    "given": "give", "went": "go", "gone": "go", "began": "begin", "begun": "begin",
-    "sent": "send", "spent": "spend", "lost": "lose", "held": "hold", "kept": "keep",
-    "built": "build", "rebuilt": "rebuild", "brought": "bring", "bought": "buy",
-    "caught": "catch", "taught": "teach", "sought": "seek", "fell": "fall", "fallen": "fall",
-    "forgot": "forget", "forgotten": "forget", "froze": "freeze", "frozen": "freeze",
-    "grew": "grow", "grown": "grow", "hid": "hide", "hidden": "hide", "led": "lead",
-    "meant": "mean", "met": "meet", "paid": "pay", "rose": "rise", "risen": "rise",
-    "sat": "sit", "saw": "see", "seen": "see", "shook": "shake", "shaken": "shake",
-    "shot": "shoot", "slept": "sleep", "sold": "sell", "spoke": "speak", "spoken": "speak",
-    "stood": "stand", "stole": "steal", "stolen": "steal", "stuck": "stick",
+    "ran": "run", "reran": "rerun", "wrote": "write", "written": "write", "rewrote": "rewrite",
+    "rewritten": "rewrite", "broke": "break", "broken": "break", "chose": "choose",
+    "chosen": "choose", "took": "take", "taken": "take", "gave": "give", "given": "give",
+    "went": "go", "gone": "go", "began": "begin", "begun": "begin", "sent": "send",
+    "spent": "spend", "lost": "lose", "held": "hold", "kept": "keep", "built": "build",
+    "rebuilt": "rebuild", "brought": "bring", "bought": "buy", "caught": "catch",
+    "taught": "teach", "sought": "seek", "fell": "fall", "fallen": "fall", "forgot": "forget",
+    "forgotten": "forget", "froze": "freeze", "frozen": "freeze", "grew": "grow", "grown": "grow",
+    "hid": "hide", "hidden": "hide", "meant": "mean", "met": "meet", "paid": "pay", "rose": "rise",
+    "risen": "rise", "sat": "sit", "saw": "see", "seen": "see", "shook": "shake",
+    "shaken": "shake", "shot": "shoot", "slept": "sleep", "sold": "sell", "spoke": "speak",
+    "spoken": "speak", "stood": "stand", "stole": "steal", "stolen": "steal", "stuck": "stick",
     "struck": "strike", "threw": "throw", "thrown": "throw", "understood": "understand",
-    "woke": "wake", "woken": "wake", "wore": "wear", "worn": "wear", "won": "win",
-    "dealt": "deal", "drew": "draw", "drawn": "draw", "drove": "drive", "driven": "drive",
-    "fed": "feed", "felt": "feel", "flew": "fly", "flown": "fly", "hung": "hang",
-    "heard": "hear", "lent": "lend", "overrode": "override", "overridden": "override",
-    "undid": "undo", "undone": "undo", "redid": "redo", "redone": "redo", "withdrew":
-    "withdraw", "withdrawn": "withdraw", "ate": "eat", "eaten": "eat", "bit": "bite",
-    "bitten": "bite", "blew": "blow", "blown": "blow", "swore": "swear", "sworn": "swear",
-    "forbade": "forbid", "forbidden": "forbid", "mistook": "mistake", "mistaken": "mistake",
-    "overwrote": "overwrite", "overwritten": "overwrite", "upheld": "uphold",
-    "withheld": "withhold", "spun": "spin", "swept": "sweep", "wept": "weep", "wound": "wind",
-    "bound": "bind", "fought": "fight", "fled": "flee", "knelt": "kneel", "leapt": "leap",
-    "lit": "light", "rode": "ride", "ridden": "ride", "rang": "ring", "rung": "ring",
-    "sang": "sing", "sung": "sing", "sank": "sink", "sunk": "sink", "shrank": "shrink",
-    "slid": "slide", "strove": "strive", "swam": "swim", "swung": "swing", "tore": "tear",
-    "torn": "tear", "trod": "tread", "wove": "weave", "woven": "weave",
+    "woke": "wake", "woken": "wake", "wore": "wear", "worn": "wear", "dealt": "deal",
+    "drew": "draw", "drawn": "draw", "drove": "drive", "driven": "drive", "fed": "feed",
+    "felt": "feel", "flew": "fly", "flown": "fly", "hung": "hang", "heard": "hear", "lent": "lend",
+    "overrode": "override", "overridden": "override", "undid": "undo", "undone": "undo",
+    "redid": "redo", "redone": "redo", "withdrew": "withdraw", "withdrawn": "withdraw",
+    "ate": "eat", "eaten": "eat", "blew": "blow", "blown": "blow", "swore": "swear",
+    "sworn": "swear", "forbade": "forbid", "forbidden": "forbid", "mistook": "mistake",
+    "mistaken": "mistake", "overwrote": "overwrite", "overwritten": "overwrite",
+    "upheld": "uphold", "withheld": "withhold", "spun": "spin", "swept": "sweep", "wept": "weep",
+    "fought": "fight", "fled": "flee", "knelt": "kneel", "leapt": "leap", "rode": "ride",
+    "ridden": "ride", "rang": "ring", "rung": "ring", "sang": "sing", "sung": "sing",
+    "sank": "sink", "sunk": "sink", "shrank": "shrink", "slid": "slide", "strove": "strive",
+    "swam": "swim", "swung": "swing", "tore": "tear", "torn": "tear", "trod": "tread",
+    "wove": "weave", "woven": "weave",
 }  # fmt: skip
 _FORMS: dict[str, tuple[str, ...]] = {}
 for _past, _base in IRREGULAR.items():
