@@ -66,13 +66,14 @@ MAX_COMPOUND_PARTS = 6
 
 #: Past forms of common irregular verbs, read as the base form (Snowball stems suffixes
 #: only: it leaves ``ran`` and ``kept`` apart from ``run`` and ``keep``). Forms that are
-#: also common words of their own in software (``bit``, ``bound``, ``led``, ``lit``, ``won``)
+#: also common words of their own in software (``bit``, ``bound``, ``led``, ``lit``, ``won``,
+#: ``went`` and ``gone`` — Go is a language)
 #: are left out.
 IRREGULAR = {
     "ran": "run", "reran": "rerun", "wrote": "write", "written": "write", "rewrote": "rewrite",
     "rewritten": "rewrite", "broke": "break", "broken": "break", "chose": "choose",
     "chosen": "choose", "took": "take", "taken": "take", "gave": "give", "given": "give",
-    "went": "go", "gone": "go", "began": "begin", "begun": "begin", "sent": "send",
+    "began": "begin", "begun": "begin", "sent": "send",
     "spent": "spend", "lost": "lose", "held": "hold", "kept": "keep", "built": "build",
     "rebuilt": "rebuild", "brought": "bring", "bought": "buy", "caught": "catch",
     "taught": "teach", "sought": "seek", "fell": "fall", "fallen": "fall", "forgot": "forget",
