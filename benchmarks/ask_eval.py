@@ -38,6 +38,8 @@ Variants (``--variant NAME``; each function's docstring says more):
   search's word matches for all the terms together and for each alone, term weights from
   each term's match count (:mod:`threadline.recall.weights`), relevant passages holding half
   of the question's weight.
+- ``cited`` — what the answer links to: the citations of the extractive answer made from the
+  ``ask`` retrieval (at most 5), each the single entry it opens.
 - ``weighted`` — the same weights and rule, with the hits taken through the search service
   (``services.search``, whose plain queries add substring matches: ``reconnect`` inside
   ``reconnected``), each hit's terms read from its text; slower, kept to show what the
@@ -502,6 +504,22 @@ def _ask_variant() -> Variant:
     return run
 
 
+def _cited_variant() -> Variant:
+    """(b') What a user of ``threadline ask`` opens: the citations of the extractive answer
+    built from the ``ask`` retrieval, in order, each the one entry it links to."""
+    from threadline.recall import extractive
+    from threadline.services import ask as ask_service
+
+    def run(corpus: Corpus, question: str) -> Ranked:
+        with corpus.db.read() as conn:
+            retrieval = ask_service.retrieve(conn, corpus.user_id, question, limit=LIMIT)
+        reply = extractive.answer(retrieval.terms, retrieval.passages)
+        cited = tuple(frozenset({str(c.source.entry_id)}) for c in reply.cited)
+        return Ranked(cited, no_match=reply.no_match)
+
+    return run
+
+
 def passage_ids(passage: Any) -> frozenset[str]:
     """The entry ids a passage of the ask retrieval holds."""
     return frozenset(str(source.entry_id) for source in passage.entries)
@@ -836,6 +854,7 @@ VARIANTS: dict[str, Callable[[], Variant]] = {
     "search": _search_variant,
     "search-or": _search_or_variant,
     "ask": _ask_variant,
+    "cited": _cited_variant,
     "weighted": _weighted_variant,
     "embed": _embed_variant,
     "minilm": _minilm_variant,

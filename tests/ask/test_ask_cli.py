@@ -160,3 +160,34 @@ def test_the_extractive_answer_quotes_an_injection_and_never_obeys_it(planted: S
                     if e["id"] == cited["entry_id"]]  # fmt: skip
         assert INJECTION in entry["text"] and INJECTION_2 in entry["text"]
     assert "You answer questions" not in text  # no system prompt was revealed
+
+
+def test_a_question_it_cannot_send_is_refused_with_what_to_do(planted: Site) -> None:
+    here = project_folder(planted, "shop", "acme-shop")
+    cases = {
+        "": "Error: the question is empty",
+        "   ": "Error: the question is empty",
+        "x" * 2001: "Error: the question is 2001 characters; the limit is 2000",
+    }
+    for question, message in cases.items():
+        result = planted.cli(planted.alice, "ask", question, cwd=here)
+        assert result.returncode == 1, result.stderr
+        lines = result.stderr.splitlines()
+        assert lines[0] == message and lines[1].startswith("Hint: "), result.stderr
+    both = planted.cli(planted.alice, "ask", "--project", "p", "--all-projects", REDIS, cwd=here)
+    assert both.returncode == 2
+    assert "--project and --all-projects exclude each other" in both.stderr
+
+
+def test_a_scope_is_checked_before_asking_and_named_when_nothing_is_found(planted: Site) -> None:
+    here = project_folder(planted, "shop", "acme-shop")
+    for scope, message in (("bad", "has no ':'"), ("pr:", "1–512 characters")):
+        result = planted.cli(planted.alice, "ask", "--scope", scope, REDIS, cwd=here)
+        assert result.returncode == 2 and "Invalid value for '--scope'" in result.stderr
+        assert message in result.stderr
+    answer = ask_json(planted, "--scope", "pr:999", REDIS, cwd=here)
+    assert answer["no_match"] is True
+    assert answer["answer"] == (
+        "Nothing relevant was found in the history of project acme-shop about pr:999, "
+        "so there is no answer to give."
+    )

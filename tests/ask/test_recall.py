@@ -55,9 +55,9 @@ def match(source: Source, score: float = 1.0) -> Match:
 
 def test_content_terms_drop_question_scaffolding_and_split_identifiers() -> None:
     found = [term.word for term in t.content_terms("What did we decide about the rate-limit bug?")]
-    assert found == ["rate", "limit", "bug"]
+    assert found == ["rate", "limit", "rate-limit", "bug"]
     words = [term.word for term in t.content_terms("Why is os.path.join slow in RateLimiter?")]
-    assert words[:4] == ["os", "path", "join", "slow"]
+    assert words[:5] == ["os", "path", "join", "os.path.join", "slow"]
     assert {"rate", "limiter"} <= set(t.words("RateLimiter"))
     assert t.content_terms("what did we do?") == []
 
@@ -65,6 +65,32 @@ def test_content_terms_drop_question_scaffolding_and_split_identifiers() -> None
 def test_stems_match_inflections() -> None:
     terms = t.content_terms("caching limits")
     assert t.matched(terms, t.stems("We cached it; the limiter")) == terms
+
+
+def test_irregular_past_forms_are_read_as_their_verb() -> None:
+    terms = t.content_terms("Which tests ran after we kept the old model?")
+    assert [term.stem for term in terms] == ["test", "run", "keep", "old", "model"]
+    found = t.found_in(terms, ["Kept model as default; running tests"])
+    assert [term.stem for term in found] == ["test", "run", "keep", "model"]
+    assert t.forms("ran") == ("run",) and t.forms("keep") == ("kept",) and t.forms("cache") == ()
+
+
+def test_a_compound_is_a_term_held_only_with_its_parts_side_by_side() -> None:
+    terms = [*t.content_terms("Why did src/auth/login.py hit the rate-limit?")]
+    terms += t.content_terms("Which POOL_SIZE?")
+    compounds = [term for term in terms if term.compound]
+    assert [c.word for c in compounds] == ["src/auth/login.py", "rate-limit", "pool_size"]
+    path, rate, pool = compounds
+    assert t.holds(path, "edited SRC/auth/login.py today") and t.holds(rate, "Rate limiting")
+    assert t.holds(rate, "the RateLimit header") is False  # one word, not two
+    assert not t.holds(rate, "the rate of the limit") and t.holds(pool, "pool size: 10")
+    # no compound of a single part, of one-letter parts, across an apostrophe, or of an
+    # English word with a prefix (written "reexport" and "re export" too)
+    odd = "Spotter's .env in v1.2 e.g. 3.11.5, re-export pre-flight multi-tenant"
+    assert not [x for x in t.content_terms(odd) if x.compound]
+    # a long path keeps its last parts, searched as a phrase
+    (long,) = [x for x in t.content_terms("/a1/b2/c3/d4/e5/f6/g7.py") if x.compound]
+    assert long.word == '"c3 d4 e5 f6 g7 py"' and t.holds(long, "x/c3/d4/e5/f6/g7.py")
 
 
 # --- passages --------------------------------------------------------------------------------
@@ -107,6 +133,14 @@ def test_a_passage_is_bounded() -> None:
     (found,) = cut_all(t.content_terms("needle"), [long], [long])
     assert len(found.excerpts[0]) <= passages.MAX_PASSAGE_CHARS + 2
     assert "needle" in found.excerpts[0]
+
+
+def test_an_excerpt_is_cut_between_words() -> None:
+    text = " ".join(f"word{n:03d}" for n in range(400)) + " needle " + "tail " * 100
+    cut_text = passages.excerpt(text, {"needl"}, 300)
+    assert cut_text.startswith("…word") and cut_text.endswith(" tail…")
+    assert "needle" in cut_text and len(cut_text) <= 302
+    assert all(word.startswith(("word", "needle", "tail")) for word in cut_text[1:-1].split())
 
 
 def test_a_slash_commands_expansion_belongs_to_the_commands_prompt() -> None:
@@ -158,6 +192,23 @@ def test_the_extractive_answer_quotes_sentences_with_the_terms_and_cites_them() 
     assert lines[0] == extractive.HEADER
     assert all(line.startswith("- “") and line.endswith("” [1]") for line in lines[1:])
     assert "weather" not in answer.text
+
+
+def test_each_quote_cites_its_own_entry_and_a_result_beats_its_call() -> None:
+    # The passage is the prompt and its reply: the reply is quoted and cited, not the prompt.
+    terms = t.content_terms("why was the flaky test failing")
+    (found,) = cut_all(terms, [CONVERSATION[0]])
+    answer = extractive.answer(terms, [found])
+    assert [c.source.entry_id for c in answer.cited] == ["e5"]
+    # A call and its result: the result holds "timeouterror", which the call does not.
+    terms = t.content_terms("which pytest run of test_sync gave a TimeoutError")
+    (found,) = cut_all(terms, [CONVERSATION[1]])
+    assert found.anchor.entry_id == "e2"
+    assert extractive.best_entry(terms, found).entry_id == "e3"
+    # Nothing in the result the call lacks: the call stays cited.
+    terms = t.content_terms("which pytest command ran test_sync")
+    (found,) = cut_all(terms, [CONVERSATION[1]])
+    assert extractive.best_entry(terms, found).entry_id == "e2"
 
 
 def test_nothing_relevant_is_said_plainly() -> None:

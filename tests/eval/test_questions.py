@@ -57,3 +57,13 @@ def test_the_checker_catches_a_missing_line(fixtures: Path) -> None:
 )
 def test_shared_words(question: str, text: str, shared: list[tuple[str, str]]) -> None:
     assert ask_eval.shared_words(question, text) == shared
+
+
+def test_the_literal_question_file_holds_for_the_real_transcripts(fixtures: Path) -> None:
+    questions = ask_eval.load_questions(ask_eval.HERE / "ask_literal.json")
+    assert ask_eval.check_questions(questions, fixtures, strict=False) == []
+    assert not any(q.paraphrased for q in questions)
+    answerable = [q for q in questions if q.answerable]
+    assert len(answerable) >= 40 and len(questions) - len(answerable) >= 20
+    # it covers files the main set covers little
+    assert len({a.file for q in answerable for a in q.answers}) >= 12

@@ -164,4 +164,22 @@ def test_a_file_that_cannot_be_read_is_refused_and_left_alone(machine: Machine) 
         )
         assert result.returncode == 1
         assert result.stderr.startswith("Error: ") and str(path) in result.stderr
+        assert "nothing was changed" in result.stderr
+        hint = result.stderr.splitlines()[-1]
+        assert hint.startswith("Hint: ") and "threadline config" not in hint  # not about ours
         assert path.read_bytes() == before
+
+
+def test_without_threadline_home_the_entry_has_no_env(machine: Machine) -> None:
+    # The usual case: THREADLINE_HOME is not set, Threadline uses its platform folders.
+    env = {k: v for k, v in cli.clean_env(machine.home).items() if k != "THREADLINE_HOME"}
+    env.update(machine.env)
+    result = subprocess.run(
+        [cli.THREADLINE, "mcp", "install"], cwd=machine.home, env=env,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    ours = json.loads(machine.claude_json.read_text())["mcpServers"]["threadline"]
+    assert ours["args"] == ["mcp"] and ours["env"] == {}
+    codex = tomllib.loads(machine.codex_toml.read_text())["mcp_servers"]["threadline"]
+    assert codex["args"] == ["mcp"] and "env" not in codex

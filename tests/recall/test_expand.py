@@ -22,7 +22,7 @@ def test_the_prompt_holds_the_question_and_the_newest_earlier_questions() -> Non
 def test_the_reply_is_read_as_plain_bounded_words() -> None:
     reply = "Here: `redis`, **cache**; session_store rm -rf / " + "a" * 41 + " evict"
     words = [term.word for term in expand.parse(reply)]
-    assert words == ["redis", "cache", "session", "store", "rm", "rf", "evict"]
+    assert words == ["redis", "cache", "session", "store", "session_store", "rm", "rf", "evict"]
     many = " ".join(f"word{n}x" for n in range(50))
     assert len(expand.parse(many)) == expand.MAX_EXPANSION_TERMS
     late = "a " * expand.MAX_REPLY_CHARS + "zeppelin"

@@ -61,7 +61,12 @@ def test_the_current_folders_project_by_default(indexed: Indexed, tmp_path: Path
     assert {h["project"] for h in found["results"]} == {PROJECT}
     none = search(indexed.alice_home, "zanzibar", cwd=elsewhere)
     assert none.returncode == 0
-    assert none.stdout.strip() == "No entries match 'zanzibar' in project acme/elsewhere."
+    assert none.stdout.strip() == (
+        "No entries match 'zanzibar' in project acme/elsewhere "
+        "(--all-projects searches every project)."
+    )
+    nowhere = search(indexed.alice_home, "qqzzxxnothing", "--all-projects", cwd=elsewhere)
+    assert nowhere.stdout.strip() == "No entries match 'qqzzxxnothing' in every project."
     everywhere = search(indexed.alice_home, "conda", "--all-projects", "--json", cwd=elsewhere)
     assert json.loads(everywhere.stdout)["results"]
 
@@ -125,6 +130,9 @@ def test_clear_errors(indexed: Indexed, tmp_path: Path) -> None:
     assert "'note', 'claude-code', 'codex'" in kind.stderr, "the choices are listed"
     both = search(indexed.alice_home, "x", "--project", "a", "--all-projects")
     assert both.returncode != 0 and "exclude each other" in both.stderr
+    scope = search(indexed.alice_home, "x", "--scope", "pr")
+    assert scope.returncode == 2 and "Invalid value for '--scope'" in scope.stderr
+    assert "a scope is TYPE:ID" in scope.stderr
 
 
 def test_matches_are_bold_on_a_terminal() -> None:

@@ -109,3 +109,33 @@ def test_another_user_sees_only_their_own(indexed: Indexed) -> None:
         page = client.get("/search", params={"q": "zanzibar"})
     assert [e for _, e in HIT.findall(page.text)].__len__() == 1
     assert "bobsecret" in page.text and "cache miss" not in page.text
+
+
+def test_a_bad_filter_is_said_on_the_page_with_its_form(indexed: Indexed) -> None:
+    with browser(indexed) as client:
+        date = client.get("/search", params={"q": "zanzibar", "since": "2026-13-01"})
+        cursor = client.get("/search", params={"q": "zanzibar", "cursor": "garbage"})
+    assert date.status_code == 400
+    assert "since must be a date like" in html.unescape(date.text)
+    assert cursor.status_code == 400 and "cursor" in cursor.text
+    for page in (date, cursor):
+        # the search form is there, filled in, to fix the query
+        assert '<form class="filters"' in page.text and 'value="zanzibar"' in page.text
+
+
+def test_the_agent_and_thread_filters_narrow_the_hits(indexed: Indexed) -> None:
+    meta = re.compile(r'<span class="hit-meta">[^·]*· ([^·<]+) ·')
+    zanzibar = indexed.threads["zanzibar"]
+    with browser(indexed) as client:
+        codex = client.get("/search", params={"q": "the", "agent": "codex"})
+        claude = client.get("/search", params={"q": "the", "agent": "claude-code"})
+        one = client.get("/search", params={"q": "zanzibar", "thread": zanzibar})
+        other = client.get("/search", params={"q": "zanzibar", "thread": indexed.threads["paging"]})
+    assert codex.status_code == claude.status_code == 200
+    assert {k.strip() for k in meta.findall(codex.text)} == {"Codex"}
+    assert {k.strip() for k in meta.findall(claude.text)} == {"Claude Code"}
+    assert 'name="agent"' in codex.text and '<option value="codex" selected>' in codex.text
+    links = re.findall(r'class="hit-title" href="/threads/([0-9a-f-]+)\?', one.text)
+    assert links and set(links) == {zanzibar}
+    assert f'name="thread" value="{zanzibar}"' in one.text  # kept by the form
+    assert HIT.findall(other.text) == []

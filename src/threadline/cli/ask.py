@@ -27,12 +27,26 @@ ANSWER_TIMEOUT = 300.0
 IDLE_TIMEOUT = 180.0
 
 
+def check_scope(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--scope`` checked here, as ``thread new`` checks it: a usage error names the option."""
+    from threadline import protocol as proto
+
+    if value is not None:
+        try:
+            proto.parse_scope(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @click.command("ask")
 @click.argument("question", nargs=-1, required=True)
 @click.option("-p", "--project", help="Search this project (default: the current folder's).")
 @click.option("--all-projects", is_flag=True, help="Search every project.")
 @click.option("--thread", "thread_id", metavar="ID", help="Continue this conversation.")
-@click.option("--scope", metavar="TYPE:ID", help="Search only threads of this scope.")
+@click.option(
+    "--scope", metavar="TYPE:ID", callback=check_scope, help="Search only threads of this scope."
+)
 @click.option("--about", "about", metavar="FILE", help="Ask about this file (sent with it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 def ask(
@@ -48,8 +62,11 @@ def ask(
     from threadline import config as config_mod
     from threadline.client.api import Api
 
+    if project and all_projects:
+        raise click.UsageError("--project and --all-projects exclude each other")
+    text = check_question(" ".join(question))
     cfg = config_mod.load({"project": project})
-    body: dict[str, Any] = {"question": " ".join(question), "project": cfg.project}
+    body: dict[str, Any] = {"question": text, "project": cfg.project}
     if all_projects:
         body["all_projects"] = True
     if thread_id:
@@ -68,6 +85,25 @@ def ask(
         click.echo(json.dumps(answer, indent=2, ensure_ascii=False))
         return
     _stream(api, body, server)
+
+
+def check_question(text: str) -> str:
+    """``text`` without its surrounding blanks; :class:`InvalidInput` when it is empty or longer
+    than the server takes (``protocol.MAX_QUESTION_CHARS``)."""
+    from threadline import protocol as p
+
+    text = text.strip()
+    if not text:
+        raise InvalidInput(
+            "the question is empty", hint='Ask in words, e.g. threadline ask "why did we …?"'
+        )
+    if len(text) > p.MAX_QUESTION_CHARS:
+        raise InvalidInput(
+            f"the question is {len(text)} characters; the limit is {p.MAX_QUESTION_CHARS}",
+            hint="Ask a shorter question: the words that matter are enough "
+            "(--about FILE sends a file with it).",
+        )
+    return text
 
 
 def _stream(api: Any, body: dict[str, Any], server: str) -> None:

@@ -21,6 +21,18 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
 UNREACHABLE_HINT = "Search runs on the server: check that it answers (`threadline sync status`)."
 
 
+def check_scope(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--scope`` checked here, as ``thread new`` checks it: a usage error names the option."""
+    from threadline import protocol as proto
+
+    if value is not None:
+        try:
+            proto.parse_scope(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @click.command("search")
 @click.argument("query")
 @click.option("-p", "--project", help="Only this project (default: the current folder's).")
@@ -29,7 +41,12 @@ UNREACHABLE_HINT = "Search runs on the server: check that it answers (`threadlin
 @click.option("--agent", type=click.Choice(["claude-code", "codex"]), help="Only its sessions.")
 @click.option("--role", type=click.Choice(list(p.ROLES)), help="Only entries of this role.")
 @click.option("--thread", "thread_id", metavar="ID", help="Only this thread (its server id).")
-@click.option("--scope", metavar="TYPE:ID", help="Only threads of this scope (pr:123 …).")
+@click.option(
+    "--scope",
+    metavar="TYPE:ID",
+    callback=check_scope,
+    help="Only threads of this scope (pr:123 …).",
+)
 @click.option("--since", type=_DAY, help="From this day (YYYY-MM-DD, UTC).")
 @click.option("--until", type=_DAY, help="Up to this day, included (YYYY-MM-DD, UTC).")
 @click.option(
@@ -96,7 +113,8 @@ def search(
 def _print(page: dict[str, Any], where: str, *, bold: bool) -> None:
     results = page["results"]
     if not results:
-        click.echo(f"No entries match {page['query']!r} in {where}.")
+        wider = "" if where == "every project" else " (--all-projects searches every project)"
+        click.echo(f"No entries match {page['query']!r} in {where}{wider}.")
         return
     for hit in results:
         title = hit.get("thread_title") or hit.get("thread_name") or hit["thread_id"]

@@ -34,6 +34,7 @@ NAME = "threadline"
 CLAUDE = "claude-code"
 CODEX = "codex"
 _NOTHING_CHANGED = "; nothing was changed"
+_CODEX_HINT = "Fix or move that file, or run `codex mcp add` yourself."
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +66,11 @@ def targets(claude: bool, codex: bool) -> list[Target]:
 def entry(command: list[str]) -> dict[str, Any]:
     """Our registration, given how to run this ``threadline`` (``[path]`` or
     ``[python, "-m", "threadline"]``)."""
-    env = {"THREADLINE_HOME": os.environ["THREADLINE_HOME"]}
+    home = os.environ.get("THREADLINE_HOME")
     return {
         "command": command[0],
         "args": [*command[1:], "mcp"],
-        "env": env if os.environ.get("THREADLINE_HOME") else {},
+        "env": {"THREADLINE_HOME": home} if home else {},
     }
 
 
@@ -122,7 +123,10 @@ def _read_claude(path: Path) -> dict[str, Any]:
         blank_ok=True,
     )
     if not isinstance(data, dict) or not isinstance(data.get("mcpServers", {}), dict):
-        raise ConfigError(f'{path} does not hold a JSON object with an "mcpServers" object')
+        raise ConfigError(
+            f'{path} does not hold a JSON object with an "mcpServers" object{_NOTHING_CHANGED}',
+            hint="Fix the file (or move it away) and run the command again.",
+        )
     return data
 
 
@@ -149,9 +153,15 @@ def _claude_without(path: Path) -> str | None:
 
 
 def _read_codex(path: Path) -> dict[str, Any]:
-    data = config_mod.read_toml(path)
+    try:
+        data = config_mod.read_toml(path)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc.message}{_NOTHING_CHANGED}", hint=_CODEX_HINT) from exc
     if not isinstance(data.get("mcp_servers", {}), dict):
-        raise ConfigError(f"{path}: mcp_servers is not a table{_NOTHING_CHANGED}")
+        raise ConfigError(
+            f"{path}: mcp_servers is not a table{_NOTHING_CHANGED}",
+            hint=_CODEX_HINT,
+        )
     return data
 
 
@@ -248,12 +258,12 @@ def _check_codex(path: Path, text: str, expected: dict[str, Any] | None) -> None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"cannot register the MCP server in {path}: {exc}{_NOTHING_CHANGED}",
-            hint="Fix or move that file, or run `codex mcp add` yourself.",
+            hint=_CODEX_HINT,
         ) from exc
     found = servers.get(NAME) if isinstance(servers, dict) else None
     if (_managed(found) if isinstance(found, dict) else found) != expected:
         raise ConfigError(
             f"cannot register the MCP server in {path}: the edit did not read back as "
             f"written{_NOTHING_CHANGED}",
-            hint="Fix or move that file, or run `codex mcp add` yourself.",
+            hint=_CODEX_HINT,
         )

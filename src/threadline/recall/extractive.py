@@ -2,9 +2,11 @@
 
 From each relevant passage (best first, at most :data:`MAX_CITED`) the sentences — or lines,
 for code and tool output — that carry most of the question's terms are quoted, at most
-:data:`PER_PASSAGE` of them, each followed by the passage's citation ``[n]``. Nothing is
-paraphrased, so nothing is invented, and text in the history that reads like an instruction is
-quoted like any other. With no relevant passage the answer is :data:`NO_MATCH`.
+:data:`PER_PASSAGE` of them, all from one entry of the passage (the one holding the best
+sentence), each followed by the citation ``[n]`` of that entry: a citation opens the entry its
+quotes come from. Nothing is paraphrased, so nothing is invented, and text in the history that
+reads like an instruction is quoted like any other. With no relevant passage the answer is
+:data:`NO_MATCH`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from threadline.recall import terms as t
-from threadline.recall.model import Passage
+from threadline.recall.model import Passage, Source
 from threadline.recall.passages import excerpt
 
 #: Most passages an answer cites, and sentences it quotes from each.
@@ -35,10 +37,17 @@ _MARKUP = re.compile(r"^(?:\s*\d+→)?[\s>#*\-+•|`]*")
 
 @dataclass(frozen=True)
 class Cited:
-    """Citation ``n`` of an answer: the passage it points at."""
+    """Citation ``n`` of an answer: the passage it comes from, and the entry of that passage
+    it points at (``None``: the passage's anchor)."""
 
     n: int
     passage: Passage
+    entry: Source | None = None
+
+    @property
+    def source(self) -> Source:
+        """The entry the citation opens."""
+        return self.entry or self.passage.anchor
 
 
 @dataclass(frozen=True)
@@ -61,11 +70,12 @@ def answer(terms: list[t.Term], passages: Sequence[Passage], where: str = "") ->
     for passage in [p for p in passages if p.relevant]:
         if len(cited) == MAX_CITED:
             break
-        quotes = [q for q in best_sentences(terms, passage) if q.lower() not in seen]
-        if not quotes:
+        source, chosen = quoted(terms, passage)
+        quotes = [q for q in chosen if q.lower() not in seen]
+        if source is None or not quotes:
             continue
         n = len(cited) + 1
-        cited.append(Cited(n, passage))
+        cited.append(Cited(n, passage, source))
         for quote in quotes:
             seen.add(quote.lower())
             lines.append(f"- “{quote}” [{n}]")
@@ -75,25 +85,53 @@ def answer(terms: list[t.Term], passages: Sequence[Passage], where: str = "") ->
 
 
 def best_sentences(terms: list[t.Term], passage: Passage) -> list[str]:
-    """Up to :data:`PER_PASSAGE` of the sentences of ``passage`` that carry the most of
-    ``terms``, in the passage's order. A person's prompt is what was asked, not what was
-    found: its sentences come only when no other entry of the passage has one with a term.
-    Among equals, the anchor's and then the conversation's (not tool output) come first."""
+    """The quotes of :func:`quoted`."""
+    return quoted(terms, passage)[1]
+
+
+def best_entry(terms: list[t.Term], passage: Passage) -> Source:
+    """The entry of ``passage`` a citation of it opens: the one :func:`quoted` quotes (the
+    anchor when no sentence holds a term)."""
+    return quoted(terms, passage)[0] or passage.anchor
+
+
+def quoted(terms: list[t.Term], passage: Passage) -> tuple[Source | None, list[str]]:
+    """The entry of ``passage`` holding the sentence that carries the most of ``terms``, and
+    up to :data:`PER_PASSAGE` of its sentences carrying as many, in its order. A person's
+    prompt is what was asked, not what was found: it is quoted only when no other entry of
+    the passage has a sentence with a term. Among equals, the anchor and then the
+    conversation (not tool output) come first. ``(None, [])`` when no sentence holds a term."""
     wanted = {term.stem for term in terms}
     scored: list[tuple[tuple[int, int, int], int, int, str]] = []
     for position, (entry, text) in enumerate(zip(passage.entries, passage.excerpts, strict=True)):
         told = int(not entry.prompt)
         bonus = (entry.entry_id == passage.anchor.entry_id) + (entry.role in ("user", "assistant"))
         for order, sentence in enumerate(sentences(text)):
-            hits = len(wanted & t.stems(sentence))
+            hits = len(t.found_in(terms, [sentence]))
             if hits:
                 scored.append(((told, hits, bonus), position, order, sentence))
     if not scored:
-        return []
-    scored.sort(key=lambda s: s[0], reverse=True)
-    best = [s for s in scored if s[0][:2] == scored[0][0][:2]]
-    chosen = sorted(best[:PER_PASSAGE], key=lambda s: (s[1], s[2]))
-    return [excerpt(s[3], wanted, MAX_SENTENCE_CHARS) for s in chosen]
+        return None, []
+    scored.sort(key=lambda s: (s[0], -s[1], -s[2]), reverse=True)
+    anchor = next((i for i, e in enumerate(passage.entries) if e == passage.anchor), None)
+    calls = set(passage.anchor.call_ids)
+    asked = {term.stem for term in t.found_in(terms, [passage.anchor.text])}
+    results = {
+        i
+        for i, e in enumerate(passage.entries)
+        if calls & set(e.result_ids)
+        and {term.stem for term in t.found_in(terms, [passage.excerpts[i]])} - asked
+    }
+    mine = [s for s in scored if s[1] in results] or [
+        s for s in scored if s[1] == anchor and s[0][0]
+    ]
+    if mine:
+        scored = mine
+    top, home = scored[0][0][:2], scored[0][1]
+    best = [s for s in scored if s[1] == home and s[0][:2] == top]
+    chosen = sorted(best[:PER_PASSAGE], key=lambda s: s[2])
+    quotes = [excerpt(s[3], wanted, MAX_SENTENCE_CHARS) for s in chosen]
+    return passage.entries[home], quotes
 
 
 def sentences(text: str) -> list[str]:

@@ -33,6 +33,9 @@ MAX_PASSAGE_CHARS = 3000
 MIN_ENTRY_CHARS = 300
 
 _SPACE = re.compile(r"[ \t]+")
+#: Characters an excerpt may move its ends by to cut between words.
+_WORD_SLACK = 20
+_BLANK = re.compile(r"\s+")
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -71,7 +74,7 @@ class _Span:
     def passage(self, terms: list[t.Term], term_weights: Mapping[str, float]) -> Passage:
         nearest = sorted(self.picked, key=lambda i: min(abs(i - a) for a in self.anchors))
         entries = [self.rows[i] for i in sorted(nearest[:MAX_ENTRIES])]
-        found = t.matched(terms, frozenset().union(*(t.stems(e.text) for e in entries)))
+        found = t.found_in(terms, [*(e.text for e in entries), self.match.project])
         stems = {term.stem for term in found}
         budget = max(MIN_ENTRY_CHARS, MAX_PASSAGE_CHARS // len(entries))
         wanted = {term.stem for term in terms}
@@ -160,8 +163,16 @@ def excerpt(text: str, wanted: Iterable[str], budget: int) -> str:
     ]
     start = _densest(hits, budget) if hits else 0
     start = max(0, min(start - budget // 5, len(text) - budget))
-    cut_text = text[start : start + budget]
-    return ("…" if start else "") + cut_text + ("…" if start + budget < len(text) else "")
+    end = start + budget
+    # Cut between words when one is near (a word cut in two reads as another word).
+    if start and not text[start - 1].isspace():
+        after = _BLANK.search(text, start, start + _WORD_SLACK)
+        start = after.end() if after else start
+    if end < len(text) and not text[end].isspace():
+        before = [m.start() for m in _BLANK.finditer(text, max(start, end - _WORD_SLACK), end)]
+        end = before[-1] if before else end
+    cut_text = text[start:end].strip()
+    return ("…" if start else "") + cut_text + ("…" if end < len(text) else "")
 
 
 def _densest(positions: list[int], width: int) -> int:

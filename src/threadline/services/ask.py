@@ -3,8 +3,9 @@
 **Retrieval** (:func:`retrieve`, also what the evaluation measures) asks the search index
 (:func:`threadline.search.engine.ranked`, the search service's own ranking, word matches
 only) for the question's content terms (:mod:`threadline.recall.terms`): all of them together,
-then each alone — as the prefix of its stem (``failing`` → ``fail*``), which also counts the
-entries holding the term (up to :data:`COUNT_CAP`), and as written. The best
+then each alone — as the prefix of its stem (``failing`` → ``fail*``; a compound such as
+``src/auth/login.py`` as a phrase; an irregular verb with its other forms, ``ran OR run``),
+which also counts the entries holding the term (up to :data:`COUNT_CAP`), and as written. The best
 :data:`PER_QUERY` of each query are the candidates, within the caller's entries and the given
 project and scope; the search leaves ``ask`` threads out: an earlier answer is made of the
 history, and citing it would cite the history second-hand (or an answer's mistake as a fact).
@@ -26,7 +27,10 @@ failing or slow call is logged and retrieval is lexical alone.
 
 **The answer** is extractive (:mod:`threadline.recall.extractive`) without a language model,
 or written by the configured model from the passages (:mod:`threadline.recall.prompt`), its
-``[n]`` markers mapped back to passages and invented numbers dropped. With nothing relevant and
+``[n]`` markers mapped back to passages and invented numbers dropped. A citation opens the
+entry of its passage that the answer quotes (:func:`threadline.recall.extractive.best_entry`:
+not a prompt when its reply holds the question's words, a tool call's result when that holds
+words the call does not). With nothing relevant and
 no file to answer from, the model is not called: the answer says nothing was found.
 
 **The conversation** is a thread of kind ``ask`` in the project: every ask appends the question
@@ -284,11 +288,15 @@ def _word_matches(conn: sa.Connection, query: str, filters: Filters) -> list[eng
 def _prefix(term: t.Term) -> str:
     """The search query finding the words of ``term``'s stem: ``cach*`` (caching, caches),
     ``flak*`` (flaky), ``reconnect*`` (reconnected); a word sharing fewer than
-    :data:`MIN_PREFIX_CHARS` characters with its stem as it is."""
+    :data:`MIN_PREFIX_CHARS` characters with its stem as it is; a compound as written (a
+    phrase); with the other forms of an irregular verb (``ran OR run``)."""
+    if term.compound:
+        return term.word
     common = 0
     while common < min(len(term.word), len(term.stem)) and term.word[common] == term.stem[common]:
         common += 1
-    return f"{term.word[:common]}*" if common >= MIN_PREFIX_CHARS else term.word
+    query = f"{term.word[:common]}*" if common >= MIN_PREFIX_CHARS else term.word
+    return " OR ".join([query, *t.forms(term.word)])
 
 
 @dataclass(frozen=True)
@@ -338,7 +346,13 @@ def _matches(
     wanted = set(term_weights)
     position = {key: i for i, key in enumerate(keys)}
     held = {
-        key: wanted & t.stems(searchable_text(row.text or "", row.parts))
+        key: {
+            term.stem
+            for term in t.found_in(
+                gathered.terms, [searchable_text(row.text or "", row.parts), row.project]
+            )
+        }
+        & wanted
         for key, row in by_key.items()
     }
     best = sorted(
@@ -615,8 +629,12 @@ class _Plan:
     @property
     def where(self) -> str:
         if self.question.all_projects or self.question.project is None:
-            return " of any project"
-        return f" of project {self.question.project or '(none)'}"
+            where = " of any project"
+        else:
+            where = f" of project {self.question.project or '(none)'}"
+        if self.question.scope is not None:
+            where += f" about {self.question.scope}"
+        return where
 
 
 def _plan(db: Database, who: Principal, question: Question, model: LanguageModel | None) -> _Plan:
@@ -728,7 +746,7 @@ def _file_passage(
     about: _AboutFile, thread_id: str, project: str, at: datetime, retrieval: Retrieval
 ) -> Passage:
     source = Source(about.entry_id, thread_id, 0, ts_text(at), "system", about.content)
-    found = t.matched(retrieval.terms + retrieval.expansion, t.stems(about.content))
+    found = t.found_in(retrieval.terms + retrieval.expansion, [about.content])
     stems = {term.stem for term in found}
     return Passage(
         thread_id=thread_id,
@@ -754,7 +772,11 @@ def _extractive(plan: _Plan) -> extractive.Answer:
 
 def _from_model(plan: _Plan, text: str) -> extractive.Answer:
     cleaned, numbers = citations.resolve(text, len(plan.given))
-    cited = [extractive.Cited(n, plan.given[n - 1]) for n in sorted(numbers)]
+    terms = plan.retrieval.terms + plan.retrieval.expansion
+    cited = [
+        extractive.Cited(n, plan.given[n - 1], extractive.best_entry(terms, plan.given[n - 1]))
+        for n in sorted(numbers)
+    ]
     return extractive.Answer(cleaned.strip(), False, cited)
 
 
@@ -844,7 +866,7 @@ def _append(
 def _citations(reply: extractive.Answer, thread_id: str) -> list[Citation]:
     found = []
     for cited in reply.cited:
-        passage, anchor = cited.passage, cited.passage.anchor
+        passage, anchor = cited.passage, cited.source
         owner = anchor.thread_id or thread_id
         wanted = {term.stem for term in passage.found}
         snippet = passages.excerpt(" ".join(anchor.text.split()), wanted, SNIPPET_CHARS)

@@ -2,13 +2,14 @@
 snippets and the matches marked.
 
 Filters are query parameters, so a search is a bookmarkable URL: ``project``, ``kind``,
-``role``, ``since`` and ``until`` (``YYYY-MM-DD``), and ``cursor`` for the next page (the
-service's own). Each hit links to its entry in the thread page
+``agent``, ``role``, ``since`` and ``until`` (``YYYY-MM-DD``), ``thread`` and ``scope``, and
+``cursor`` for the next page (the service's own). Each hit links to its entry in the thread page
 (``/threads/{id}?around={entry}#entry-{entry}``), which opens the thread at that entry and marks it.
 
 Nothing the entries hold reaches the page unescaped: a snippet is split into plain and matched
 pieces here and the template escapes each (the matched ones inside ``<mark>``). A query the
-service cannot take (too long, nothing to search for) is said on the page, with status 422.
+service cannot take (too long, nothing to search for, a bad date or cursor) is said on the page
+above its form, with the service's status (422 or 400).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from threadline import protocol as p
-from threadline.errors import ValidationFailed
+from threadline.errors import ApiError
 from threadline.services import changes, inputs
 from threadline.services.context import app_state
 from threadline.services.search import Hit, SearchParams, search
@@ -33,6 +34,7 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 20
 ROLE_LABELS = {"user": "Prompt", "assistant": "Reply", "tool": "Tool output", "system": "System"}
+AGENT_LABELS = {"claude-code": "Claude Code", "codex": "Codex"}
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,12 @@ def search_page(request: Request, user: User) -> Response:
     filters = {
         "project": _value(request, "project"),
         "kind": _value(request, "kind"),
+        "agent": _value(request, "agent"),
         "role": _value(request, "role"),
         "since": _value(request, "since"),
         "until": _value(request, "until"),
         "scope": _value(request, "scope", 1000),
+        "thread": _value(request, "thread", p.MAX_KEY_CHARS),
     }
     db = app_state(request).db
     projects = changes.project_counts(db, user.user_id, changes.read_cursor(db, user.user_id))
@@ -87,6 +91,7 @@ def search_page(request: Request, user: User) -> Response:
         "filters": filters,
         "projects": [name for name, _, _ in projects if name],
         "kinds": KIND_LABELS,
+        "agents": AGENT_LABELS,
         "roles": ROLE_LABELS,
         "hits": [],
         "error": None,
@@ -95,20 +100,22 @@ def search_page(request: Request, user: User) -> Response:
     }
     if not q:
         return render(request, "search.html", **context)
-    params = SearchParams(
-        query=q,
-        project=filters["project"],
-        kind=filters["kind"],
-        role=filters["role"],
-        since=inputs.iso_date(filters["since"], "since"),
-        until=inputs.iso_date(filters["until"], "until"),
-        scope=filters["scope"],
-        limit=PAGE_SIZE,
-        cursor=args.get("cursor") or None,
-    )
     try:
+        params = SearchParams(
+            query=q,
+            project=filters["project"],
+            kind=filters["kind"],
+            agent=filters["agent"],
+            thread_id=filters["thread"],
+            role=filters["role"],
+            since=inputs.iso_date(filters["since"], "since"),
+            until=inputs.iso_date(filters["until"], "until"),
+            scope=filters["scope"],
+            limit=PAGE_SIZE,
+            cursor=args.get("cursor") or None,
+        )
         page = search(db, user.principal, params)
-    except ValidationFailed as exc:
+    except ApiError as exc:
         context["error"] = exc.message
         return render(request, "search.html", status=exc.status, **context)
     context["hits"] = [
