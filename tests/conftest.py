@@ -8,6 +8,13 @@ On it: ``db`` (the server database, opened in process) and ``server`` (a real
 A test that takes ``db`` or ``server`` would migrate its database first; its
 ``server_db_url`` is already migrated instead, handed out by :mod:`tests.helpers.templates`
 (copied or emptied, not migrated again). Without them it is blank, as the migration tests need.
+
+Passwords hashed in the test process (users made in process, including those of a
+``threadline serve`` made with ``create_user_and_token``) are argon2id hashes with the smallest
+cost (:data:`TEST_HASHER`): the same algorithm, hash format and checks, without a quarter of a
+second of deliberate work per hash and per sign-in. A hash carries its own cost, so a server
+process checks such a password as cheaply, while the hashes a server makes itself (the
+first-run admin) keep the product's cost.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
 from tests.helpers.server import (
     ENV_TEST_DATABASE,
@@ -27,6 +35,7 @@ from tests.helpers.server import (
     fresh_database_url,
 )
 from tests.helpers.templates import MigratedDatabases
+from threadline.services import auth
 from threadline.storage.database import Database, open_database
 from threadline.store import db as local_db
 
@@ -37,6 +46,18 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 #: Fixtures that migrate ``server_db_url`` anyway: with one, it comes migrated.
 MIGRATING = frozenset({"db", "server"})
+
+
+#: argon2id at its lowest cost, for the passwords tests hash (see the module docstring).
+TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auth, "_hasher", TEST_HASHER)
+        patch.setattr(auth, "_DUMMY_HASH", TEST_HASHER.hash("not anyone's password"))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from tests.helpers.server import ServerProcess
 from tests.helpers.wait import wait_for
 
 CLIENTS = 20
-PUSHES = 12
+PUSHES = 8
 
 
 @pytest.mark.slow

@@ -13,6 +13,10 @@ from tests.helpers.proxy import RecordingProxy
 from tests.helpers.server import ServerProcess, login
 from threadline.client.api import Api
 
+#: Pushes made while the server is down: a few, each queued behind the last (a sync sends up to
+#: 1000 entries in one request, so more would only repeat the same path).
+OFFLINE = 5
+
 
 def api_for(home: Path, url: str | None = None) -> Api:
     creds = json.loads((home / "credentials.json").read_text())
@@ -48,7 +52,7 @@ def test_entries_queued_while_server_is_down_arrive_once_via_sync(
 ) -> None:
     home = make_client("laptop")
     server.stop()
-    for i in range(20):
+    for i in range(OFFLINE):
         result = push(home, f"offline {i}", THREADLINE_PUSH_TIMEOUT="0.5")
         assert result.returncode == 0
         assert json.loads(result.stdout)["delivered"] is False
@@ -57,18 +61,18 @@ def test_entries_queued_while_server_is_down_arrive_once_via_sync(
         assert "cannot connect" in result.stderr
     status = cli.run(home, "sync", "status", "--json")
     info = json.loads(status.stdout)
-    assert info["pending"] == 20 and info["server_ok"] is False
+    assert info["pending"] == OFFLINE and info["server_ok"] is False
     assert "cannot connect" in info["last_error"]
 
     server.restart()
     synced = cli.run(home, "sync")
     assert synced.returncode == 0, synced.stderr
-    assert "Delivered 20 new entries" in synced.stdout and "0 pending" in synced.stdout
+    assert f"Delivered {OFFLINE} new entries" in synced.stdout and "0 pending" in synced.stdout
     texts = [e["text"] for e in server_entries(home)]
-    assert texts == [f"offline {i}" for i in range(20)]
+    assert texts == [f"offline {i}" for i in range(OFFLINE)]
     again = cli.run(home, "sync")
     assert "Delivered 0 new entries" in again.stdout
-    assert len(server_entries(home)) == 20
+    assert len(server_entries(home)) == OFFLINE
     info = json.loads(cli.run(home, "sync", "status", "--json").stdout)
     assert (info["pending"], info["server_ok"], info["last_error"]) == (0, True, None)
 
@@ -78,14 +82,14 @@ def test_next_push_delivers_the_backlog(
 ) -> None:
     home = make_client("laptop")
     server.stop()
-    for i in range(20):
+    for i in range(OFFLINE):
         assert push(home, f"queued {i}", THREADLINE_PUSH_TIMEOUT="0.3").returncode == 0
     server.restart()
     result = push(home, "the next one")
     assert json.loads(result.stdout)["delivered"] is True, result.stderr
     texts = [e["text"] for e in server_entries(home)]
-    assert texts == [f"queued {i}" for i in range(20)] + ["the next one"]
-    assert [e["seq"] for e in server_entries(home)] == list(range(1, 22))
+    assert texts == [f"queued {i}" for i in range(OFFLINE)] + ["the next one"]
+    assert [e["seq"] for e in server_entries(home)] == list(range(1, OFFLINE + 2))
 
 
 def test_only_the_new_entry_crosses_the_wire(

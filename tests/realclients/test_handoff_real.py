@@ -1,10 +1,14 @@
 """``threadline save`` on one machine, ``threadline resume`` on another, and the real Claude
-Code or Codex CLI continues the session there — then back again.
+Code or Codex CLI continues the session there — by id, and by ``claude --continue`` /
+``codex exec resume --last`` — then back again.
 
 Machine A and machine B are two homes with clones of one bare remote at different paths; the
-sessions run in a folder inside the clone. Everything networked runs inside one loopback-only
-namespace: the stub model, ``threadline serve``, the CLIs, ``save`` and ``resume``. The model
-is a stub (the real one cannot run here); git, the server and both agent CLIs are real.
+sessions run in a folder inside the clone. Resume places the transcript where the CLI looks for
+it on B, with B's paths, and the stub model must receive the earlier turns; on the way back only
+B's new lines are downloaded and A's own lines stay byte for byte. Everything networked runs
+inside one loopback-only namespace: the stub model, ``threadline serve``, the CLIs, ``save`` and
+``resume``. The model is a stub (the real one cannot run here); git, the server and both agent
+CLIs are real.
 """
 
 from __future__ import annotations
@@ -118,12 +122,16 @@ def test_claude_code_save_resume_and_back(world: Any) -> None:
     assert (saved["session_id"], saved["agent"]) == (session, "claude-code")
     on_a = h.claude_transcript(a.claude, a.folder, session)
     a_bytes = on_a.read_bytes()
+    a_lines = a_bytes.count(b"\n")
 
     done = threadline(ns, b, "resume")
     folder, _ = continue_command(done, "claude-code")
     assert folder == b.folder
     on_b = h.claude_transcript(b.claude, b.folder, session)
-    assert Path(done["transcript_path"]) == on_b
+    assert Path(done["transcript_path"]) == on_b, "where Claude Code looks for B's folder"
+    assert (done["lines_downloaded"], done["notes"]) == (a_lines, [])
+    assert str(a.project).encode() not in on_b.read_bytes()
+    assert f'"cwd":"{b.folder}"'.encode() in on_b.read_bytes()
     assert (b.folder / "app.py").read_text() == "print('changed on the desk')\n"
     ns.run(
         f'claude -p --resume {session} "beta question" --output-format json',
@@ -134,7 +142,9 @@ def test_claude_code_save_resume_and_back(world: Any) -> None:
     again = ns.run(
         'claude -p --continue "gamma question" --output-format json', env=b.env, cwd=folder
     ).check()
-    assert json.loads(again.stdout)["session_id"] == session
+    assert json.loads(again.stdout)["session_id"] == session, "--continue found it"
+    assert prompts(ns) == ["alpha question", "alpha second", "beta question", "gamma question"]
+    assert h.claude_transcripts(b.claude) == [on_b], "resumed into the same file"
 
     (b.folder / "from the laptop.txt").write_text("notes\n")
     saved_b = threadline(ns, b, "save", "-m", "back to the desk")
@@ -144,6 +154,7 @@ def test_claude_code_save_resume_and_back(world: Any) -> None:
     git("checkout", "--", ".", cwd=a.project)  # A's own change travelled with the save
     back = threadline(ns, a, "resume")
     assert Path(back["transcript_path"]) == on_a
+    assert back["lines_downloaded"] == b_lines - a_lines, "only B's new lines travel"
     after = on_a.read_bytes()
     assert after.startswith(a_bytes), "A's own lines are untouched"
     assert after.count(b"\n") == b_lines
@@ -167,6 +178,9 @@ def test_claude_code_save_resume_and_back(world: Any) -> None:
 def test_codex_save_resume_and_back(world: Any) -> None:
     ns, a, b = world
     flags = "--json --skip-git-repo-check"
+    # B has a session of its own in the same folder, older than A's: `--last` must prefer
+    # the one placed there (Codex lists only what its index knows).
+    ns.run(f'codex exec {flags} "b own work"', env=b.env, cwd=b.folder).check()
     started = ns.run(f'codex exec {flags} "alpha codex"', env=a.env, cwd=a.folder).check()
     session = h.codex_thread_id(started)
     ns.run(
@@ -177,20 +191,29 @@ def test_codex_save_resume_and_back(world: Any) -> None:
     on_a = h.codex_rollout(a.codex, session)
     assert on_a is not None
     a_bytes = on_a.read_bytes()
+    a_lines = a_bytes.count(b"\n")
 
     done = threadline(ns, b, "resume")
     folder, _ = continue_command(done, "codex")
+    assert folder == b.folder
     on_b = b.codex / on_a.relative_to(a.codex)
-    assert Path(done["transcript_path"]) == on_b
+    assert Path(done["transcript_path"]) == on_b, "same sessions/YYYY/MM/DD/rollout-… as on A"
+    assert (done["lines_downloaded"], done["notes"]) == (a_lines, [])
+    assert str(a.project).encode() not in on_b.read_bytes()
     ns.run(f'codex exec resume {flags} --last "beta codex"', env=b.env, cwd=folder).check()
-    assert prompts(ns) == ["alpha codex", "alpha codex second", "beta codex"]
+    assert prompts(ns) == ["alpha codex", "alpha codex second", "beta codex"], "--last found it"
     ns.run(f'codex exec resume {flags} {session} "gamma codex"', env=b.env, cwd=folder).check()
     assert prompts(ns) == ["alpha codex", "alpha codex second", "beta codex", "gamma codex"]
+    assert h.codex_rollout(b.codex, session) == on_b, "resumed into the same file"
 
-    saved_b = threadline(ns, b, "save", "-m", "codex back")
+    # Named: B's own session worked in the same folder, and which of two sessions `save`
+    # takes by itself is not what this test is about.
+    saved_b = threadline(ns, b, "save", "--session", session, "-m", "codex back")
     assert saved_b["session_id"] == session
+    b_lines = on_b.read_bytes().count(b"\n")
     back = threadline(ns, a, "resume")
     assert Path(back["transcript_path"]) == on_a
+    assert back["lines_downloaded"] == b_lines - a_lines, "only B's new lines travel"
     after = on_a.read_bytes()
     assert after.startswith(a_bytes) and str(b.project).encode() not in after
     ns.run(f'codex exec resume {flags} --last "delta codex"', env=a.env, cwd=a.folder).check()

@@ -21,7 +21,8 @@ from threadline.web.live import MAX_STREAMS_PER_USER
 LIVE_WITHIN = 2.0
 
 
-def test_a_pushed_entry_is_an_event_within_a_second(server: ServerProcess) -> None:
+def test_a_pushed_entry_is_an_event_within_a_second(module_server: ServerProcess) -> None:
+    server = module_server
     alice = account(server, "alice")
     notes = Notes(server, alice)
     notes.push("first")
@@ -47,11 +48,14 @@ def only_threads(events: EventReader) -> set[str]:
     return {t["id"] for t in event.data["threads"]}
 
 
-def test_resuming_gets_what_happened_meanwhile_and_nothing_twice(server: ServerProcess) -> None:
-    alice = account(server, "alice")
-    main, other = Notes(server, alice), Notes(server, alice, name="other")
-    marker = Notes(server, alice, name="marker")
-    with signed_in(server, "alice") as client:
+def test_resuming_gets_what_happened_meanwhile_and_nothing_twice(
+    module_server: ServerProcess,
+) -> None:
+    server = module_server
+    carol = account(server, "carol")
+    main, other = Notes(server, carol), Notes(server, carol, name="other")
+    marker = Notes(server, carol, name="marker")
+    with signed_in(server, "carol") as client:
         with EventReader(client) as events:
             main.push("one")
             first = events.next()
@@ -80,27 +84,31 @@ def test_resuming_gets_what_happened_meanwhile_and_nothing_twice(server: ServerP
             assert only_threads(events) == {marker.thread_id}
 
 
-def test_another_users_changes_never_appear(server: ServerProcess) -> None:
-    alice, bob = account(server, "alice"), account(server, "bob")
-    alice_notes, bob_notes = Notes(server, alice), Notes(server, bob)
-    with signed_in(server, "alice") as client, EventReader(client) as events:
+def test_another_users_changes_never_appear(module_server: ServerProcess) -> None:
+    server = module_server
+    dave, bob = account(server, "dave"), account(server, "bob")
+    dave_notes, bob_notes = Notes(server, dave), Notes(server, bob)
+    with signed_in(server, "dave") as client, EventReader(client) as events:
         bob_notes.push("bob's secret")
-        alice_notes.push("alice's note")  # bob's change, if sent, would come first or with it
+        dave_notes.push("dave's note")  # bob's change, if sent, would come first or with it
         event = events.next()
         assert event is not None
-        assert [t["id"] for t in event.data["threads"]] == [alice_notes.thread_id]
-    with signed_in(server, "alice") as client, EventReader(client, {"Last-Event-ID": "0"}) as ev:
+        assert [t["id"] for t in event.data["threads"]] == [dave_notes.thread_id]
+    with signed_in(server, "dave") as client, EventReader(client, {"Last-Event-ID": "0"}) as ev:
         event = ev.next()
         assert event is not None
-        assert [t["id"] for t in event.data["threads"]] == [alice_notes.thread_id]
+        assert [t["id"] for t in event.data["threads"]] == [dave_notes.thread_id]
 
 
-def test_signed_out_is_sent_to_sign_in_and_streams_are_bounded(server: ServerProcess) -> None:
-    account(server, "alice")
+def test_signed_out_is_sent_to_sign_in_and_streams_are_bounded(
+    module_server: ServerProcess,
+) -> None:
+    server = module_server
+    account(server, "erin")
     with httpx.Client(base_url=server.url) as anonymous:
         answer = anonymous.get("/events")
         assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
-    with signed_in(server, "alice") as client:
+    with signed_in(server, "erin") as client:
         readers = [EventReader(client) for _ in range(MAX_STREAMS_PER_USER)]
         try:
             assert all(r.response.status_code == 200 for r in readers)
