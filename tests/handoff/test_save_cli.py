@@ -102,3 +102,27 @@ def test_resume_without_a_server_says_so(tmp_path: Path, remote: Path) -> None:
     done = cli.run(b.home, "resume", cwd=b.repo, env=env)
     assert done.returncode == 1 and "Error: cannot connect to 127.0.0.1:9" in done.stderr
     assert "Hint: Resuming needs the server" in done.stderr
+
+
+def test_save_takes_the_session_with_the_latest_line_not_the_last_read(
+    tmp_path: Path, remote: Path, fixtures: Path
+) -> None:
+    a = machine(tmp_path, remote)
+    a.start_codex_session(fixtures)  # its last line: June 2026
+    claude = a.start_claude_session(fixtures)  # its last line: February 2026
+    assert json.loads(a.ok("save", "--dry-run", "--json"))["agent"] == "codex"
+
+    # The older session gets a line (written then, as an import of an old file would): it is
+    # now the one read most recently, and still not the latest session.
+    last = json.loads(claude.read_bytes().splitlines()[-1])
+    last["uuid"] = "0f5e3b1e-7a51-4c38-9a55-3c8a4d9e2b10"
+    with claude.open("a") as file:
+        file.write(json.dumps(last) + "\n")
+    assert json.loads(a.ok("save", "--dry-run", "--json"))["agent"] == "codex"
+
+    # A line written now makes it the latest.
+    last["uuid"], last["timestamp"] = "5a0c7d2f-1b8e-4f6a-8d3c-2e9b7a4c1f05", "2026-11-30T09:00:00Z"
+    with claude.open("a") as file:
+        file.write(json.dumps(last) + "\n")
+    out = json.loads(a.ok("save", "--dry-run", "--json"))
+    assert out["agent"] == "claude-code" and out["session_id"] == CLAUDE_SESSION

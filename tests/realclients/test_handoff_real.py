@@ -206,9 +206,8 @@ def test_codex_save_resume_and_back(world: Any) -> None:
     assert prompts(ns) == ["alpha codex", "alpha codex second", "beta codex", "gamma codex"]
     assert h.codex_rollout(b.codex, session) == on_b, "resumed into the same file"
 
-    # Named: B's own session worked in the same folder, and which of two sessions `save`
-    # takes by itself is not what this test is about.
-    saved_b = threadline(ns, b, "save", "--session", session, "-m", "codex back")
+    # B's own older session worked in the same folder: save takes the one continued here.
+    saved_b = threadline(ns, b, "save", "-m", "codex back")
     assert saved_b["session_id"] == session
     b_lines = on_b.read_bytes().count(b"\n")
     back = threadline(ns, a, "resume")

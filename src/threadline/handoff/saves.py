@@ -18,6 +18,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,8 @@ class Session:
     thread_id: str | None
     line_count: int
     path: str
+    #: The time of its latest line, as the transcript gives it ("" when unknown).
+    last_activity: str = ""
 
 
 @dataclass
@@ -93,7 +96,19 @@ def find_session(conn: sqlite3.Connection, root: Path, wanted: str | None = None
     here = [s for s in everything if s.cwd and inside(s.cwd, root)]
     if not here:
         raise NoSession(f"no captured Claude Code or Codex session worked in {root}")
-    return here[0]  # store.sessions lists the most recently read first
+    # The latest line written decides, not the order the files were read in (a session
+    # placed and continued here is read before an older one of this machine's own); on a
+    # tie, store.sessions' order (the most recently read first) stays.
+    return max(here, key=_last_activity)
+
+
+def _last_activity(session: Session) -> datetime:
+    """When the session's latest line was written (the oldest time when unknown)."""
+    try:
+        when = datetime.fromisoformat(session.last_activity or "")
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _session(row: dict[str, Any]) -> Session:
@@ -107,6 +122,7 @@ def _session(row: dict[str, Any]) -> Session:
         thread_id=row["server_thread_id"],
         line_count=row["lines"],
         path=row["path"],
+        last_activity=str(meta.get("last_activity") or ""),
     )
 
 
