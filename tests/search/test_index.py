@@ -284,7 +284,8 @@ def test_sqlite_index_merges_16_segments_and_stays_whole(db: Database) -> None:
 
     with db.read() as conn:
         for table in ("entries_fts", "entries_code"):
-            config = dict(conn.exec_driver_sql(f"SELECT k, v FROM {table}_config").all())
+            rows = conn.exec_driver_sql(f"SELECT k, v FROM {table}_config").all()
+            config = {str(key): value for key, value in rows}
             assert (config["automerge"], config["crisismerge"]) == (
                 m0013.AUTOMERGE,
                 m0013.CRISISMERGE,

@@ -17,6 +17,10 @@ writes a segment per statement, so one statement instead of one per row):
   (:func:`code_text`), computed here in Python — SQL has no regular expressions — and staged
   in a temporary table. Only they are cut into trigrams, not all the text: prose words are
   found by the word index, and their trigrams were most of the cost of every write.
+
+The statements run on the DBAPI cursor of the transaction (through SQLAlchemy, each would cost
+more than SQLite's own work on a small batch). Both tables merge 16 segments at a time since
+migration 0013: FTS5's merges, not the new segments, were most of what a write cost them.
 """
 
 from __future__ import annotations
