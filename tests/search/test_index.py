@@ -345,3 +345,34 @@ def test_common_words_are_found_newest_first_through_the_filters(
     assert len(search(db, who, SearchParams(query="common", limit=50)).results) == 3
     monkeypatch.setattr(engine, "LOOKED", 5)
     assert len(search(db, who, SearchParams(query="word", limit=50)).results) == 3
+
+
+@pytest.mark.parametrize("server_db_url", ["sqlite"], indirect=True)
+def test_sqlite_index_merges_16_segments_and_stays_whole(db: Database) -> None:
+    """Migration 0013: both FTS5 tables merge 16 segments at a time (crisis merges at 32); a
+    write a segment, so 40 pushes make merges happen, and the index still finds every entry,
+    follows a delete, and passes FTS5's own check."""
+    from threadline.storage.migrations import m0013_search_merges as m0013
+
+    with db.read() as conn:
+        for table in ("entries_fts", "entries_code"):
+            rows = conn.exec_driver_sql(f"SELECT k, v FROM {table}_config").all()
+            config = {str(key): value for key, value in rows}
+            assert (config["automerge"], config["crisismerge"]) == (
+                m0013.AUTOMERGE,
+                m0013.CRISISMERGE,
+            )
+    who = _principal(db)
+    for i in range(40):
+        _push(db, who, [f"mergeword push{i} src/mod{i}/file.py", f"other text {i}"], name=f"t{i}")
+    assert len(snippets(db, "mergeword", who.user_id)) == 20, "a page of the 40"
+    assert snippets(db, "push17", who.user_id) == ["mergeword push17 src/mod17/file.py"]
+    assert snippets(db, "mod23/fil", who.user_id) == ["mergeword push23 src/mod23/file.py"]
+    thread = search(db, who, SearchParams(query="push5")).results[0].thread_id
+    threads.delete_thread(db, who, thread)
+    assert snippets(db, "push5", who.user_id) == [] and snippets(db, "mod5/", who.user_id) == []
+    with db.write() as conn:
+        for table in ("entries_fts", "entries_code"):
+            conn.exec_driver_sql(
+                f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', 0)"
+            )
