@@ -20,23 +20,12 @@ from typing import Any
 
 import click
 
+from threadline.cli.options import check_scope
 from threadline.errors import InvalidInput, ServerRefused
 
 #: Seconds to wait for the whole JSON answer, and for each piece of a streamed one.
 ANSWER_TIMEOUT = 300.0
 IDLE_TIMEOUT = 180.0
-
-
-def check_scope(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    """``--scope`` checked here, as ``thread new`` checks it: a usage error names the option."""
-    from threadline import protocol as proto
-
-    if value is not None:
-        try:
-            proto.parse_scope(value)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc)) from None
-    return value
 
 
 @click.command("ask")

@@ -15,22 +15,11 @@ import click
 
 from threadline import protocol as p
 from threadline.cli.common import api, load_config, print_json
+from threadline.cli.options import check_scope
 from threadline.errors import ServerUnreachable
 
 _DAY = click.DateTime(formats=["%Y-%m-%d"])
 UNREACHABLE_HINT = "Search runs on the server: check that it answers (`threadline sync status`)."
-
-
-def check_scope(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    """``--scope`` checked here, as ``thread new`` checks it: a usage error names the option."""
-    from threadline import protocol as proto
-
-    if value is not None:
-        try:
-            proto.parse_scope(value)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc)) from None
-    return value
 
 
 @click.command("search")

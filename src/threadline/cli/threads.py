@@ -15,6 +15,7 @@ import click
 
 from threadline import protocol as p
 from threadline.cli.common import api, load_config, print_json, relative_time, store, table, warn
+from threadline.cli.options import check_scope
 from threadline.errors import ClientError, NotLoggedIn, ServerRefused
 from threadline.store import notes
 from threadline.sync import views
@@ -23,15 +24,6 @@ from threadline.sync import views
 @click.group("thread")
 def thread() -> None:
     """Create, list and read note threads."""
-
-
-def _scope_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    if value is not None:
-        try:
-            p.parse_scope(value)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc)) from None
-    return value
 
 
 def _scope_type_option(
@@ -55,7 +47,7 @@ SCOPE_HELP = "The thread about TYPE:ID (e.g. pr:123, file:docs/spec.md) in the p
     "-s",
     "--scope",
     metavar="TYPE:ID",
-    callback=_scope_option,
+    callback=check_scope,
     help=SCOPE_HELP + " Its thread is returned if it has one already.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -101,7 +93,7 @@ def new(name: str, project: str | None, scope: str | None, as_json: bool) -> Non
     "-s",
     "--scope",
     metavar="TYPE:ID",
-    callback=_scope_option,
+    callback=check_scope,
     help="Only the thread(s) of this scope.",
 )
 @click.option(
@@ -167,7 +159,7 @@ def list_(
     "-s",
     "--scope",
     metavar="TYPE:ID",
-    callback=_scope_option,
+    callback=check_scope,
     help="The thread of this scope (then NAME is not needed).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
