@@ -123,7 +123,17 @@ def test_a_broken_hook_call_never_fails_the_agent(agent: AgentHome) -> None:
     ]:
         result = agent.cli(*args, input=stdin)
         assert (result.returncode, result.stdout) == (0, ""), args
-    assert "usage: threadline hook" in (agent.threadline / "log" / "hooks.log").read_text()
+    log = (agent.threadline / "log" / "hooks.log").read_text()
+    assert "usage: threadline hook" in log
+    # The pid file named a process that is not the daemon: the valid call started one. Wait
+    # for it to answer, so that stopping it afterwards does not race its start.
+    assert "Y: started the daemon" in log
+
+    def running() -> bool:
+        status = agent.cli("daemon", "status", "--json")
+        return status.returncode == 0 and bool(json.loads(status.stdout)["running"])
+
+    wait_for(running, 20, 0.05, what="the daemon the hook started")
 
 
 def test_codex_trust_is_recorded_and_checked_as_codex_computes_it(agent: AgentHome) -> None:
