@@ -616,19 +616,37 @@ def _pg_walk_substrings(
     word of every needle is inside one of the entry's words of prose and tool calls (its
     ``search_doc`` of weights ``A`` and ``B``, without positions, as text: ``'a' 'b'``), then
     the searchable text holds the needles. Some 3 µs an entry, whatever the needle."""
+    words = dict.fromkeys(w for n in needles for w in words_of(n))
+    test = "strip(ts_filter(e.search_doc, '{a,b}'))::text LIKE :like"
+    limit = _substring_limit(needles, want, skip)
+    rows = _pg_walk_newest(conn, filters, test, list(words), floor, limit)
+    return _checked(rows, needles, want, skip)
+
+
+def _pg_walk_newest(
+    conn: sa.Connection,
+    filters: Filters,
+    test: str,
+    patterns: list[str],
+    floor: int | None,
+    limit: int,
+) -> Iterator[Any]:
+    """The newest entries from ``floor`` (the :data:`PG_RECENT` newest when ``None``) that pass
+    ``test`` (SQL naming ``:like``) for every one of ``patterns``, read as ``%pattern%``:
+    ``pk, role, text, parts``, newest first."""
     clauses, params = where(filters)
     likes = []
-    for i, word in enumerate(dict.fromkeys(w for n in needles for w in words_of(n))):
-        likes.append(f"strip(ts_filter(e.search_doc, '{{a,b}}'))::text LIKE :word{i}")
-        params[f"word{i}"] = f"%{_like(word)}%"
+    for i, pattern in enumerate(patterns):
+        likes.append(f"({test.replace(':like', f':like{i}')})")
+        params[f"like{i}"] = f"%{_like(pattern)}%"
     sql = (
         f"SELECT e.pk, e.role, e.text, e.parts {_PG_FROM} WHERE e.pk >= :floor "
         f"AND {' AND '.join(likes)} AND {clauses} ORDER BY e.pk DESC LIMIT :limit"
     )
     if floor is None:
         floor = _pg_floor(conn, PG_RECENT)
-    params.update(floor=floor, limit=_substring_limit(needles, want, skip))
-    return _checked(conn.execute(sa.text(sql), params), needles, want, skip)
+    params.update(floor=floor, limit=limit)
+    return iter(conn.execute(sa.text(sql), params))
 
 
 def _pg_expand(conn: sa.Connection, needle: str) -> str | None:
@@ -685,16 +703,6 @@ def _pg_recent_substrings(
     """Substring matches among the :data:`PG_RECENT` newest entries, newest first, for a
     needle without letters or digits (in no word): the lowered text and parts hold every
     needle (a cheap test), then the searchable text."""
-    clauses, params = where(filters)
-    likes = []
-    for i, needle in enumerate(needles):
-        likes.append(
-            f"(lower(e.text) LIKE :needle{i} OR lower(coalesce(e.parts, '')) LIKE :needle{i})"
-        )
-        params[f"needle{i}"] = f"%{_like(needle)}%"
-    sql = (
-        f"SELECT e.pk, e.role, e.text, e.parts {_PG_FROM} WHERE e.pk >= :floor "
-        f"AND {' AND '.join(likes)} AND {clauses} ORDER BY e.pk DESC LIMIT :limit"
-    )
-    params.update(floor=_pg_floor(conn, PG_RECENT), limit=SUBSTRING_CANDIDATES)
-    return _checked(conn.execute(sa.text(sql), params), needles, want, skip)
+    test = "lower(e.text) LIKE :like OR lower(coalesce(e.parts, '')) LIKE :like"
+    rows = _pg_walk_newest(conn, filters, test, list(needles), None, SUBSTRING_CANDIDATES)
+    return _checked(rows, needles, want, skip)
