@@ -27,6 +27,8 @@ def words(query: str) -> list[list[tuple[str, ...]]]:
         ("a OR b c", [[("a",), ("b",)], [("c",)]]),
         ("OR OR a AND", [[("a",)]]),
         ("NOT x", [[("x",)]]),
+        ("NOT", [[("not",)]]),
+        ("AND OR NOT", [[("and",)], [("or",)], [("not",)]]),
         ('"unclosed quote', [[("unclosed", "quote")]]),
         ("café 日本語", [[("café",)], [("日本語",)]]),
     ],
