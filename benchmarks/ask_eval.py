@@ -236,9 +236,9 @@ def parse_fixture(fixtures: Path, file: str) -> dict[int, ParsedLine]:
 def check_questions(
     questions: Sequence[Question], fixtures: Path, *, strict: bool = True
 ) -> list[str]:
-    """Every problem with the question file: unknown files or lines, answering entries without
-    text; and when ``strict`` (this project's own file), paraphrase claims that do not hold and
-    too few questions of a kind."""
+    """Every problem with a question file: unknown files or lines, answering entries without
+    text, paraphrase claims that do not hold; and when ``strict`` (this project's own file), too
+    few questions of a kind."""
     problems: list[str] = []
     ids = [q.id for q in questions]
     problems += [f"duplicate id {i}" for i in sorted({i for i in ids if ids.count(i) > 1})]
@@ -258,7 +258,7 @@ def check_questions(
             text = entry_text(line)
             if not text.strip():
                 problems.append(f"{q.id}: {a.file}:{a.line} holds no text")
-            if strict and q.paraphrased and (pairs := shared_words(q.question, text)):
+            if q.paraphrased and (pairs := shared_words(q.question, text)):
                 shown = ", ".join(f"{m}~{o}" for m, o in pairs)
                 problems.append(f"{q.id}: shares {shown} with {a.file}:{a.line}")
     if not strict:

@@ -67,3 +67,33 @@ def test_the_literal_question_file_holds_for_the_real_transcripts(fixtures: Path
     assert len(answerable) >= 40 and len(questions) - len(answerable) >= 20
     # it covers files the main set covers little
     assert len({a.file for q in answerable for a in q.answers}) >= 12
+
+
+def test_the_held_out_question_file_holds_for_the_real_transcripts(fixtures: Path) -> None:
+    questions = ask_eval.load_questions(ask_eval.HERE / "ask_heldout.json")
+    # not the project's own file (fewer than half paraphrased), but every claim still holds:
+    # answers exist and hold text, paraphrased questions share no word with their answers
+    assert ask_eval.check_questions(questions, fixtures, strict=False) == []
+    answerable = [q for q in questions if q.answerable]
+    literal = [q for q in answerable if not q.paraphrased]
+    paraphrased = [q for q in answerable if q.paraphrased]
+    assert len(questions) >= 60
+    assert len(literal) >= 25 and len(paraphrased) >= 12
+    assert len(questions) - len(answerable) >= 12
+    assert all(not q.paraphrased for q in questions if not q.answerable)
+    assert all(q.id.startswith("ho-") for q in questions)
+    # spread over both agents, subagent transcripts and every kind of entry content
+    files = {a.file for q in answerable for a in q.answers}
+    assert len(files) >= 14
+    assert {f.split("/")[0] for f in files} == {"claude", "codex"}
+    assert any("/subagents/" in f for f in files)
+    kinds = {q.kind for q in answerable}
+    assert {"prompt", "assistant_text", "thinking", "tool_call", "tool_result"} <= kinds
+
+
+def test_the_checker_holds_paraphrase_claims_in_any_question_file(fixtures: Path) -> None:
+    questions = ask_eval.load_questions(ask_eval.HERE / "ask_heldout.json")
+    literal = next(q for q in questions if q.answerable and not q.paraphrased)
+    lying = ask_eval.Question(literal.id, literal.question, True, literal.kind, literal.answers)
+    problems = ask_eval.check_questions([lying], fixtures, strict=False)
+    assert any(f"{literal.id}: shares" in p for p in problems)
