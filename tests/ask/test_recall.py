@@ -310,3 +310,13 @@ def test_server_sent_events_round_trip() -> None:
         sse.Event("message", "x"),
         sse.Event("message", "[DONE]"),
     ]
+
+
+def test_a_name_is_a_compound_or_a_word_english_does_not_know() -> None:
+    named = {term.word: t.is_name(term) for term in t.content_terms(
+        "How did we shard user_events with Kafka and moment.js on the laptop?"
+    )}  # fmt: skip
+    assert named == {
+        "shard": False, "user": False, "events": False, "user_events": True, "kafka": True,
+        "moment": False, "js": True, "moment.js": True, "laptop": False,
+    }  # fmt: skip

@@ -103,18 +103,9 @@ def _irregular() -> _Irregular:
     and not in :data:`KEPT_AS_WRITTEN`. The table is read as a file, without importing the
     package (whose import loads numpy for its guesses at unknown words, which are not used):
     about 0.1 s once per process, against about a second for the package's own loader."""
-    spec = importlib.util.find_spec("lemminflect")
-    folders = list(spec.submodule_search_locations or []) if spec else []
-    path = Path(folders[0]).joinpath(*_LEMMA_TABLE) if folders else None
-    if path is None or not path.is_file():
-        raise RuntimeError(
-            "threadline needs the lemmatizer lemminflect (0.2.x) and its lemma table "
-            f"{'/'.join(_LEMMA_TABLE)}, which were not found: reinstall threadline "
-            "(pip install --force-reinstall threadline) or install lemminflect"
-        )
     base: dict[str, str] = {}
     forms: dict[str, tuple[str, ...]] = {}
-    for match in _VERB_LINE.finditer(gzip.decompress(path.read_bytes())):
+    for match in _VERB_LINE.finditer(gzip.decompress(_lemma_table().read_bytes())):
         form = match.group(1).decode()
         lemmas = match.group(2).decode().split("/")
         lemma = next((lemma for lemma in lemmas if lemma.isalpha()), None)
@@ -125,6 +116,20 @@ def _irregular() -> _Irregular:
         base[form] = lemma
         forms[lemma] = (*forms.get(lemma, ()), form)
     return _Irregular(base, forms)
+
+
+def _lemma_table() -> Path:
+    """Where LemmInflect's lemma table is (found without importing the package)."""
+    spec = importlib.util.find_spec("lemminflect")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    path = Path(folders[0]).joinpath(*_LEMMA_TABLE) if folders else None
+    if path is None or not path.is_file():
+        raise RuntimeError(
+            "threadline needs the lemmatizer lemminflect (0.2.x) and its lemma table "
+            f"{'/'.join(_LEMMA_TABLE)}, which were not found: reinstall threadline "
+            "(pip install --force-reinstall threadline) or install lemminflect"
+        )
+    return path
 
 
 def _regular(form: str, lemma: str) -> bool:
@@ -159,6 +164,26 @@ class Term:
     @property
     def compound(self) -> bool:
         return " " in self.stem
+
+
+@functools.cache
+def _lexicon() -> frozenset[str]:
+    """Every word form of LemmInflect's lemma table (about 69,000: English words of every
+    kind, not names), read on first use."""
+    text = gzip.decompress(_lemma_table().read_bytes()).decode().lower()
+    known: set[str] = set()
+    for line in text.splitlines():
+        form, _, lemmas = line.split(",", 2)
+        known.add(form)
+        known.update(lemmas.split("/"))
+    return frozenset(known)
+
+
+def is_name(term: Term) -> bool:
+    """Whether ``term`` names something rather than saying it in English: a compound
+    (``moment.js``, ``user_events``) or a word the English lexicon does not hold
+    (``kafka``, ``django``)."""
+    return term.compound or term.word not in _lexicon()
 
 
 @functools.lru_cache(maxsize=65536)
