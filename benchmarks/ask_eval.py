@@ -38,6 +38,9 @@ Variants (``--variant NAME``; each function's docstring says more):
   search's word matches for all the terms together and for each alone, term weights from
   each term's match count (:mod:`threadline.recall.weights`), relevant passages holding half
   of the question's weight.
+- ``ask-absent-x1``, ``ask-absent-words-x2``, ``ask-absent-names-x3`` — ``ask`` with the
+  question's names the history holds nowhere weighing 1× (the rule before it counted them),
+  with every such word (names or not) weighing 2×, and with names weighing 3× (``ask``: 2×).
 - ``cited`` — what the answer links to: the citations of the extractive answer made from the
   ``ask`` retrieval (at most 5), each the single entry it opens.
 - ``weighted`` — the same weights and rule, with the hits taken through the search service
@@ -504,6 +507,36 @@ def _ask_variant() -> Variant:
     return run
 
 
+@contextlib.contextmanager
+def _patched(target: Any, **values: Any) -> Iterator[None]:
+    """``target``'s attributes set to ``values`` for the duration (a rule's variant)."""
+    saved = {name: getattr(target, name) for name in values}
+    for name, value in values.items():
+        setattr(target, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(target, name, value)
+
+
+def _absent_variant(factor: float, every_word: bool) -> Variant:
+    """(b'') The ask retrieval with another weight for the question's terms the searched
+    history holds nowhere (:data:`threadline.recall.weights.ABSENT_NAME_FACTOR`): ``factor``
+    times their weight, for names only (the product's rule) or for ``every_word``."""
+    from threadline.recall import terms as terms_mod
+    from threadline.recall import weights as w
+
+    lexical = _ask_variant()
+
+    def run(corpus: Corpus, question: str) -> Ranked:
+        names = (lambda term: True) if every_word else terms_mod.is_name
+        with _patched(w, ABSENT_NAME_FACTOR=factor), _patched(terms_mod, is_name=names):
+            return lexical(corpus, question)
+
+    return run
+
+
 def _cited_variant() -> Variant:
     """(b') What a user of ``threadline ask`` opens: the citations of the extractive answer
     built from the ``ask`` retrieval, in order, each the one entry it links to."""
@@ -855,6 +888,9 @@ VARIANTS: dict[str, Callable[[], Variant]] = {
     "search-or": _search_or_variant,
     "ask": _ask_variant,
     "cited": _cited_variant,
+    "ask-absent-x1": lambda: _absent_variant(1.0, every_word=False),
+    "ask-absent-words-x2": lambda: _absent_variant(2.0, every_word=True),
+    "ask-absent-names-x3": lambda: _absent_variant(3.0, every_word=False),
     "weighted": _weighted_variant,
     "embed": _embed_variant,
     "minilm": _minilm_variant,

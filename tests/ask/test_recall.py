@@ -75,6 +75,41 @@ def test_irregular_past_forms_are_read_as_their_verb() -> None:
     assert t.forms("ran") == ("run",) and t.forms("keep") == ("kept",) and t.forms("cache") == ()
 
 
+def test_the_lemmatizer_knows_irregular_forms_a_short_list_would_miss() -> None:
+    # British spellings, participles and compound verbs, from the lemmatizer's lexicon.
+    pairs = {
+        "learnt": "learn",
+        "dreamt": "dream",
+        "proven": "prove",
+        "bent": "bend",
+        "misled": "mislead",
+        "underwent": "undergo",
+        "overheard": "overhear",
+        "dying": "die",
+        "outgrown": "outgrow",
+    }
+    assert {form: t.stem(form) for form in pairs} == {f: t.stem(v) for f, v in pairs.items()}
+    terms = t.content_terms("Which bug misled us until the fix was proven?")
+    assert [term.stem for term in terms] == ["bug", "mislead", "fix", "prove"]
+    found = t.found_in(terms, ["The fix proves it; the old log misleads"])
+    assert [term.stem for term in found] == ["mislead", "fix", "prove"]
+    assert t.forms("prove") == ("proven",) and t.forms("learnt") == ("learn",)
+
+
+def test_forms_that_are_words_of_their_own_in_software_text_stay_as_written() -> None:
+    kept = ["bit", "bound", "led", "lit", "left", "won", "went", "gone"]
+    assert [t.stem(word) for word in kept] == kept
+    assert t.forms("go") == () and t.forms("lead") == () and t.forms("bind") == ()
+    # A form that is also a verb's base form is ambiguous (to saw, to found) and stays too.
+    assert t.stem("saw") == "saw" and t.stem("found") == "found"
+
+
+def test_regular_inflections_are_left_to_the_stemmer() -> None:
+    # The lexicon gives "programmed" the British base "programme", whose stem differs.
+    assert t.stem("programmed") == t.stem("program") == t.stem("programs")
+    assert t.stem("stopped") == t.stem("stop") and t.stem("baking") == t.stem("bake")
+
+
 def test_a_compound_is_a_term_held_only_with_its_parts_side_by_side() -> None:
     terms = [*t.content_terms("Why did src/auth/login.py hit the rate-limit?")]
     terms += t.content_terms("Which POOL_SIZE?")
@@ -275,3 +310,13 @@ def test_server_sent_events_round_trip() -> None:
         sse.Event("message", "x"),
         sse.Event("message", "[DONE]"),
     ]
+
+
+def test_a_name_is_a_compound_or_a_word_english_does_not_know() -> None:
+    named = {term.word: t.is_name(term) for term in t.content_terms(
+        "How did we shard user_events with Kafka and moment.js on the laptop?"
+    )}  # fmt: skip
+    assert named == {
+        "shard": False, "user": False, "events": False, "user_events": True, "kafka": True,
+        "moment": False, "js": True, "moment.js": True, "laptop": False,
+    }  # fmt: skip

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from threadline.protocol.models import PushRequest
+from threadline.recall import weights as w
 from threadline.services import accounts, auth, push
 from threadline.services.ask import retrieve
 from threadline.storage.database import Database
@@ -67,3 +70,26 @@ def test_rare_terms_outrank_common_ones(db: Database) -> None:
     assert not no_match
     assert texts[0] == HISTORY[-1]
     assert all("flaky" in text for text in texts)
+
+
+def test_a_name_the_history_never_holds_counts_against_the_passages(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    who = _history(db)
+    # The entry holds "flaky", "checkout" and "test" (over half the weight), not "time" nor
+    # "Vitest" — which the history names nowhere: the question is about something else.
+    question = "Why did the flaky checkout test time out in Vitest?"
+    assert _texts(db, who, question) == (True, [])
+    # A common word missing from the history is how a paraphrase differs: it weighs as usual.
+    no_match, texts = _texts(db, who, "Why did the flaky checkout test time out on the laptop?")
+    assert not no_match and texts[0] == HISTORY[-1]
+    # Weighed like any other term, the missing name would let the entry pass.
+    monkeypatch.setattr(w, "ABSENT_NAME_FACTOR", 1.0)
+    no_match, texts = _texts(db, who, question)
+    assert not no_match and texts[0] == HISTORY[-1]
+
+
+def test_a_name_held_in_the_history_weighs_as_usual(db: Database) -> None:
+    who = _history(db)
+    no_match, texts = _texts(db, who, "Did we choose Redis over Dragonfly for the session cache?")
+    assert not no_match and texts[0] == HISTORY[-3]

@@ -52,3 +52,20 @@ def test_a_second_wording_is_weighed_apart_from_the_question() -> None:
     assert not w.is_relevant_to_any(weights, [asked, rewritten], {"cach"})
     assert not w.is_relevant_to_any(weights, [asked], found)
     assert not w.is_relevant_to_any(weights, [], found)
+
+
+def test_a_name_the_history_holds_nowhere_weighs_double_in_the_rule() -> None:
+    # "How did we migrate from moment.js to date-fns?": every word but the library's name is
+    # in the history; the passage holding them is no answer once the name counts double
+    counts = {"migrat": 11, "moment": 5, "js": 100, "moment js": 0, "date": 35, "fns": 2}
+    counts["date fns"] = 2
+    found = {"migrat", "js", "date", "fns", "date fns"}
+    weights = w.weights(counts)
+    assert w.is_relevant(weights, found)
+    rule = w.against_absent(weights, {"moment js"})
+    assert rule["moment js"] == w.ABSENT_NAME_FACTOR * weights["moment js"] == 2 * w.weight(0)
+    assert {k: v for k, v in rule.items() if k != "moment js"} == {
+        k: v for k, v in weights.items() if k != "moment js"
+    }
+    assert not w.is_relevant(rule, found)
+    assert w.against_absent(weights, []) == weights

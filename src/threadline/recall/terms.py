@@ -4,10 +4,12 @@ A question's *content terms* are its words (letters and digits; ``rate-limit``,
 ``os.path.join`` and ``snake_case`` split into their parts, ``camelCase`` split too and kept
 whole) without the :data:`STOP_WORDS` — function words and the scaffolding of a question
 ("what did we decide about …") — stemmed with the Snowball English stemmer, so ``caching``
-matches ``cache`` and ``limits`` matches ``limiter``; the past forms of irregular verbs the
-stemmer does not know (``ran``, ``kept``, ``wrote``) are read as their base form first
-(:data:`IRREGULAR`). Words of one character are dropped; at most :data:`MAX_TERMS` distinct
-terms are kept, in the order they appear.
+matches ``cache`` and ``limits`` matches ``limiter``; the irregular forms of verbs the
+stemmer does not know (``ran``, ``kept``, ``wrote``, ``learnt``) are read as their base form
+first, from the lemma table of the LemmInflect lemmatizer (:func:`_irregular`; a few that are
+mostly words of their own in software text are kept as written, :data:`KEPT_AS_WRITTEN`).
+Words of one character are dropped; at most :data:`MAX_TERMS` distinct terms are kept, in the
+order they appear.
 
 A *compound* — a name written with separators inside it, such as ``rate-limit``,
 ``os.path.join``, ``src/auth/login.py``, ``POOL_SIZE`` or ``create-next-app`` — is also a term
@@ -22,9 +24,12 @@ How much each term matters, and so which passages are relevant, is decided by
 from __future__ import annotations
 
 import functools
+import gzip
+import importlib.util
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import snowballstemmer
 
@@ -64,43 +69,83 @@ _PREFIXED = re.compile(
 #: A compound has at most this many parts (a long path is matched by its last ones).
 MAX_COMPOUND_PARTS = 6
 
-#: Past forms of common irregular verbs, read as the base form (Snowball stems suffixes
-#: only: it leaves ``ran`` and ``kept`` apart from ``run`` and ``keep``). Forms that are
-#: also common words of their own in software (``bit``, ``bound``, ``led``, ``lit``, ``won``,
-#: ``went`` and ``gone`` — Go is a language)
-#: are left out.
-IRREGULAR = {
-    "ran": "run", "reran": "rerun", "wrote": "write", "written": "write", "rewrote": "rewrite",
-    "rewritten": "rewrite", "broke": "break", "broken": "break", "chose": "choose",
-    "chosen": "choose", "took": "take", "taken": "take", "gave": "give", "given": "give",
-    "began": "begin", "begun": "begin", "sent": "send",
-    "spent": "spend", "lost": "lose", "held": "hold", "kept": "keep", "built": "build",
-    "rebuilt": "rebuild", "brought": "bring", "bought": "buy", "caught": "catch",
-    "taught": "teach", "sought": "seek", "fell": "fall", "fallen": "fall", "forgot": "forget",
-    "forgotten": "forget", "froze": "freeze", "frozen": "freeze", "grew": "grow", "grown": "grow",
-    "hid": "hide", "hidden": "hide", "meant": "mean", "met": "meet", "paid": "pay", "rose": "rise",
-    "risen": "rise", "sat": "sit", "saw": "see", "seen": "see", "shook": "shake",
-    "shaken": "shake", "shot": "shoot", "slept": "sleep", "sold": "sell", "spoke": "speak",
-    "spoken": "speak", "stood": "stand", "stole": "steal", "stolen": "steal", "stuck": "stick",
-    "struck": "strike", "threw": "throw", "thrown": "throw", "understood": "understand",
-    "woke": "wake", "woken": "wake", "wore": "wear", "worn": "wear", "dealt": "deal",
-    "drew": "draw", "drawn": "draw", "drove": "drive", "driven": "drive", "fed": "feed",
-    "felt": "feel", "flew": "fly", "flown": "fly", "hung": "hang", "heard": "hear", "lent": "lend",
-    "overrode": "override", "overridden": "override", "undid": "undo", "undone": "undo",
-    "redid": "redo", "redone": "redo", "withdrew": "withdraw", "withdrawn": "withdraw",
-    "ate": "eat", "eaten": "eat", "blew": "blow", "blown": "blow", "swore": "swear",
-    "sworn": "swear", "forbade": "forbid", "forbidden": "forbid", "mistook": "mistake",
-    "mistaken": "mistake", "overwrote": "overwrite", "overwritten": "overwrite",
-    "upheld": "uphold", "withheld": "withhold", "spun": "spin", "swept": "sweep", "wept": "weep",
-    "fought": "fight", "fled": "flee", "knelt": "kneel", "leapt": "leap", "rode": "ride",
-    "ridden": "ride", "rang": "ring", "rung": "ring", "sang": "sing", "sung": "sing",
-    "sank": "sink", "sunk": "sink", "shrank": "shrink", "slid": "slide", "strove": "strive",
-    "swam": "swim", "swung": "swing", "tore": "tear", "torn": "tear", "trod": "tread",
-    "wove": "weave", "woven": "weave",
-}  # fmt: skip
-_FORMS: dict[str, tuple[str, ...]] = {}
-for _past, _base in IRREGULAR.items():
-    _FORMS[_base] = (*_FORMS.get(_base, ()), _past)
+#: Irregular verb forms the lemmatizer knows that are kept as written: in software text they
+#: are mostly words of their own (``bit``, ``bound``, ``led``, ``lit``, ``left``, ``won``;
+#: ``went`` and ``gone`` — Go is a language).
+KEPT_AS_WRITTEN = frozenset({"bit", "bound", "led", "lit", "left", "won", "went", "gone"})
+#: The lemma table LemmInflect ships (from the SPECIALIST Lexicon): ``form,category,lemmas``.
+_LEMMA_TABLE = ("resources", "lemma_lu.csv.gz")
+_VERB_LINE = re.compile(rb"^([a-z]+),verb,([a-z/-]+)$", re.MULTILINE)
+#: A regular inflection: the base's letters (its last one dropped, ``bak|ing``, or doubled,
+#: ``stopp|ed``), then an ending; the stemmer already reads these as their verb.
+_REGULAR = (
+    (0, ("s", "es", "ed", "ing", "ked", "king")),
+    (-1, ("ed", "ing", "ied", "ies")),
+    (1, ("ed", "ing")),
+)
+
+
+@dataclass(frozen=True)
+class _Irregular:
+    """The irregular forms of English verbs: each form's base (``ran`` → ``run``), each
+    base's forms (``keep`` → ``kept``)."""
+
+    base: dict[str, str]
+    forms: dict[str, tuple[str, ...]]
+
+
+@functools.cache
+def _irregular() -> _Irregular:
+    """The irregular verb forms of LemmInflect's lemma table (read once, on first use).
+
+    A form is taken when it is not a base form itself (``saw``, ``found``, ``lay`` are
+    ambiguous and stay as written), not a regular inflection of its base (``programmed``),
+    and not in :data:`KEPT_AS_WRITTEN`. The table is read as a file, without importing the
+    package (whose import loads numpy for its guesses at unknown words, which are not used):
+    about 0.1 s once per process, against about a second for the package's own loader."""
+    base: dict[str, str] = {}
+    forms: dict[str, tuple[str, ...]] = {}
+    for match in _VERB_LINE.finditer(gzip.decompress(_lemma_table().read_bytes())):
+        form = match.group(1).decode()
+        lemmas = match.group(2).decode().split("/")
+        lemma = next((lemma for lemma in lemmas if lemma.isalpha()), None)
+        if lemma is None or form in lemmas or form in KEPT_AS_WRITTEN or form in base:
+            continue
+        if any(_regular(form, one) for one in lemmas):
+            continue
+        base[form] = lemma
+        forms[lemma] = (*forms.get(lemma, ()), form)
+    return _Irregular(base, forms)
+
+
+def _lemma_table() -> Path:
+    """Where LemmInflect's lemma table is (found without importing the package)."""
+    spec = importlib.util.find_spec("lemminflect")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    path = Path(folders[0]).joinpath(*_LEMMA_TABLE) if folders else None
+    if path is None or not path.is_file():
+        raise RuntimeError(
+            "threadline needs the lemmatizer lemminflect (0.2.x) and its lemma table "
+            f"{'/'.join(_LEMMA_TABLE)}, which were not found: reinstall threadline "
+            "(pip install --force-reinstall threadline) or install lemminflect"
+        )
+    return path
+
+
+def _regular(form: str, lemma: str) -> bool:
+    """Whether ``form`` is a regular inflection of ``lemma`` (``mocked``, ``baked``,
+    ``baking``, ``tried``, ``stopped``, ``picnicked``, ``programmed`` of *programme*)."""
+    if form == lemma + "d" and lemma.endswith("e"):
+        return True
+    for change, endings in _REGULAR:
+        root = lemma[:-1] if change < 0 else lemma + lemma[-1] * change
+        if change < 0 and lemma[-1] not in "ey":
+            continue
+        if form.startswith(root) and form[len(root) :] in endings:
+            return True
+    return False
+
+
 _CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _STEMMER = snowballstemmer.stemmer("english")
 
@@ -121,21 +166,42 @@ class Term:
         return " " in self.stem
 
 
+@functools.cache
+def _lexicon() -> frozenset[str]:
+    """Every word form of LemmInflect's lemma table (about 69,000: English words of every
+    kind, not names), read on first use."""
+    text = gzip.decompress(_lemma_table().read_bytes()).decode().lower()
+    known: set[str] = set()
+    for line in text.splitlines():
+        form, _, lemmas = line.split(",", 2)
+        known.add(form)
+        known.update(lemmas.split("/"))
+    return frozenset(known)
+
+
+def is_name(term: Term) -> bool:
+    """Whether ``term`` names something rather than saying it in English: a compound
+    (``moment.js``, ``user_events``) or a word the English lexicon does not hold
+    (``kafka``, ``django``)."""
+    return term.compound or term.word not in _lexicon()
+
+
 @functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """The Snowball stem of a lowercase ``word`` (digits and short words as they are; an
     irregular past form as its base form's stem)."""
-    word = IRREGULAR.get(word, word)
+    word = _irregular().base.get(word, word)
     if len(word) <= 3 or not word.isalpha():
         return word
     return str(_STEMMER.stemWord(word))
 
 
 def forms(word: str) -> tuple[str, ...]:
-    """The other written forms of ``word`` that :data:`IRREGULAR` gives the same stem
+    """The other written forms of ``word`` that an irregular verb gives the same stem
     (``ran`` → ``run``; ``keep`` → ``kept``), for searching an index that does not know them."""
-    base = IRREGULAR.get(word, word)
-    return tuple(f for f in (base, *_FORMS.get(base, ())) if f != word)
+    irregular = _irregular()
+    base = irregular.base.get(word, word)
+    return tuple(f for f in (base, *irregular.forms.get(base, ())) if f != word)
 
 
 def words(text: str) -> list[str]:

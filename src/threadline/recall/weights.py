@@ -12,6 +12,12 @@ fixes that:
   most, a term in ``cap`` entries or more weighs least (about 0.7 for a cap of 100);
 - a passage is relevant when the terms it holds carry at least :data:`NEEDED_SHARE` of the
   question's total weight — for terms of equal weight that is the plain rule's "half";
+- a *name* of the question — a compound (``moment.js``) or a word the English lexicon does
+  not know (``Kafka``) — that the searched history holds nowhere (the search finds no entry
+  for it and no passage holds it) weighs :data:`ABSENT_NAME_FACTOR` times its weight in the
+  rule (:func:`against_absent`): a question about a thing the history never names is about
+  something else than the passages that share its other words. Common words missing from the
+  history are not counted so: they are how a paraphrase differs from the text it asks about;
 - a question given with other wordings (a language model's search words for it) has a
   passage relevant to any one of them (:func:`is_relevant_to_any`);
 - passages rank by how many of the terms they hold, then by the weight of those, then by the
@@ -28,6 +34,8 @@ from collections.abc import Iterable, Mapping
 
 #: Share of a question's total term weight a relevant passage must hold.
 NEEDED_SHARE = 0.5
+#: How many times its weight a name the searched history holds nowhere weighs in the rule.
+ABSENT_NAME_FACTOR = 2.0
 #: Matches counted per term (the count is capped: past it a term is simply common).
 DEFAULT_CAP = 100
 
@@ -51,6 +59,16 @@ def share(term_weights: Mapping[str, float], found: Iterable[str]) -> float:
     """The share (0–1) of the question's total weight that ``found`` holds."""
     total = sum(term_weights.values())
     return held(term_weights, found) / total if total > 0 else 0.0
+
+
+def against_absent(term_weights: Mapping[str, float], absent: Iterable[str]) -> dict[str, float]:
+    """The weights the rule weighs with: each term of ``absent`` (names of the question the
+    history holds nowhere) at :data:`ABSENT_NAME_FACTOR` times its weight."""
+    gone = set(absent)
+    return {
+        term: value * ABSENT_NAME_FACTOR if term in gone else value
+        for term, value in term_weights.items()
+    }
 
 
 def is_relevant(term_weights: Mapping[str, float], found: Iterable[str]) -> bool:

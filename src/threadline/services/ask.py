@@ -150,10 +150,13 @@ class Retrieval:
     weights: dict[str, float] = field(default_factory=dict)
     #: The model's search terms for the question (:mod:`threadline.recall.expand`), if any.
     expansion: list[t.Term] = field(default_factory=list)
+    #: The question's names the searched history holds nowhere (:func:`absent_names`).
+    absent: frozenset[str] = frozenset()
 
     def is_relevant(self, found: set[str]) -> bool:
         """The relevance rule for a passage holding the stems ``found`` (see :func:`relevant`)."""
-        return relevant(self.terms, self.expansion, self.weights, found)
+        rule = w.against_absent(self.weights, self.absent)
+        return relevant(self.terms, self.expansion, rule, found)
 
 
 def relevant(
@@ -204,11 +207,28 @@ def retrieve(
     term_weights = w.weights(gathered.counts)
     chosen = _matches(conn, user_id, gathered, term_weights, thread_id)
     found = _passages(conn, user_id, chosen, gathered.terms, term_weights)
+    absent = absent_names(own, gathered.counts, found)
+    rule = w.against_absent(term_weights, absent)
     for passage in found:
         stems = {term.stem for term in passage.found}
-        passage.relevant = relevant(own, expanded, term_weights, stems)
+        passage.relevant = relevant(own, expanded, rule, stems)
     kept = [passage for passage in found if passage.relevant][:limit]
-    return Retrieval(kept, not kept, own, term_weights, expanded)
+    return Retrieval(kept, not kept, own, term_weights, expanded, absent)
+
+
+def absent_names(
+    terms: Sequence[t.Term], counts: dict[str, int], found: Sequence[Passage]
+) -> frozenset[str]:
+    """The stems of the names among ``terms`` (:func:`threadline.recall.terms.is_name`) that
+    the searched history holds nowhere: the search counted no entry for them and none of the
+    passages ``found`` holds them (a word inside a longer one, such as ``nav`` of ``NavUser``,
+    is held without being a word of the index)."""
+    held = {term.stem for passage in found for term in passage.found}
+    return frozenset(
+        term.stem
+        for term in terms
+        if counts.get(term.stem, 0) == 0 and term.stem not in held and t.is_name(term)
+    )
 
 
 def _scoped_threads(
