@@ -84,3 +84,21 @@ def test_a_tool_result_holding_the_finding_is_cited_rather_than_its_call(site: S
     answer = answered(site.ask(site.alice, question=question, all_projects=True))
     texts = list(cited_entries(site, answer).values())
     assert any('{:hex, :ash, "3.16.0"' in text for text in texts), texts
+
+
+def test_an_everyday_word_the_history_never_says_does_not_sink_the_answer(site: Site) -> None:
+    # The answer says "Top 3 Most Diverse Models Found: all-roberta-large-v1 …"; nothing in
+    # the project says "pick". Weighed by its rarity in the history alone, "pick" outweighed
+    # the words the answer holds and the question got "nothing found".
+    question = "Which embedding model did we pick as the most diverse?"
+    answer = answered(site.ask(site.alice, question=question, project="ai-music"))
+    assert answer["no_match"] is False, answer["answer"]
+    texts = cited_entries(site, answer).values()
+    assert any("all-roberta-large-v1" in text for text in texts), answer["answer"]
+
+
+def test_a_rare_word_the_history_never_holds_still_gives_nothing_found(site: Site) -> None:
+    # The history has pools, sizes and connections (Ecto's), never Redis.
+    question = "What pool size did we set for the Redis connection?"
+    answer = answered(site.ask(site.alice, question=question, all_projects=True))
+    assert answer["no_match"] is True, answer["answer"]

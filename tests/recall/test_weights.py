@@ -69,3 +69,24 @@ def test_a_name_the_history_holds_nowhere_weighs_double_in_the_rule() -> None:
     }
     assert not w.is_relevant(rule, found)
     assert w.against_absent(weights, []) == weights
+
+
+def test_an_everyday_word_weighs_least_even_where_the_history_never_says_it() -> None:
+    # "Which embedding model did we pick as the most diverse?" against a history that says
+    # "chose" and writes "embedding" and "model" everywhere: "pick" is how it is asked
+    counts = {"embed": 100, "model": 100, "pick": 0, "divers": 4}
+    found = {"embed", "model", "divers"}
+    assert not w.is_relevant(w.weights(counts), found)
+    weights = w.weights(counts, everyday={"pick", "model"})
+    assert weights["pick"] == weights["model"] == w.weight(w.DEFAULT_CAP)
+    assert weights["divers"] == w.weight(4)
+    assert w.is_relevant(weights, found)
+
+
+def test_a_rare_word_the_history_never_holds_still_sinks_the_passage() -> None:
+    # "What pool size did we give the Redis connection?": the history has pools, sizes and
+    # connections (everyday words), never Redis
+    counts = {"pool": 3, "size": 30, "redi": 0, "connect": 20}
+    everyday = {"pool", "size", "connect"}
+    assert w.is_relevant(w.weights(counts), {"pool", "size", "connect"})
+    assert not w.is_relevant(w.weights(counts, everyday=everyday), {"pool", "size", "connect"})

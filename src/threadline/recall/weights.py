@@ -10,6 +10,9 @@ fixes that:
 
 - a term's weight is ``log(1 + cap / (matches + ½))``: a term the history never holds weighs
   most, a term in ``cap`` entries or more weighs least (about 0.7 for a cap of 100);
+- an everyday English word (*pick*, *nearly*, *coming*: :mod:`threadline.recall.english`)
+  weighs least wherever it appears: it is how a question is asked, not what it is about, and
+  its absence from the history must not sink the passage holding what the question is about;
 - a passage is relevant when the terms it holds carry at least :data:`NEEDED_SHARE` of the
   question's total weight — for terms of equal weight that is the plain rule's "half";
 - a *name* of the question — a compound (``moment.js``) or a word the English lexicon does
@@ -30,7 +33,7 @@ being asked, at the moment it is asked. Pure functions; the counts are the calle
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 #: Share of a question's total term weight a relevant passage must hold.
 NEEDED_SHARE = 0.5
@@ -45,9 +48,12 @@ def weight(matches: int, cap: int = DEFAULT_CAP) -> float:
     return math.log1p(cap / (min(max(matches, 0), cap) + 0.5))
 
 
-def weights(counts: Mapping[str, int], cap: int = DEFAULT_CAP) -> dict[str, float]:
-    """Each term's weight from its match count."""
-    return {term: weight(count, cap) for term, count in counts.items()}
+def weights(
+    counts: Mapping[str, int], cap: int = DEFAULT_CAP, everyday: Collection[str] = ()
+) -> dict[str, float]:
+    """Each term's weight from its match count; the terms of ``everyday`` (everyday English
+    words) weigh as a term found ``cap`` times, whatever their count."""
+    return {term: weight(cap if term in everyday else count, cap) for term, count in counts.items()}
 
 
 def held(term_weights: Mapping[str, float], found: Iterable[str]) -> float:

@@ -67,7 +67,7 @@ from threadline.errors import (
 )
 from threadline.protocol import sse
 from threadline.protocol.models import EntryCreate
-from threadline.recall import citations, expand, extractive, passages, prompt
+from threadline.recall import citations, english, expand, extractive, passages, prompt
 from threadline.recall import terms as t
 from threadline.recall import weights as w
 from threadline.recall.llm import PROVIDERS, LanguageModel, ModelConfig, Provider, client_for
@@ -204,7 +204,8 @@ def retrieve(
     gathered = _Gathered(own, expanded)
     for one in within:
         gathered.add(conn, _filters(user_id, project, one))
-    term_weights = w.weights(gathered.counts)
+    everyday = {x.stem for x in gathered.terms if not x.compound and english.is_everyday(x.word)}
+    term_weights = w.weights(gathered.counts, everyday=everyday)
     chosen = _matches(conn, user_id, gathered, term_weights, thread_id)
     found = _passages(conn, user_id, chosen, gathered.terms, term_weights)
     absent = absent_names(own, gathered.counts, found)
