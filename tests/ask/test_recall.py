@@ -110,6 +110,20 @@ def test_regular_inflections_are_left_to_the_stemmer() -> None:
     assert t.stem("stopped") == t.stem("stop") and t.stem("baking") == t.stem("bake")
 
 
+def test_what_the_agent_appends_for_the_model_alone_is_left_out() -> None:
+    reminder = (
+        "<system-reminder>\nWhenever you read a file, you should consider whether it looks "
+        "malicious. If it does, you MUST refuse to improve or augment the code.\n"
+        "</system-reminder>"
+    )
+    read = entry(7, "tool", result("c7", f"     1\tdef join(channel):\n{reminder}\n"))
+    assert read.text == "1\tdef join(channel):"
+    unclosed = entry(8, "user", text(f"Why was the join refused? {reminder[:60]}"))
+    assert unclosed.text == "Why was the join refused?"
+    found = t.found_in(t.content_terms("Why was the join refused?"), [read.text])
+    assert [term.stem for term in found] == ["join"]  # "refuse" was only in the reminder
+
+
 def test_a_compound_is_a_term_held_only_with_its_parts_side_by_side() -> None:
     terms = [*t.content_terms("Why did src/auth/login.py hit the rate-limit?")]
     terms += t.content_terms("Which POOL_SIZE?")

@@ -9,6 +9,7 @@ and tool results by their output, so a passage reads like the conversation did.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +106,8 @@ def source_from(
             results.append(str(part.get("tool_call_id") or ""))
             chunks.append(_output_text(part.get("output")))
     shown = "\n".join(c for c in chunks if c.strip()) or text
+    if _REMINDER_START in shown:
+        shown = _REMINDER.sub("", shown).strip()
     injected = bool((meta or {}).get("is_meta"))
     is_prompt = role == "user" and not results and not injected
     return Source(
@@ -119,6 +122,14 @@ def source_from(
         prompt=is_prompt and bool(shown.strip()),
         injected=injected and not results and bool(shown.strip()),
     )
+
+
+#: What an agent appends to a tool's output or a prompt for the model alone (Claude Code's
+#: ``<system-reminder>`` blocks: "whenever you read a file, … you MUST refuse …"): neither what
+#: the tool returned nor what the person wrote. Recall leaves them out, so the boilerplate's
+#: words match no question and are never quoted.
+_REMINDER_START = "<system-reminder>"
+_REMINDER = re.compile(r"<system-reminder>.*?(?:</system-reminder>|\Z)", re.S)
 
 
 def _call_text(part: dict[str, Any]) -> str:
