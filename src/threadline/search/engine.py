@@ -30,7 +30,11 @@ the :data:`PG_RECENT` newest entries, and through the :data:`PG_OLDER` before th
 those hold fewer than :data:`PG_ENOUGH` of its matches (within one thread or scope, its entries
 bound the work; filtered by project or kind, only those threads' entries in the ranges are
 read, through the index ``(thread_id, pk)`` of migration 0012) — each search planned for its
-own words, under a statement timeout, without JIT compilation or parallel workers.
+own words, under a statement timeout, without JIT compilation or parallel workers. A common
+query the planner expects in at most :data:`PG_BITMAP_SHARE` of the entries reads the same
+ranges through the GIN index instead, its matches intersected with the range's keys as
+bitmaps before any row is read: such a word has too few matches among the newest for a walk
+to stop early.
 
 :func:`substrings` finds the entries that contain every needle of a plain query, newest first,
 after the word matches, for what they did not find (``Limiter`` in ``RateLimiter``). On
@@ -42,7 +46,9 @@ needle with a space in it, or one found only inside a plain word (``ollbac`` in
 the ``pg_trgm`` index of the vocabulary of prompts, replies and tool calls (migration 0009)
 gives the words that hold each needle, and the GIN index the entries that hold those words;
 when those are common (or too many to ask for), the :data:`PG_RECENT` newest entries are
-walked instead, their words read as text.
+walked instead, newest first until the page is filled: each entry's words tested first as the
+bytes of its ``tsvector``, then, for the few that hold the needle there, as text without tool
+output.
 """
 
 from __future__ import annotations
@@ -90,10 +96,12 @@ PG_OLDER = 40_000
 #: PostgreSQL: the newest entries (of any user) walked for a common query's matches.
 PG_RECENT = 10_000
 #: PostgreSQL: a common query the planner expects in at most this share of the entries is
-#: not walked: the GIN index gives its matches, and the bitmap of the range's keys narrows
-#: them before a row is read (a word of 1–10 % of the entries has too few matches among the
-#: newest for a walk to stop early, and too many for the index over all entries).
-PG_BITMAP_SHARE = 0.01
+#: not walked (unless filtered to a set of threads): the GIN index gives its matches, and the
+#: bitmap of the range's keys narrows them before a row is read. A word in 0.2–3 % of the
+#: entries has too few matches among the newest for a walk to stop early, and too many for
+#: the index over all entries; past that, reading its matches from the index costs more than
+#: the walk.
+PG_BITMAP_SHARE = 0.03
 #: PostgreSQL: a walk filtered by project or kind reads the entries of the threads that pass
 #: through the index ``(thread_id, pk)`` when they are at most this many threads.
 PG_SET_THREADS = 1_000
@@ -441,9 +449,10 @@ def _pg_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) 
     test, order, floor, bitmap = _pg_where(conn, match, filters)
     if floor is None:
         return _pg_matches(conn, match, filters, limit, (test, order), {})
-    threads = None if bitmap else _pg_thread_set(conn, filters)
+    threads = _pg_thread_set(conn, filters)
     if threads == []:
         return []
+    bitmap = bitmap and threads is None  # a set of threads' keys is fewer rows still
     walk = f"e.search_doc @@ {_TSQUERY}" if bitmap else f"ts_match_vq(e.search_doc, {_TSQUERY})"
     within: dict[str, Any] = {} if threads is None else {"threads": threads}
     recent, order = _pg_range(threads, ">= :floor")
