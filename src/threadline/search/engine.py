@@ -420,18 +420,21 @@ def _ts_term(term: Term) -> str:
     return "( " + " <-> ".join(words) + " )"
 
 
-def _pg_prepare(conn: sa.Connection) -> None:
+def _pg_prepare(conn: sa.Connection) -> bool:
     """Plan every search for its own words (a generic plan cannot tell a rare word from a
     common one), bound its time, and run it without JIT compilation or parallel workers: a
     search reads a bounded number of rows, in a few milliseconds, which compiling its
     expressions (tens of milliseconds, when the planner overestimates a query's matches) or
-    starting workers would only add to. One statement for the four settings."""
-    conn.exec_driver_sql(
-        "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+    starting workers would only add to. One statement for the four settings, which also
+    tells whether the vocabulary's trigram index is there (:func:`pg_substrings_available`)."""
+    present = conn.exec_driver_sql(
+        f"SELECT to_regclass('{SUBSTRING_INDEX}') IS NOT NULL, "
+        "set_config('plan_cache_mode', 'force_custom_plan', true), "
         f"set_config('statement_timeout', '{PG_TIMEOUT_MS}', true), "
         "set_config('jit', 'off', true), "
         "set_config('max_parallel_workers_per_gather', '0', true)"
-    )
+    ).scalar()
+    return bool(present)
 
 
 #: ``ts_rank_cd`` weights of ``D``, ``C`` (tool output), ``B`` (tool calls), ``A`` (prose).
@@ -446,7 +449,7 @@ def _pg_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) 
     small set of threads, through their entries only (:func:`_pg_thread_set`)."""
     _pg_prepare(conn)
     match = tsquery(query)
-    test, order, floor, bitmap = _pg_where(conn, match, filters)
+    test, order, floor, bitmap = _pg_where(conn, match, filters, _one_word(query))
     if floor is None:
         return _pg_matches(conn, match, filters, limit, (test, order), {})
     threads = _pg_thread_set(conn, filters)
@@ -464,6 +467,15 @@ def _pg_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) 
         how = (f"{walk} AND {older}", order)
         found += _pg_matches(conn, match, filters, limit - len(found), how, bounds, bitmap)
     return found
+
+
+def _one_word(query: Query) -> bool:
+    """Whether ``query`` is one word: the GIN index reads its matches alone. (For a phrase or
+    several words it reads every match of each word, however few entries hold them all.)"""
+    terms = query.terms
+    return (
+        len(terms) == 1 and len(terms[0].words) == 1 and not terms[0].prefix and not query.excluded
+    )
 
 
 def _pg_range(threads: list[str] | None, bounds: str) -> tuple[str, str]:
@@ -543,7 +555,7 @@ def _pg_bitmap(conn: sa.Connection) -> Iterator[None]:
 
 
 def _pg_where(
-    conn: sa.Connection, match: str, filters: Filters
+    conn: sa.Connection, match: str, filters: Filters, one_word: bool = False
 ) -> tuple[str, str, int | None, bool]:
     """How to find the newest entries matching the tsquery ``match``: (the test, the order,
     the primary key a walk starts from — ``None`` for the GIN index —, whether to read that
@@ -555,9 +567,9 @@ def _pg_where(
     by walking down the primary key through the :data:`PG_RECENT` newest entries — where a
     common word finds all it needs; a phrase of common words or a narrow filter stops looking
     there — unless the search is within one thread or scope (its entries bound the work).
-    A query expected in at most :data:`PG_BITMAP_SHARE` of the entries has too few matches
-    among the newest for a walk to stop early: the same range is read through the bitmaps of
-    the GIN index and of the range's keys instead (:func:`_pg_bitmap`)."""
+    A word (``one_word``) expected in at most :data:`PG_BITMAP_SHARE` of the entries has too
+    few matches among the newest for a walk to stop early: the same range is read through the
+    bitmaps of the GIN index and of the range's keys instead (:func:`_pg_bitmap`)."""
     narrow = filters.thread_id is not None or filters.scope is not None
     if narrow:
         return f"e.search_doc @@ {_TSQUERY}", "e.pk", None, False
@@ -566,7 +578,7 @@ def _pg_where(
         return f"e.search_doc @@ {_TSQUERY}", "e.pk + 0", None, False
     top = _pg_top(conn)
     floor = max(0, top - PG_RECENT + 1)
-    bitmap = expected <= PG_BITMAP_SHARE * top
+    bitmap = one_word and expected <= PG_BITMAP_SHARE * top
     # the function form of @@ cannot use the GIN index, whose bitmap would hold most rows
     test = f"ts_match_vq(e.search_doc, {_TSQUERY}) AND e.pk >= :floor"
     return test, "e.pk", floor, bitmap
@@ -597,13 +609,13 @@ _warned = False
 
 def pg_substrings_available(conn: sa.Connection) -> bool:
     """Whether migration 0009 could build the vocabulary's ``pg_trgm`` index (said once in
-    the log when not)."""
+    the log when not); the search settings of :func:`_pg_prepare` are made in passing."""
     global _warned
-    present = conn.exec_driver_sql(f"SELECT to_regclass('{SUBSTRING_INDEX}')").scalar()
-    if present is None and not _warned:
+    present = _pg_prepare(conn)
+    if not present and not _warned:
         _warned = True
         log.warning("pg_trgm index missing: search finds words, not substrings inside them")
-    return present is not None
+    return present
 
 
 def _like(pattern: str) -> str:
@@ -621,9 +633,8 @@ def _pg_substrings(
     tool calls read as text (:func:`_pg_walk_substrings`): the same test whatever the number
     of words, where a query of hundreds of words costs the index and the walk alike per
     word."""
-    if not pg_substrings_available(conn):
+    if not pg_substrings_available(conn):  # which prepares the search's settings, too
         return []
-    _pg_prepare(conn)
     if not all(words_of(needle) for needle in needles):
         return _pg_recent_substrings(conn, needles, filters, want, skip)
     terms = []
