@@ -378,12 +378,15 @@ def test_sqlite_index_merges_16_segments_and_stays_whole(db: Database) -> None:
             )
 
 
-def _pages(db: Database, who: auth.Principal, query: str, **filters: Any) -> list[str]:
-    """Every hit of ``query``, two a page, following the cursors to the end."""
+def _pages(
+    db: Database, who: auth.Principal, query: str, limit_: int = 2, **filters: Any
+) -> list[str]:
+    """Every hit of ``query``, ``limit_`` a page, following the cursors to the end."""
     found: list[str] = []
     cursor: str | None = None
     while True:
-        page = search(db, who, SearchParams(query=query, limit=2, cursor=cursor, **filters))
+        params = SearchParams(query=query, limit=limit_, cursor=cursor, **filters)
+        page = search(db, who, params)
         found += [hit.snippet for hit in page.results]
         if page.next_cursor is None:
             return found
@@ -395,10 +398,12 @@ def _pages(db: Database, who: auth.Principal, query: str, **filters: Any) -> lis
 def test_postgres_substring_walk_pages_the_newest_matches_to_the_end(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A needle in common words walks the newest entries, each tested first on the bytes of
-    its words (tool output's too; letters beyond ASCII as the connection encodes them), then
-    on its words of prose and tool calls: page after page, the matches come newest first, to
-    the end, none twice and none left out — as the index finds them."""
+    """A needle is looked for in the newest entries first, then (the page not filled) through
+    the index, or by walking on below that first chunk when its words are common; each entry
+    is tested first on the bytes of its words (tool output's too; letters beyond ASCII as the
+    connection encodes them), then on its words of prose and tool calls. Page after page,
+    across the chunk's edge, the matches come newest first, to the end, none twice and none
+    left out — as the index finds them."""
     who = _principal(db)
 
     def call(command: str) -> list[dict[str, Any]]:
@@ -422,14 +427,22 @@ def test_postgres_substring_walk_pages_the_newest_matches_to_the_end(
     _push_parts(db, who, rows[:5], name="first")
     _push_parts(db, who, rows[5:], name="second")
     newest_first = matching[::-1]
-    assert _pages(db, who, "ößeLimit") == newest_first, "the index"
-    monkeypatch.setattr(engine, "PG_COMMON", -1)  # every needle is common: the walk
+    assert _pages(db, who, "ößeLimit") == newest_first, "the first chunk holds every entry"
+    assert _pages(db, who, "ößeLimit", limit_=6) == newest_first
+    monkeypatch.setattr(engine, "PG_FIRST_CHUNK", 3)  # 9 … 11: one match, then the index
     assert _pages(db, who, "ößeLimit") == newest_first
-    assert _pages(db, who, "ößeLimit", project="p", role="assistant") == [
-        s for s in newest_first if s.startswith("Bash")
-    ]
+    monkeypatch.setattr(engine, "PG_COMMON", -1)  # every needle is common: the walk goes on
+    for chunk in (3, 1, 4):
+        monkeypatch.setattr(engine, "PG_FIRST_CHUNK", chunk)
+        assert _pages(db, who, "ößeLimit") == newest_first, chunk
+        assert _pages(db, who, "ößeLimit", limit_=6) == newest_first, chunk
+        assert _pages(db, who, "ößeLimit", project="p", role="assistant") == [
+            s for s in newest_first if s.startswith("Bash")
+        ]
     monkeypatch.setattr(engine, "PG_RECENT", 5)  # the newest five entries: 7 … 11
+    monkeypatch.setattr(engine, "PG_FIRST_CHUNK", 2)
     assert _pages(db, who, "ößeLimit") == ["Bash run größelimiter9", "the GrößeLimiter number8"]
+    assert _pages(db, who, "größelimiter9") == ["Bash run größelimiter9"], "a whole word"
 
 
 @pytest.mark.postgres

@@ -95,6 +95,8 @@ PG_ENOUGH = p.DEFAULT_SEARCH_LIMIT + 1
 PG_OLDER = 40_000
 #: PostgreSQL: the newest entries (of any user) walked for a common query's matches.
 PG_RECENT = 10_000
+#: PostgreSQL: the newest entries walked for a substring before its words are looked up.
+PG_FIRST_CHUNK = 2_000
 #: PostgreSQL: a common query the planner expects in at most this share of the entries is
 #: not walked (unless filtered to a set of threads): the GIN index gives its matches, and the
 #: bitmap of the range's keys narrows them before a row is read. A word in 0.2–3 % of the
@@ -625,30 +627,52 @@ def _like(pattern: str) -> str:
 def _pg_substrings(
     conn: sa.Connection, needles: tuple[str, ...], filters: Filters, want: int, skip: set[int]
 ) -> list[int]:
-    """Entries holding every needle: the words of the vocabulary that contain it (``pg_trgm``)
-    make a query of the GIN index, whose newest matches are checked against the text, when
-    the planner expects it in at most :data:`PG_COMMON` entries (or the search is within one
-    thread or scope). Otherwise — a needle in more than :data:`SUBSTRING_WORDS` words, or in
-    common ones — the :data:`PG_RECENT` newest entries are walked, their words of prose and
-    tool calls read as text (:func:`_pg_walk_substrings`): the same test whatever the number
-    of words, where a query of hundreds of words costs the index and the walk alike per
-    word."""
+    """Entries holding every needle, newest first. The :data:`PG_FIRST_CHUNK` newest entries
+    are walked first (:func:`_pg_walk_substrings`): a needle in common words fills the page
+    there, and its newest matches are the page whatever would be asked next. Otherwise the
+    words of the vocabulary that contain each needle (``pg_trgm``) make a query of the GIN
+    index, whose newest matches are checked against the text, when the planner expects it in
+    at most :data:`PG_COMMON` entries (or the search is within one thread or scope). Else — a
+    needle in more than :data:`SUBSTRING_WORDS` words, or in common ones — the walk goes on
+    through the rest of the :data:`PG_RECENT` newest entries: the same test whatever the
+    number of words, where a query of hundreds of words costs the index (and its list of
+    pending entries, under writes) each word for each entry."""
     if not pg_substrings_available(conn):  # which prepares the search's settings, too
         return []
     if not all(words_of(needle) for needle in needles):
         return _pg_recent_substrings(conn, needles, filters, want, skip)
+    # Only a needle of one whole word is matched exactly in SQL: the chunk's rows are all its
+    # matches, so a chunk that does not fill the page was read to its end. Others stop at
+    # SUBSTRING_CANDIDATES rows, in one walk. Within one thread or scope, the index is cheap.
+    chunked = filters.thread_id is None and filters.scope is None and _exact(needles)
+    top = _pg_top(conn)
+    floor = max(0, top - PG_RECENT + 1)
+    chunk = max(floor, top - PG_FIRST_CHUNK + 1) if chunked else floor
+    first: list[int] = []
+    if chunked:
+        first = _pg_walk_substrings(conn, needles, filters, want, skip, (chunk, None))
+        if len(first) >= want:
+            return first
+
+    def walked() -> list[int]:
+        """The walk, on below the first chunk."""
+        if chunked and chunk <= floor:
+            return first
+        rest = (floor, chunk if chunked else None)
+        return first + _pg_walk_substrings(conn, needles, filters, want - len(first), skip, rest)
+
     terms = []
     for needle in needles:
         words = _pg_expand(conn, needle)
         if words == "":
-            return []  # a needle in no word at all: nothing holds every needle
+            return first  # a needle in no word at all: nothing holds every needle
         if words is None:
-            return _pg_walk_substrings(conn, needles, filters, want, skip, None)
+            return walked()
         terms.append(words)
     match = " & ".join(terms)
-    test, order, floor, _ = _pg_where(conn, match, filters)
-    if floor is not None:
-        return _pg_walk_substrings(conn, needles, filters, want, skip, floor)
+    test, order, common, _ = _pg_where(conn, match, filters)
+    if common is not None:
+        return walked()
     clauses, params = where(filters)
     sql = (
         f"SELECT e.pk, e.role, e.text, e.parts {_PG_FROM} WHERE {test} AND {clauses} "
@@ -661,8 +685,12 @@ def _pg_substrings(
 def _substring_limit(needles: tuple[str, ...], want: int, skip: set[int]) -> int:
     """Candidates to read: a needle that is one whole word is matched exactly by the index
     (and by the walk's test); others are checked."""
-    exact = all(words_of(needle) == [needle] for needle in needles)
-    return want + len(skip) if exact else SUBSTRING_CANDIDATES
+    return want + len(skip) if _exact(needles) else SUBSTRING_CANDIDATES
+
+
+def _exact(needles: tuple[str, ...]) -> bool:
+    """Whether every needle is one whole word (letters and digits), which SQL tests exactly."""
+    return all(words_of(needle) == [needle] for needle in needles)
 
 
 #: An entry's words with their positions, tool output's too, in the binary form sent to a
@@ -678,12 +706,12 @@ def _pg_walk_substrings(
     filters: Filters,
     want: int,
     skip: set[int],
-    floor: int | None,
+    keys: tuple[int, int | None],
 ) -> list[int]:
-    """Substring matches among the :data:`PG_RECENT` newest entries, newest first: every
-    word of every needle is inside one of the entry's words of prose and tool calls (its
-    ``search_doc`` of weights ``A`` and ``B``, without positions, as text: ``'a' 'b'``), then
-    the searchable text holds the needles.
+    """Substring matches among the entries of primary keys from ``keys[0]`` (up to ``keys[1]``,
+    excluded, when given), newest first: every word of every needle is inside one of the
+    entry's words of prose and tool calls (its ``search_doc`` of weights ``A`` and ``B``,
+    without positions, as text: ``'a' 'b'``), then the searchable text holds the needles.
 
     Most entries of the walk hold no needle, so each is first tested cheaply: the bytes of
     its ``tsvector`` as sent to a client (:data:`_PG_DOC_BYTES`: every word, tool output's
@@ -694,7 +722,7 @@ def _pg_walk_substrings(
     words = dict.fromkeys(w for n in needles for w in words_of(n))
     test = f"{_PG_DOC_BYTES} LIKE :bytes AND {_PG_PROSE_WORDS} LIKE :like"
     limit = _substring_limit(needles, want, skip)
-    rows = _pg_walk_newest(conn, filters, test, list(words), floor, limit)
+    rows = _pg_walk_newest(conn, filters, test, list(words), keys[0], limit, keys[1])
     return _checked(rows, needles, want, skip)
 
 
@@ -705,8 +733,10 @@ def _pg_walk_newest(
     patterns: list[str],
     floor: int | None,
     limit: int,
+    below: int | None = None,
 ) -> Iterator[Any]:
-    """The newest entries from ``floor`` (the :data:`PG_RECENT` newest when ``None``) that pass
+    """The newest entries from ``floor`` (the :data:`PG_RECENT` newest when ``None``; up to
+    ``below``, excluded, when given) that pass
     ``test`` (SQL naming ``:like``, and ``:bytes`` for the same pattern in the connection's
     encoding) for every one of ``patterns``, read as ``%pattern%``: ``pk, role, text, parts``,
     newest first."""
@@ -720,11 +750,12 @@ def _pg_walk_newest(
             params[f"bytes{i}"] = params[f"like{i}"].encode(encoding)
     sql = (
         f"SELECT e.pk, e.role, e.text, e.parts {_PG_FROM} WHERE e.pk >= :floor "
+        f"{'' if below is None else 'AND e.pk < :below '}"
         f"AND {' AND '.join(likes)} AND {clauses} ORDER BY e.pk DESC LIMIT :limit"
     )
     if floor is None:
         floor = _pg_floor(conn, PG_RECENT)
-    params.update(floor=floor, limit=limit)
+    params.update(floor=floor, limit=limit, below=below)
     return iter(conn.execute(sa.text(sql), params))
 
 
