@@ -50,7 +50,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
@@ -363,10 +363,15 @@ class Writer(threading.Thread):
         self.stored = 0
         self.error: str | None = None
 
+    #: The one thread it pushes to.
+    THREAD: ClassVar[dict[str, str]] = {
+        "key": "note:bench-writer", "kind": "note", "name": "w", "project": "acme/w"
+    }  # fmt: skip
+
     def run(self) -> None:
         stream, device = str(uuid.uuid4()), str(uuid.uuid4())
         seq = 0
-        thread = {"key": "note:bench-writer", "kind": "note", "name": "w", "project": "acme/w"}
+        thread = self.THREAD
         started = now()
         while not self.stop.is_set():
             batch = []
@@ -484,7 +489,9 @@ def _stored(url: str) -> int | None:
 
 def _kept(url: str, size: int) -> tuple[Database, Corpus, dict[str, Any]]:
     """The corpus built before in the kept database at ``url`` (``--search-database``),
-    migrated to the code's latest schema; the writers of earlier runs left their entries."""
+    migrated to the code's latest schema, without the entries the writers of earlier runs
+    left (on PostgreSQL then vacuumed, as they were after the build): every run searches
+    the same entries."""
     stored = _stored(url)
     if stored is None or stored < size:
         raise RuntimeError(
@@ -492,7 +499,31 @@ def _kept(url: str, size: int) -> tuple[Database, Corpus, dict[str, Any]]:
             f"of {size:,}: drop it (or name an empty one) and run again to build it"
         )
     db = open_database(url)
-    return db, Corpus(), {"kept_entries": stored}
+    with db.write() as conn:
+        left = conn.execute(
+            entries.delete().where(
+                entries.c.thread_id.in_(
+                    sa.select(threads.c.id).where(threads.c.key == Writer.THREAD["key"])
+                )
+            )
+        ).rowcount
+        # the next entry takes the key after the build's again: search takes the keys of the
+        # newest entries to be about as many as the entries (a gap would leave the build's
+        # entries out of the newest)
+        if db.dialect == "postgresql":
+            conn.exec_driver_sql(
+                "SELECT setval(pg_get_serial_sequence('entries', 'pk'), (SELECT max(pk) FROM "
+                "entries))"
+            )
+        elif sa.inspect(conn).has_table("sqlite_sequence"):
+            conn.exec_driver_sql(
+                "UPDATE sqlite_sequence SET seq = (SELECT max(pk) FROM entries) "
+                "WHERE name = 'entries'"
+            )
+    if db.dialect == "postgresql" and left:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE entries")
+    return db, Corpus(), {"kept_entries": stored - left, "earlier_writers_entries": left}
 
 
 def _backend(
