@@ -492,3 +492,16 @@ def test_postgres_common_query_in_few_entries_reads_its_range_through_bitmaps(
     with db.read() as conn:  # within one transaction: index scans back on after the search
         search_in(conn, who.user_id, SearchParams(query="alpha"))
         assert conn.exec_driver_sql("SELECT current_setting('enable_indexscan')").scalar() == "on"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("server_db_url", ["postgresql"], indirect=True)
+def test_postgres_vocabulary_keeps_few_pending_words(db: Database) -> None:
+    """Migration 0015: the vocabulary's trigram index merges its pending words every 64 kB,
+    so a substring search never reads a long list of them."""
+    with db.read() as conn:
+        options = conn.execute(
+            sa.text("SELECT reloptions FROM pg_class WHERE relname = :name"),
+            {"name": engine.SUBSTRING_INDEX},
+        ).scalar()
+    assert options == ["gin_pending_list_limit=64"]
