@@ -546,14 +546,13 @@ def _pg_bitmap(conn: sa.Connection) -> Iterator[None]:
     """Statements that read the entries of a range of keys through bitmaps: the GIN index's
     matches intersected with the range's keys before any row is read. The planner would walk
     the primary key down instead, counting on the matches to come soon, so index scans are
-    off for these statements (``enable_indexscan``, back to what it was after)."""
+    off for these statements (``enable_indexscan``, back to what it was after; a statement
+    that fails leaves the transaction to be rolled back, which undoes the setting)."""
     was = conn.exec_driver_sql(
         "SELECT current_setting('enable_indexscan'), set_config('enable_indexscan', 'off', true)"
     ).scalar_one()
-    try:
-        yield
-    finally:
-        conn.execute(sa.text("SELECT set_config('enable_indexscan', :was, true)"), {"was": was})
+    yield
+    conn.execute(sa.text("SELECT set_config('enable_indexscan', :was, true)"), {"was": was})
 
 
 def _pg_where(
@@ -721,6 +720,10 @@ def _pg_walk_substrings(
     the walk of the :data:`PG_RECENT` newest entries costs some 1.5 µs an entry less."""
     words = dict.fromkeys(w for n in needles for w in words_of(n))
     test = f"{_PG_DOC_BYTES} LIKE :bytes AND {_PG_PROSE_WORDS} LIKE :like"
+    try:
+        "".join(words).encode(_pg_client_encoding(conn))
+    except UnicodeEncodeError:  # a word the connection's encoding cannot send as bytes
+        test = f"{_PG_PROSE_WORDS} LIKE :like"
     limit = _substring_limit(needles, want, skip)
     rows = _pg_walk_newest(conn, filters, test, list(words), keys[0], limit, keys[1])
     return _checked(rows, needles, want, skip)
@@ -741,7 +744,7 @@ def _pg_walk_newest(
     encoding) for every one of ``patterns``, read as ``%pattern%``: ``pk, role, text, parts``,
     newest first."""
     clauses, params = where(filters)
-    encoding = conn.connection.dbapi_connection.info.encoding  # type: ignore[union-attr]
+    encoding = _pg_client_encoding(conn)
     likes = []
     for i, pattern in enumerate(patterns):
         likes.append(f"({test.replace(':like', f':like{i}').replace(':bytes', f':bytes{i}')})")
@@ -757,6 +760,11 @@ def _pg_walk_newest(
         floor = _pg_floor(conn, PG_RECENT)
     params.update(floor=floor, limit=limit, below=below)
     return iter(conn.execute(sa.text(sql), params))
+
+
+def _pg_client_encoding(conn: sa.Connection) -> str:
+    """The Python codec of the connection's ``client_encoding`` (psycopg's)."""
+    return str(conn.connection.dbapi_connection.info.encoding)  # type: ignore[union-attr]
 
 
 def _pg_expand(conn: sa.Connection, needle: str) -> str | None:
