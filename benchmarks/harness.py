@@ -347,6 +347,8 @@ class Context:
     inherited_env: dict[str, str] = field(default_factory=dict)
     #: ``False`` with ``--no-sqlite``: PostgreSQL only.
     sqlite: bool = True
+    #: ``--search-database URL``: the search benchmark's corpus, built there once and kept.
+    search_database: str | None = None
 
     def backends(self) -> list[str]:
         return [b for b, on in (("sqlite", self.sqlite), ("postgres", bool(self.postgres))) if on]

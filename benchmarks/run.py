@@ -137,6 +137,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--no-sqlite", action="store_true", help="PostgreSQL only (where a benchmark has both)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--search-database",
+        metavar="URL",
+        help="search: build the corpus in this database (sqlite:///FILE or postgresql://…) "
+        "when it is empty, reuse it when built, and keep it; measures that backend's latency only",
+    )
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"default: {RESULTS}")
     return parser.parse_args(argv)
 
@@ -159,6 +165,7 @@ def main(argv: list[str]) -> int:
         workdir=workdir,
         inherited_env=inherited,
         sqlite=not args.no_sqlite,
+        search_database=args.search_database,
     )
     meta: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

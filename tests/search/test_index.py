@@ -376,3 +376,132 @@ def test_sqlite_index_merges_16_segments_and_stays_whole(db: Database) -> None:
             conn.exec_driver_sql(
                 f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', 0)"
             )
+
+
+def _pages(
+    db: Database, who: auth.Principal, query: str, limit_: int = 2, **filters: Any
+) -> list[str]:
+    """Every hit of ``query``, ``limit_`` a page, following the cursors to the end."""
+    found: list[str] = []
+    cursor: str | None = None
+    while True:
+        params = SearchParams(query=query, limit=limit_, cursor=cursor, **filters)
+        page = search(db, who, params)
+        found += [hit.snippet for hit in page.results]
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("server_db_url", ["postgresql"], indirect=True)
+def test_postgres_substring_walk_pages_the_newest_matches_to_the_end(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A needle is looked for in the newest entries first, then (the page not filled) through
+    the index, or by walking on below that first chunk when its words are common; each entry
+    is tested first on the bytes of its words (tool output's too; letters beyond ASCII as the
+    connection encodes them), then on its words of prose and tool calls. Page after page,
+    across the chunk's edge, the matches come newest first, to the end, none twice and none
+    left out — as the index finds them."""
+    who = _principal(db)
+
+    def call(command: str) -> list[dict[str, Any]]:
+        return [{"type": "tool_call", "id": "c1", "name": "Bash", "input": {"command": command}}]
+
+    rows: list[tuple[str, str, Any]] = []
+    matching: list[str] = []
+    for i in range(12):
+        if i % 4 == 0:
+            rows.append(("user", f"the GrößeLimiter number{i}", None))
+            matching.append(f"the GrößeLimiter number{i}")
+        elif i % 4 == 1:
+            rows.append(("assistant", "", call(f"run größelimiter{i}")))
+            matching.append(f"Bash run größelimiter{i}")
+        elif i % 4 == 2:  # tool output is not searched for substrings
+            output = f"größelimiter in the output {i}"
+            rows.append(("tool", output, [{"type": "tool_result", "tool_call_id": "c1",
+                                           "output": output}]))  # fmt: skip
+        else:
+            rows.append(("user", f"nothing to find {i}", None))
+    _push_parts(db, who, rows[:5], name="first")
+    _push_parts(db, who, rows[5:], name="second")
+    newest_first = matching[::-1]
+    assert _pages(db, who, "ößeLimit") == newest_first, "the first chunk holds every entry"
+    assert _pages(db, who, "ößeLimit", limit_=6) == newest_first
+    monkeypatch.setattr(engine, "PG_FIRST_CHUNK", 3)  # 9 … 11: one match, then the index
+    assert _pages(db, who, "ößeLimit") == newest_first
+    monkeypatch.setattr(engine, "PG_COMMON", -1)  # every needle is common: the walk goes on
+    for chunk in (3, 1, 4):
+        monkeypatch.setattr(engine, "PG_FIRST_CHUNK", chunk)
+        assert _pages(db, who, "ößeLimit") == newest_first, chunk
+        assert _pages(db, who, "ößeLimit", limit_=6) == newest_first, chunk
+        assert _pages(db, who, "ößeLimit", project="p", role="assistant") == [
+            s for s in newest_first if s.startswith("Bash")
+        ]
+    monkeypatch.setattr(engine, "PG_RECENT", 5)  # the newest five entries: 7 … 11
+    monkeypatch.setattr(engine, "PG_FIRST_CHUNK", 2)
+    assert _pages(db, who, "ößeLimit") == ["Bash run größelimiter9", "the GrößeLimiter number8"]
+    assert _pages(db, who, "größelimiter9") == ["Bash run größelimiter9"], "a whole word"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("server_db_url", ["postgresql"], indirect=True)
+def test_postgres_common_query_in_few_entries_reads_its_range_through_bitmaps(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A common query the planner expects in few of the entries reads the same range of the
+    newest entries as the walk, through the bitmaps of the GIN index and of the keys (index
+    scans off for those statements only): the same hits, in the same order, page after page,
+    with filters, and in the older range too."""
+    who = _principal(db)
+    _push_parts(db, who, [("user", f"alpha mine {i}", None) for i in range(4)], name="one",
+                project="mine")  # fmt: skip
+    _push_parts(db, who, [("assistant", f"alpha other {i}", None) for i in range(6)],
+                name="x", project="other")  # fmt: skip
+    _push_parts(db, who, [("user", f"beta filler {i}", None) for i in range(5)], name="f")
+    _push_parts(db, who, [("assistant", "alpha mine reply", None)], name="one", project="mine")
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+
+    def every() -> list[list[str]]:
+        return [_pages(db, who, "alpha"), _pages(db, who, "alpha", project="mine"),
+                _pages(db, who, "alpha", role="assistant", project="other")]  # fmt: skip
+
+    monkeypatch.setattr(engine, "PG_COMMON", -1)  # every query is common
+    for recent in (100, 3):  # all in the newest; then the older range too
+        monkeypatch.setattr(engine, "PG_RECENT", recent)
+        monkeypatch.setattr(engine, "PG_ENOUGH", 50)
+        monkeypatch.setattr(engine, "PG_BITMAP_SHARE", 0.0)  # walked
+        statements.clear()
+        walked = every()
+        assert not any("enable_indexscan" in s for s in statements)
+        monkeypatch.setattr(engine, "PG_BITMAP_SHARE", 1e9)  # read through bitmaps
+        statements.clear()
+        assert every() == walked
+        assert any("set_config('enable_indexscan', 'off', true)" in s for s in statements)
+    assert walked[0][:2] == ["alpha mine reply", "alpha other 5"]
+    assert len(walked[0]) == 11 and sorted(walked[1]) == sorted(
+        [f"alpha mine {i}" for i in range(4)] + ["alpha mine reply"]
+    )
+    assert walked[2] == [f"alpha other {i}" for i in range(5, -1, -1)]
+    with db.read() as conn:  # within one transaction: index scans back on after the search
+        search_in(conn, who.user_id, SearchParams(query="alpha"))
+        assert conn.exec_driver_sql("SELECT current_setting('enable_indexscan')").scalar() == "on"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("server_db_url", ["postgresql"], indirect=True)
+def test_postgres_vocabulary_keeps_few_pending_words(db: Database) -> None:
+    """Migration 0015: the vocabulary's trigram index merges its pending words every 64 kB,
+    so a substring search never reads a long list of them."""
+    with db.read() as conn:
+        options = conn.execute(
+            sa.text("SELECT reloptions FROM pg_class WHERE relname = :name"),
+            {"name": engine.SUBSTRING_INDEX},
+        ).scalar()
+    assert options == ["gin_pending_list_limit=64"]

@@ -30,7 +30,11 @@ the :data:`PG_RECENT` newest entries, and through the :data:`PG_OLDER` before th
 those hold fewer than :data:`PG_ENOUGH` of its matches (within one thread or scope, its entries
 bound the work; filtered by project or kind, only those threads' entries in the ranges are
 read, through the index ``(thread_id, pk)`` of migration 0012) — each search planned for its
-own words, under a statement timeout, without JIT compilation or parallel workers.
+own words, under a statement timeout, without JIT compilation or parallel workers. A common
+query the planner expects in at most :data:`PG_BITMAP_SHARE` of the entries reads the same
+ranges through the GIN index instead, its matches intersected with the range's keys as
+bitmaps before any row is read: such a word has too few matches among the newest for a walk
+to stop early.
 
 :func:`substrings` finds the entries that contain every needle of a plain query, newest first,
 after the word matches, for what they did not find (``Limiter`` in ``RateLimiter``). On
@@ -42,11 +46,14 @@ needle with a space in it, or one found only inside a plain word (``ollbac`` in
 the ``pg_trgm`` index of the vocabulary of prompts, replies and tool calls (migration 0009)
 gives the words that hold each needle, and the GIN index the entries that hold those words;
 when those are common (or too many to ask for), the :data:`PG_RECENT` newest entries are
-walked instead, their words read as text.
+walked instead, newest first until the page is filled: each entry's words tested first as the
+bytes of its ``tsvector``, then, for the few that hold the needle there, as text without tool
+output.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -88,6 +95,15 @@ PG_ENOUGH = p.DEFAULT_SEARCH_LIMIT + 1
 PG_OLDER = 40_000
 #: PostgreSQL: the newest entries (of any user) walked for a common query's matches.
 PG_RECENT = 10_000
+#: PostgreSQL: the newest entries walked for a substring before its words are looked up.
+PG_FIRST_CHUNK = 2_000
+#: PostgreSQL: a common query the planner expects in at most this share of the entries is
+#: not walked (unless filtered to a set of threads): the GIN index gives its matches, and the
+#: bitmap of the range's keys narrows them before a row is read. A word in 0.2–3 % of the
+#: entries has too few matches among the newest for a walk to stop early, and too many for
+#: the index over all entries; past that, reading its matches from the index costs more than
+#: the walk.
+PG_BITMAP_SHARE = 0.03
 #: PostgreSQL: a walk filtered by project or kind reads the entries of the threads that pass
 #: through the index ``(thread_id, pk)`` when they are at most this many threads.
 PG_SET_THREADS = 1_000
@@ -406,18 +422,21 @@ def _ts_term(term: Term) -> str:
     return "( " + " <-> ".join(words) + " )"
 
 
-def _pg_prepare(conn: sa.Connection) -> None:
+def _pg_prepare(conn: sa.Connection) -> bool:
     """Plan every search for its own words (a generic plan cannot tell a rare word from a
     common one), bound its time, and run it without JIT compilation or parallel workers: a
     search reads a bounded number of rows, in a few milliseconds, which compiling its
     expressions (tens of milliseconds, when the planner overestimates a query's matches) or
-    starting workers would only add to. One statement for the four settings."""
-    conn.exec_driver_sql(
-        "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+    starting workers would only add to. One statement for the four settings, which also
+    tells whether the vocabulary's trigram index is there (:func:`pg_substrings_available`)."""
+    present = conn.exec_driver_sql(
+        f"SELECT to_regclass('{SUBSTRING_INDEX}') IS NOT NULL, "
+        "set_config('plan_cache_mode', 'force_custom_plan', true), "
         f"set_config('statement_timeout', '{PG_TIMEOUT_MS}', true), "
         "set_config('jit', 'off', true), "
         "set_config('max_parallel_workers_per_gather', '0', true)"
-    )
+    ).scalar()
+    return bool(present)
 
 
 #: ``ts_rank_cd`` weights of ``D``, ``C`` (tool output), ``B`` (tool calls), ``A`` (prose).
@@ -432,23 +451,33 @@ def _pg_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) 
     small set of threads, through their entries only (:func:`_pg_thread_set`)."""
     _pg_prepare(conn)
     match = tsquery(query)
-    test, order, floor = _pg_where(conn, match, filters)
+    test, order, floor, bitmap = _pg_where(conn, match, filters, _one_word(query))
     if floor is None:
         return _pg_matches(conn, match, filters, limit, (test, order), {})
     threads = _pg_thread_set(conn, filters)
     if threads == []:
         return []
-    walk = f"ts_match_vq(e.search_doc, {_TSQUERY})"
+    bitmap = bitmap and threads is None  # a set of threads' keys is fewer rows still
+    walk = f"e.search_doc @@ {_TSQUERY}" if bitmap else f"ts_match_vq(e.search_doc, {_TSQUERY})"
     within: dict[str, Any] = {} if threads is None else {"threads": threads}
     recent, order = _pg_range(threads, ">= :floor")
     how = (f"{walk} AND {recent}", order)
-    found = _pg_matches(conn, match, filters, limit, how, {"floor": floor, **within})
+    found = _pg_matches(conn, match, filters, limit, how, {"floor": floor, **within}, bitmap)
     if floor > 1 and len(found) < PG_ENOUGH:
         older, order = _pg_range(threads, "BETWEEN :low AND :high")
         bounds = {"low": max(1, floor - PG_OLDER), "high": floor - 1, **within}
         how = (f"{walk} AND {older}", order)
-        found += _pg_matches(conn, match, filters, limit - len(found), how, bounds)
+        found += _pg_matches(conn, match, filters, limit - len(found), how, bounds, bitmap)
     return found
+
+
+def _one_word(query: Query) -> bool:
+    """Whether ``query`` is one word: the GIN index reads its matches alone. (For a phrase or
+    several words it reads every match of each word, however few entries hold them all.)"""
+    terms = query.terms
+    return (
+        len(terms) == 1 and len(terms[0].words) == 1 and not terms[0].prefix and not query.excluded
+    )
 
 
 def _pg_range(threads: list[str] | None, bounds: str) -> tuple[str, str]:
@@ -493,8 +522,10 @@ def _pg_matches(
     limit: int,
     how: tuple[str, str],
     bounds: dict[str, Any],
+    bitmap: bool = False,
 ) -> list[Match]:
-    """Up to ``limit`` matches passing ``how`` (the test, the order), newest first."""
+    """Up to ``limit`` matches passing ``how`` (the test, the order), newest first; with
+    ``bitmap``, the primary key read as a bitmap (:func:`_pg_bitmap`), not walked down."""
     test, order = how
     clauses, params = where(filters)
     sql = (
@@ -502,28 +533,56 @@ def _pg_matches(
         f"WHERE {test} AND {clauses} ORDER BY {order} DESC LIMIT :limit"
     )
     params.update(bounds, tsquery=match, limit=limit)
-    rows = conn.execute(sa.text(sql), params)
+    if bitmap:
+        with _pg_bitmap(conn):
+            rows = conn.execute(sa.text(sql), params).all()
+    else:
+        rows = conn.execute(sa.text(sql), params).all()
     return [Match(int(pk), float(rank), str(ts)) for pk, rank, ts in rows]
 
 
-def _pg_where(conn: sa.Connection, match: str, filters: Filters) -> tuple[str, str, int | None]:
+@contextlib.contextmanager
+def _pg_bitmap(conn: sa.Connection) -> Iterator[None]:
+    """Statements that read the entries of a range of keys through bitmaps: the GIN index's
+    matches intersected with the range's keys before any row is read. The planner would walk
+    the primary key down instead, counting on the matches to come soon, so index scans are
+    off for these statements (``enable_indexscan``, back to what it was after; a statement
+    that fails leaves the transaction to be rolled back, which undoes the setting)."""
+    was = conn.exec_driver_sql(
+        "SELECT current_setting('enable_indexscan'), set_config('enable_indexscan', 'off', true)"
+    ).scalar_one()
+    yield
+    conn.execute(sa.text("SELECT set_config('enable_indexscan', :was, true)"), {"was": was})
+
+
+def _pg_where(
+    conn: sa.Connection, match: str, filters: Filters, one_word: bool = False
+) -> tuple[str, str, int | None, bool]:
     """How to find the newest entries matching the tsquery ``match``: (the test, the order,
-    the primary key a walk starts from — ``None`` for the GIN index).
+    the primary key a walk starts from — ``None`` for the GIN index —, whether to read that
+    range through the GIN index and the bitmap of its keys rather than walk it).
 
     A query the planner expects in at most :data:`PG_COMMON` entries is answered from the
     GIN index, over all entries (ordered by ``pk + 0`` so that the planner does not walk the
     primary key instead, hoping to meet its few matches soon). A more common one is looked for
     by walking down the primary key through the :data:`PG_RECENT` newest entries — where a
     common word finds all it needs; a phrase of common words or a narrow filter stops looking
-    there — unless the search is within one thread or scope (its entries bound the work)."""
+    there — unless the search is within one thread or scope (its entries bound the work).
+    A word (``one_word``) expected in at most :data:`PG_BITMAP_SHARE` of the entries has too
+    few matches among the newest for a walk to stop early: the same range is read through the
+    bitmaps of the GIN index and of the range's keys instead (:func:`_pg_bitmap`)."""
     narrow = filters.thread_id is not None or filters.scope is not None
     if narrow:
-        return f"e.search_doc @@ {_TSQUERY}", "e.pk", None
-    if _pg_estimate(conn, match) <= PG_COMMON:
-        return f"e.search_doc @@ {_TSQUERY}", "e.pk + 0", None
+        return f"e.search_doc @@ {_TSQUERY}", "e.pk", None, False
+    expected = _pg_estimate(conn, match)
+    if expected <= PG_COMMON:
+        return f"e.search_doc @@ {_TSQUERY}", "e.pk + 0", None, False
+    top = _pg_top(conn)
+    floor = max(0, top - PG_RECENT + 1)
+    bitmap = one_word and expected <= PG_BITMAP_SHARE * top
     # the function form of @@ cannot use the GIN index, whose bitmap would hold most rows
     test = f"ts_match_vq(e.search_doc, {_TSQUERY}) AND e.pk >= :floor"
-    return test, "e.pk", _pg_floor(conn, PG_RECENT)
+    return test, "e.pk", floor, bitmap
 
 
 def _pg_estimate(conn: sa.Connection, match: str) -> float:
@@ -538,8 +597,12 @@ def _pg_estimate(conn: sa.Connection, match: str) -> float:
 
 def _pg_floor(conn: sa.Connection, newest: int) -> int:
     """The primary key from which the ``newest`` entries (of any user) are."""
-    top = conn.exec_driver_sql("SELECT max(pk) FROM entries").scalar()
-    return max(0, int(top or 0) - newest + 1)
+    return max(0, _pg_top(conn) - newest + 1)
+
+
+def _pg_top(conn: sa.Connection) -> int:
+    """The newest entry's primary key (of any user): about how many entries there are."""
+    return int(conn.exec_driver_sql("SELECT max(pk) FROM entries").scalar() or 0)
 
 
 _warned = False
@@ -547,13 +610,13 @@ _warned = False
 
 def pg_substrings_available(conn: sa.Connection) -> bool:
     """Whether migration 0009 could build the vocabulary's ``pg_trgm`` index (said once in
-    the log when not)."""
+    the log when not); the search settings of :func:`_pg_prepare` are made in passing."""
     global _warned
-    present = conn.exec_driver_sql(f"SELECT to_regclass('{SUBSTRING_INDEX}')").scalar()
-    if present is None and not _warned:
+    present = _pg_prepare(conn)
+    if not present and not _warned:
         _warned = True
         log.warning("pg_trgm index missing: search finds words, not substrings inside them")
-    return present is not None
+    return present
 
 
 def _like(pattern: str) -> str:
@@ -563,31 +626,52 @@ def _like(pattern: str) -> str:
 def _pg_substrings(
     conn: sa.Connection, needles: tuple[str, ...], filters: Filters, want: int, skip: set[int]
 ) -> list[int]:
-    """Entries holding every needle: the words of the vocabulary that contain it (``pg_trgm``)
-    make a query of the GIN index, whose newest matches are checked against the text, when
-    the planner expects it in at most :data:`PG_COMMON` entries (or the search is within one
-    thread or scope). Otherwise — a needle in more than :data:`SUBSTRING_WORDS` words, or in
-    common ones — the :data:`PG_RECENT` newest entries are walked, their words of prose and
-    tool calls read as text (:func:`_pg_walk_substrings`): the same test whatever the number
-    of words, where a query of hundreds of words costs the index and the walk alike per
-    word."""
-    if not pg_substrings_available(conn):
+    """Entries holding every needle, newest first. The :data:`PG_FIRST_CHUNK` newest entries
+    are walked first (:func:`_pg_walk_substrings`): a needle in common words fills the page
+    there, and its newest matches are the page whatever would be asked next. Otherwise the
+    words of the vocabulary that contain each needle (``pg_trgm``) make a query of the GIN
+    index, whose newest matches are checked against the text, when the planner expects it in
+    at most :data:`PG_COMMON` entries (or the search is within one thread or scope). Else — a
+    needle in more than :data:`SUBSTRING_WORDS` words, or in common ones — the walk goes on
+    through the rest of the :data:`PG_RECENT` newest entries: the same test whatever the
+    number of words, where a query of hundreds of words costs the index (and its list of
+    pending entries, under writes) each word for each entry."""
+    if not pg_substrings_available(conn):  # which prepares the search's settings, too
         return []
-    _pg_prepare(conn)
     if not all(words_of(needle) for needle in needles):
         return _pg_recent_substrings(conn, needles, filters, want, skip)
+    # Only a needle of one whole word is matched exactly in SQL: the chunk's rows are all its
+    # matches, so a chunk that does not fill the page was read to its end. Others stop at
+    # SUBSTRING_CANDIDATES rows, in one walk. Within one thread or scope, the index is cheap.
+    chunked = filters.thread_id is None and filters.scope is None and _exact(needles)
+    top = _pg_top(conn)
+    floor = max(0, top - PG_RECENT + 1)
+    chunk = max(floor, top - PG_FIRST_CHUNK + 1) if chunked else floor
+    first: list[int] = []
+    if chunked:
+        first = _pg_walk_substrings(conn, needles, filters, want, skip, (chunk, None))
+        if len(first) >= want:
+            return first
+
+    def walked() -> list[int]:
+        """The walk, on below the first chunk."""
+        if chunked and chunk <= floor:
+            return first
+        rest = (floor, chunk if chunked else None)
+        return first + _pg_walk_substrings(conn, needles, filters, want - len(first), skip, rest)
+
     terms = []
     for needle in needles:
         words = _pg_expand(conn, needle)
         if words == "":
-            return []  # a needle in no word at all: nothing holds every needle
+            return first  # a needle in no word at all: nothing holds every needle
         if words is None:
-            return _pg_walk_substrings(conn, needles, filters, want, skip, None)
+            return walked()
         terms.append(words)
     match = " & ".join(terms)
-    test, order, floor = _pg_where(conn, match, filters)
-    if floor is not None:
-        return _pg_walk_substrings(conn, needles, filters, want, skip, floor)
+    test, order, common, _ = _pg_where(conn, match, filters)
+    if common is not None:
+        return walked()
     clauses, params = where(filters)
     sql = (
         f"SELECT e.pk, e.role, e.text, e.parts {_PG_FROM} WHERE {test} AND {clauses} "
@@ -600,8 +684,19 @@ def _pg_substrings(
 def _substring_limit(needles: tuple[str, ...], want: int, skip: set[int]) -> int:
     """Candidates to read: a needle that is one whole word is matched exactly by the index
     (and by the walk's test); others are checked."""
-    exact = all(words_of(needle) == [needle] for needle in needles)
-    return want + len(skip) if exact else SUBSTRING_CANDIDATES
+    return want + len(skip) if _exact(needles) else SUBSTRING_CANDIDATES
+
+
+def _exact(needles: tuple[str, ...]) -> bool:
+    """Whether every needle is one whole word (letters and digits), which SQL tests exactly."""
+    return all(words_of(needle) == [needle] for needle in needles)
+
+
+#: An entry's words with their positions, tool output's too, in the binary form sent to a
+#: client (in the client's encoding): what a walk tests first, as bytes.
+_PG_DOC_BYTES = "tsvectorsend(e.search_doc)"
+#: An entry's words of prose and tool calls (weights ``A`` and ``B``) as text.
+_PG_PROSE_WORDS = "strip(ts_filter(e.search_doc, '{a,b}'))::text"
 
 
 def _pg_walk_substrings(
@@ -610,16 +705,27 @@ def _pg_walk_substrings(
     filters: Filters,
     want: int,
     skip: set[int],
-    floor: int | None,
+    keys: tuple[int, int | None],
 ) -> list[int]:
-    """Substring matches among the :data:`PG_RECENT` newest entries, newest first: every
-    word of every needle is inside one of the entry's words of prose and tool calls (its
-    ``search_doc`` of weights ``A`` and ``B``, without positions, as text: ``'a' 'b'``), then
-    the searchable text holds the needles. Some 3 µs an entry, whatever the needle."""
+    """Substring matches among the entries of primary keys from ``keys[0]`` (up to ``keys[1]``,
+    excluded, when given), newest first: every word of every needle is inside one of the
+    entry's words of prose and tool calls (its ``search_doc`` of weights ``A`` and ``B``,
+    without positions, as text: ``'a' 'b'``), then the searchable text holds the needles.
+
+    Most entries of the walk hold no needle, so each is first tested cheaply: the bytes of
+    its ``tsvector`` as sent to a client (:data:`_PG_DOC_BYTES`: every word, tool output's
+    too, with the binary counts and positions between them) hold the word; only the few that
+    do are read as text without tool output (:data:`_PG_PROSE_WORDS`, which copies the
+    ``tsvector`` twice and prints it), the exact test. The bytes cost a fifth of the text;
+    the walk of the :data:`PG_RECENT` newest entries costs some 1.5 µs an entry less."""
     words = dict.fromkeys(w for n in needles for w in words_of(n))
-    test = "strip(ts_filter(e.search_doc, '{a,b}'))::text LIKE :like"
+    test = f"{_PG_DOC_BYTES} LIKE :bytes AND {_PG_PROSE_WORDS} LIKE :like"
+    try:
+        "".join(words).encode(_pg_client_encoding(conn))
+    except UnicodeEncodeError:  # a word the connection's encoding cannot send as bytes
+        test = f"{_PG_PROSE_WORDS} LIKE :like"
     limit = _substring_limit(needles, want, skip)
-    rows = _pg_walk_newest(conn, filters, test, list(words), floor, limit)
+    rows = _pg_walk_newest(conn, filters, test, list(words), keys[0], limit, keys[1])
     return _checked(rows, needles, want, skip)
 
 
@@ -630,23 +736,35 @@ def _pg_walk_newest(
     patterns: list[str],
     floor: int | None,
     limit: int,
+    below: int | None = None,
 ) -> Iterator[Any]:
-    """The newest entries from ``floor`` (the :data:`PG_RECENT` newest when ``None``) that pass
-    ``test`` (SQL naming ``:like``) for every one of ``patterns``, read as ``%pattern%``:
-    ``pk, role, text, parts``, newest first."""
+    """The newest entries from ``floor`` (the :data:`PG_RECENT` newest when ``None``; up to
+    ``below``, excluded, when given) that pass
+    ``test`` (SQL naming ``:like``, and ``:bytes`` for the same pattern in the connection's
+    encoding) for every one of ``patterns``, read as ``%pattern%``: ``pk, role, text, parts``,
+    newest first."""
     clauses, params = where(filters)
+    encoding = _pg_client_encoding(conn)
     likes = []
     for i, pattern in enumerate(patterns):
-        likes.append(f"({test.replace(':like', f':like{i}')})")
+        likes.append(f"({test.replace(':like', f':like{i}').replace(':bytes', f':bytes{i}')})")
         params[f"like{i}"] = f"%{_like(pattern)}%"
+        if ":bytes" in test:
+            params[f"bytes{i}"] = params[f"like{i}"].encode(encoding)
     sql = (
         f"SELECT e.pk, e.role, e.text, e.parts {_PG_FROM} WHERE e.pk >= :floor "
+        f"{'' if below is None else 'AND e.pk < :below '}"
         f"AND {' AND '.join(likes)} AND {clauses} ORDER BY e.pk DESC LIMIT :limit"
     )
     if floor is None:
         floor = _pg_floor(conn, PG_RECENT)
-    params.update(floor=floor, limit=limit)
+    params.update(floor=floor, limit=limit, below=below)
     return iter(conn.execute(sa.text(sql), params))
+
+
+def _pg_client_encoding(conn: sa.Connection) -> str:
+    """The Python codec of the connection's ``client_encoding`` (psycopg's)."""
+    return str(conn.connection.dbapi_connection.info.encoding)  # type: ignore[union-attr]
 
 
 def _pg_expand(conn: sa.Connection, needle: str) -> str | None:
