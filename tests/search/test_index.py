@@ -505,3 +505,29 @@ def test_postgres_vocabulary_keeps_few_pending_words(db: Database) -> None:
             {"name": engine.SUBSTRING_INDEX},
         ).scalar()
     assert options == ["gin_pending_list_limit=64"]
+
+
+def test_later_pages_walk_the_range_the_first_page_walked_while_writes_arrive(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A common word is looked for among the newest entries (of any user). Another user's
+    pushes between two pages must not move that range: the cursor keeps the newest key the
+    first page saw, so no match of the first range is skipped."""
+    monkeypatch.setattr(engine, "BM25_ENTRIES", 0)  # SQLite: the newest matches, not BM25
+    monkeypatch.setattr(engine, "LOOKED", 6)
+    monkeypatch.setattr(engine, "PG_COMMON", 0)  # PostgreSQL: walk the newest entries
+    monkeypatch.setattr(engine, "PG_RECENT", 6)
+    monkeypatch.setattr(engine, "PG_ENOUGH", 1)  # and never the older ones
+    who = _principal(db)
+    _push(db, who, [f"walkword {i}" for i in range(6)])
+    accounts.create_user(db, "bob", "password-for-tests")
+    bob = auth.authenticate(db, f"Bearer {accounts.create_token(db, 'bob', 'tests').secret}")
+    seen: list[str] = []
+    page = search(db, who, SearchParams(query="walkword", limit=2))
+    seen += [h.snippet for h in page.results]
+    for round_ in range(2):
+        _push(db, bob, [f"bob's entry {round_} {i}" for i in range(4)], name=f"b{round_}")
+        page = search(db, who, SearchParams(query="walkword", limit=2, cursor=page.next_cursor))
+        seen += [h.snippet for h in page.results]
+    assert seen == [f"walkword {i}" for i in range(5, -1, -1)]
+    assert page.next_cursor is None

@@ -135,6 +135,10 @@ class Filters:
     ts_before: str | None = None
     #: Only entries whose ``change`` is at most this (what existed at the first page).
     horizon: int | None = None
+    #: The newest entry's key (of any user) when the first page was read: the walks of the
+    #: newest entries count back from it, so that later pages walk the same range while
+    #: writes arrive (``None``: the newest key now).
+    top: int | None = None
     #: Only threads of this scope (type, id).
     scope: tuple[str, str] | None = None
 
@@ -232,15 +236,15 @@ def _sqlite_ranked(
     """All matches scored with BM25 when that is cheap (:func:`_bm25_affordable`); else the
     newest, scored by column (see :func:`_newest`)."""
     match = fts5_match(query)
-    if _bm25_affordable(conn, query, match):
+    if _bm25_affordable(conn, query, match, filters):
         return _sqlite_walk(conn, match, filters, limit)
     return _newest(conn, query, filters, limit, wanted)
 
 
-def _bm25_affordable(conn: sa.Connection, query: Query, match: str) -> bool:
+def _bm25_affordable(conn: sa.Connection, query: Query, match: str, filters: Filters) -> bool:
     """Whether the query's words are in at most :data:`BM25_ENTRIES` entries together (an
     estimate from the :data:`SAMPLE` newest) and the query matches at most :data:`COMMON`."""
-    top = int(conn.execute(sa.text("SELECT max(pk) FROM entries")).scalar() or 0)
+    top = newest_key(conn, filters)
     low = max(1, top - SAMPLE + 1)
     sampled = conn.execute(
         sa.text(
@@ -289,7 +293,7 @@ def _newest(
     only as far as the batches go, so a common word, or a phrase of common words, costs what
     its newest matches do. The filters are checked in the index ``ix_entries_search_filters``
     (migration 0008), not in the entries' rows."""
-    top = int(conn.execute(sa.text("SELECT max(pk) FROM entries")).scalar() or 0)
+    top = newest_key(conn, filters)
     rows = conn.execute(
         sa.text(
             "SELECT rowid FROM entries_fts WHERE entries_fts MATCH :match "
@@ -577,7 +581,7 @@ def _pg_where(
     expected = _pg_estimate(conn, match)
     if expected <= PG_COMMON:
         return f"e.search_doc @@ {_TSQUERY}", "e.pk + 0", None, False
-    top = _pg_top(conn)
+    top = newest_key(conn, filters)
     floor = max(0, top - PG_RECENT + 1)
     bitmap = one_word and expected <= PG_BITMAP_SHARE * top
     # the function form of @@ cannot use the GIN index, whose bitmap would hold most rows
@@ -595,14 +599,17 @@ def _pg_estimate(conn: sa.Connection, match: str) -> float:
     return float(plan[0]["Plan"]["Plan Rows"])
 
 
-def _pg_floor(conn: sa.Connection, newest: int) -> int:
+def _pg_floor(conn: sa.Connection, filters: Filters, newest: int) -> int:
     """The primary key from which the ``newest`` entries (of any user) are."""
-    return max(0, _pg_top(conn) - newest + 1)
+    return max(0, newest_key(conn, filters) - newest + 1)
 
 
-def _pg_top(conn: sa.Connection) -> int:
-    """The newest entry's primary key (of any user): about how many entries there are."""
-    return int(conn.exec_driver_sql("SELECT max(pk) FROM entries").scalar() or 0)
+def newest_key(conn: sa.Connection, filters: Filters | None = None) -> int:
+    """The newest entry's primary key (of any user; about how many entries there are), or
+    the one the first page of a search saw (:attr:`Filters.top`)."""
+    if filters is not None and filters.top is not None:
+        return filters.top
+    return int(conn.execute(sa.text("SELECT max(pk) FROM entries")).scalar() or 0)
 
 
 _warned = False
@@ -644,7 +651,7 @@ def _pg_substrings(
     # matches, so a chunk that does not fill the page was read to its end. Others stop at
     # SUBSTRING_CANDIDATES rows, in one walk. Within one thread or scope, the index is cheap.
     chunked = filters.thread_id is None and filters.scope is None and _exact(needles)
-    top = _pg_top(conn)
+    top = newest_key(conn, filters)
     floor = max(0, top - PG_RECENT + 1)
     chunk = max(floor, top - PG_FIRST_CHUNK + 1) if chunked else floor
     first: list[int] = []
@@ -757,7 +764,7 @@ def _pg_walk_newest(
         f"AND {' AND '.join(likes)} AND {clauses} ORDER BY e.pk DESC LIMIT :limit"
     )
     if floor is None:
-        floor = _pg_floor(conn, PG_RECENT)
+        floor = _pg_floor(conn, filters, PG_RECENT)
     params.update(floor=floor, limit=limit, below=below)
     return iter(conn.execute(sa.text(sql), params))
 

@@ -13,7 +13,8 @@ acknowledged. Results come in one list, paged with a cursor:
 
 The access check is here, once: only the caller's entries in their live threads are ever
 read (another user's thread filter simply finds nothing). A cursor carries the user's change
-value at the first page, so entries that arrive while paging do not shift the pages.
+value and the newest entry's key at the first page, so entries that arrive while paging
+neither shift the pages nor move the range of newest entries a later page walks.
 """
 
 from __future__ import annotations
@@ -174,12 +175,13 @@ class _Search:
     def __init__(self, conn: sa.Connection, user_id: int, params: SearchParams, query: Query):
         self.conn, self.user_id, self.params, self.query = conn, user_id, params, query
         if params.cursor is not None:
-            horizon, self.offset = pages.decode(params.cursor, int, int)
+            horizon, self.offset, top = pages.decode(params.cursor, int, int, int)
             if self.offset > MAX_OFFSET:
                 raise inputs.bad_cursor()
         else:
             horizon, self.offset = current_value(conn, user_id), 0
-        self.horizon = int(horizon)
+            top = engine.newest_key(conn)
+        self.horizon, self.top = int(horizon), int(top)
         self.filters = self._filters()
 
     def _filters(self) -> Filters:
@@ -197,6 +199,7 @@ class _Search:
             # A SQLite read is one snapshot, in which the first page sees exactly what the
             # horizon covers; PostgreSQL reads each statement afresh, so it always filters.
             horizon=self.horizon if self._needs_horizon() else None,
+            top=self.top,
         )
 
     def _needs_horizon(self) -> bool:
@@ -207,7 +210,7 @@ class _Search:
         ranked = self._ranked(self.offset + limit + 1)
         shown = ranked[self.offset : self.offset + limit]
         more = len(ranked) > self.offset + limit
-        cursor = pages.encode(self.horizon, self.offset + limit) if more else None
+        cursor = pages.encode(self.horizon, self.offset + limit, self.top) if more else None
         return SearchPage(self.params.query, self._hits(shown), cursor)
 
     def _ranked(self, wanted: int) -> list[_Ranked]:
