@@ -280,6 +280,7 @@ def measure(cfg: Config, backend: str, ctx: Context, server: Server, url: str) -
     client_cpu = time.process_time() - own_before
     problems = [f"client {c.index}: {c.error}" for c in clients if c.error]
     lost, found = verify(server.url, clients)
+    transactions = write_transactions(backend, url)
     problems += found
     stored = sum(c.acked for c in clients)
     latencies = [lat for c in clients for lat in c.latencies]
@@ -305,6 +306,9 @@ def measure(cfg: Config, backend: str, ctx: Context, server: Server, url: str) -
         "client_cpu_pct": round(100 * client_cpu / elapsed) if elapsed else 0,
         # PostgreSQL's backends serving the server (their own processes); 0 on SQLite
         "database_cpu_us_per_entry": round(1e6 * db_cpu / stored, 1) if stored else 0.0,
+        # PostgreSQL: transactions that stored entries (a user's waiting pushes are written
+        # together); None on SQLite, which cannot tell
+        "entries_per_transaction": round(stored / transactions) if transactions else None,
         "lost": lost,
         "problems": problems,
     }
@@ -332,6 +336,17 @@ def database_cpu(backend: str, url: str) -> dict[int, float]:
             continue
         out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return out
+
+
+def write_transactions(backend: str, url: str) -> int | None:
+    """PostgreSQL: how many transactions stored the entries (their distinct ``xmin``)."""
+    if backend == "sqlite":
+        return None
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(DISTINCT xmin::text) FROM entries").fetchone()
+    return int(row[0]) if row else None
 
 
 def _cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
@@ -479,7 +494,8 @@ def run(ctx: Context) -> dict[str, Any]:
         ["backend", "batch", "users", "workers", "index", "entries", "requests", "s", "entries/s",
          "raw entries/s",
          "server/raw", "req p50 ms", "req p99 ms", "server CPU %",
-         "server CPU µs/entry", "PG CPU µs/entry", "client CPU %", "lost",
+         "server CPU µs/entry", "PG CPU µs/entry", "entries/transaction", "client CPU %",
+         "lost",
          "entries/s of each run"],
         [
             [r["backend"], r["batch"], r["users"], r["workers"],
@@ -488,7 +504,7 @@ def run(ctx: Context) -> dict[str, Any]:
              r["entries_per_s"], r["raw_entries_per_s"], r["ratio_to_raw"], r["request_p50_ms"],
              r["request_p99_ms"], r["server_cpu_pct"],
              r["server_cpu_us_per_entry"], r["database_cpu_us_per_entry"],
-             r["client_cpu_pct"], r["lost"],
+             r["entries_per_transaction"] or "", r["client_cpu_pct"], r["lost"],
              " ".join(f"{x:,}" for x in r["runs_entries_per_s"])]
             for r in rows
         ],

@@ -5,7 +5,9 @@ The rules are those of ``docs/protocol.md``. What this module guarantees on top:
 - Everything that does not need the database (limits, ordering, canonical JSON, hashes) is
   checked and computed before the write transaction starts, so the transaction is short.
 - The whole batch is one transaction; any error rolls all of it back, so nothing is half-stored
-  and retrying is always safe.
+  and retrying is always safe. Several pushes of one user waiting for the user's writer share
+  one transaction (:func:`commit`), each answered as if alone; a failed group is written again
+  push by push.
 - The number of statements does not grow with the number of entries: stream tails come in one
   query, stored entries a retry overlaps in one query per stream, the entry ids in one query,
   and new entries, streams and threads are written with one ``executemany`` each.
@@ -227,9 +229,15 @@ def _write_group(db: Database, group: list[_Waiting]) -> None:
         def attempt(conn: sa.Connection) -> list[PushResponse]:
             learned.clear()
             memo = collections.ChainMap(learned, db.memo)
-            return [
-                _Transaction(conn, w.who, w.request, w.prepared, memo, False).run() for w in group
+            pending = _Pending()
+            answers = [
+                _Transaction(conn, w.who, w.request, w.prepared, memo, False, pending).run()
+                for w in group
             ]
+            # one statement for the group's entries: on PostgreSQL the search vocabulary's
+            # statement trigger then runs once for the group (its new words looked up once)
+            insert_rows(conn, entries, pending.rows)
+            return answers
 
         try:
             answers = db.run_write(attempt)
@@ -374,8 +382,24 @@ def _conflict(stream_id: str, seq: int, tail: int | None, why: str) -> Conflict:
 # --- the transaction -------------------------------------------------------------------------
 
 
+class _Pending:
+    """The entries of a group's pushes, stored together once every push is applied."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        #: (stream pk, seq) → (entry id, hash) of :attr:`rows`: what a later push of the group
+        #: finds already stored.
+        self.stored: dict[tuple[int, int], tuple[str, str]] = {}
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        self.rows.extend(rows)
+        for row in rows:
+            self.stored[row["stream_pk"], row["seq"]] = (row["entry_uuid"], row["hash"])
+
+
 class _Transaction:
-    """One attempt at storing a push, inside the write transaction of ``conn``."""
+    """One attempt at storing a push, inside the write transaction of ``conn``; in a group
+    (``pending`` given) its entries are left in ``pending``, for the group to insert."""
 
     def __init__(
         self,
@@ -385,7 +409,9 @@ class _Transaction:
         prepared: list[list[Prepared]],
         memo: MutableMapping[Any, Any],
         check_ids: bool,
+        pending: _Pending | None = None,
     ) -> None:
+        self.pending = pending
         self.db_memo = memo
         self.check_ids = check_ids
         self.conn = conn
@@ -597,6 +623,11 @@ class _Transaction:
         params = {"stream_pk": state.pk, "low": old[0].seq, "high": old[-1].seq}
         rows = self.conn.execute(_STORED_QUERY, params)
         stored = {row.seq: (row.entry_uuid, row.hash) for row in rows}
+        if self.pending is not None:  # stored by an earlier push of the group
+            for item in old:
+                found = self.pending.stored.get((state.pk, item.seq))
+                if found is not None:
+                    stored[item.seq] = found
         for item in old:
             if stored.get(item.seq) != (item.entry_uuid, item.hash):
                 raise _conflict(
@@ -627,7 +658,10 @@ class _Transaction:
     def _write(self, states: dict[str, StreamState]) -> None:
         rows = [row for state in states.values() for row in state.rows]
         try:
-            insert_rows(self.conn, entries, rows)
+            if self.pending is not None:
+                self.pending.add(rows)
+            else:
+                insert_rows(self.conn, entries, rows)
         except sa.exc.IntegrityError:
             if self.check_ids:
                 raise
