@@ -15,6 +15,10 @@ Baseline, same run: the same rows inserted with one ``executemany`` in one trans
 a table shaped like the server's ``entries`` table (same columns, unique constraints and
 index) — with :mod:`sqlite3` (WAL, ``synchronous=NORMAL``, as the server) and, on PostgreSQL,
 with psycopg. Ratio = server rate / raw rate.
+
+The search index's cost: the batches of 100 once more on each backend against a database whose
+index was taken out (:func:`drop_search_index`), as the ratio of the rates and of the CPU time
+per entry — the server's, plus on PostgreSQL its database backends' (:func:`database_cpu`).
 """
 
 from __future__ import annotations
