@@ -507,7 +507,7 @@ def run(ctx: Context) -> dict[str, Any]:
              r["seconds"],
              r["entries_per_s"], r["raw_entries_per_s"], r["ratio_to_raw"], r["request_p50_ms"],
              r["request_p99_ms"], r["server_cpu_pct"],
-             r["server_cpu_us_per_entry"], r["database_cpu_us_per_entry"],
+             r["server_cpu_us_per_entry"], r["database_cpu_us_per_entry"] or "",
              r["entries_per_transaction"] or "", r["client_cpu_pct"], r["lost"],
              " ".join(f"{x:,}" for x in r["runs_entries_per_s"])]
             for r in rows
