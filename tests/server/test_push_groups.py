@@ -232,3 +232,30 @@ def test_the_server_writes_waiting_pushes_together_postgres(server: ServerProces
     assert stored == PUSHES * PER_PUSH
     # one writing (blocked on the lock) while the others waited, then the others together
     assert transactions == 2
+
+
+def test_an_entry_id_taken_in_a_group_is_not_retried_as_a_race(db: Database) -> None:
+    """Two pushes of a group send one entry id on two streams: the group's insert fails once
+    (not again and again as a lost race would be), then each push alone: the first stores,
+    the second is answered 409."""
+    who = principal(db)
+    bodies = [body(i) for i in range(3)]
+    taken = bodies[1]["streams"][0]["entries"][0]["id"]
+    bodies[2]["streams"][0]["entries"][0]["id"] = taken
+    requests = [PushRequest.model_validate(b) for b in bodies]
+    rollbacks = [0]
+
+    def count(_conn: sa.Connection) -> None:
+        rollbacks[0] += 1
+
+    event.listen(db.engine, "rollback", count)
+    try:
+        outcomes, committed = push_while_writer_busy(db, who, requests)
+    finally:
+        event.remove(db.engine, "rollback", count)
+    assert isinstance(outcomes[0], PushResponse) and isinstance(outcomes[1], PushResponse)
+    error = outcomes[2]
+    assert isinstance(error, Conflict) and error.code == p.CODE_ENTRY_CONFLICT, error
+    assert committed == 2  # the first alone, then the second alone; the group rolled back
+    # the group once, the third push alone twice (the insert, then the check of its ids)
+    assert rollbacks[0] == 3

@@ -236,7 +236,10 @@ def _write_group(db: Database, group: list[_Waiting]) -> None:
             ]
             # one statement for the group's entries: on PostgreSQL the search vocabulary's
             # statement trigger then runs once for the group (its new words looked up once)
-            insert_rows(conn, entries, pending.rows)
+            try:
+                insert_rows(conn, entries, pending.rows)
+            except sa.exc.IntegrityError:  # an entry id taken: not a race to run again
+                raise _IdTaken("an entry id of this group is stored already") from None
             return answers
 
         try:
