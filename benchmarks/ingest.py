@@ -15,12 +15,17 @@ Baseline, same run: the same rows inserted with one ``executemany`` in one trans
 a table shaped like the server's ``entries`` table (same columns, unique constraints and
 index) — with :mod:`sqlite3` (WAL, ``synchronous=NORMAL``, as the server) and, on PostgreSQL,
 with psycopg. Ratio = server rate / raw rate.
+
+The search index's cost: the batches of 100 once more on each backend against a database whose
+index was taken out (:func:`drop_search_index`), as the ratio of the rates and of the CPU time
+per entry — the server's, plus on PostgreSQL its database backends' (:func:`database_cpu`).
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
 import random
 import sqlite3
 import threading
@@ -220,7 +225,7 @@ def run_config(ctx: Context, backend: str, cfg: Config) -> dict[str, Any]:
         if not cfg.search_index:
             drop_search_index(url)
         with Server(home, url, *server_args) as server:
-            return measure(cfg, backend, ctx, server)
+            return measure(cfg, backend, ctx, server, url)
 
 
 def drop_search_index(url: str) -> None:
@@ -247,7 +252,7 @@ def drop_search_index(url: str) -> None:
         db.dispose()
 
 
-def measure(cfg: Config, backend: str, ctx: Context, server: Server) -> dict[str, Any]:
+def measure(cfg: Config, backend: str, ctx: Context, server: Server, url: str) -> dict[str, Any]:
     """Pushes of ``cfg`` from :data:`CLIENTS` clients to ``server``, checked afterwards."""
     users = [ADMIN_USER]
     if cfg.users > 1:
@@ -266,6 +271,7 @@ def measure(cfg: Config, backend: str, ctx: Context, server: Server) -> dict[str
     for worker in workers:
         worker.start()
     cpu_before = cpu_seconds(server.pid)
+    db_before = database_cpu(backend, url)
     own_before = time.process_time()
     barrier.wait()
     start = now()
@@ -274,9 +280,11 @@ def measure(cfg: Config, backend: str, ctx: Context, server: Server) -> dict[str
         worker.join()
     elapsed = now() - start
     server_cpu = cpu_seconds(server.pid) - cpu_before
+    db_cpu = _cpu_since(db_before, database_cpu(backend, url))
     client_cpu = time.process_time() - own_before
     problems = [f"client {c.index}: {c.error}" for c in clients if c.error]
     lost, found = verify(server.url, clients)
+    transactions = write_transactions(backend, url)
     problems += found
     stored = sum(c.acked for c in clients)
     latencies = [lat for c in clients for lat in c.latencies]
@@ -300,34 +308,91 @@ def measure(cfg: Config, backend: str, ctx: Context, server: Server) -> dict[str
         "server_cpu_pct": round(100 * server_cpu / elapsed) if elapsed else 0,
         "server_cpu_us_per_entry": round(1e6 * server_cpu / stored, 1) if stored else 0.0,
         "client_cpu_pct": round(100 * client_cpu / elapsed) if elapsed else 0,
+        # PostgreSQL's backends serving the server (their own processes); 0 on SQLite
+        "database_cpu_us_per_entry": round(1e6 * db_cpu / stored, 1) if stored else 0.0,
+        # PostgreSQL: transactions that stored entries (a user's waiting pushes are written
+        # together); None on SQLite, which cannot tell
+        "entries_per_transaction": round(stored / transactions) if transactions else None,
         "lost": lost,
         "problems": problems,
     }
 
 
-def index_cost(rows: list[dict[str, Any]]) -> float | None:
-    """Print and return the rate with the search index over the rate without it (SQLite,
-    batches of 100, one server process), the same run; and the same ratio of the server's CPU
-    time per entry, steadier on a shared machine."""
-    pair = [
-        r
-        for r in rows
-        if r["backend"] == "sqlite" and r["batch"] == 100 and r["users"] == 1 and r["workers"] == 1
-    ]
-    with_index = [r for r in pair if r["search_index"]]
-    without = [r for r in pair if not r["search_index"]]
-    if not with_index or not without or not without[0]["entries_per_s"]:
+def database_cpu(backend: str, url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to the database of ``url``
+    (the server's pool: no one else uses a benchmark's database), by process id, from
+    Linux ``/proc`` (the server runs on this machine); nothing on SQLite, whose work is done
+    in the server's own process."""
+    if backend == "sqlite":
+        return {}
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        pids = conn.execute(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    out = {}
+    for (pid,) in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def write_transactions(backend: str, url: str) -> int | None:
+    """PostgreSQL: how many transactions stored the entries (their distinct ``xmin``)."""
+    if backend == "sqlite":
         return None
-    on, off = with_index[0], without[0]
-    value = round(float(on["entries_per_s"]) / float(off["entries_per_s"]), 2)
-    cpu = float(off["server_cpu_us_per_entry"]) / max(float(on["server_cpu_us_per_entry"]), 0.1)
-    note(
-        f"search index: {on['entries_per_s']:,} entries/s with it, {off['entries_per_s']:,} "
-        f"without (SQLite, batches of 100) → {value}× (target ≥ {TARGET_INDEX_RATIO}×); "
-        f"server CPU per entry {on['server_cpu_us_per_entry']} µs with it, "
-        f"{off['server_cpu_us_per_entry']} µs without → {cpu:.2f}×"
-    )
-    return value
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(DISTINCT xmin::text) FROM entries").fetchone()
+    return int(row[0]) if row else None
+
+
+def _cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two :func:`database_cpu` samples by the backends alive at the second
+    (one started between counts from zero)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def index_cost(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Print and return, per backend, the rate with the search index over the rate without
+    it (batches of 100, one user, one server process), the same run; and the same ratio of
+    the server's CPU time per entry, steadier on a shared machine."""
+    ratios: dict[str, float] = {}
+    for backend in ("sqlite", "postgres"):
+        pair = [
+            r
+            for r in rows
+            if r["backend"] == backend
+            and r["batch"] == 100
+            and r["users"] == 1
+            and r["workers"] == 1
+        ]
+        with_index = [r for r in pair if r["search_index"]]
+        without = [r for r in pair if not r["search_index"]]
+        if not with_index or not without or not without[0]["entries_per_s"]:
+            continue
+        on, off = with_index[0], without[0]
+        value = round(float(on["entries_per_s"]) / float(off["entries_per_s"]), 2)
+        cpu_on, cpu_off = _cpu_per_entry(on), _cpu_per_entry(off)
+        cpu = cpu_off / max(cpu_on, 0.1)
+        ratios[backend] = value
+        note(
+            f"search index ({backend}, batches of 100): {on['entries_per_s']:,} entries/s with "
+            f"it, {off['entries_per_s']:,} without → {value}× (target ≥ {TARGET_INDEX_RATIO}×); "
+            f"CPU per entry (server + database) {cpu_on:.1f} µs with it, {cpu_off:.1f} µs "
+            f"without → {cpu:.2f}×"
+        )
+    return ratios
+
+
+def _cpu_per_entry(row: dict[str, Any]) -> float:
+    return float(row["server_cpu_us_per_entry"]) + float(row["database_cpu_us_per_entry"])
 
 
 # --- the raw baseline ------------------------------------------------------------------------
@@ -419,8 +484,6 @@ def run(ctx: Context) -> dict[str, Any]:
     rows = []
     for backend in ctx.backends():
         for cfg in configs(ctx.quick):
-            if not cfg.search_index and backend != "sqlite":
-                continue
             # the short configurations run several times; noise on a shared machine is bursty
             times = 1 if ctx.quick or cfg.batch == 1 else REPEATS
             print(
@@ -435,7 +498,8 @@ def run(ctx: Context) -> dict[str, Any]:
         ["backend", "batch", "users", "workers", "index", "entries", "requests", "s", "entries/s",
          "raw entries/s",
          "server/raw", "req p50 ms", "req p99 ms", "server CPU %",
-         "server CPU µs/entry", "client CPU %", "lost",
+         "server CPU µs/entry", "PG CPU µs/entry", "entries/transaction", "client CPU %",
+         "lost",
          "entries/s of each run"],
         [
             [r["backend"], r["batch"], r["users"], r["workers"],
@@ -443,7 +507,8 @@ def run(ctx: Context) -> dict[str, Any]:
              r["seconds"],
              r["entries_per_s"], r["raw_entries_per_s"], r["ratio_to_raw"], r["request_p50_ms"],
              r["request_p99_ms"], r["server_cpu_pct"],
-             r["server_cpu_us_per_entry"], r["client_cpu_pct"], r["lost"],
+             r["server_cpu_us_per_entry"], r["database_cpu_us_per_entry"] or "",
+             r["entries_per_transaction"] or "", r["client_cpu_pct"], r["lost"],
              " ".join(f"{x:,}" for x in r["runs_entries_per_s"])]
             for r in rows
         ],

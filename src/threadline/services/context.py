@@ -34,6 +34,7 @@ class AppState:
     push_limits: PushLimits
     #: Created on first use, inside the event loop (see ``server.routes.sync``).
     push_limiter: anyio.CapacityLimiter | None = None
+    push_waiting: anyio.CapacityLimiter | None = None
     handoff_limits: HandoffLimits = field(default_factory=HandoffLimits)
     #: The language model that writes ``ask`` answers (``None``: extractive answers).
     model: LanguageModel | None = None
