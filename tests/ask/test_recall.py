@@ -124,6 +124,16 @@ def test_what_the_agent_appends_for_the_model_alone_is_left_out() -> None:
     assert [term.stem for term in found] == ["join"]  # "refuse" was only in the reminder
 
 
+def test_a_tool_calls_text_values_are_read_as_written() -> None:
+    content = '#!/usr/bin/env python3\n"""\nTest that styles vary, not just church music\n"""\n'
+    write = entry(9, "assistant", call("c9", "Write", {"file_path": "/a/t.py", "content": content}))
+    assert write.text == f"Write file_path: /a/t.py\ncontent: {content}"
+    found = t.found_in(t.content_terms("Which test checks the styles vary?"), [write.text])
+    assert [term.stem for term in found] == ["test", "style", "vari"]
+    listed = entry(10, "assistant", call("c10", "TodoWrite", {"todos": [{"id": "1"}]}))
+    assert listed.text == 'TodoWrite todos: [{"id": "1"}]'
+
+
 def test_a_compound_is_a_term_held_only_with_its_parts_side_by_side() -> None:
     terms = [*t.content_terms("Why did src/auth/login.py hit the rate-limit?")]
     terms += t.content_terms("Which POOL_SIZE?")

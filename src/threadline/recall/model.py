@@ -133,13 +133,23 @@ _REMINDER = re.compile(r"<system-reminder>.*?(?:</system-reminder>|\Z)", re.S)
 
 
 def _call_text(part: dict[str, Any]) -> str:
+    """A tool call as text: its name, then each input field as ``key: value`` with text values
+    as written. (As JSON, a value's line breaks became ``\\n`` glued to the next word —
+    ``"\\nTest"`` read as the word *nTest* — so the words of a file an agent wrote or edited
+    were neither matched nor quoted as written.)"""
     name = str(part.get("name") or "tool")
     tool_input = part.get("input")
-    if isinstance(tool_input, str):
-        shown = tool_input
+    if isinstance(tool_input, dict):
+        shown = "\n".join(f"{key}: {_value_text(value)}" for key, value in tool_input.items())
     else:
-        shown = json.dumps(tool_input, ensure_ascii=False, separators=(", ", ": "))
+        shown = _value_text(tool_input)
     return f"{name} {shown[:MAX_INPUT_CHARS]}"
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
 def _output_text(output: Any) -> str:
