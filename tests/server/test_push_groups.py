@@ -21,22 +21,17 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from tests.helpers.server import ServerProcess, create_user_and_token
+from tests.server.test_concurrency import principal
 from threadline import protocol as p
 from threadline.errors import Conflict
 from threadline.protocol.models import PushRequest, PushResponse
-from threadline.services import accounts, auth, push
+from threadline.services import push
 from threadline.services.auth import Principal
 from threadline.storage.changes import ChangeCursor
 from threadline.storage.database import Database, open_database
 
 PUSHES = 8
 PER_PUSH = 5
-
-
-def principal(db: Database, name: str = "alice") -> Principal:
-    accounts.create_user(db, name, "pw")
-    token = accounts.create_token(db, name)
-    return auth.authenticate(db, f"Bearer {token.secret}")
 
 
 def word(i: int) -> str:
