@@ -105,7 +105,7 @@ def _irregular() -> _Irregular:
     about 0.1 s once per process, against about a second for the package's own loader."""
     base: dict[str, str] = {}
     forms: dict[str, tuple[str, ...]] = {}
-    for match in _VERB_LINE.finditer(gzip.decompress(_lemma_table().read_bytes())):
+    for match in _VERB_LINE.finditer(_lemma_bytes()):
         form = match.group(1).decode()
         lemmas = match.group(2).decode().split("/")
         lemma = next((lemma for lemma in lemmas if lemma.isalpha()), None)
@@ -116,6 +116,13 @@ def _irregular() -> _Irregular:
         base[form] = lemma
         forms[lemma] = (*forms.get(lemma, ()), form)
     return _Irregular(base, forms)
+
+
+@functools.cache
+def _lemma_bytes() -> bytes:
+    """LemmInflect's lemma table, decompressed once for both of its readers
+    (:func:`_irregular` and :func:`_lexicon`)."""
+    return gzip.decompress(_lemma_table().read_bytes())
 
 
 def _lemma_table() -> Path:
@@ -170,7 +177,7 @@ class Term:
 def _lexicon() -> frozenset[str]:
     """Every word form of LemmInflect's lemma table (about 69,000: English words of every
     kind, not names), read on first use."""
-    text = gzip.decompress(_lemma_table().read_bytes()).decode().lower()
+    text = _lemma_bytes().decode().lower()
     known: set[str] = set()
     for line in text.splitlines():
         form, _, lemmas = line.split(",", 2)
