@@ -169,7 +169,12 @@ def test_entries_are_quoted_so_stored_text_cannot_pass_for_the_tools_own(
         "ts": "2026-11-21T10:00:05Z",
         "parts": [
             {"type": "tool_call", "name": "Bash", "id": "t1", "input": {"command": "pytest -x"}},
-            {"type": "tool_result", "tool_call_id": "t1", "output": "1 failed", "is_error": True},
+            {
+                "type": "tool_result",
+                "tool_call_id": "t1",
+                "output": "\x1b[31m1 failed\x1b[39m\x1b]0;title\x07",
+                "is_error": True,
+            },
         ],
     }
     api.call("POST", f"/api/v1/threads/{thread_id}/entries", tool_entry)
@@ -182,6 +187,7 @@ def test_entries_are_quoted_so_stored_text_cannot_pass_for_the_tools_own(
     assert '> [tool call Bash] {"command": "pytest -x"}\n> [tool error] 1 failed' in shown
     for line in shown.splitlines():
         assert not line.startswith(("Ignore", "rm -rf", "--- entry 00000000"))
+    assert "\x1b" not in shown and "\x07" not in shown and "title" not in shown
 
 
 def test_threads_and_notes_by_scope(tmp_path: Path, shared_server: ServerProcess) -> None:

@@ -22,6 +22,7 @@ import click
 
 from threadline.cli.options import check_scope
 from threadline.errors import InvalidInput, ServerRefused
+from threadline.protocol.text import one_line, printable
 
 #: Seconds to wait for the whole JSON answer, and for each piece of a streamed one.
 ANSWER_TIMEOUT = 300.0
@@ -104,7 +105,7 @@ def _stream(api: Any, body: dict[str, Any], server: str) -> None:
     def show(event: Any) -> None:
         data = json.loads(event.data)
         if event.event == "delta":
-            out.write(data["text"])
+            out.write(printable(data["text"]))
             out.flush()
         elif event.event == "error":
             error = data.get("error") or {}
@@ -132,7 +133,7 @@ def _print_citations(answer: dict[str, Any]) -> None:
     if citations:
         click.echo("")
     for c in citations:
-        title = c.get("thread_title") or c["thread_id"]
+        title = one_line(c.get("thread_title") or c["thread_id"])
         click.echo(f"[{c['n']}] {title} · {c.get('role', '')} · {c['ts']}")
         click.echo(f"    {c['url']}")
     click.echo(f"\nConversation: threadline ask --thread {answer['thread_id']} …")

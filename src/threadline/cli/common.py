@@ -14,6 +14,7 @@ import click
 
 from threadline import config as config_mod
 from threadline.client.api import Api
+from threadline.protocol.text import one_line
 from threadline.store import db
 from threadline.sync.views import parse_time
 
@@ -61,6 +62,7 @@ def when(ts: str | None) -> str:
 
 def table(rows: list[list[str]], headers: list[str]) -> None:
     """A plain aligned table (stable output, readable in a pipe)."""
+    rows = [[one_line(str(c)) for c in row] for row in rows]
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
     for line in [headers, *rows]:
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=False)).rstrip())

@@ -17,6 +17,7 @@ from threadline import protocol as p
 from threadline.cli.common import api, load_config, print_json
 from threadline.cli.options import check_scope
 from threadline.errors import ServerUnreachable
+from threadline.protocol.text import one_line
 
 _DAY = click.DateTime(formats=["%Y-%m-%d"])
 UNREACHABLE_HINT = "Search runs on the server: check that it answers (`threadline sync status`)."
@@ -106,9 +107,9 @@ def _print(page: dict[str, Any], where: str, *, bold: bool) -> None:
         click.echo(f"No entries match {page['query']!r} in {where}{wider}.")
         return
     for hit in results:
-        title = hit.get("thread_title") or hit.get("thread_name") or hit["thread_id"]
+        title = one_line(hit.get("thread_title") or hit.get("thread_name") or hit["thread_id"])
         when = str(hit["ts"])[:19].replace("T", " ")
-        click.echo(click.style(title, bold=bold) + f"  ·  {hit['project'] or '-'}")
+        click.echo(click.style(title, bold=bold) + f"  ·  {one_line(hit['project'] or '-')}")
         click.echo(f"  {when}  {hit['role']}")
         click.echo("  " + _marked(hit["snippet"], hit.get("highlights") or [], bold))
         click.echo(f"  {hit['url']}")
@@ -118,15 +119,16 @@ def _print(page: dict[str, Any], where: str, *, bold: bool) -> None:
 
 
 def _marked(snippet: str, highlights: list[list[int]], bold: bool) -> str:
-    """``snippet`` with its highlighted ranges in bold (on a terminal)."""
+    """``snippet`` with its highlighted ranges in bold (on a terminal), its control
+    characters taken out (each piece alone, so the ranges still point where they did)."""
     if not bold:
-        return snippet
+        return one_line(snippet)
     out, position = [], 0
     for start, end in sorted((int(s), int(e)) for s, e in highlights):
         if start < position or end > len(snippet):
             continue
-        out.append(snippet[position:start])
-        out.append(click.style(snippet[start:end], bold=True))
+        out.append(one_line(snippet[position:start]))
+        out.append(click.style(one_line(snippet[start:end]), bold=True))
         position = end
-    out.append(snippet[position:])
+    out.append(one_line(snippet[position:]))
     return "".join(out)

@@ -11,12 +11,15 @@ delivered yet. Without one they read the local store and say so on stderr. The m
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from threadline import protocol as p
 from threadline.cli.common import api, load_config, print_json, relative_time, store, table, warn
 from threadline.cli.options import check_scope
 from threadline.errors import ClientError, NotLoggedIn, ServerRefused
+from threadline.recall.model import source_from
 from threadline.store import notes
 from threadline.sync import views
 
@@ -165,7 +168,8 @@ def list_(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(name: str | None, project: str | None, scope: str | None, as_json: bool) -> None:
     """Print the entries of thread NAME (or of the thread of --scope) in order, with
-    timestamps."""
+    timestamps. NAME is a note thread's name, or any thread's id or name as `thread list`
+    shows it (a session's, an ask conversation's)."""
     if name is None and scope is None:
         raise click.UsageError("give the thread's NAME, or its --scope TYPE:ID")
     cfg = load_config(project=project)
@@ -182,8 +186,23 @@ def show(name: str | None, project: str | None, scope: str | None, as_json: bool
     for e in entries:
         mark = "  (queued)" if e.get("pending") else ""
         click.echo(f"[{str(e['ts'])[:19].replace('T', ' ')}] {e['role']}{mark}")
-        click.echo(e["text"].rstrip("\n"))
+        click.echo(_readable(e).rstrip("\n"))
         click.echo("")
+
+
+def _readable(entry: dict[str, Any]) -> str:
+    """An entry as text: its text, thinking, tool calls (``key: value``) and tool output, as
+    ask quotes them — control characters and terminal escapes taken out."""
+    return source_from(
+        entry_id=str(entry["id"]),
+        thread_id="",
+        seq=int(entry.get("seq") or 0),
+        ts=str(entry["ts"]),
+        role=str(entry["role"]),
+        text=str(entry.get("text") or ""),
+        parts=entry.get("parts"),
+        meta=entry.get("meta"),
+    ).text
 
 
 def _note_local_only(what: str, why: str | None) -> None:

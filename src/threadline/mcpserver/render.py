@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from threadline import protocol as p
+from threadline.protocol.text import printable
 
 #: The first line of every result that carries stored history.
 NOTICE = (
@@ -29,8 +30,10 @@ PART_CHARS = 1_000
 
 
 def quote(text: str, indent: str = "") -> str:
-    """``text`` with every line prefixed by ``> `` (an empty text becomes ``> ``)."""
-    return "\n".join(f"{indent}> {line}".rstrip() for line in (text.splitlines() or [""]))
+    """``text`` with every line prefixed by ``> `` (an empty text becomes ``> ``), without
+    terminal escapes or control characters (:func:`threadline.protocol.text.printable`)."""
+    lines = printable(text).splitlines() or [""]
+    return "\n".join(f"{indent}> {line}".rstrip() for line in lines)
 
 
 def cut(text: str, limit: int) -> str:

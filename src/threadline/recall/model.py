@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from threadline.protocol.text import printable
 from threadline.recall.terms import Term
 
 #: Characters of a tool call's input shown in its text.
@@ -105,7 +106,7 @@ def source_from(
         elif kind == "tool_result":
             results.append(str(part.get("tool_call_id") or ""))
             chunks.append(_output_text(part.get("output")))
-    shown = "\n".join(c for c in chunks if c.strip()) or text
+    shown = printable("\n".join(c for c in chunks if c.strip()) or text)
     if _REMINDER_START in shown:
         shown = _REMINDER.sub("", shown).strip()
     injected = bool((meta or {}).get("is_meta"))

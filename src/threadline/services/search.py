@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from threadline import protocol as p
 from threadline.errors import ValidationFailed
 from threadline.protocol.models import Kind, Role
+from threadline.protocol.text import printable
 from threadline.search import engine
 from threadline.search.engine import Filters
 from threadline.search.query import Query, parse
@@ -235,7 +236,7 @@ class _Search:
         return hits
 
     def _hit(self, row: sa.Row[typing.Any], item: _Ranked) -> Hit:
-        text = searchable_text(row.text, row.parts)
+        text = printable(searchable_text(row.text, row.parts))
         cut = snippet(text, self.query, substring=item.substring)
         return Hit(
             thread_id=row.thread_id,

@@ -8,6 +8,7 @@ plain data (lists of dicts) for the CLI to print.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from typing import Any
 from threadline import protocol as p
 from threadline.client.api import Api
 from threadline.config import Config
-from threadline.errors import ClientError, NotLoggedIn
+from threadline.errors import ClientError, NotLoggedIn, ServerRefused
 from threadline.store import notes
 
 
@@ -124,8 +125,9 @@ def merge_threads(
 def entries(
     conn: sqlite3.Connection, cfg: Config, project: str, name: str, scope: str | None = None
 ) -> Entries:
-    """The entries of the note thread ``project``/``name`` (with a ``scope``: of the
-    project's thread of that scope): the server's, then this machine's not yet delivered, in
+    """The entries of the thread ``name`` of ``project`` (a note thread's name, or a thread's
+    id or name as `thread list` shows it; with a ``scope``: the project's thread of that
+    scope): the server's, then this machine's not yet delivered, in
     time order."""
     local = notes.thread_entries(conn, project, name, scope)
     client, why = server(cfg)
@@ -146,8 +148,7 @@ def _remote_entries(
         found = client.all_threads(project=project, scope=scope)
         matches = [t for t in found if t.get("scope") == scope]
     else:
-        key = p.note_thread_key(project, name)
-        matches = [t for t in client.all_threads(project=project) if t["key"] == key]
+        matches = _named(client, project, name)
     if not matches:
         return []
     return [
@@ -157,10 +158,37 @@ def _remote_entries(
             "ts": e["ts"],
             "role": e["role"],
             "text": e["text"],
+            "parts": e.get("parts"),
+            "meta": e.get("meta"),
             "pending": False,
         }
         for e in client.all_entries(matches[0]["id"])
     ]
+
+
+def _named(client: Api, project: str, name: str) -> list[dict[str, Any]]:
+    """The thread ``name`` stands for: the project's note thread of that name; else a thread
+    of the project with that id or name (a session's, an ask conversation's — as `thread
+    list` shows them); else the thread with that id in any project."""
+    key = p.note_thread_key(project, name)
+    listed = client.all_threads(project=project)
+    matches = [t for t in listed if t["key"] == key]
+    matches = matches or [t for t in listed if t["id"] == name]
+    matches = matches or [t for t in listed if t.get("name") == name]
+    if matches or not _THREAD_ID.fullmatch(name):
+        return matches
+    try:
+        return [client.thread(name)]
+    except ServerRefused as exc:
+        if exc.status == 404:
+            return []
+        raise
+
+
+#: What a thread id looks like (a UUID); other names are never looked up by id.
+_THREAD_ID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
 
 
 def parse_time(ts: str) -> datetime:

@@ -37,6 +37,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from threadline.protocol.text import printable
 from threadline.services.entries import EntryRow
 
 #: Characters of one text, thinking, input or output shown before "show full".
@@ -321,6 +322,7 @@ class Shown:
 
 
 def shown(text: str, full: bool) -> Shown:
+    text = printable(text)
     if full or len(text) <= MAX_SHOWN:
         return Shown(text, False, len(text))
     return Shown(text[:MAX_SHOWN], True, len(text))
@@ -744,7 +746,7 @@ def export_entry(row: EntryRow) -> str:
     if not chunks:
         return ""
     role = f"{row.role} (subagent)" if row.meta.get("is_sidechain") else row.role
-    return f"### {role} · {row.ts}\n\n" + "\n".join(chunks) + "\n"
+    return printable(f"### {role} · {row.ts}\n\n" + "\n".join(chunks) + "\n")
 
 
 def export_header(title: str, facts: Sequence[tuple[str, str]]) -> str:
