@@ -18,6 +18,7 @@ import pytest
 from tests.ask.conftest import Site, history_site
 from tests.ask.stubs import INJECTION, INJECTION_2, planted_session
 from tests.conftest import BACKENDS
+from threadline.cli.ask import WIDER_HINT
 from threadline.recall.extractive import HEADER
 
 REDIS = "Why did we drop the Redis cache?"
@@ -71,6 +72,17 @@ def test_the_current_folders_project_is_searched(planted: Site) -> None:
     assert not ask_json(planted, "--project", "acme-shop", REDIS, cwd=other)["no_match"]
     answer = ask_json(planted, REDIS, cwd=project_folder(planted, "shop", "acme-shop"))
     assert {c["project"] for c in answer["citations"]} == {"acme-shop"}
+
+
+def test_nothing_found_in_one_project_says_how_to_ask_every_project(planted: Site) -> None:
+    other = project_folder(planted, "other", "other-project")
+    here = planted.cli(planted.alice, "ask", REDIS, cwd=other)
+    assert here.returncode == 0, here.stderr
+    assert here.stdout.startswith("Nothing relevant was found in the history of project other")
+    assert here.stdout.rstrip().endswith(WIDER_HINT)
+    wide = planted.cli(planted.bob, "ask", "--all-projects", REDIS, cwd=other)
+    assert wide.returncode == 0 and "Nothing relevant" in wide.stdout
+    assert WIDER_HINT not in wide.stdout
 
 
 def test_another_user_gets_nothing_of_alices(planted: Site) -> None:

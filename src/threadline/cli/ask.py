@@ -24,6 +24,8 @@ from threadline.cli.options import check_scope
 from threadline.errors import InvalidInput, ServerRefused
 from threadline.protocol.text import one_line, printable
 
+#: Said after "nothing found" in one project.
+WIDER_HINT = "(--all-projects asks the history of every project)"
 #: Seconds to wait for the whole JSON answer, and for each piece of a streamed one.
 ANSWER_TIMEOUT = 300.0
 IDLE_TIMEOUT = 180.0
@@ -118,6 +120,8 @@ def _stream(api: Any, body: dict[str, Any], server: str) -> None:
             out.write("\n")
             _absolute(data, server)
             _print_citations(data)
+            if data.get("no_match") and not body.get("all_projects") and not body.get("thread"):
+                click.echo(WIDER_HINT)
 
     api.ask_stream(body, show, idle=IDLE_TIMEOUT)
 
