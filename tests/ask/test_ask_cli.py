@@ -85,6 +85,20 @@ def test_nothing_found_in_one_project_says_how_to_ask_every_project(planted: Sit
     assert WIDER_HINT not in wide.stdout
 
 
+def test_thread_list_shows_a_long_question_cut_and_thread_show_opens_it(planted: Site) -> None:
+    here = project_folder(planted, "shop", "acme-shop")
+    question = "Why did the flaky checkout test fail " + "again and again " * 20 + "?"
+    asked = ask_json(planted, question, cwd=here)
+    listed = planted.cli(planted.alice, "thread", "list", cwd=here)
+    assert listed.returncode == 0, listed.stderr
+    (row,) = [line for line in listed.stdout.splitlines() if "Why did the flaky" in line]
+    assert "again and again" in row and "…" in row and question not in row
+    assert len(row) < len(question)
+    shown = planted.cli(planted.alice, "thread", "show", asked["thread_id"], cwd=here)
+    assert shown.returncode == 0, shown.stderr
+    assert question in shown.stdout
+
+
 def test_another_user_gets_nothing_of_alices(planted: Site) -> None:
     here = project_folder(planted, "shop", "acme-shop")
     alices = ask_json(planted, REDIS, cwd=here)

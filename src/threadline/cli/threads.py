@@ -134,7 +134,7 @@ def list_(
         [
             [
                 r["project"],
-                r["name"],
+                _short(r["name"]),
                 *([r.get("scope") or ""] if scoped else []),
                 r["kind"],
                 str(r["entry_count"]),
@@ -188,6 +188,15 @@ def show(name: str | None, project: str | None, scope: str | None, as_json: bool
         click.echo(f"[{str(e['ts'])[:19].replace('T', ' ')}] {e['role']}{mark}")
         click.echo(_readable(e).rstrip("\n"))
         click.echo("")
+
+
+#: Characters of a thread's name `thread list` shows (an ask conversation is named by its
+#: question, of up to 2,000); ``--json`` has it whole.
+NAME_CHARS = 60
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"
 
 
 def _readable(entry: dict[str, Any]) -> str:
