@@ -910,11 +910,13 @@ def _citations(reply: extractive.Answer, thread_id: str) -> list[Citation]:
 
 def _with_links(text: str, cited: Sequence[Citation]) -> str:
     """The answer as the thread page shows it: each ``[n]`` a Markdown reference link to the
-    cited entry."""
+    cited entry. The definitions come first: Markdown keeps the first definition of a label, so
+    one the answer's text holds (a model can be talked into writing ``[1]: https://…``) cannot
+    move a citation's link."""
     if not cited:
         return text
     links = "\n".join(f"[{c.n}]: {c.url}" for c in cited)
-    return f"{text}\n\n{links}"
+    return f"{links}\n\n{text}"
 
 
 def _new_thread(conn: sa.Connection, who: Principal, plan: _Plan) -> str:
