@@ -237,3 +237,36 @@ def test_a_scope_narrows_the_search_and_answers_are_searchable(site: Site) -> No
     assert {c["thread_id"] for c in wide["citations"]} - {scoped}
     found = site.get(site.alice, "/api/v1/search", q="xterm scrolling", kind="ask")
     assert answer["thread_id"] in {hit["thread_id"] for hit in found["results"]}
+
+
+def test_asking_about_a_file_finds_the_notes_of_its_scope_and_never_its_answers(
+    site: Site,
+) -> None:
+    """The conversation about a file lives in the thread of its scope ``file:<path>``, which
+    may be a thread of notes pushed there first: asking about the file still finds those
+    notes, and what ask stores there (questions, answers, the file) is never retrieved as
+    history by a later question."""
+    made = httpx.post(
+        f"{site.url}/api/v1/threads",
+        json={"name": "retry notes", "project": "zeta", "scope": "file:docs/retry.md"},
+        headers=site.alice.headers,
+    )
+    assert made.status_code in (200, 201), made.text
+    notes = made.json()["id"]
+    note = "Decision: the quokka retry cap is five attempts per job."
+    posted = httpx.post(
+        f"{site.url}/api/v1/threads/{notes}/entries",
+        json={"role": "assistant", "text": note},
+        headers=site.alice.headers,
+    )
+    assert posted.status_code == 201, posted.text
+    note_id = posted.json()["id"]
+    about = {"path": "docs/retry.md", "content": "Jobs are retried with a backoff.\n"}
+    question = "What is the quokka retry cap?"
+    first = answered(site.ask(site.alice, question=question, project="zeta", about=about))
+    assert first["thread_id"] == notes
+    assert not first["no_match"], first["answer"]
+    assert note_id in {c["entry_id"] for c in first["citations"]}
+    # The note thread now holds the file, the question and the answer; only the note counts.
+    again = answered(site.ask(site.alice, question=question, project="zeta"))
+    assert {c["entry_id"] for c in again["citations"]} == {note_id}

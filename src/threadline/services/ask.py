@@ -335,7 +335,7 @@ class _Found:
 
 #: What a candidate is ranked and cited by.
 _CANDIDATE_COLUMNS = (
-    *(entries.c[name] for name in ("pk", "entry_uuid", "thread_id", "text", "parts")),
+    *(entries.c[name] for name in ("pk", "entry_uuid", "thread_id", "text", "parts", "meta")),
     *(threads.c[name] for name in ("title", "name", "project", "kind")),
 )
 
@@ -363,7 +363,11 @@ def _matches(
             threads.c.deleted_at.is_(None),
         )
     )
-    by_key = {row.pk: row for row in rows if row.thread_id != exclude_thread}
+    by_key = {
+        row.pk: row
+        for row in rows
+        if row.thread_id != exclude_thread and not written_by_ask(json_value(row.meta))
+    }
     wanted = set(term_weights)
     position = {key: i for i, key in enumerate(keys)}
     held = {
@@ -380,6 +384,14 @@ def _matches(
         by_key, key=lambda k: (-len(held[k]), -w.held(term_weights, held[k]), position[k])
     )
     return [_found(by_key[key], gathered.scores[key]) for key in best[:MAX_MATCHES]]
+
+
+def written_by_ask(meta: Any) -> bool:
+    """Whether an entry of this ``meta`` was written by ask (a question, an answer, or the
+    file of ``about``). Such entries are never retrieved, also where they are kept outside an
+    ``ask`` thread: the conversation about a file lives in the thread of its scope
+    ``file:<path>``, which may be a thread of notes."""
+    return isinstance(meta, dict) and isinstance(meta.get("ask"), dict)
 
 
 def _found(row: Any, score: float) -> _Found:
@@ -399,7 +411,10 @@ def _passages(
     for hit in hits:
         by_thread.setdefault(hit.thread_id, []).append(hit.entry_id)
     found = entry_service.neighbours_of(conn, user_id, by_thread, passages.NEAR)
-    rows = {tid: [_source(r, tid) for r in found.get(tid, [])] for tid in by_thread}
+    rows = {
+        tid: [_source(r, tid) for r in found.get(tid, []) if not written_by_ask(r.meta)]
+        for tid in by_thread
+    }
     matches = []
     for hit in hits:
         source = next((s for s in rows[hit.thread_id] if s.entry_id == hit.entry_id), None)
@@ -676,7 +691,7 @@ def _plan(db: Database, who: Principal, question: Question, model: LanguageModel
             who.user_id,
             searched,
             project=None if question.all_projects else question.project,
-            thread_id=thread.id if thread is not None else None,
+            thread_id=thread.id if thread is not None and thread.kind == KIND else None,
             scope=question.scope,
             expansion=expansion,
         )
@@ -724,6 +739,8 @@ def _history(conn: sa.Connection, thread_id: str) -> tuple[list[prompt.Turn], _A
     turns: list[prompt.Turn] = []
     pending: str | None = None
     for row in reversed(rows):
+        if not written_by_ask(json_value(row.meta)):
+            continue  # a note or a session's entry of the scope's thread, not a turn
         if row.role == "user":
             pending = row.text
         elif pending is not None:
