@@ -22,12 +22,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.ask.conftest import Site, history_site
 from tests.ask.stubs import INJECTION, INJECTION_2, StubModel, planted_session
 from tests.browser.site import signed_in
 from tests.helpers import cli
+from tests.helpers.wait import wait_for
+from tests.helpers.web import csrf_of
 
 KEY = "sk-stub-0123456789abcdef-secret"
 REDIS = "Why did we drop the Redis cache?"
@@ -253,3 +256,32 @@ def test_a_base_url_with_a_bad_port_stops_serve_at_once(tmp_path: Path, base: st
     assert result.returncode != 0
     assert "THREADLINE_LLM_BASE_URL must have a port from 1 to 65535" in result.stderr
     assert KEY not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("where", ["api", "web"])
+def test_a_client_that_leaves_mid_answer_stops_the_model(
+    llm: tuple[Site, StubModel], stub: StubModel, where: str
+) -> None:
+    """The reader of a streamed answer goes away after its first piece: the server closes its
+    connection to the model at once (the model stops writing, and a paid one stops billing)
+    rather than holding it until the garbage collector gets to it; nothing is stored."""
+    site = llm[0]
+    stub.pieces, stub.pause = [f"Piece {n} [1]. " for n in range(100)], 0.1
+    before = len(site.get(site.alice, "/api/v1/threads", kind="ask", limit=200)["threads"])
+    with signed_in(site.server, "alice") as browser:
+        if where == "api":
+            request = httpx.stream(
+                "POST", f"{site.url}/api/v1/ask", json={"question": REDIS}, timeout=30,
+                headers={**site.alice.headers, "Accept": "text/event-stream"},
+            )  # fmt: skip
+        else:
+            form = {"csrf": csrf_of(browser.get("/ask")), "question": REDIS, "project": ""}
+            request = browser.stream("POST", "/ask/stream", data=form)
+        with request as response:
+            assert response.status_code == 200
+            assert any(line.startswith("data:") for line in response.iter_lines())
+        left = time.monotonic()
+    wait_for(lambda: stub.dropped, 5, what="the model's connection to be closed")
+    assert stub.dropped[0] - left < 5  # 100 pieces take 10 s: it was cut, not finished
+    after = len(site.get(site.alice, "/api/v1/threads", kind="ask", limit=200)["threads"])
+    assert after == before
