@@ -191,6 +191,11 @@ def test_bad_questions_get_clear_errors(site: Site) -> None:
         response = site.ask(site.alice, **body)
         assert response.status_code == status, (body, response.text)
         assert response.json()["error"]["code"] == code, (body, response.text)
+    tab = site.ask(site.alice, question="ok", about={"path": "a\tb.md", "content": ""})
+    assert tab.status_code == 422
+    error = tab.json()["error"]
+    assert error["message"].startswith("about.path: the scope id must be printable text")
+    assert "TYPE:ID" not in error["detail"]["hint"] and "path" in error["detail"]["hint"]
     unauthenticated = httpx.post(f"{site.url}/api/v1/ask", json={"question": "x"})
     assert unauthenticated.status_code == 401
 

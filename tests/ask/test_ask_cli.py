@@ -145,8 +145,11 @@ def test_about_refuses_what_it_cannot_send(planted: Site) -> None:
         "missing.md": "Error: no file missing.md",
         "big.md": "Error: big.md is 65537 bytes; --about takes files of at most 65536 bytes",
         "image.bin": "Error: image.bin is not a UTF-8 text file",
-        "docs": "Error: no file docs",
+        "docs": "Error: docs is a folder; --about takes a file",
+        "tab\tname.md": "Error: the path 'tab\\tname.md' cannot name a conversation: the scope "
+        "id must be printable text: it holds the control character U+0009",
     }
+    (repo / "tab\tname.md").write_text("text")
     for name, message in cases.items():
         result = planted.cli(planted.alice, "ask", "--about", name, "what?", cwd=repo)
         assert result.returncode != 0

@@ -148,6 +148,10 @@ def read_about(path: Path) -> dict[str, str]:
     text. :class:`InvalidInput` when it is missing, too big, not text, or outside the root."""
     from threadline import protocol as p
 
+    if path.is_dir():
+        raise InvalidInput(
+            f"{path} is a folder; --about takes a file", hint="Give the path of a text file."
+        )
     if not path.is_file():
         raise InvalidInput(f"no file {path}", hint="Give the path of a text file to ask about.")
     size = path.stat().st_size
@@ -171,7 +175,18 @@ def read_about(path: Path) -> dict[str, str]:
         raise InvalidInput(
             f"{path} is outside {root}", hint="Ask about a file inside the current folder."
         ) from None
-    return {"path": relative.as_posix(), "content": content}
+    name = relative.as_posix()
+    try:
+        if len(name) > p.MAX_ABOUT_PATH_CHARS:
+            raise ValueError(f"it is longer than {p.MAX_ABOUT_PATH_CHARS} characters")
+        p.parse_scope(f"file:{name}")  # the path names the conversation's scope
+    except ValueError as exc:
+        raise InvalidInput(
+            f"the path {one_line(repr(name))} cannot name a conversation: {exc}",
+            hint="Ask about a copy of the file under a plain name (no control characters, no "
+            "space at either end).",
+        ) from None
+    return {"path": name, "content": content}
 
 
 def repository_root(start: Path) -> Path:

@@ -614,7 +614,11 @@ def _check_about(about: About) -> None:
         raise _invalid("about.path", "must be a relative path with / between folders")
     if any(part in ("", ".", "..") for part in parts):
         raise _invalid("about.path", "must not hold empty, '.' or '..' parts")
-    parse_scope(f"{ABOUT_SCOPE}:{path}", "about.path")
+    try:
+        parse_scope(f"{ABOUT_SCOPE}:{path}", "about.path")
+    except ValidationFailed as exc:  # the path names the scope; its hint is not for scopes
+        detail = {key: value for key, value in exc.detail.items() if key != "hint"}
+        raise ValidationFailed(exc.message, detail=detail, hint=_ABOUT_PATH_HINT) from None
     size = len(about.content.encode("utf-8", "surrogatepass"))
     if size > MAX_ABOUT_BYTES:
         raise PayloadTooLarge(
@@ -623,6 +627,12 @@ def _check_about(about: About) -> None:
             detail={"limit": MAX_ABOUT_BYTES, "size": size},
             hint="Ask about a smaller file, or about a part of it.",
         )
+
+
+_ABOUT_PATH_HINT = (
+    "Send the file's path from the repository root as written, without control characters or "
+    "space at either end (ask about a copy under a plain name)."
+)
 
 
 def _invalid(where: str, message: str) -> ValidationFailed:
