@@ -275,3 +275,35 @@ def test_asking_about_a_file_finds_the_notes_of_its_scope_and_never_its_answers(
     # The note thread now holds the file, the question and the answer; only the note counts.
     again = answered(site.ask(site.alice, question=question, project="zeta"))
     assert {c["entry_id"] for c in again["citations"]} == {note_id}
+
+
+def test_a_quoted_marker_is_not_a_citation_link_on_the_conversation_page(site: Site) -> None:
+    """A sentence quoted from the history may hold ``[2]`` (``columns[2]`` in code, or a
+    planted fake marker): on the conversation's page only the answer's own markers link to
+    citations; a quote's brackets stay text."""
+    made = httpx.post(
+        f"{site.url}/api/v1/threads",
+        json={"name": "zorblat notes", "project": "zorblat"},
+        headers=site.alice.headers,
+    )
+    assert made.status_code == 201, made.text
+    for note in (
+        "The zorblat retry cap is read from settings[1] and from columns[2] of the table.",
+        "The zorblat retry cap was raised to nine [2] after the outage.",
+    ):
+        posted = httpx.post(
+            f"{site.url}/api/v1/threads/{made.json()['id']}/entries",
+            json={"role": "assistant", "text": note},
+            headers=site.alice.headers,
+        )
+        assert posted.status_code == 201, posted.text
+    question = "What is the zorblat retry cap?"
+    answer = answered(site.ask(site.alice, question=question, project="zorblat"))
+    assert [c["n"] for c in answer["citations"]] == [1, 2], answer
+    assert "settings[1]" in answer["answer"] and "nine [2]" in answer["answer"]
+    with signed_in(site.server, "alice") as browser:
+        page = browser.get(f"/threads/{answer['thread_id']}")
+    assert page.status_code == 200
+    links = re.findall(r'<a href="(/threads/[^"]+)"[^>]*>(\d)</a>', page.text)
+    assert links == [(c["url"], str(c["n"])) for c in answer["citations"]], links
+    assert "settings[1]" in page.text and "columns[2]" in page.text and "nine [2]" in page.text

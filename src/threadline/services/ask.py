@@ -858,7 +858,7 @@ def _store(
             meta = {"ask": {"mode": mode, "model": model, "no_match": reply.no_match,
                             "citations": [c.as_json() for c in cited],
                             "expanded_terms": words}}  # fmt: skip
-            shown = _with_links(reply.text, cited)
+            shown = _with_links(reply.markdown or reply.text, cited)
             at = max(datetime.now(UTC), asked + 2 * _TICK)
             _append(conn, who, thread_id, answer_id, at, "assistant", reply.text, meta, shown)
         return Answered(
