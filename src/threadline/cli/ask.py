@@ -21,9 +21,13 @@ from typing import Any
 import click
 
 from threadline.cli.options import check_scope
-from threadline.errors import InvalidInput, ServerRefused
+from threadline.errors import InvalidInput, ServerRefused, ServerUnreachable
 from threadline.protocol.text import one_line, printable
 
+#: The hint when the server cannot be reached (or goes away in the middle of an answer).
+UNREACHABLE_HINT = (
+    "Ask runs on the server: check that it answers (`threadline sync status`), then ask again."
+)
 #: Said after "nothing found" in one project.
 WIDER_HINT = "(--all-projects asks the history of every project)"
 #: Seconds to wait for the whole JSON answer, and for each piece of a streamed one.
@@ -69,14 +73,18 @@ def ask(
         body["about"] = read_about(Path(about))
     api = Api.from_config(cfg)
     server = (cfg.server_url or "").rstrip("/")
-    if as_json:
-        answer = api.ask(body, timeout=ANSWER_TIMEOUT)
-        _absolute(answer, server)
-        import json  # not cli.common: its imports (the local store) cost more than the rest
+    try:
+        if as_json:
+            answer = api.ask(body, timeout=ANSWER_TIMEOUT)
+            _absolute(answer, server)
+            import json  # not cli.common: its imports (the local store) cost more than the rest
 
-        click.echo(json.dumps(answer, indent=2, ensure_ascii=False))
-        return
-    _stream(api, body, server)
+            click.echo(json.dumps(answer, indent=2, ensure_ascii=False))
+            return
+        _stream(api, body, server)
+    except ServerUnreachable as exc:
+        # Its default hint speaks of queued entries; a question is not queued anywhere.
+        raise ServerUnreachable(exc.message, hint=UNREACHABLE_HINT) from exc
 
 
 def check_question(text: str) -> str:
