@@ -123,6 +123,12 @@ def test_a_conversation_continues_in_its_thread(site: Site) -> None:
     refused = site.ask(site.alice, question=XTERM, thread=session)
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "not_an_ask_thread"
+    # Nor with a file: a session's thread is not the conversation about it.
+    about = {"path": "docs/x.md", "content": "x"}
+    refused = site.ask(site.alice, question=XTERM, thread=session, about=about)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "not_an_ask_thread"
+    assert not any((e.get("meta") or {}).get("ask") for e in site.entries(site.alice, session))
 
 
 SPEC = "# Retention\n\nThe quorbleflax cache keeps entries for ninety seconds.\n\nOther text.\n"
@@ -272,6 +278,9 @@ def test_asking_about_a_file_finds_the_notes_of_its_scope_and_never_its_answers(
     assert first["thread_id"] == notes
     assert not first["no_match"], first["answer"]
     assert note_id in {c["entry_id"] for c in first["citations"]}
+    # Continued by its id, as the scope's thread of the file (not an ask thread).
+    follow = site.ask(site.alice, question=question, thread=notes, about=about)
+    assert answered(follow)["thread_id"] == notes
     # The note thread now holds the file, the question and the answer; only the note counts.
     again = answered(site.ask(site.alice, question=question, project="zeta"))
     assert {c["entry_id"] for c in again["citations"]} == {note_id}

@@ -717,14 +717,19 @@ def _plan(db: Database, who: Principal, question: Question, model: LanguageModel
 
 def _conversation(conn: sa.Connection, user_id: int, question: Question) -> Any:
     """The thread the question continues: ``thread_id``'s (an ``ask`` thread, else ``409``),
-    or the one of the ``about`` file's scope in the project; ``None`` for a new one."""
+    or the one of the ``about`` file's scope in the project; ``None`` for a new one. A thread
+    of another kind is taken only as the thread of the ``about`` file's scope (notes about the
+    file pushed before the first question): never a session's."""
     if question.thread_id is not None:
         row = live_thread(conn, user_id, question.thread_id)
-        if row.kind != KIND and question.about is None:
+        about = question.about
+        of_file = about is not None and (row.scope_type, row.scope_id) == (ABOUT_SCOPE, about.path)
+        if row.kind != KIND and not of_file:
             raise Conflict(
                 f"thread {question.thread_id} is a {row.kind} thread, not a conversation of ask",
                 code="not_an_ask_thread",
-                hint="Pass the thread_id of an earlier answer.",
+                hint="Pass the thread_id of an earlier answer (with a file, leave the thread "
+                "out: the conversation about it is found by its path).",
             )
         return row
     if question.about is not None:
