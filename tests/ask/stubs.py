@@ -49,6 +49,8 @@ class StubModel:
     expansion: list[str] = field(default_factory=list)
     expansion_status: int = 200
     expansions: list[Recorded] = field(default_factory=list)
+    #: When a streamed answer found its client gone (``time.monotonic()``), one per answer.
+    dropped: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         stub = self
@@ -76,8 +78,12 @@ class StubModel:
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
                 for event in stub.events(stub.expansion if searching else stub.pieces):
-                    self.wfile.write(event.encode())
-                    self.wfile.flush()
+                    try:
+                        self.wfile.write(event.encode())
+                        self.wfile.flush()
+                    except (BrokenPipeError, ConnectionResetError):
+                        stub.dropped.append(time.monotonic())  # the client went away
+                        return
                     time.sleep(stub.pause)
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -96,6 +102,7 @@ class StubModel:
         """The stub as new: default script, nothing recorded (between tests sharing it)."""
         self.requests.clear()
         self.expansions.clear()
+        self.dropped.clear()
         self.pieces = ["The answer", " is here [1]."]
         self.status, self.error, self.pause = 200, {}, 0.05
         self.expansion, self.expansion_status = [], 200

@@ -123,6 +123,12 @@ def test_a_conversation_continues_in_its_thread(site: Site) -> None:
     refused = site.ask(site.alice, question=XTERM, thread=session)
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "not_an_ask_thread"
+    # Nor with a file: a session's thread is not the conversation about it.
+    about = {"path": "docs/x.md", "content": "x"}
+    refused = site.ask(site.alice, question=XTERM, thread=session, about=about)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "not_an_ask_thread"
+    assert not any((e.get("meta") or {}).get("ask") for e in site.entries(site.alice, session))
 
 
 SPEC = "# Retention\n\nThe quorbleflax cache keeps entries for ninety seconds.\n\nOther text.\n"
@@ -191,6 +197,11 @@ def test_bad_questions_get_clear_errors(site: Site) -> None:
         response = site.ask(site.alice, **body)
         assert response.status_code == status, (body, response.text)
         assert response.json()["error"]["code"] == code, (body, response.text)
+    tab = site.ask(site.alice, question="ok", about={"path": "a\tb.md", "content": ""})
+    assert tab.status_code == 422
+    error = tab.json()["error"]
+    assert error["message"].startswith("about.path: the scope id must be printable text")
+    assert "TYPE:ID" not in error["detail"]["hint"] and "path" in error["detail"]["hint"]
     unauthenticated = httpx.post(f"{site.url}/api/v1/ask", json={"question": "x"})
     assert unauthenticated.status_code == 401
 
@@ -237,3 +248,71 @@ def test_a_scope_narrows_the_search_and_answers_are_searchable(site: Site) -> No
     assert {c["thread_id"] for c in wide["citations"]} - {scoped}
     found = site.get(site.alice, "/api/v1/search", q="xterm scrolling", kind="ask")
     assert answer["thread_id"] in {hit["thread_id"] for hit in found["results"]}
+
+
+def test_asking_about_a_file_finds_the_notes_of_its_scope_and_never_its_answers(
+    site: Site,
+) -> None:
+    """The conversation about a file lives in the thread of its scope ``file:<path>``, which
+    may be a thread of notes pushed there first: asking about the file still finds those
+    notes, and what ask stores there (questions, answers, the file) is never retrieved as
+    history by a later question."""
+    made = httpx.post(
+        f"{site.url}/api/v1/threads",
+        json={"name": "retry notes", "project": "zeta", "scope": "file:docs/retry.md"},
+        headers=site.alice.headers,
+    )
+    assert made.status_code in (200, 201), made.text
+    notes = made.json()["id"]
+    note = "Decision: the quokka retry cap is five attempts per job."
+    posted = httpx.post(
+        f"{site.url}/api/v1/threads/{notes}/entries",
+        json={"role": "assistant", "text": note},
+        headers=site.alice.headers,
+    )
+    assert posted.status_code == 201, posted.text
+    note_id = posted.json()["id"]
+    about = {"path": "docs/retry.md", "content": "Jobs are retried with a backoff.\n"}
+    question = "What is the quokka retry cap?"
+    first = answered(site.ask(site.alice, question=question, project="zeta", about=about))
+    assert first["thread_id"] == notes
+    assert not first["no_match"], first["answer"]
+    assert note_id in {c["entry_id"] for c in first["citations"]}
+    # Continued by its id, as the scope's thread of the file (not an ask thread).
+    follow = site.ask(site.alice, question=question, thread=notes, about=about)
+    assert answered(follow)["thread_id"] == notes
+    # The note thread now holds the file, the question and the answer; only the note counts.
+    again = answered(site.ask(site.alice, question=question, project="zeta"))
+    assert {c["entry_id"] for c in again["citations"]} == {note_id}
+
+
+def test_a_quoted_marker_is_not_a_citation_link_on_the_conversation_page(site: Site) -> None:
+    """A sentence quoted from the history may hold ``[2]`` (``columns[2]`` in code, or a
+    planted fake marker): on the conversation's page only the answer's own markers link to
+    citations; a quote's brackets stay text."""
+    made = httpx.post(
+        f"{site.url}/api/v1/threads",
+        json={"name": "zorblat notes", "project": "zorblat"},
+        headers=site.alice.headers,
+    )
+    assert made.status_code == 201, made.text
+    for note in (
+        "The zorblat retry cap is read from settings[1] and from columns[2] of the table.",
+        "The zorblat retry cap was raised to nine [2] after the outage.",
+    ):
+        posted = httpx.post(
+            f"{site.url}/api/v1/threads/{made.json()['id']}/entries",
+            json={"role": "assistant", "text": note},
+            headers=site.alice.headers,
+        )
+        assert posted.status_code == 201, posted.text
+    question = "What is the zorblat retry cap?"
+    answer = answered(site.ask(site.alice, question=question, project="zorblat"))
+    assert [c["n"] for c in answer["citations"]] == [1, 2], answer
+    assert "settings[1]" in answer["answer"] and "nine [2]" in answer["answer"]
+    with signed_in(site.server, "alice") as browser:
+        page = browser.get(f"/threads/{answer['thread_id']}")
+    assert page.status_code == 200
+    links = re.findall(r'<a href="(/threads/[^"]+)"[^>]*>(\d)</a>', page.text)
+    assert links == [(c["url"], str(c["n"])) for c in answer["citations"]], links
+    assert "settings[1]" in page.text and "columns[2]" in page.text and "nine [2]" in page.text

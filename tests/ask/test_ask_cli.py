@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from tests.ask.conftest import Site, history_site
 from tests.ask.stubs import INJECTION, INJECTION_2, planted_session
 from tests.conftest import BACKENDS
+from tests.helpers import cli
 from threadline.cli.ask import WIDER_HINT
 from threadline.recall.extractive import HEADER
 
@@ -159,8 +161,11 @@ def test_about_refuses_what_it_cannot_send(planted: Site) -> None:
         "missing.md": "Error: no file missing.md",
         "big.md": "Error: big.md is 65537 bytes; --about takes files of at most 65536 bytes",
         "image.bin": "Error: image.bin is not a UTF-8 text file",
-        "docs": "Error: no file docs",
+        "docs": "Error: docs is a folder; --about takes a file",
+        "tab\tname.md": "Error: the path 'tab\\tname.md' cannot name a conversation: the scope "
+        "id must be printable text: it holds the control character U+0009",
     }
+    (repo / "tab\tname.md").write_text("text")
     for name, message in cases.items():
         result = planted.cli(planted.alice, "ask", "--about", name, "what?", cwd=repo)
         assert result.returncode != 0
@@ -217,3 +222,17 @@ def test_a_scope_is_checked_before_asking_and_named_when_nothing_is_found(plante
         "Nothing relevant was found in the history of project acme-shop about pr:999, "
         "so there is no answer to give."
     )
+
+
+def test_a_server_that_cannot_be_reached_is_said_without_queue_talk(tmp_path: Path) -> None:
+    """Nothing of a question is queued: the hint says to check the server and ask again."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again before the CLI tries it
+    env = {"THREADLINE_SERVER_URL": f"http://127.0.0.1:{port}", "THREADLINE_TOKEN": "tl_x"}
+    for extra in ((), ("--json",)):
+        result = cli.run(tmp_path / "home", "ask", *extra, "why?", cwd=tmp_path, env=env)
+        assert result.returncode != 0
+        assert f"Error: cannot connect to 127.0.0.1:{port}" in result.stderr, result.stderr
+        assert "Hint: Ask runs on the server" in result.stderr
+        assert "queued" not in result.stderr

@@ -183,3 +183,26 @@ def test_without_threadline_home_the_entry_has_no_env(machine: Machine) -> None:
     assert ours["args"] == ["mcp"] and ours["env"] == {}
     codex = tomllib.loads(machine.codex_toml.read_text())["mcp_servers"]["threadline"]
     assert codex["args"] == ["mcp"] and "env" not in codex
+
+
+def test_a_private_config_stays_private_and_a_linked_one_stays_a_link(machine: Machine) -> None:
+    """``.claude.json`` may hold an API key: its backup is as private as the file. A config
+    that is a symbolic link (to a dotfiles repository) is written through the link, which
+    stays."""
+    machine.claude_json.parent.mkdir(parents=True, exist_ok=True)
+    machine.claude_json.write_text(json.dumps(CLAUDE_BEFORE))
+    machine.claude_json.chmod(0o600)
+    machine.run("install", "--claude")
+    backup = machine.claude_json.with_name(".claude.json.threadline-backup")
+    assert backup.stat().st_mode & 0o777 == 0o600
+    assert machine.claude_json.stat().st_mode & 0o777 == 0o600
+
+    dotfiles = machine.home / "dotfiles"
+    dotfiles.mkdir()
+    real = dotfiles / "config.toml"
+    real.write_text(CODEX_BEFORE)
+    machine.codex_toml.parent.mkdir(parents=True, exist_ok=True)
+    machine.codex_toml.symlink_to(real)
+    machine.run("install", "--codex")
+    assert machine.codex_toml.is_symlink() and machine.codex_toml.resolve() == real.resolve()
+    assert "[mcp_servers.threadline]" in real.read_text()

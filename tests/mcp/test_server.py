@@ -83,6 +83,8 @@ def test_unreachable_server_is_a_tool_error(tmp_path: Path) -> None:
     (result,) = agent.call(("list_threads", {"all_projects": True}))
     assert result.is_error
     assert "127.0.0.1:9" in text(result) and "tl_not-a-real-token" not in text(result)
+    # A read queues nothing: the hint says so, not the push's "entries stay queued".
+    assert "nothing was read" in text(result) and "queued" not in text(result)
 
 
 def test_push_note_lands_and_reads_back_around_it(tmp_path: Path, server: ServerProcess) -> None:

@@ -21,9 +21,13 @@ from typing import Any
 import click
 
 from threadline.cli.options import check_scope
-from threadline.errors import InvalidInput, ServerRefused
+from threadline.errors import InvalidInput, ServerRefused, ServerUnreachable
 from threadline.protocol.text import one_line, printable
 
+#: The hint when the server cannot be reached (or goes away in the middle of an answer).
+UNREACHABLE_HINT = (
+    "Ask runs on the server: check that it answers (`threadline sync status`), then ask again."
+)
 #: Said after "nothing found" in one project.
 WIDER_HINT = "(--all-projects asks the history of every project)"
 #: Seconds to wait for the whole JSON answer, and for each piece of a streamed one.
@@ -69,14 +73,18 @@ def ask(
         body["about"] = read_about(Path(about))
     api = Api.from_config(cfg)
     server = (cfg.server_url or "").rstrip("/")
-    if as_json:
-        answer = api.ask(body, timeout=ANSWER_TIMEOUT)
-        _absolute(answer, server)
-        import json  # not cli.common: its imports (the local store) cost more than the rest
+    try:
+        if as_json:
+            answer = api.ask(body, timeout=ANSWER_TIMEOUT)
+            _absolute(answer, server)
+            import json  # not cli.common: its imports (the local store) cost more than the rest
 
-        click.echo(json.dumps(answer, indent=2, ensure_ascii=False))
-        return
-    _stream(api, body, server)
+            click.echo(json.dumps(answer, indent=2, ensure_ascii=False))
+            return
+        _stream(api, body, server)
+    except ServerUnreachable as exc:
+        # Its default hint speaks of queued entries; a question is not queued anywhere.
+        raise ServerUnreachable(exc.message, hint=UNREACHABLE_HINT) from exc
 
 
 def check_question(text: str) -> str:
@@ -148,6 +156,10 @@ def read_about(path: Path) -> dict[str, str]:
     text. :class:`InvalidInput` when it is missing, too big, not text, or outside the root."""
     from threadline import protocol as p
 
+    if path.is_dir():
+        raise InvalidInput(
+            f"{path} is a folder; --about takes a file", hint="Give the path of a text file."
+        )
     if not path.is_file():
         raise InvalidInput(f"no file {path}", hint="Give the path of a text file to ask about.")
     size = path.stat().st_size
@@ -171,7 +183,18 @@ def read_about(path: Path) -> dict[str, str]:
         raise InvalidInput(
             f"{path} is outside {root}", hint="Ask about a file inside the current folder."
         ) from None
-    return {"path": relative.as_posix(), "content": content}
+    name = relative.as_posix()
+    try:
+        if len(name) > p.MAX_ABOUT_PATH_CHARS:
+            raise ValueError(f"it is longer than {p.MAX_ABOUT_PATH_CHARS} characters")
+        p.parse_scope(f"file:{name}")  # the path names the conversation's scope
+    except ValueError as exc:
+        raise InvalidInput(
+            f"the path {one_line(repr(name))} cannot name a conversation: {exc}",
+            hint="Ask about a copy of the file under a plain name (no control characters, no "
+            "space at either end).",
+        ) from None
+    return {"path": name, "content": content}
 
 
 def repository_root(start: Path) -> Path:

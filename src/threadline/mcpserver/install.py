@@ -103,13 +103,25 @@ def registered(target: Target) -> dict[str, Any] | None:
 def _write(target: Target, text: str | None, dry_run: bool) -> str | None:
     if text is None or dry_run:
         return text
-    path = target.path
+    # A config linked from elsewhere (a dotfiles repository) is written where the link points:
+    # replacing the link by a file would cut it.
+    path = target.path.resolve() if target.path.is_symlink() else target.path
     path.parent.mkdir(parents=True, exist_ok=True)
     backup = path.with_name(path.name + ".threadline-backup")
     if target.agent == CLAUDE and path.exists() and not backup.exists():
-        backup.write_bytes(path.read_bytes())
+        # As private as the file, which may hold an API key.
+        _copy_private(path, backup)
     paths.write_atomic(path, text, mode=None if path.exists() else 0o600)
     return text
+
+
+def _copy_private(source: Path, copy: Path) -> None:
+    """``source``'s bytes into a new ``copy`` with ``source``'s permissions."""
+    mode = source.stat().st_mode & 0o777
+    fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), mode)  # os.open's mode is cut by the umask
+        fh.write(source.read_bytes())
 
 
 # --- Claude Code ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from threadline import __version__
 from threadline import protocol as p
-from threadline.errors import ThreadlineError
+from threadline.errors import ServerUnreachable, ThreadlineError
 from threadline.mcpserver import render
 from threadline.mcpserver.tools import ID_PATTERN, Result, Tools
 from threadline.protocol.models import Kind, Role
@@ -238,17 +238,25 @@ def build(tools: Tools | None = None) -> MCPServer:
             ),
         ] = None,
     ) -> CallToolResult:
-        return _answer(lambda: tools.push_note(text, thread, project, scope))
+        return _answer(lambda: tools.push_note(text, thread, project, scope), reads=False)
 
     return server
 
 
-def _answer(work: Callable[[], Result]) -> CallToolResult:
+#: The hint of a read that found the server away (its default hint speaks of queued entries).
+UNREACHABLE_HINT = (
+    "The Threadline server did not answer, so nothing was read: try again once it answers "
+    "(`threadline sync status` checks it)."
+)
+
+
+def _answer(work: Callable[[], Result], *, reads: bool = True) -> CallToolResult:
     """The tool's result, or its failure as a tool error the agent can read."""
     try:
         result = work()
     except ThreadlineError as exc:
-        hint = f"\nHint: {exc.hint}" if exc.hint else ""
+        said = UNREACHABLE_HINT if reads and isinstance(exc, ServerUnreachable) else exc.hint
+        hint = f"\nHint: {said}" if said else ""
         raise ToolError(exc.message + hint) from exc
     return CallToolResult(
         content=[TextContent(type="text", text=result.text)], structured_content=result.data

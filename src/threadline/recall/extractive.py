@@ -55,6 +55,9 @@ class Answer:
     text: str
     no_match: bool
     cited: list[Cited]
+    #: The answer as Markdown where that differs from ``text``: the quotes' brackets escaped,
+    #: so that only the answer's own ``[n]`` can become links to citations.
+    markdown: str | None = None
 
 
 def no_match(where: str = "") -> Answer:
@@ -65,6 +68,7 @@ def no_match(where: str = "") -> Answer:
 def answer(terms: list[t.Term], passages: Sequence[Passage], where: str = "") -> Answer:
     """The extractive answer to a question of ``terms`` from ``passages`` (best first)."""
     lines: list[str] = []
+    marked: list[str] = []  # the same lines as Markdown (see :func:`literal`)
     cited: list[Cited] = []
     seen: set[str] = set()
     for passage in [p for p in passages if p.relevant]:
@@ -79,9 +83,25 @@ def answer(terms: list[t.Term], passages: Sequence[Passage], where: str = "") ->
         for quote in quotes:
             seen.add(quote.lower())
             lines.append(f"- “{quote}” [{n}]")
+            marked.append(f"- “{literal(quote)}” [{n}]")
     if not cited:
         return no_match(where)
-    return Answer("\n".join([HEADER, *lines]), False, cited)
+    return Answer("\n".join([HEADER, *lines]), False, cited, "\n".join([HEADER, *marked]))
+
+
+#: A code span of single backticks (a longer run opens or closes none of these).
+_CODE_SPAN = re.compile(r"(?<!`)(`[^`\n]*`)(?!`)")
+_LINK_MARKUP = re.compile(r"([\\\[\]])")
+
+
+def literal(quote: str) -> str:
+    """``quote`` as Markdown that makes no link: ``\\``, ``[`` and ``]`` escaped outside code
+    spans (inside one, nothing is a link), so ``columns[2]`` or a planted ``[2]`` in the
+    history stays text instead of linking to citation 2."""
+    pieces = _CODE_SPAN.split(quote)
+    return "".join(
+        piece if i % 2 else _LINK_MARKUP.sub(r"\\\1", piece) for i, piece in enumerate(pieces)
+    )
 
 
 def best_sentences(terms: list[t.Term], passage: Passage) -> list[str]:

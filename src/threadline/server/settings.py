@@ -147,6 +147,13 @@ def check_llm(settings: ServerSettings) -> ServerSettings:
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{ENV_LLM_BASE_URL} must be an http:// or https:// URL", hint=_LLM_HINT)
+    try:
+        parts.port  # noqa: B018 - read to check it: a port past 65535 or not a number raises
+    except ValueError:
+        raise ConfigError(
+            f"{ENV_LLM_BASE_URL} must have a port from 1 to 65535 after its host, if any",
+            hint=_LLM_HINT,
+        ) from None
     return replace(settings, llm_base_url=base)
 
 

@@ -335,7 +335,7 @@ class _Found:
 
 #: What a candidate is ranked and cited by.
 _CANDIDATE_COLUMNS = (
-    *(entries.c[name] for name in ("pk", "entry_uuid", "thread_id", "text", "parts")),
+    *(entries.c[name] for name in ("pk", "entry_uuid", "thread_id", "text", "parts", "meta")),
     *(threads.c[name] for name in ("title", "name", "project", "kind")),
 )
 
@@ -363,7 +363,11 @@ def _matches(
             threads.c.deleted_at.is_(None),
         )
     )
-    by_key = {row.pk: row for row in rows if row.thread_id != exclude_thread}
+    by_key = {
+        row.pk: row
+        for row in rows
+        if row.thread_id != exclude_thread and not written_by_ask(json_value(row.meta))
+    }
     wanted = set(term_weights)
     position = {key: i for i, key in enumerate(keys)}
     held = {
@@ -380,6 +384,14 @@ def _matches(
         by_key, key=lambda k: (-len(held[k]), -w.held(term_weights, held[k]), position[k])
     )
     return [_found(by_key[key], gathered.scores[key]) for key in best[:MAX_MATCHES]]
+
+
+def written_by_ask(meta: Any) -> bool:
+    """Whether an entry of this ``meta`` was written by ask (a question, an answer, or the
+    file of ``about``). Such entries are never retrieved, also where they are kept outside an
+    ``ask`` thread: the conversation about a file lives in the thread of its scope
+    ``file:<path>``, which may be a thread of notes."""
+    return isinstance(meta, dict) and isinstance(meta.get("ask"), dict)
 
 
 def _found(row: Any, score: float) -> _Found:
@@ -399,7 +411,10 @@ def _passages(
     for hit in hits:
         by_thread.setdefault(hit.thread_id, []).append(hit.entry_id)
     found = entry_service.neighbours_of(conn, user_id, by_thread, passages.NEAR)
-    rows = {tid: [_source(r, tid) for r in found.get(tid, [])] for tid in by_thread}
+    rows = {
+        tid: [_source(r, tid) for r in found.get(tid, []) if not written_by_ask(r.meta)]
+        for tid in by_thread
+    }
     matches = []
     for hit in hits:
         source = next((s for s in rows[hit.thread_id] if s.entry_id == hit.entry_id), None)
@@ -599,7 +614,11 @@ def _check_about(about: About) -> None:
         raise _invalid("about.path", "must be a relative path with / between folders")
     if any(part in ("", ".", "..") for part in parts):
         raise _invalid("about.path", "must not hold empty, '.' or '..' parts")
-    parse_scope(f"{ABOUT_SCOPE}:{path}", "about.path")
+    try:
+        parse_scope(f"{ABOUT_SCOPE}:{path}", "about.path")
+    except ValidationFailed as exc:  # the path names the scope; its hint is not for scopes
+        detail = {key: value for key, value in exc.detail.items() if key != "hint"}
+        raise ValidationFailed(exc.message, detail=detail, hint=_ABOUT_PATH_HINT) from None
     size = len(about.content.encode("utf-8", "surrogatepass"))
     if size > MAX_ABOUT_BYTES:
         raise PayloadTooLarge(
@@ -608,6 +627,12 @@ def _check_about(about: About) -> None:
             detail={"limit": MAX_ABOUT_BYTES, "size": size},
             hint="Ask about a smaller file, or about a part of it.",
         )
+
+
+_ABOUT_PATH_HINT = (
+    "Send the file's path from the repository root as written, without control characters or "
+    "space at either end (ask about a copy under a plain name)."
+)
 
 
 def _invalid(where: str, message: str) -> ValidationFailed:
@@ -676,7 +701,7 @@ def _plan(db: Database, who: Principal, question: Question, model: LanguageModel
             who.user_id,
             searched,
             project=None if question.all_projects else question.project,
-            thread_id=thread.id if thread is not None else None,
+            thread_id=thread.id if thread is not None and thread.kind == KIND else None,
             scope=question.scope,
             expansion=expansion,
         )
@@ -692,14 +717,19 @@ def _plan(db: Database, who: Principal, question: Question, model: LanguageModel
 
 def _conversation(conn: sa.Connection, user_id: int, question: Question) -> Any:
     """The thread the question continues: ``thread_id``'s (an ``ask`` thread, else ``409``),
-    or the one of the ``about`` file's scope in the project; ``None`` for a new one."""
+    or the one of the ``about`` file's scope in the project; ``None`` for a new one. A thread
+    of another kind is taken only as the thread of the ``about`` file's scope (notes about the
+    file pushed before the first question): never a session's."""
     if question.thread_id is not None:
         row = live_thread(conn, user_id, question.thread_id)
-        if row.kind != KIND and question.about is None:
+        about = question.about
+        of_file = about is not None and (row.scope_type, row.scope_id) == (ABOUT_SCOPE, about.path)
+        if row.kind != KIND and not of_file:
             raise Conflict(
                 f"thread {question.thread_id} is a {row.kind} thread, not a conversation of ask",
                 code="not_an_ask_thread",
-                hint="Pass the thread_id of an earlier answer.",
+                hint="Pass the thread_id of an earlier answer (with a file, leave the thread "
+                "out: the conversation about it is found by its path).",
             )
         return row
     if question.about is not None:
@@ -724,6 +754,8 @@ def _history(conn: sa.Connection, thread_id: str) -> tuple[list[prompt.Turn], _A
     turns: list[prompt.Turn] = []
     pending: str | None = None
     for row in reversed(rows):
+        if not written_by_ask(json_value(row.meta)):
+            continue  # a note or a session's entry of the scope's thread, not a turn
         if row.role == "user":
             pending = row.text
         elif pending is not None:
@@ -831,7 +863,7 @@ def _store(
             meta = {"ask": {"mode": mode, "model": model, "no_match": reply.no_match,
                             "citations": [c.as_json() for c in cited],
                             "expanded_terms": words}}  # fmt: skip
-            shown = _with_links(reply.text, cited)
+            shown = _with_links(reply.markdown or reply.text, cited)
             at = max(datetime.now(UTC), asked + 2 * _TICK)
             _append(conn, who, thread_id, answer_id, at, "assistant", reply.text, meta, shown)
         return Answered(
@@ -910,11 +942,13 @@ def _citations(reply: extractive.Answer, thread_id: str) -> list[Citation]:
 
 def _with_links(text: str, cited: Sequence[Citation]) -> str:
     """The answer as the thread page shows it: each ``[n]`` a Markdown reference link to the
-    cited entry."""
+    cited entry. The definitions come first: Markdown keeps the first definition of a label, so
+    one the answer's text holds (a model can be talked into writing ``[1]: https://…``) cannot
+    move a citation's link."""
     if not cited:
         return text
     links = "\n".join(f"[{c.n}]: {c.url}" for c in cited)
-    return f"{text}\n\n{links}"
+    return f"{links}\n\n{text}"
 
 
 def _new_thread(conn: sa.Connection, who: Principal, plan: _Plan) -> str:

@@ -17,12 +17,14 @@ same access checks, limits and storing as the API.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator, Mapping
+from contextlib import suppress
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from threadline import protocol as p
 from threadline.errors import ApiError
@@ -98,15 +100,49 @@ async def ask_stream(request: Request, user: User) -> Response:
     sessions.check_csrf(request, user, form)
     state = app_state(request)
     events = ask_service.ask(state.db, user.principal, _question(form), state.model)
-    response = StreamingResponse(
-        _stream(events), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"}
-    )
+    response = AnswerStream(events, headers={"X-Accel-Buffering": "no"})
     secure_headers(response)
     return response
 
 
-async def _stream(events: Iterator[Delta | Done]) -> AsyncIterator[bytes]:
+class AnswerStream(StreamingResponse):
+    """An answer as ``text/event-stream`` (``first``, if already read, then the rest of
+    ``events``, read in a worker thread; a failure on the way is an ``error`` event) — the
+    API's stream and this page's alike.
+
+    However the response ends, finished or with its reader gone mid-answer, the answer's
+    generator is closed then: a model still writing loses its connection at once (it stops
+    writing, and a paid one stops counting), instead of whenever the garbage collector gets
+    to it; nothing is stored."""
+
+    def __init__(
+        self,
+        events: Iterator[Delta | Done],
+        first: Delta | Done | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self._events = events
+        self._body = _stream(events, first)
+        super().__init__(self._body, media_type="text/event-stream", headers=headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._body.aclose()
+            close = getattr(self._events, "close", None)
+            # (ValueError: still running in its thread, which ends it with its next piece)
+            if close is not None:
+                with suppress(ValueError):
+                    close()
+
+
+async def _stream(
+    events: Iterator[Delta | Done], first: Delta | Done | None
+) -> AsyncGenerator[bytes]:
     try:
+        if first is not None:
+            yield ask_service.event_bytes(first)
         async for event in iterate_in_threadpool(events):
             yield ask_service.event_bytes(event)
     except ApiError as exc:

@@ -11,19 +11,19 @@ holding that shape.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from threadline import protocol as p
-from threadline.errors import ApiError
 from threadline.protocol.models import AskAnswer, AskRequest
 from threadline.server.deps import Who, body_spec, read_json
 from threadline.services import ask as ask_service
-from threadline.services.ask import About, Delta, Done, Question, error_bytes, event_bytes
+from threadline.services.ask import About, Delta, Done, Question
 from threadline.services.context import app_state
+from threadline.web.ask import AnswerStream
 
 router = APIRouter(prefix=p.API_PREFIX, tags=["ask"])
 
@@ -57,9 +57,7 @@ async def ask(request: Request, who: Who) -> Response:
     events = ask_service.ask(state.db, who, question_of(body), state.model)
     if EVENT_STREAM in request.headers.get("accept", ""):
         first = await run_in_threadpool(next, events)
-        return StreamingResponse(
-            stream(first, events), media_type=EVENT_STREAM, headers=STREAM_HEADERS
-        )
+        return AnswerStream(events, first, headers=STREAM_HEADERS)
     answered = await run_in_threadpool(_last, events)
     return Response(json.dumps(answered), media_type="application/json")
 
@@ -69,13 +67,3 @@ def _last(events: Iterator[Delta | Done]) -> dict[str, object]:
         if isinstance(event, Done):
             return event.answered.as_json()
     raise AssertionError("ask ends with Done")
-
-
-async def stream(first: Delta | Done, rest: Iterator[Delta | Done]) -> AsyncIterator[bytes]:
-    """The events as ``text/event-stream``, the rest read in a worker thread."""
-    yield event_bytes(first)
-    try:
-        async for event in iterate_in_threadpool(rest):
-            yield event_bytes(event)
-    except ApiError as exc:
-        yield error_bytes(exc)
