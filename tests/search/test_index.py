@@ -285,10 +285,12 @@ def test_postgres_vocabulary_trigger_upgraded_with_entries_stored(
         assert set(counts.values()) == {1}, counts
         assert "outputonlyword" not in counts
         assert snippets(db, "teLimit", who.user_id) == [
-            "newword RateLimiter oldword newword", "the RateLimiter before the upgrade"
+            "newword RateLimiter oldword newword",
+            "the RateLimiter before the upgrade",
         ]
         assert snippets(db, "ldwor", who.user_id) == [
-            "newword RateLimiter oldword newword", "oldword twice oldword"
+            "newword RateLimiter oldword newword",
+            "oldword twice oldword",
         ]
         assert snippets(db, "yzz", who.user_id) == ["newword again Grep xyzzy"]
     finally:
