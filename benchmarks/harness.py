@@ -349,6 +349,8 @@ class Context:
     sqlite: bool = True
     #: ``--search-database URL``: the search benchmark's corpus, built there once and kept.
     search_database: str | None = None
+    #: ``--index-pairs N``: ingest runs only the search index's cost, as N interleaved pairs.
+    index_pairs: int = 0
 
     def backends(self) -> list[str]:
         return [b for b, on in (("sqlite", self.sqlite), ("postgres", bool(self.postgres))) if on]

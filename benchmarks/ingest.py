@@ -19,6 +19,8 @@ with psycopg. Ratio = server rate / raw rate.
 The search index's cost: the batches of 100 once more on each backend against a database whose
 index was taken out (:func:`drop_search_index`), as the ratio of the rates and of the CPU time
 per entry — the server's, plus on PostgreSQL its database backends' (:func:`database_cpu`).
+``run.py --only ingest --index-pairs N`` measures only that, as N interleaved pairs
+(:func:`index_pairs`): on a shared machine one pair's ratio swings more than most changes.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ import threading
 import time
 import uuid
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import median
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -480,7 +483,54 @@ def repeated(ctx: Context, backend: str, cfg: Config, times: int) -> dict[str, A
     return chosen
 
 
+def index_pairs(ctx: Context) -> dict[str, Any]:
+    """``--index-pairs N``: per backend, N runs with the search index and N without it,
+    interleaved (with, without, with, …), batches of 100 from one user; the medians of the
+    rates, of their ratios pair by pair and of the CPU per entry, with the load average."""
+    cfg = Config(100, 32_000 if ctx.quick else 48_000, 20 if ctx.quick else 40)
+    out: dict[str, Any] = {"pairs": ctx.index_pairs, "backends": {}, "problems": []}
+    for backend in ctx.backends():
+        pairs = []
+        for i in range(ctx.index_pairs):
+            print(f"  {backend}, pair {i + 1} of {ctx.index_pairs} …", flush=True)
+            on = run_config(ctx, backend, cfg)
+            off = run_config(ctx, backend, replace(cfg, search_index=False))
+            pairs.append((on, off, os.getloadavg()[0]))
+        out["problems"] += [x for on, off, _ in pairs for x in on["problems"] + off["problems"]]
+        rates = [float(on["entries_per_s"]) / max(1, off["entries_per_s"]) for on, off, _ in pairs]
+        cpus = [_cpu_per_entry(off) / max(0.1, _cpu_per_entry(on)) for on, off, _ in pairs]
+        summary = {
+            "with_entries_per_s": median(on["entries_per_s"] for on, _, _ in pairs),
+            "without_entries_per_s": median(off["entries_per_s"] for _, off, _ in pairs),
+            "rate_ratio": round(median(rates), 2),
+            "rate_ratios": [round(r, 2) for r in rates],
+            "with_cpu_us_per_entry": round(median(_cpu_per_entry(on) for on, _, _ in pairs), 1),
+            "without_cpu_us_per_entry": round(
+                median(_cpu_per_entry(off) for _, off, _ in pairs), 1
+            ),
+            "cpu_ratio": round(median(cpus), 2),
+            "load_average": [
+                round(min(x for *_, x in pairs), 1),
+                round(max(x for *_, x in pairs), 1),
+            ],
+        }
+        out["backends"][backend] = summary
+        note(
+            f"search index ({backend}, {len(pairs)} interleaved pairs, load average "
+            f"{summary['load_average'][0]}–{summary['load_average'][1]}): medians "
+            f"{summary['with_entries_per_s']:,.0f} entries/s with it, "
+            f"{summary['without_entries_per_s']:,.0f} without; rate ratio "
+            f"{summary['rate_ratio']}× [{min(rates):.2f}–{max(rates):.2f}] (target ≥ "
+            f"{TARGET_INDEX_RATIO}×); CPU per entry (server + database) "
+            f"{summary['with_cpu_us_per_entry']} / {summary['without_cpu_us_per_entry']} µs → "
+            f"{summary['cpu_ratio']}×"
+        )
+    return out
+
+
 def run(ctx: Context) -> dict[str, Any]:
+    if ctx.index_pairs:
+        return index_pairs(ctx)
     rows = []
     for backend in ctx.backends():
         for cfg in configs(ctx.quick):

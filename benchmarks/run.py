@@ -143,6 +143,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="search: build the corpus in this database (sqlite:///FILE or postgresql://…) "
         "when it is empty, reuse it when built, and keep it; measures that backend's latency only",
     )
+    parser.add_argument(
+        "--index-pairs",
+        metavar="N",
+        type=int,
+        default=0,
+        help="ingest: only what the search index costs, as N interleaved runs with and "
+        "without it (batches of 100), reported as medians",
+    )
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"default: {RESULTS}")
     return parser.parse_args(argv)
 
@@ -166,6 +174,7 @@ def main(argv: list[str]) -> int:
         inherited_env=inherited,
         sqlite=not args.no_sqlite,
         search_database=args.search_database,
+        index_pairs=max(0, args.index_pairs),
     )
     meta: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -249,6 +249,57 @@ def test_postgres_vocabulary_takes_each_new_word_of_a_batch_once(db: Database) -
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("server_db_url", ["postgresql"], indirect=True)
+def test_postgres_vocabulary_trigger_upgraded_with_entries_stored(
+    server_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 0014 rewrites the vocabulary's statement trigger (``unnest`` in the select
+    list) on a database that holds entries and has every other migration (0015 included, as a
+    server that ran before 0014 shipped): what was stored stays found, and new pushes add
+    their new words of prose and tool calls once each, not their tool output's."""
+    shipped = migrations.available()
+    monkeypatch.setattr(migrations, "available", lambda: [m for m in shipped if m.version != 14])
+    db = Database(server_db_url)
+    try:
+        migrations.migrate(db)
+        who = _principal(db)
+        _push(db, who, ["the RateLimiter before the upgrade", "oldword twice oldword"])
+        monkeypatch.undo()
+        assert migrations.migrate(db) == [14]
+        with db.read() as conn:
+            body = conn.exec_driver_sql(
+                "SELECT prosrc FROM pg_proc WHERE proname = 'threadline_search_words_batch' "
+                "AND pronamespace = current_schema()::regnamespace"
+            ).scalar()
+        assert "SELECT DISTINCT unnest(" in str(body)
+        call = [{"type": "tool_call", "id": "c1", "name": "Grep", "input": {"pattern": "xyzzy"}}]
+        _push_parts(db, who, [
+            ("user", "newword RateLimiter oldword newword", None),
+            ("assistant", "newword again", call),
+            ("tool", "outputonlyword", [{"type": "tool_result", "tool_call_id": "c1",
+                                         "output": "outputonlyword"}]),
+        ], name="after")  # fmt: skip
+        with db.read() as conn:
+            counts: dict[str, int] = dict(
+                conn.exec_driver_sql("SELECT word, count(*) FROM search_words GROUP BY word").all()
+            )
+        assert {"ratelimiter", "oldword", "newword", "again", "grep", "xyzzy"} <= set(counts)
+        assert set(counts.values()) == {1}, counts
+        assert "outputonlyword" not in counts
+        assert snippets(db, "teLimit", who.user_id) == [
+            "newword RateLimiter oldword newword",
+            "the RateLimiter before the upgrade",
+        ]
+        assert snippets(db, "ldwor", who.user_id) == [
+            "newword RateLimiter oldword newword",
+            "oldword twice oldword",
+        ]
+        assert snippets(db, "yzz", who.user_id) == ["newword again Grep xyzzy"]
+    finally:
+        db.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("server_db_url", ["postgresql"], indirect=True)
 def test_postgres_common_query_walks_the_newest_entries_first(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
