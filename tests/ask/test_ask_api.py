@@ -226,21 +226,28 @@ def test_the_ask_page_answers_without_javascript_and_checks_its_form(site: Site)
         assert empty.status_code == 422 and 'role="alert"' in empty.text
 
 
-def test_a_scope_narrows_the_search_and_answers_are_searchable(site: Site) -> None:
+def scoped_note(site: Site, name: str, project: str, scope: str, text: str) -> tuple[str, str]:
+    """alice's thread ``name`` of ``scope`` (got or created) with the note ``text`` added:
+    the thread's id and the note's."""
     made = httpx.post(
         f"{site.url}/api/v1/threads",
-        json={"name": "pr-42", "project": "spotter", "scope": "pr:42"},
+        json={"name": name, "project": project, "scope": scope},
         headers=site.alice.headers,
     )
     assert made.status_code in (200, 201), made.text
-    scoped = made.json()["id"]
-    note = "Review of pr 42: xterm scrolling inside tmux needs mouse mode on."
+    thread_id = str(made.json()["id"])
     posted = httpx.post(
-        f"{site.url}/api/v1/threads/{scoped}/entries",
-        json={"role": "assistant", "text": note},
+        f"{site.url}/api/v1/threads/{thread_id}/entries",
+        json={"role": "assistant", "text": text},
         headers=site.alice.headers,
     )
     assert posted.status_code == 201, posted.text
+    return thread_id, str(posted.json()["id"])
+
+
+def test_a_scope_narrows_the_search_and_answers_are_searchable(site: Site) -> None:
+    note = "Review of pr 42: xterm scrolling inside tmux needs mouse mode on."
+    scoped, _ = scoped_note(site, "pr-42", "spotter", "pr:42", note)
     answer = answered(site.ask(site.alice, question=XTERM, scope="pr:42"))
     assert answer["citations"]
     assert {c["thread_id"] for c in answer["citations"]} == {scoped}
@@ -257,21 +264,8 @@ def test_asking_about_a_file_finds_the_notes_of_its_scope_and_never_its_answers(
     may be a thread of notes pushed there first: asking about the file still finds those
     notes, and what ask stores there (questions, answers, the file) is never retrieved as
     history by a later question."""
-    made = httpx.post(
-        f"{site.url}/api/v1/threads",
-        json={"name": "retry notes", "project": "zeta", "scope": "file:docs/retry.md"},
-        headers=site.alice.headers,
-    )
-    assert made.status_code in (200, 201), made.text
-    notes = made.json()["id"]
     note = "Decision: the quokka retry cap is five attempts per job."
-    posted = httpx.post(
-        f"{site.url}/api/v1/threads/{notes}/entries",
-        json={"role": "assistant", "text": note},
-        headers=site.alice.headers,
-    )
-    assert posted.status_code == 201, posted.text
-    note_id = posted.json()["id"]
+    notes, note_id = scoped_note(site, "retry notes", "zeta", "file:docs/retry.md", note)
     about = {"path": "docs/retry.md", "content": "Jobs are retried with a backoff.\n"}
     question = "What is the quokka retry cap?"
     first = answered(site.ask(site.alice, question=question, project="zeta", about=about))
