@@ -19,7 +19,6 @@ from threadline import protocol as p
 from threadline.cli.common import api, load_config, print_json, relative_time, store, table, warn
 from threadline.cli.options import check_scope
 from threadline.errors import ClientError, NotLoggedIn, ServerRefused
-from threadline.recall.model import source_from
 from threadline.store import notes
 from threadline.sync import views
 
@@ -202,6 +201,8 @@ def _short(name: str) -> str:
 def _readable(entry: dict[str, Any]) -> str:
     """An entry as text: its text, thinking, tool calls (``key: value``) and tool output, as
     ask quotes them — control characters and terminal escapes taken out."""
+    from threadline.recall.model import source_from  # its stemmer costs `thread list` 40 ms
+
     return source_from(
         entry_id=str(entry["id"]),
         thread_id="",
