@@ -280,6 +280,28 @@ def test_asking_about_a_file_finds_the_notes_of_its_scope_and_never_its_answers(
     assert {c["entry_id"] for c in again["citations"]} == {note_id}
 
 
+def test_a_note_pushed_to_a_files_scope_after_asking_about_it_is_found(site: Site) -> None:
+    """Asking about a file first makes the ``ask`` thread of its scope; a note pushed to that
+    scope afterwards lands there, and is found by later questions — about the file or not —
+    while what ask stored beside it never is."""
+    about = {"path": "docs/upload.md", "content": "Uploads go through the gateway.\n"}
+    question = "What is the wombat upload limit?"
+    first = answered(site.ask(site.alice, question=question, project="eta", about=about))
+    conversation = first["thread_id"]
+    assert site.get(site.alice, f"/api/v1/threads/{conversation}")["kind"] == "ask"
+    note = "Decision: the wombat upload limit is twelve megabytes."
+    thread_id, note_id = scoped_note(site, "upload", "eta", "file:docs/upload.md", note)
+    assert thread_id == conversation, "the scope's thread is the conversation"
+    later = answered(site.ask(site.alice, question=question, project="eta"))
+    assert not later["no_match"], later["answer"]
+    assert {c["entry_id"] for c in later["citations"]} == {note_id}
+    again = answered(site.ask(site.alice, question=question, project="eta", about=about))
+    assert again["thread_id"] == conversation
+    assert note_id in {c["entry_id"] for c in again["citations"]}
+    stored = {e["id"] for e in site.entries(site.alice, conversation)} - {note_id}
+    assert not stored & {c["entry_id"] for c in again["citations"]}
+
+
 def test_a_quoted_marker_is_not_a_citation_link_on_the_conversation_page(site: Site) -> None:
     """A sentence quoted from the history may hold ``[2]`` (``columns[2]`` in code, or a
     planted fake marker): on the conversation's page only the answer's own markers link to

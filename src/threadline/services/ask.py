@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -191,8 +191,10 @@ def retrieve(
 
     ``project`` (``None``: every project) and ``scope`` (``type:id``: the threads of that
     scope, one per project) narrow the search;
-    ``thread_id`` is the conversation the question belongs to, whose entries (like those of
-    every ``ask`` thread) are never retrieved. Runs inside the caller's transaction ``conn``.
+    ``thread_id`` is the conversation the question belongs to. What ask wrote (questions,
+    answers, files: :func:`written_by_ask`) is never retrieved, wherever it is kept; the notes
+    pushed to the scope of a file's conversation (an ``ask`` thread) are, like any other
+    entry. Runs inside the caller's transaction ``conn``.
     """
     own = t.content_terms(question)
     expanded = list(expansion)
@@ -204,9 +206,12 @@ def retrieve(
     gathered = _Gathered(own, expanded)
     for one in within:
         gathered.add(conn, _filters(user_id, project, one))
+    noted, written = _noted_conversations(conn, user_id, project, scope)
+    for one in noted:
+        gathered.add(conn, Filters(user_id=user_id, project=project, thread_id=one), written)
     everyday = {x.stem for x in gathered.terms if not x.compound and english.is_everyday(x.word)}
     term_weights = w.weights(gathered.counts, everyday=everyday)
-    chosen = _matches(conn, user_id, gathered, term_weights, thread_id)
+    chosen = _matches(conn, user_id, gathered, term_weights)
     found = _passages(conn, user_id, chosen, gathered.terms, term_weights)
     absent = absent_names(own, gathered.counts, found)
     rule = w.against_absent(term_weights, absent)
@@ -230,6 +235,38 @@ def absent_names(
         for term in terms
         if counts.get(term.stem, 0) == 0 and term.stem not in held and t.is_name(term)
     )
+
+
+def _noted_conversations(
+    conn: sa.Connection, user_id: int, project: str | None, scope: str | None
+) -> tuple[list[str], set[int]]:
+    """The ``ask`` threads of a scope (conversations about a file) that hold entries ask did
+    not write — notes pushed to that scope after ask made its thread — in ``project`` and of
+    ``scope`` when given; and the keys of what ask wrote in them, which the search of those
+    threads leaves out (neither a candidate nor counted)."""
+    query = (
+        sa.select(entries.c.pk, entries.c.thread_id, entries.c.meta)
+        .join(threads, threads.c.id == entries.c.thread_id)
+        .where(
+            threads.c.user_id == user_id,
+            threads.c.kind == KIND,
+            threads.c.scope_type.is_not(None),
+            threads.c.deleted_at.is_(None),
+        )
+    )
+    if project is not None:
+        query = query.where(threads.c.project == project)
+    if scope is not None:
+        kind, ident = parse_scope(scope)
+        query = query.where(threads.c.scope_type == kind, threads.c.scope_id == ident)
+    noted: dict[str, None] = {}
+    written: set[int] = set()
+    for row in conn.execute(query):
+        if written_by_ask(json_value(row.meta)):
+            written.add(int(row.pk))
+        else:
+            noted[str(row.thread_id)] = None
+    return list(noted), written
 
 
 def _scoped_threads(
@@ -272,26 +309,35 @@ class _Gathered:
         #: Candidate entry key → its score in the query that found it first.
         self.scores: dict[int, float] = {}
 
-    def add(self, conn: sa.Connection, filters: Filters) -> None:
-        """Gather the matches within ``filters`` (once per searched thread of a scope)."""
+    def add(self, conn: sa.Connection, filters: Filters, skip: Set[int] = frozenset()) -> None:
+        """Gather the matches within ``filters`` (once per searched thread of a scope), but
+        the entries of keys ``skip``."""
+
+        def search(query: str) -> list[engine.Match]:
+            hits = _word_matches(conn, query, filters)
+            return [hit for hit in hits if hit.pk not in skip] if skip else hits
+
         found: list[list[engine.Match]] = []
         for group in self.together:
-            found.append(_word_matches(conn, " ".join(term.word for term in group), filters))
+            found.append(search(" ".join(term.word for term in group)))
         for term in self.terms:
-            forms = _word_matches(conn, _prefix(term), filters)
+            forms = search(_prefix(term))
             self.counts[term.stem] = min(self.counts[term.stem] + len(forms), COUNT_CAP)
-            found.append(self._own(conn, term, forms, filters))
+            found.append(self._own(term, forms, search))
         for matches in found:
             for match in matches[:PER_QUERY]:
                 self.scores.setdefault(match.pk, match.score)
 
     def _own(
-        self, conn: sa.Connection, term: t.Term, forms: list[engine.Match], filters: Filters
+        self,
+        term: t.Term,
+        forms: list[engine.Match],
+        search: Callable[[str], list[engine.Match]],
     ) -> list[engine.Match]:
         """A term's best matches: of its word as written, then of its other forms."""
         if _prefix(term) == term.word:
             return forms
-        exact = _word_matches(conn, term.word, filters)[:PER_QUERY]
+        exact = search(term.word)[:PER_QUERY]
         seen = {match.pk for match in exact}
         return exact + [match for match in forms if match.pk not in seen]
 
@@ -345,10 +391,9 @@ def _matches(
     user_id: int,
     gathered: _Gathered,
     term_weights: dict[str, float],
-    exclude_thread: str | None,
 ) -> list[_Found]:
-    """The :data:`MAX_MATCHES` best candidates (the caller's, in live threads, none of
-    ``exclude_thread``), read for their passages: those holding most of the question's terms
+    """The :data:`MAX_MATCHES` best candidates (the caller's, in live threads, none written
+    by ask), read for their passages: those holding most of the question's terms
     first (in their searchable text, by stem), then most of its weight, then in the order
     found."""
     keys = list(gathered.scores)
@@ -363,11 +408,7 @@ def _matches(
             threads.c.deleted_at.is_(None),
         )
     )
-    by_key = {
-        row.pk: row
-        for row in rows
-        if row.thread_id != exclude_thread and not written_by_ask(json_value(row.meta))
-    }
+    by_key = {row.pk: row for row in rows if not written_by_ask(json_value(row.meta))}
     wanted = set(term_weights)
     position = {key: i for i, key in enumerate(keys)}
     held = {
