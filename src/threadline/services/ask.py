@@ -178,7 +178,6 @@ def retrieve(
     question: str,
     *,
     project: str | None = None,
-    thread_id: str | None = None,
     scope: str | None = None,
     limit: int = DEFAULT_LIMIT,
     expansion: Sequence[t.Term] = (),
@@ -190,11 +189,10 @@ def retrieve(
     a passage is relevant to either set (:func:`relevant`).
 
     ``project`` (``None``: every project) and ``scope`` (``type:id``: the threads of that
-    scope, one per project) narrow the search;
-    ``thread_id`` is the conversation the question belongs to. What ask wrote (questions,
-    answers, files: :func:`written_by_ask`) is never retrieved, wherever it is kept; the notes
-    pushed to the scope of a file's conversation (an ``ask`` thread) are, like any other
-    entry. Runs inside the caller's transaction ``conn``.
+    scope, one per project) narrow the search. What ask wrote (questions, answers, files:
+    :func:`written_by_ask`) is never retrieved, wherever it is kept — the conversation the
+    question continues included; the notes pushed to the scope of a file's conversation (an
+    ``ask`` thread) are, like any other entry. Runs inside the caller's transaction ``conn``.
     """
     own = t.content_terms(question)
     expanded = list(expansion)
@@ -742,7 +740,6 @@ def _plan(db: Database, who: Principal, question: Question, model: LanguageModel
             who.user_id,
             searched,
             project=None if question.all_projects else question.project,
-            thread_id=thread.id if thread is not None and thread.kind == KIND else None,
             scope=question.scope,
             expansion=expansion,
         )
