@@ -101,6 +101,8 @@ MIN_NO_ANSWER = 10
 SEARCH_LIMIT = 20
 #: Problems printed by ``--check`` (all are returned).
 SHOWN_PROBLEMS = 20
+#: ``--misses``: print every question a variant gets wrong.
+SHOW_MISSES: list[bool] = []
 
 # --- questions ---------------------------------------------------------------------------------
 
@@ -931,6 +933,8 @@ def run_backend(
             result = evaluate(name, variant, corpus, questions)
             s = score(result, questions)
             figures[name] = {**s.__dict__, "ranks": result.ranks}
+            if SHOW_MISSES:
+                _note_misses(name, result, questions)
             rows.append(
                 [
                     name,
@@ -965,6 +969,20 @@ def run_backend(
         )
         _note_cosines(questions)
     return figures
+
+
+def _note_misses(name: str, result: VariantResult, questions: Sequence[Question]) -> None:
+    """Every question ``name`` got wrong: an answer not in the first five passages (its rank,
+    or "not found"), or "nothing found" wrongly given or withheld."""
+    for q in questions:
+        if q.answerable:
+            rank = result.ranks.get(q.id)
+            if rank is None or rank > 5:
+                shown = "nothing found" if result.no_match.get(q.id) else f"rank {rank}"
+                kind = "paraphrased" if q.paraphrased else "literal"
+                note(f"{name} missed {q.id} ({kind}, {shown}): {q.question}")
+        elif not result.no_match.get(q.id):
+            note(f"{name} answered {q.id} (no answer exists): {q.question}")
 
 
 def _note_cosines(questions: Sequence[Question]) -> None:
@@ -1012,6 +1030,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--embed-cache", type=Path, metavar="DIR", help="keep embedded corpora in DIR"
     )
+    parser.add_argument(
+        "--misses", action="store_true", help="print every question a variant gets wrong"
+    )
     parser.add_argument("--fixtures", type=Path, default=FIXTURES, help=f"default: {FIXTURES}")
     parser.add_argument(
         "--questions", type=Path, default=QUESTIONS, help="another question file of this shape"
@@ -1020,6 +1041,8 @@ def main(argv: list[str]) -> int:
     fixtures: Path = args.fixtures
     if args.embed_cache:
         EMBED_CACHE.append(args.embed_cache)
+    if args.misses:
+        SHOW_MISSES.append(True)
     questions = load_questions(args.questions)
     problems = check_questions(questions, fixtures, strict=args.questions == QUESTIONS)
     for problem in problems[:SHOWN_PROBLEMS]:

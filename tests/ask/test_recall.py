@@ -237,6 +237,48 @@ def test_passages_rank_by_the_terms_they_hold_then_their_weight_then_score() -> 
     assert [p.relevant for p in found] == [True, False, False, False]
 
 
+def test_a_passage_repeating_a_better_one_comes_after_the_others() -> None:
+    todo = '[{"content": "Pin the requirements in requirements.txt", "status": "%s"}]'
+    rows = [
+        entry(1, "assistant", call("a", "TodoWrite", {"todos": todo % "pending"})),
+        entry(12, "assistant", call("b", "Write", {"file_path": "requirements.txt"})),
+        entry(24, "assistant", call("c", "TodoWrite", {"todos": todo % "in_progress"})),
+    ]
+    terms = t.content_terms("What did we pin in requirements.txt?")
+    found = passages.cut(
+        [match(rows[0], 3.0), match(rows[2], 2.0), match(rows[1], 1.0)],
+        {"t1": rows},
+        terms,
+        equal(terms),
+    )
+    # The rewritten to-do list holds more terms than the file, yet repeats the first one.
+    assert [len(p.found) for p in found] == [4, 3, 4]
+    assert [p.anchor.entry_id for p in found] == ["e1", "e12", "e24"]
+
+
+def test_the_prompt_of_a_turn_lends_its_terms_to_the_passage_for_relevance_only() -> None:
+    rows = [
+        entry(1, "user", text("Can you audit this codebase?")),
+        *(entry(n, "tool", result(f"c{n}", f"chapter {n}")) for n in range(2, 30)),
+        entry(30, "tool", result("x", "./apps/web/.env")),
+        entry(31, "tool", result("y", "audit: the .env files are ignored by git")),
+    ]
+    terms = t.content_terms("Which .env files did the audit find?")
+    found = passages.cut(
+        [match(rows[-2], 5.0), match(rows[-1], 1.0)],
+        {"t1": rows},
+        terms,
+        equal(terms),
+        turns={"e30": rows[0], "e31": rows[0]},
+    )
+    # What a passage holds itself ranks it; the prompt's terms are kept apart.
+    assert [p.anchor.entry_id for p in found] == ["e31", "e30"]
+    assert [[x.stem for x in p.context] for p in found] == [[], ["audit"]]
+    # Of env, file and audit, e30 holds env alone: with its turn's audit, two of three.
+    assert found[1].relevant and [x.stem for x in found[1].found] == ["env"]
+    assert [e.entry_id for e in found[1].entries] == ["e30"]
+
+
 # --- extractive answers ----------------------------------------------------------------------
 
 

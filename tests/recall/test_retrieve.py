@@ -6,6 +6,7 @@ question's words comes first."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
@@ -93,3 +94,63 @@ def test_a_name_held_in_the_history_weighs_as_usual(db: Database) -> None:
     who = _history(db)
     no_match, texts = _texts(db, who, "Did we choose Redis over Dragonfly for the session cache?")
     assert not no_match and texts[0] == HISTORY[-3]
+
+
+#: A session's entry: role, text, parts.
+Row = tuple[str, str, list[dict[str, Any]] | None]
+
+
+def _session(db: Database, rows: list[Row]) -> auth.Principal:
+    """A Claude Code session of ``rows`` (role, text, parts) in project ``p``."""
+    accounts.create_user(db, "bob", "password-for-tests")
+    token = accounts.create_token(db, "bob", "tests")
+    who = auth.authenticate(db, f"Bearer {token.secret}")
+    entries = [
+        {"seq": i + 1, "id": str(uuid.uuid4()), "ts": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z",
+         "role": role, "text": text, **({"parts": parts} if parts else {})}
+        for i, (role, text, parts) in enumerate(rows)
+    ]  # fmt: skip
+    request = PushRequest.model_validate(
+        {"device_id": str(uuid.uuid4()), "streams": [
+            {"stream_id": str(uuid.uuid4()), "entries": entries,
+             "thread": {"key": "claude-code:s1", "name": "s1", "project": "p",
+                        "kind": "claude-code"}}]}
+    )  # fmt: skip
+    push.push(db, who, request, push.PushLimits())
+    return who
+
+
+def _tool(n: int, command: str, output: str) -> list[Row]:
+    call = {"type": "tool_call", "id": f"c{n}", "name": "Bash", "input": {"command": command}}
+    done = {"type": "tool_result", "tool_call_id": f"c{n}", "output": output}
+    return [("assistant", "", [call]), ("tool", output, [done])]
+
+
+def test_a_tool_call_holds_the_words_of_the_prompt_that_set_its_turn_going(db: Database) -> None:
+    # The word the question turns on ("audit") is only in the prompt, 30 entries before the
+    # command whose output answers it: out of reach of the entries read around a match.
+    rows: list[Row] = [
+        ("user", "Can you audit this codebase?", None),
+        ("assistant", "I'll start with the layout.", None),
+    ]
+    for n in range(14):
+        rows += _tool(n, f"cat docs/chapter{n}.md", f"Chapter {n}: about the layout of part {n}")
+    rows += _tool(99, "find . -name '.env*'", "./apps/web/.env\n./apps/web/.env.example")
+    rows += [("assistant", "Two dotenv files are there; neither is committed.", None)]
+    rows += [("user", "Now rename the settings module.", None)]
+    who = _session(db, rows)
+    with db.read() as conn:
+        found = retrieve(conn, who.user_id, "Which .env files turned up during the audit?")
+    assert not found.no_match
+    first = found.passages[0]
+    assert ".env.example" in "\n".join(e.text for e in first.entries)
+    assert [term.stem for term in first.context] == ["audit"]
+    assert "audit" not in "\n".join(e.text for e in first.entries)
+    # A prompt of a later turn is not the turn's: it lends no words to what came before it.
+    with db.read() as conn:
+        later = retrieve(conn, who.user_id, "Which .env files did we rename in the settings?")
+    assert all(
+        "rename" not in [term.stem for term in p.context]
+        for p in later.passages
+        if ".env.example" in "\n".join(e.text for e in p.entries)
+    )

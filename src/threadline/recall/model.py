@@ -78,6 +78,8 @@ class Passage:
     #: What the passage is, for a prompt ("session", "file" …); ``None`` for history.
     label: str | None = None
     weight: float = 0.0
+    #: The question's terms the passage does not hold but the prompt of its turn does.
+    context: list[Term] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -9,7 +9,11 @@ For each match, the entries read around it in its thread (in display order) give
 - a slash command's expansion (the text the agent adds right after the command, such as a
   custom command's instructions) belongs to the command's prompt, both ways;
 
-looked for within the :data:`NEAR` entries read on each side. Passages of one thread that share
+looked for within the :data:`NEAR` entries read on each side. The prompt that set a match's
+turn going, however far back (given by the caller), lends its terms to the passage: they count
+for relevance (``context``) and rank a passage only after the terms it holds itself. A passage
+whose matched entry repeats a better one's (:data:`SAME_WORDS` of their words shared) comes
+after the others. Passages of one thread that share
 an entry are merged into one (its anchor is the best match). Every entry's text is cut around
 the question's terms so that a passage stays within :data:`MAX_PASSAGE_CHARS`; a passage holds
 at most :data:`MAX_ENTRIES` entries, those nearest its matches first.
@@ -31,6 +35,8 @@ MAX_ENTRIES = 6
 #: Characters a passage quotes in all, and at least per entry.
 MAX_PASSAGE_CHARS = 3000
 MIN_ENTRY_CHARS = 300
+#: Share of their distinct words two passages hold in common to be one repeated.
+SAME_WORDS = 0.8
 
 _SPACE = re.compile(r"[ \t]+")
 #: Characters an excerpt may move its ends by to cut between words.
@@ -44,11 +50,14 @@ def cut(
     threads: dict[str, list[Source]],
     terms: list[t.Term],
     term_weights: Mapping[str, float],
+    turns: Mapping[str, Source] | None = None,
 ) -> list[Passage]:
     """Passages for ``matches`` (given best first), best first: by the weight of the terms
     they hold (:mod:`threadline.recall.weights`), then by their best match's score; ``threads``
     maps a thread id to the entries read around its matches, in display order (each match's
-    own entry among them)."""
+    own entry among them); ``turns`` a matched entry's id to the prompt of its turn, whose
+    terms a passage holds as well (a tool call serves the prompt that set its turn going,
+    however far back)."""
     spans: list[_Span] = []
     for match in matches:
         rows = threads.get(match.source.thread_id) or [match.source]
@@ -57,9 +66,42 @@ def cut(
             rows, index = [match.source], 0
         spans.append(_Span(match, rows, index))
     merged = _merge(spans)
-    passages = [span.passage(terms, term_weights) for span in merged]
-    passages.sort(key=lambda p: (-len(p.found), -p.weight, -p.score, _newest_first(p.anchor.ts)))
-    return passages
+    passages = [span.passage(terms, term_weights, turns or {}) for span in merged]
+    passages.sort(
+        key=lambda p: (
+            -len(p.found),
+            -p.weight,
+            -len(p.context),
+            -p.score,
+            _newest_first(p.anchor.ts),
+        )
+    )
+    return _repeats_last(passages)
+
+
+def _repeats_last(ranked: list[Passage]) -> list[Passage]:
+    """``ranked`` with every passage that repeats a better one (:data:`SAME_WORDS` of their
+    words shared: the same to-do list rewritten, the same pasted context at every prompt) moved
+    after the others, in order."""
+    kept: list[Passage] = []
+    repeats: list[Passage] = []
+    seen: list[frozenset[str]] = []
+    for passage in ranked:
+        words = frozenset(
+            m.group().lower() for m in _WORD.finditer(passage.anchor.text, 0, t.MAX_SCANNED_CHARS)
+        )
+        if any(_alike(words, other) for other in seen):
+            repeats.append(passage)
+        else:
+            kept.append(passage)
+            seen.append(words)
+    return kept + repeats
+
+
+def _alike(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether two passages' word sets share :data:`SAME_WORDS` of their union."""
+    union = len(a | b)
+    return union > 0 and len(a & b) >= SAME_WORDS * union
 
 
 class _Span:
@@ -71,11 +113,21 @@ class _Span:
         self.anchors = [at]
         self.picked = _companions(rows, at)
 
-    def passage(self, terms: list[t.Term], term_weights: Mapping[str, float]) -> Passage:
+    def passage(
+        self, terms: list[t.Term], term_weights: Mapping[str, float], turns: Mapping[str, Source]
+    ) -> Passage:
         nearest = sorted(self.picked, key=lambda i: min(abs(i - a) for a in self.anchors))
         entries = [self.rows[i] for i in sorted(nearest[:MAX_ENTRIES])]
+        shown = {e.entry_id for e in entries}
+        context = [
+            turn.text
+            for turn in (turns.get(self.rows[a].entry_id) for a in self.anchors)
+            if turn is not None and turn.entry_id not in shown
+        ]
         found = t.found_in(terms, [*(e.text for e in entries), self.match.project])
-        stems = {term.stem for term in found}
+        known = {term.stem for term in found}
+        around = [x for x in t.found_in(terms, context) if x.stem not in known]
+        stems = {term.stem for term in found + around}
         budget = max(MIN_ENTRY_CHARS, MAX_PASSAGE_CHARS // len(entries))
         wanted = {term.stem for term in terms}
         return Passage(
@@ -88,7 +140,8 @@ class _Span:
             found=found,
             score=self.match.score,
             relevant=w.is_relevant(term_weights, stems),
-            weight=w.held(term_weights, stems),
+            weight=w.held(term_weights, known),
+            context=around,
         )
 
 

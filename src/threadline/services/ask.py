@@ -14,9 +14,11 @@ history, the heavier). The :data:`MAX_MATCHES` candidates holding most of the te
 text, by stem), then most of the weight, are read with their neighbours
 (:func:`threadline.services.entries.neighbours_of`) and cut into passages by
 :mod:`threadline.recall.passages`, ranked the same way, then by the search's score; a passage
-counts only if it holds half the question's weight (:func:`threadline.recall.weights.is_relevant`).
+counts only if it holds half the question's weight (:func:`threadline.recall.weights.is_relevant`),
+the words of the prompt that set its turn going counted with its own (:func:`_turn_prompts`).
 No relevant passage is ``no_match``. About ``1 + 2 × terms`` index queries, one read of the
-candidates and three statements for the neighbours, whatever the history's size.
+candidates, three statements for the neighbours and two for the turns' prompts, whatever the
+history's size.
 
 **Search words from the model**: with a model configured, :func:`ask` first asks it for the
 words the answering entries would hold (:mod:`threadline.recall.expand`: only the question and
@@ -109,6 +111,8 @@ MAX_MATCHES = 24
 COUNT_CAP = w.DEFAULT_CAP
 #: The shortest start of a word searched as a prefix (shorter ones find too much).
 MIN_PREFIX_CHARS = 4
+#: Entries of role ``user`` looked at before a match to find the prompt of its turn.
+TURN_LOOKBACK = 3
 #: Earlier turns of a conversation given to a model, and their characters in all.
 MAX_TURNS = 6
 MAX_TURN_CHARS = 12_000
@@ -214,7 +218,7 @@ def retrieve(
     absent = absent_names(own, gathered.counts, found)
     rule = w.against_absent(term_weights, absent)
     for passage in found:
-        stems = {term.stem for term in passage.found}
+        stems = {term.stem for term in passage.found + passage.context}
         passage.relevant = relevant(own, expanded, rule, stems)
     kept = [passage for passage in found if passage.relevant][:limit]
     return Retrieval(kept, not kept, own, term_weights, expanded, absent)
@@ -454,13 +458,33 @@ def _passages(
         tid: [_source(r, tid) for r in found.get(tid, []) if not written_by_ask(r.meta)]
         for tid in by_thread
     }
+    turns = _turn_prompts(conn, user_id, hits)
     matches = []
     for hit in hits:
         source = next((s for s in rows[hit.thread_id] if s.entry_id == hit.entry_id), None)
         if source is not None:
             title = hit.thread_title or hit.thread_name
             matches.append(Match(source, hit.score, title, hit.project, hit.kind))
-    return passages.cut(matches, rows, terms, term_weights)
+    return passages.cut(matches, rows, terms, term_weights, turns)
+
+
+def _turn_prompts(
+    conn: sa.Connection, user_id: int, hits: Sequence[Hit | _Found]
+) -> dict[str, Source]:
+    """Each hit's entry id → the prompt of its turn: the nearest person's prompt before it
+    (not text the agent added), looked for among :data:`TURN_LOOKBACK` entries of role
+    ``user`` back."""
+    thread_of = {hit.entry_id: hit.thread_id for hit in hits}
+    before = entry_service.prompts_before(conn, user_id, list(thread_of), TURN_LOOKBACK)
+    turns: dict[str, Source] = {}
+    for entry_id, rows in before.items():
+        sources = (
+            _source(row, thread_of[entry_id]) for row in rows if not written_by_ask(row.meta)
+        )
+        prompt = next((source for source in sources if source.prompt), None)
+        if prompt is not None:
+            turns[entry_id] = prompt
+    return turns
 
 
 def _source(row: EntryRow, thread_id: str) -> Source:

@@ -15,7 +15,7 @@ checks the caller's access to the thread first, in the same transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -574,6 +574,53 @@ def neighbours_of(
     for row in conn.execute(query.order_by(entries.c.ts, entries.c.pk)):
         found.setdefault(str(row.thread_id), []).append(entry_row(row))
     return found
+
+
+def prompts_before(
+    conn: sa.Connection, user_id: int, wanted: Sequence[str], back: int
+) -> dict[str, list[EntryRow]]:
+    """For each of the user's entries ``wanted`` (entry ids) in a live thread, the last
+    ``back`` entries of role ``user`` before it in its thread, nearest first (the prompt of
+    its turn is among them, however far back) — in two statements."""
+    targets = conn.execute(
+        sa.select(entries.c.thread_id, entries.c.entry_uuid, entries.c.ts, entries.c.pk)
+        .join(threads, threads.c.id == entries.c.thread_id)
+        .where(
+            entries.c.user_id == user_id,
+            entries.c.entry_uuid.in_(list(wanted)),
+            threads.c.user_id == user_id,
+            threads.c.deleted_at.is_(None),
+        )
+    ).all()
+    if not targets:
+        return {}
+    params: dict[str, Any] = {"back": back}
+    for i, target in enumerate(targets):
+        params.update({f"t{i}": target.thread_id, f"ts{i}": target.ts, f"pk{i}": target.pk})
+    sql = " UNION ALL ".join(_PROMPTS.format(i=i) for i in range(len(targets)))
+    pairs = conn.execute(sa.text(sql), params).all()
+    keys = {int(pair.pk) for pair in pairs}
+    if not keys:
+        return {}
+    read = {
+        int(row.pk): entry_row(row)
+        for row in conn.execute(_ROW_COLUMNS.where(entries.c.pk.in_(list(keys))))
+    }
+    found: dict[str, list[EntryRow]] = {}
+    for pair in pairs:
+        target = targets[int(pair.i)]
+        found.setdefault(str(target.entry_uuid), []).append(read[int(pair.pk)])
+    for rows in found.values():
+        rows.sort(key=lambda row: row.key, reverse=True)
+    return found
+
+
+#: One target's last ``back`` entries of role ``user`` before it, nearest first.
+_PROMPTS = (
+    "SELECT * FROM (SELECT {i} AS i, pk FROM entries WHERE thread_id = :t{i} AND role = 'user' "
+    "AND (ts < :ts{i} OR (ts = :ts{i} AND pk < :pk{i})) ORDER BY ts DESC, pk DESC LIMIT :back) "
+    "p{i}"
+)
 
 
 #: One target's keys: itself and the ``near`` entries before it, and the ``near`` after it,
