@@ -9,12 +9,15 @@ import uuid
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from threadline.protocol.models import PushRequest
 from threadline.recall import weights as w
 from threadline.services import accounts, auth, push
+from threadline.services import ask as ask_service
 from threadline.services.ask import retrieve
 from threadline.storage.database import Database
+from threadline.storage.schema import threads
 
 #: Common words in many entries, rare ones in few: a small history with a shape of its own.
 HISTORY = [
@@ -154,3 +157,39 @@ def test_a_tool_call_holds_the_words_of_the_prompt_that_set_its_turn_going(db: D
         for p in later.passages
         if ".env.example" in "\n".join(e.text for e in p.entries)
     )
+
+
+def test_what_ask_wrote_in_a_files_thread_of_notes_counts_in_no_words_weight(
+    db: Database,
+) -> None:
+    """A file's conversation may live in a thread of notes pushed to its scope before the first
+    question. The questions, answers and file ask stores there are never retrieved, and a
+    word they hold is not made commoner by them: its weight is that of the history alone."""
+    who = _history(db)
+    request = PushRequest.model_validate(
+        {"device_id": str(uuid.uuid4()), "streams": [
+            {"stream_id": str(uuid.uuid4()), "entries": [
+                {"seq": 1, "id": str(uuid.uuid4()), "ts": "2026-01-02T00:00:00Z",
+                 "role": "assistant", "text": "Decision: the quokka retry cap is five."}],
+             "thread": {"key": "note:p:retry", "name": "retry notes", "project": "p",
+                        "scope": "file:docs/retry.md"}}]}
+    )  # fmt: skip
+    push.push(db, who, request, push.PushLimits())
+    question = "What is the quokka retry cap?"
+
+    def quokka_weight() -> float:
+        with db.read() as conn:
+            found = retrieve(conn, who.user_id, question, project="p")
+        return found.weights["quokka"]
+
+    alone = quokka_weight()
+    about = ask_service.About("docs/retry.md", "The quokka retry cap: see the notes.\n")
+    for _ in range(3):
+        asked = ask_service.answer(
+            db, who, ask_service.Question(question, project="p", about=about)
+        )
+        assert not asked.no_match
+    with db.read() as conn:
+        kinds = {row.kind for row in conn.execute(sa.select(threads.c.kind))}
+    assert kinds == {"note"}, "the conversation is kept in the thread of notes"
+    assert quokka_weight() == alone == w.weight(1)

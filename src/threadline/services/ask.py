@@ -194,9 +194,9 @@ def retrieve(
 
     ``project`` (``None``: every project) and ``scope`` (``type:id``: the threads of that
     scope, one per project) narrow the search. What ask wrote (questions, answers, files:
-    :func:`written_by_ask`) is never retrieved, wherever it is kept — the conversation the
-    question continues included; the notes pushed to the scope of a file's conversation (an
-    ``ask`` thread) are, like any other entry. Runs inside the caller's transaction ``conn``.
+    :func:`written_by_ask`) is never retrieved nor counted in a word's weight, wherever it is
+    kept — the conversation the question continues included; the notes pushed to the scope of
+    a file's conversation (an ``ask`` thread) are, like any other entry. Runs inside the caller's transaction ``conn``.
     """
     own = t.content_terms(question)
     expanded = list(expansion)
@@ -206,9 +206,9 @@ def retrieve(
     if scope is not None:
         within = list(_scoped_threads(conn, user_id, scope, project))
     gathered = _Gathered(own, expanded)
+    noted, written = _file_conversations(conn, user_id, project, scope)
     for one in within:
-        gathered.add(conn, _filters(user_id, project, one))
-    noted, written = _noted_conversations(conn, user_id, project, scope)
+        gathered.add(conn, _filters(user_id, project, one), written)
     for one in noted:
         gathered.add(conn, Filters(user_id=user_id, project=project, thread_id=one), written)
     everyday = {x.stem for x in gathered.terms if not x.compound and english.is_everyday(x.word)}
@@ -239,20 +239,21 @@ def absent_names(
     )
 
 
-def _noted_conversations(
+def _file_conversations(
     conn: sa.Connection, user_id: int, project: str | None, scope: str | None
 ) -> tuple[list[str], set[int]]:
-    """The ``ask`` threads of a scope (conversations about a file) that hold entries ask did
-    not write — notes pushed to that scope after ask made its thread — in ``project`` and of
-    ``scope`` when given; and the keys of what ask wrote in them, which the search of those
-    threads leaves out (neither a candidate nor counted)."""
+    """What the conversations about a file hold, in ``project`` and of ``scope`` when given:
+    the ``ask`` threads of a file's scope that hold entries ask did not write (notes pushed
+    to that scope after ask made its thread), and the keys of every entry ask wrote in a
+    file's scope thread of any kind (a thread of notes pushed before the first question
+    holds the conversation too) — which the search leaves out: neither a candidate nor
+    counted in a word's weight."""
     query = (
-        sa.select(entries.c.pk, entries.c.thread_id, entries.c.meta)
+        sa.select(entries.c.pk, entries.c.thread_id, entries.c.meta, threads.c.kind)
         .join(threads, threads.c.id == entries.c.thread_id)
         .where(
             threads.c.user_id == user_id,
-            threads.c.kind == KIND,
-            threads.c.scope_type.is_not(None),
+            threads.c.scope_type == ABOUT_SCOPE,
             threads.c.deleted_at.is_(None),
         )
     )
@@ -266,7 +267,7 @@ def _noted_conversations(
     for row in conn.execute(query):
         if written_by_ask(json_value(row.meta)):
             written.add(int(row.pk))
-        else:
+        elif row.kind == KIND:
             noted[str(row.thread_id)] = None
     return list(noted), written
 
