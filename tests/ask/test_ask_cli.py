@@ -101,6 +101,21 @@ def test_thread_list_shows_a_long_question_cut_and_thread_show_opens_it(planted:
     assert question in shown.stdout
 
 
+def test_thread_show_by_id_from_another_projects_folder_names_the_threads_project(
+    planted: Site,
+) -> None:
+    asked = ask_json(planted, REDIS, cwd=project_folder(planted, "shop", "acme-shop"))
+    elsewhere = project_folder(planted, "other", "other-project")
+    result = planted.cli(
+        planted.alice, "thread", "show", asked["thread_id"], "--json", cwd=elsewhere
+    )
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["project"] == "acme-shop" and shown["thread_id"] == asked["thread_id"]
+    assert shown["name"] != asked["thread_id"]  # the conversation's own name: its question
+    assert [e["role"] for e in shown["entries"]] == ["user", "assistant"]
+
+
 def test_another_user_gets_nothing_of_alices(planted: Site) -> None:
     here = project_folder(planted, "shop", "acme-shop")
     alices = ask_json(planted, REDIS, cwd=here)

@@ -180,7 +180,16 @@ def show(name: str | None, project: str | None, scope: str | None, as_json: bool
         raise click.ClickException(f"no thread {label}; `threadline thread list` shows them")
     entries = view.entries
     if as_json:
-        print_json({"project": cfg.project, "name": name, "scope": scope, "entries": entries})
+        thread = view.thread or {}
+        print_json(
+            {
+                "project": thread.get("project", cfg.project),
+                "name": thread.get("name", name),
+                "scope": thread.get("scope", scope),
+                "thread_id": thread.get("id"),
+                "entries": entries,
+            }
+        )
         return
     for e in entries:
         mark = "  (queued)" if e.get("pending") else ""

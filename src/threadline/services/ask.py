@@ -196,7 +196,8 @@ def retrieve(
     scope, one per project) narrow the search. What ask wrote (questions, answers, files:
     :func:`written_by_ask`) is never retrieved nor counted in a word's weight, wherever it is
     kept — the conversation the question continues included; the notes pushed to the scope of
-    a file's conversation (an ``ask`` thread) are, like any other entry. Runs inside the caller's transaction ``conn``.
+    a file's conversation (an ``ask`` thread) are, like any other entry. Runs inside the
+    caller's transaction ``conn``.
     """
     own = t.content_terms(question)
     expanded = list(expansion)

@@ -38,6 +38,8 @@ class Entries:
     #: Whether the thread exists at all (here, or on the server).
     found: bool
     local_only: str | None
+    #: The server's thread they are of (``None``: not found there, or the server is away).
+    thread: dict[str, Any] | None = None
 
 
 def server(cfg: Config) -> tuple[Api | None, str | None]:
@@ -131,27 +133,29 @@ def entries(
     time order."""
     local = notes.thread_entries(conn, project, name, scope)
     client, why = server(cfg)
+    thread = None
     if client is None:
         merged = list(local)
     else:
-        merged = _remote_entries(client, project, name, scope)
+        thread, merged = _remote_entries(client, project, name, scope)
         seen = {e["id"] for e in merged}
         merged += [{**e, "pending": True} for e in local if e["pending"] and e["id"] not in seen]
     merged.sort(key=lambda e: parse_time(str(e["ts"])))
-    return Entries(merged, bool(merged or local), why)
+    return Entries(merged, bool(merged or local or thread), why, thread)
 
 
 def _remote_entries(
     client: Api, project: str, name: str, scope: str | None
-) -> list[dict[str, Any]]:
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The server's thread ``name`` (or of ``scope``) and its entries."""
     if scope is not None:
         found = client.all_threads(project=project, scope=scope)
         matches = [t for t in found if t.get("scope") == scope]
     else:
         matches = _named(client, project, name)
     if not matches:
-        return []
-    return [
+        return None, []
+    return matches[0], [
         {
             "id": e["id"],
             "seq": e["seq"],
