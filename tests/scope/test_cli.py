@@ -79,6 +79,9 @@ def test_thread_new_with_a_scope_gets_or_creates(tmp_path: Path, server: ServerP
     other = tl(home, "thread", "new", "review", "-p", "blog", "--scope", "pr:9", "--json")
     made = json.loads(other.stdout)
     assert made["created"] and made["id"] != thread_id
+    # Made and still empty, it is a thread all the same.
+    empty = json.loads(tl(home, "thread", "show", "-p", "shop", "-s", "pr:9", "--json").stdout)
+    assert (empty["thread_id"], empty["name"], empty["entries"]) == (thread_id, "review", [])
     # The thread made by `thread new` is the one a push of the scope writes to.
     tl(home, "push", "-p", "shop", "--scope", "pr:9", "looks good")
     [row] = listed(home, "-p", "shop", "--scope", "pr:9")
