@@ -39,8 +39,10 @@ Variants (``--variant NAME``; each function's docstring says more):
   each term's match count (:mod:`threadline.recall.weights`), relevant passages holding half
   of the question's weight.
 - ``ask-absent-x1``, ``ask-absent-words-x2``, ``ask-absent-names-x3`` — ``ask`` with the
-  question's names the history holds nowhere weighing 1× (the rule before it counted them),
-  with every such word (names or not) weighing 2×, and with names weighing 3× (``ask``: 2×).
+  question's names and rare words the history holds nowhere weighing 1× (the rule before it
+  counted them), with every such word (names, rare or not) weighing 2×, and with names and
+  rare words weighing 3× (``ask``: 2×); ``ask-absent-names-only`` — names alone weighing 2×,
+  rare English words as usual (the rule before it counted rare words).
 - ``cited`` — what the answer links to: the citations of the extractive answer made from the
   ``ask`` retrieval (at most 5), each the single entry it opens.
 - ``weighted`` — the same weights and rule, with the hits taken through the search service
@@ -525,7 +527,7 @@ def _patched(target: Any, **values: Any) -> Iterator[None]:
 def _absent_variant(factor: float, every_word: bool) -> Variant:
     """(b'') The ask retrieval with another weight for the question's terms the searched
     history holds nowhere (:data:`threadline.recall.weights.ABSENT_NAME_FACTOR`): ``factor``
-    times their weight, for names only (the product's rule) or for ``every_word``."""
+    times their weight, for names and rare words (the product's rule) or for ``every_word``."""
     from threadline.recall import terms as terms_mod
     from threadline.recall import weights as w
 
@@ -534,6 +536,20 @@ def _absent_variant(factor: float, every_word: bool) -> Variant:
     def run(corpus: Corpus, question: str) -> Ranked:
         names = (lambda term: True) if every_word else terms_mod.is_name
         with _patched(w, ABSENT_NAME_FACTOR=factor), _patched(terms_mod, is_name=names):
+            return lexical(corpus, question)
+
+    return run
+
+
+def _names_only_variant() -> Variant:
+    """The ask retrieval with only names weighing double when the history holds them nowhere,
+    not rare English words (:data:`threadline.recall.english.RARE_PER_MILLION` at 0)."""
+    from threadline.recall import english
+
+    lexical = _ask_variant()
+
+    def run(corpus: Corpus, question: str) -> Ranked:
+        with _patched(english, RARE_PER_MILLION=0.0):
             return lexical(corpus, question)
 
     return run
@@ -893,6 +909,7 @@ VARIANTS: dict[str, Callable[[], Variant]] = {
     "ask-absent-x1": lambda: _absent_variant(1.0, every_word=False),
     "ask-absent-words-x2": lambda: _absent_variant(2.0, every_word=True),
     "ask-absent-names-x3": lambda: _absent_variant(3.0, every_word=False),
+    "ask-absent-names-only": _names_only_variant,
     "weighted": _weighted_variant,
     "embed": _embed_variant,
     "minilm": _minilm_variant,

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from threadline.protocol.models import PushRequest
+from threadline.recall import english
 from threadline.recall import weights as w
 from threadline.services import accounts, auth, push
 from threadline.services import ask as ask_service
@@ -91,6 +92,22 @@ def test_a_name_the_history_never_holds_counts_against_the_passages(
     monkeypatch.setattr(w, "ABSENT_NAME_FACTOR", 1.0)
     no_match, texts = _texts(db, who, question)
     assert not no_match and texts[0] == HISTORY[-1]
+
+
+def test_a_rare_word_the_history_never_holds_counts_against_the_passages_too(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    who = _history(db)
+    # The entry holds "session" and "cache" (over half the weight), not "shard": a rare English
+    # word the history never holds, the point of the question.
+    question = "How did we shard the session cache?"
+    assert _texts(db, who, question) == (True, [])
+    # A rarer word than everyday English but not a rare one ("laptop") weighs as usual.
+    no_match, texts = _texts(db, who, "How did we set up the session cache on the laptop?")
+    assert not no_match and texts[0] == HISTORY[-3]
+    monkeypatch.setattr(english, "RARE_PER_MILLION", 0.0)
+    no_match, texts = _texts(db, who, question)
+    assert not no_match and texts[0] == HISTORY[-3]
 
 
 def test_a_name_held_in_the_history_weighs_as_usual(db: Database) -> None:

@@ -24,6 +24,9 @@ import functools
 
 #: Occurrences per million words from which a word is everyday English (Zipf 4.0).
 EVERYDAY_PER_MILLION = 10.0
+#: Occurrences per million words under which a word is rare English (Zipf 3.0): *shard*,
+#: *flaky*, *liveness* are; *laptop*, *staging*, *deploy* are not.
+RARE_PER_MILLION = 1.0
 
 
 @functools.cache
@@ -44,3 +47,9 @@ def per_million(word: str) -> float:
 def is_everyday(word: str) -> bool:
     """Whether ``word`` is everyday English (see the module doc)."""
     return per_million(word) >= EVERYDAY_PER_MILLION
+
+
+def is_rare(word: str) -> bool:
+    """Whether ``word`` is rare English (or no English at all): what a question is about, and
+    a word the history would hold if it answered it."""
+    return per_million(word) < RARE_PER_MILLION

@@ -19,8 +19,10 @@ fixes that:
   not know (``Kafka``) — that the searched history holds nowhere (the search finds no entry
   for it and no passage holds it) weighs :data:`ABSENT_NAME_FACTOR` times its weight in the
   rule (:func:`against_absent`): a question about a thing the history never names is about
-  something else than the passages that share its other words. Common words missing from the
-  history are not counted so: they are how a paraphrase differs from the text it asks about;
+  something else than the passages that share its other words. So does a rare English word
+  (:func:`threadline.recall.english.is_rare`: *shard*, *liveness*). Commoner words missing
+  from the history are not counted so: they are how a paraphrase differs from the text it
+  asks about (*laptop*, *staging*);
 - a question given with other wordings (a language model's search words for it) has a
   passage relevant to any one of them (:func:`is_relevant_to_any`);
 - passages rank by how many of the terms they hold, then by the weight of those, then by the

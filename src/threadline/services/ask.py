@@ -154,7 +154,8 @@ class Retrieval:
     weights: dict[str, float] = field(default_factory=dict)
     #: The model's search terms for the question (:mod:`threadline.recall.expand`), if any.
     expansion: list[t.Term] = field(default_factory=list)
-    #: The question's names the searched history holds nowhere (:func:`absent_names`).
+    #: The question's names and rare words the searched history holds nowhere
+    #: (:func:`absent_names`).
     absent: frozenset[str] = frozenset()
 
     def is_relevant(self, found: set[str]) -> bool:
@@ -228,15 +229,19 @@ def retrieve(
 def absent_names(
     terms: Sequence[t.Term], counts: dict[str, int], found: Sequence[Passage]
 ) -> frozenset[str]:
-    """The stems of the names among ``terms`` (:func:`threadline.recall.terms.is_name`) that
-    the searched history holds nowhere: the search counted no entry for them and none of the
-    passages ``found`` holds them (a word inside a longer one, such as ``nav`` of ``NavUser``,
-    is held without being a word of the index)."""
+    """The stems of the question's names and rare words among ``terms`` (a name:
+    :func:`threadline.recall.terms.is_name`; a rare word: :func:`threadline.recall.english.is_rare`,
+    such as *shard* or *liveness*) that the searched
+    history holds nowhere: the search counted no entry for them and none of the passages
+    ``found`` holds them (a word inside a longer one, such as ``nav`` of ``NavUser``, is held
+    without being a word of the index)."""
     held = {term.stem for passage in found for term in passage.found}
     return frozenset(
         term.stem
         for term in terms
-        if counts.get(term.stem, 0) == 0 and term.stem not in held and t.is_name(term)
+        if counts.get(term.stem, 0) == 0
+        and term.stem not in held
+        and (t.is_name(term) or english.is_rare(term.word))
     )
 
 
