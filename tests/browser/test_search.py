@@ -1,5 +1,6 @@
-"""Search in a real browser: type a query on the threads list, go to the content search, follow
-a hit into its thread, and land on that entry, marked and in view."""
+"""Search in a real browser: type a query on the threads list, see the entries that match above
+it, go to the content search, follow a hit into its thread, and land on that entry, marked and
+in view."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ def test_search_and_follow_a_hit_to_its_entry(page: Page, site: Site) -> None:
     page.fill("input[name=q]", "number 57")
     page.locator("form.filters button[type=submit]").click()
     page.wait_for_url(re.compile(r"/threads\?"))
+    # The list's text filter finds the entry's content at once, above the list.
+    listed = page.locator("ol#content-hits li.hit")
+    expect(listed).to_have_count(1)
+    expect(listed.first.locator("mark")).to_have_text(["number", "57"])
     page.locator("a#search-content").click()
     page.wait_for_url(re.compile(r"/search\?q=number\+57"))
     hits = page.locator("ol#hits li.hit")

@@ -88,12 +88,34 @@ def test_needs_a_session(indexed: Indexed) -> None:
     assert answer.status_code in (302, 303, 307) and "/login" in answer.headers["location"]
 
 
-def test_the_threads_list_leads_to_a_content_search(indexed: Indexed) -> None:
+def test_the_threads_list_text_filter_searches_the_entries_content_too(indexed: Indexed) -> None:
+    """A word only the entries hold (no title or name) still finds them from the threads
+    list: its best matching entries show above the list, marked and escaped, each linking to
+    its entry, with a link to them all on the search page, within the list's filters."""
     with browser(indexed) as client:
-        page = client.get("/threads", params={"q": "cache miss", "project": PROJECT})
+        page = client.get("/threads", params={"q": "zanzibar", "project": PROJECT})
+        hostile = client.get("/threads", params={"q": "xsstoken"})
+        odd = client.get("/threads", params={"q": "->"})
     assert page.status_code == 200
-    assert 'href="/search?q=cache+miss&amp;project=acme%2Fdemo"' in page.text
-    assert "Search the entries’ content for “cache miss”" in page.text
+    section = page.text.split('id="content-hits"', 1)[1].split("</ol>", 1)[0]
+    hits = HIT.findall(section)
+    assert len(hits) == 3
+    assert "Why does the <mark>zanzibar</mark> cache miss so often?" in section
+    thread = indexed.threads["zanzibar"]
+    assert f'href="/threads/{thread}?around={hits[0][1]}#entry-{hits[0][1]}"' in section
+    assert 'href="/search?q=zanzibar&amp;project=acme%2Fdemo"' in page.text
+    assert "<script>alert" not in hostile.text
+    assert "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt; <mark>xsstoken</mark>" in hostile.text
+    # A query the search cannot take is said in the section; the list itself still answers.
+    assert odd.status_code == 200 and "nothing to search for" in odd.text
+
+
+def test_the_threads_lists_content_hits_are_the_users_own(indexed: Indexed) -> None:
+    with browser(indexed, "bob") as client:
+        page = client.get("/threads", params={"q": "zanzibar"})
+    section = page.text.split('id="content-hits-title"', 1)[1].split('class="titles-heading"')[0]
+    assert len(HIT.findall(section)) == 1
+    assert "bobsecret" in section and "cache miss" not in section
 
 
 def test_the_thread_page_opens_at_a_hit(indexed: Indexed) -> None:

@@ -3,7 +3,10 @@
 Filters (query parameters, the same on both routes, so a filtered list is a bookmarkable URL):
 
 - ``project``: one project (exact); ``kind``: ``note``, ``claude-code`` or ``codex``;
-- ``q``: text in the title or name (case-insensitive substring);
+- ``q``: text in the title or name (case-insensitive substring); the first page also shows,
+  above the list, the :data:`CONTENT_HITS` entries whose content matches it best (the search
+  of ``/search``, within the same project, kind, scope and dates), each linking to its entry,
+  and a link to all of them on the search page;
 - ``since`` / ``until``: dates ``YYYY-MM-DD`` (UTC days, both included) bounding the last
   activity;
 - ``subagents=1``: subagent sessions too (by default only top-level threads are listed);
@@ -48,16 +51,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from threadline import protocol as p
-from threadline.errors import BadRequest
+from threadline.errors import ApiError, BadRequest
 from threadline.services import changes, inputs
 from threadline.services.context import app_state
+from threadline.services.search import SearchParams, search
 from threadline.services.threads import ThreadFilter, ThreadSummary, list_summaries
+from threadline.web.hits import Shown, shown
 from threadline.web.sessions import User
 from threadline.web.templating import env, render, secure_headers
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 100
+#: Entries matching the text filter shown above the list (the search page has them all).
+CONTENT_HITS = 5
 LIVE_LIMIT = 200
 #: A session whose last activity is this recent is marked live.
 LIVE_WITHIN = timedelta(minutes=2)
@@ -221,9 +228,15 @@ def threads_page(request: Request, user: User) -> Response:
     projects = changes.project_counts(db, user.user_id, change)
     if filters.project and filters.project not in {name for name, _, _ in projects}:
         projects.append((filters.project, 0, 0))
+    hits, more, error = (
+        _content_hits(request, user, filters) if cursor is None else ([], False, None)
+    )
     return render(
         request,
         "threads.html",
+        content_hits=hits,
+        content_more=more,
+        content_error=error,
         rows=rows,
         filters=filters,
         kinds=KIND_LABELS,
@@ -234,10 +247,44 @@ def threads_page(request: Request, user: User) -> Response:
         change=change,
         paged=cursor is not None,
         next_url=f"/threads?{filters.query(cursor=next_cursor)}" if next_cursor else None,
-        content_query=urlencode(
-            {k: v for k, v in (("q", filters.q), ("project", filters.project)) if v}
-        ),
+        content_query=urlencode({k: v for k, v in _content_filters(filters).items() if v}),
     )
+
+
+def _content_filters(filters: Filters) -> dict[str, str | None]:
+    """The list's filters that the search of the entries' content takes, as query values."""
+    return {
+        "q": filters.q,
+        "project": filters.project,
+        "kind": filters.kind,
+        "scope": filters.scope,
+        "since": filters.since.isoformat() if filters.since else None,
+        "until": filters.until.isoformat() if filters.until else None,
+    }
+
+
+def _content_hits(
+    request: Request, user: User, filters: Filters
+) -> tuple[list[Shown], bool, str | None]:
+    """The best :data:`CONTENT_HITS` entries matching the text filter ``q`` (the search's
+    own ranking, within the list's project, kind, scope and dates: ``since`` and ``until``
+    bound the entries' times), whether more match, and what the search could not take."""
+    if not filters.q:
+        return [], False, None
+    params = SearchParams(
+        query=filters.q,
+        project=filters.project,
+        kind=filters.kind,
+        scope=filters.scope,
+        since=filters.since,
+        until=filters.until,
+        limit=CONTENT_HITS,
+    )
+    try:
+        page = search(app_state(request).db, user.principal, params)
+    except ApiError as exc:
+        return [], False, exc.message
+    return shown(page.results), page.next_cursor is not None, None
 
 
 @router.get("/threads/rows")

@@ -7,14 +7,14 @@ Filters are query parameters, so a search is a bookmarkable URL: ``project``, ``
 (``/threads/{id}?around={entry}#entry-{entry}``), which opens the thread at that entry and marks it.
 
 Nothing the entries hold reaches the page unescaped: a snippet is split into plain and matched
-pieces here and the template escapes each (the matched ones inside ``<mark>``). A query the
+pieces (:mod:`threadline.web.hits`) and the template escapes each (the matched ones inside
+``<mark>``). A query the
 service cannot take (too long, nothing to search for, a bad date or cursor) is said on the page
 above its form, with the service's status (422 or 400).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,7 +25,8 @@ from threadline import protocol as p
 from threadline.errors import ApiError
 from threadline.services import changes, inputs
 from threadline.services.context import app_state
-from threadline.services.search import Hit, SearchParams, search
+from threadline.services.search import SearchParams, search
+from threadline.web.hits import ROLE_LABELS, shown
 from threadline.web.list_page import KIND_LABELS
 from threadline.web.sessions import User
 from threadline.web.templating import render
@@ -33,37 +34,7 @@ from threadline.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 20
-ROLE_LABELS = {"user": "Prompt", "assistant": "Reply", "tool": "Tool output", "system": "System"}
 AGENT_LABELS = {"claude-code": "Claude Code", "codex": "Codex"}
-
-
-@dataclass(frozen=True)
-class Shown:
-    """A hit as the page shows it: the snippet as ``(text, matched)`` pieces."""
-
-    hit: Hit
-    pieces: list[tuple[str, bool]]
-    role_label: str
-
-    @property
-    def title(self) -> str:
-        return self.hit.thread_title or self.hit.thread_name
-
-
-def pieces(snippet: str, highlights: tuple[tuple[int, int], ...]) -> list[tuple[str, bool]]:
-    """``snippet`` cut into plain and matched pieces, in order."""
-    out: list[tuple[str, bool]] = []
-    position = 0
-    for start, end in sorted(highlights):
-        if start < position or end > len(snippet) or start >= end:
-            continue
-        if start > position:
-            out.append((snippet[position:start], False))
-        out.append((snippet[start:end], True))
-        position = end
-    if position < len(snippet):
-        out.append((snippet[position:], False))
-    return out
 
 
 def _value(request: Request, name: str, limit: int = p.MAX_NAME_CHARS) -> str | None:
@@ -118,10 +89,7 @@ def search_page(request: Request, user: User) -> Response:
     except ApiError as exc:
         context["error"] = exc.message
         return render(request, "search.html", status=exc.status, **context)
-    context["hits"] = [
-        Shown(hit, pieces(hit.snippet, hit.highlights), ROLE_LABELS.get(hit.role, hit.role))
-        for hit in page.results
-    ]
+    context["hits"] = shown(page.results)
     if page.next_cursor:
         kept = {k: v for k, v in {"q": q, **filters}.items() if v}
         context["next_url"] = "/search?" + urlencode({**kept, "cursor": page.next_cursor})
