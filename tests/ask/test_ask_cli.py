@@ -137,6 +137,7 @@ def test_the_answer_prints_with_numbered_citations(planted: Site) -> None:
     assert re.search(
         rf"^\[1\] .+\n    {re.escape(planted.url)}/threads/\S+\?around=\S+$", out, re.M
     )
+    assert re.search(r"^\[1\] .+ · \w+ · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", out, re.M), out
     thread_id = re.search(r"^Conversation: threadline ask --thread (\S+) …$", out, re.M)
     assert thread_id, out
     again = planted.cli(planted.alice, "ask", "--thread", thread_id.group(1), "and why?", cwd=here)

@@ -40,6 +40,9 @@ def test_an_answer_streams_in_and_its_citations_open_the_entries(page: Page, sit
     link = page.locator("#citations li a").first
     expect(link).to_be_visible()
     expect(page.locator("#ask-conversation")).to_be_visible()
+    when = page.locator("#citations li time").first
+    expect(when).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$"))
+    assert (when.get_attribute("datetime") or "").endswith("Z")
     href = link.get_attribute("href") or ""
     assert href.startswith(f"/threads/{site.shop.thread_id}?around=")
     link.click()

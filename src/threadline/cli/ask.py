@@ -146,7 +146,8 @@ def _print_citations(answer: dict[str, Any]) -> None:
         click.echo("")
     for c in citations:
         title = one_line(c.get("thread_title") or c["thread_id"])
-        click.echo(f"[{c['n']}] {title} · {c.get('role', '')} · {c['ts']}")
+        when = one_line(str(c["ts"]))[:19].replace("T", " ")
+        click.echo(f"[{c['n']}] {title} · {c.get('role', '')} · {when}")
         click.echo(f"    {c['url']}")
     click.echo(f"\nConversation: threadline ask --thread {answer['thread_id']} …")
 

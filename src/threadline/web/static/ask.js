@@ -42,7 +42,11 @@
     link.textContent = c.thread_title || c.thread_id;
     var facts = document.createElement("span");
     facts.className = "muted small";
-    facts.textContent = " " + c.role + " · " + c.ts;
+    var when = document.createElement("time");
+    when.dateTime = String(c.ts || "");
+    when.title = String(c.ts || "");
+    when.textContent = String(c.ts || "").slice(0, 16).replace("T", " ") + " UTC";
+    facts.append(" " + c.role + " · ", when);
     var snippet = document.createElement("div");
     snippet.className = "snippet";
     snippet.textContent = c.snippet;
