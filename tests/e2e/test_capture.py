@@ -269,6 +269,13 @@ def test_import_backfills_every_fixture_byte_identical_and_twice_sends_nothing(
                 None,
             )
         ]
+        # `thread list` names a session by its id and shows its title beside it.
+        listed = cli.run(home, "thread", "list", "--all-projects").stdout.splitlines()
+        assert listed[0].split()[-1] == "TITLE"
+        ai_music = "d3ad4cdc-5657-435d-98fa-0035d53e383d"
+        (row,) = [line for line in listed if ai_music in line]
+        title = by_source[str(fixtures / "claude" / "sniffly" / f"{ai_music}.jsonl")]["title"]
+        assert row.endswith(f"  {title}") and len(title) <= 60, (row, title)
         second = cli.run(home, "import", str(fixtures), timeout=300)
         assert second.returncode == 0, second.stderr
         assert "0 new lines" in second.stdout and "Nothing new to upload" in second.stdout

@@ -19,6 +19,7 @@ from threadline import protocol as p
 from threadline.cli.common import api, load_config, print_json, relative_time, store, table, warn
 from threadline.cli.options import check_scope
 from threadline.errors import ClientError, NotLoggedIn, ServerRefused
+from threadline.protocol.text import one_line
 from threadline.store import notes
 from threadline.sync import views
 
@@ -129,6 +130,7 @@ def list_(
             click.echo("No threads yet. Record one with `threadline push MESSAGE`.")
         return
     scoped = any(r.get("scope") for r in rows)
+    titled = any(_title(r) for r in rows)
     table(
         [
             [
@@ -139,6 +141,7 @@ def list_(
                 str(r["entry_count"]),
                 str(r["pending"]),
                 relative_time(r["last_activity_at"]),
+                *([_title(r)] if titled else []),
             ]
             for r in rows
         ],
@@ -150,8 +153,16 @@ def list_(
             "ENTRIES",
             "PENDING",
             "LAST ACTIVITY",
+            *(["TITLE"] if titled else []),
         ],
     )
+
+
+def _title(row: dict[str, Any]) -> str:
+    """A thread's title on one line, cut to :data:`NAME_CHARS`, when it says more than its
+    name (a session is named by its id and titled by its summary or first prompt)."""
+    title = one_line(str(row.get("title") or ""))
+    return "" if not title or title == one_line(str(row["name"])) else _short(title)
 
 
 @thread.command("show")
