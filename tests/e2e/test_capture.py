@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from functools import partial
@@ -276,6 +277,12 @@ def test_import_backfills_every_fixture_byte_identical_and_twice_sends_nothing(
         (row,) = [line for line in listed if ai_music in line]
         title = by_source[str(fixtures / "claude" / "sniffly" / f"{ai_music}.jsonl")]["title"]
         assert row.endswith(f"  {title}") and len(title) <= 60, (row, title)
+        # `thread show` gives every entry a line: one without text says what it records.
+        short = by_source[str(fixtures / "claude" / "spotter" / "short.jsonl")]
+        shown = cli.run(home, "thread", "show", short["id"], "-p", "spotter").stdout
+        assert shown.splitlines()[1] == "(progress/hook_progress)"
+        assert "\n(no text)\n" in shown
+        assert not re.search(r"^\[[^\]]+\] \w+[^\n]*\n\n", shown, re.M), "a header without a body"
         second = cli.run(home, "import", str(fixtures), timeout=300)
         assert second.returncode == 0, second.stderr
         assert "0 new lines" in second.stdout and "Nothing new to upload" in second.stdout

@@ -220,10 +220,11 @@ def _short(name: str) -> str:
 
 def _readable(entry: dict[str, Any]) -> str:
     """An entry as text: its text, thinking, tool calls (``key: value``) and tool output, as
-    ask quotes them — control characters and terminal escapes taken out."""
+    ask quotes them — control characters and terminal escapes taken out; an entry without
+    any as its record's type (``(progress/hook_progress)``), or ``(no text)``."""
     from threadline.recall.model import source_from  # its stemmer costs `thread list` 40 ms
 
-    return source_from(
+    text = source_from(
         entry_id=str(entry["id"]),
         thread_id="",
         seq=int(entry.get("seq") or 0),
@@ -233,6 +234,13 @@ def _readable(entry: dict[str, Any]) -> str:
         parts=entry.get("parts"),
         meta=entry.get("meta"),
     ).text
+    if text.strip():
+        return text
+    meta = entry.get("meta")
+    record = meta.get("record") if isinstance(meta, dict) else None
+    if isinstance(record, str) and record and record != entry.get("role"):
+        return f"({one_line(record)})"
+    return "(no text)"
 
 
 def _note_local_only(what: str, why: str | None) -> None:
