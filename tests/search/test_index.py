@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from threadline.protocol.models import PushRequest
 from threadline.search import engine
+from threadline.search.query import parse
 from threadline.services import accounts, auth, push, threads
 from threadline.services.search import SearchParams, search, search_in
 from threadline.storage import migrations
@@ -582,3 +583,27 @@ def test_later_pages_walk_the_range_the_first_page_walked_while_writes_arrive(
         seen += [h.snippet for h in page.results]
     assert seen == [f"walkword {i}" for i in range(5, -1, -1)]
     assert page.next_cursor is None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("server_db_url", ["postgresql"], indirect=True)
+def test_postgres_dense_ranking_puts_the_entry_about_a_word_before_a_long_one_mentioning_it(
+    db: Database,
+) -> None:
+    """Ask's candidates (``dense``): on PostgreSQL an entry about a word comes before a long
+    one that mentions it among much else — ``ts_rank_cd`` divided by the number of distinct
+    words too (without it, the long entry mentioning the word forty times wins)."""
+    who = _principal(db)
+    about = "the quokka cache"
+    pasted = [f"file{n}.ts" for n in range(41)]
+    long = "context: " + " ".join(f"quokka {pasted[n]} see {pasted[n + 1]}" for n in range(40))
+    _push(db, who, [about, long])
+    query = parse("quokka")
+    filters = engine.Filters(user_id=who.user_id)
+    with db.read() as conn:
+        dense = engine.ranked(conn, query, filters, dense=True)
+        plain = engine.ranked(conn, query, filters)
+        rows = conn.execute(sa.select(entries.c.pk, entries.c.text)).all()
+        texts = {int(pk): str(text) for pk, text in rows}
+    assert [texts[m.pk] for m in dense] == [about, long]
+    assert [texts[m.pk] for m in plain] == [long, about]

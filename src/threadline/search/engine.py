@@ -186,15 +186,20 @@ def ranked(
     filters: Filters,
     limit: int = RANKED,
     wanted: int = RANKED,
+    *,
+    dense: bool = False,
 ) -> list[Match]:
     """The word matches of ``query`` best first (see the module docstring); at least the
-    ``wanted`` best, or all there are, when not all ``limit``."""
+    ``wanted`` best, or all there are, when not all ``limit``. With ``dense`` (ask's
+    candidates), PostgreSQL divides a score by the entry's number of distinct words as well
+    (:data:`PG_DENSE`): the entries about the words first, not the long ones that mention them
+    among much else (SQLite's BM25, which caps what a word's repeats add, is unchanged)."""
     if not query.has_words:
         return []
     if conn.dialect.name == "sqlite":
         matches = _sqlite_ranked(conn, query, filters, limit, wanted)
     else:
-        matches = _pg_ranked(conn, query, filters, limit)
+        matches = _pg_ranked(conn, query, filters, limit, PG_DENSE if dense else PG_NORMAL)
     matches.sort(key=lambda m: (m.ts, m.pk), reverse=True)  # newest first among equals
     matches.sort(key=lambda m: -m.score)
     return matches
@@ -443,12 +448,18 @@ def _pg_prepare(conn: sa.Connection) -> bool:
     return bool(present)
 
 
+#: ``ts_rank_cd``'s normalization: divided by 1 + the log of the entry's length; and for
+#: ``dense`` ranking, by its number of distinct words too.
+PG_NORMAL = 1
+PG_DENSE = 1 | 8
 #: ``ts_rank_cd`` weights of ``D``, ``C`` (tool output), ``B`` (tool calls), ``A`` (prose).
 _PG_WEIGHTS = "'{0.1, 0.2, 0.2, 1.0}'::float4[]"
 _PG_FROM = "FROM entries e JOIN threads t ON t.id = e.thread_id"
 
 
-def _pg_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) -> list[Match]:
+def _pg_ranked(
+    conn: sa.Connection, query: Query, filters: Filters, limit: int, normalization: int
+) -> list[Match]:
     """The ``limit`` newest matches (see :func:`_pg_where`); when the newest entries hold
     fewer than :data:`PG_ENOUGH` of a common query's matches (an old project's, a rare phrase
     of common words), the :data:`PG_OLDER` entries before them are walked too — within a
@@ -457,7 +468,7 @@ def _pg_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) 
     match = tsquery(query)
     test, order, floor, bitmap = _pg_where(conn, match, filters, _one_word(query))
     if floor is None:
-        return _pg_matches(conn, match, filters, limit, (test, order), {})
+        return _pg_matches(conn, match, filters, limit, (test, order), {}, normalization)
     threads = _pg_thread_set(conn, filters)
     if threads == []:
         return []
@@ -466,12 +477,15 @@ def _pg_ranked(conn: sa.Connection, query: Query, filters: Filters, limit: int) 
     within: dict[str, Any] = {} if threads is None else {"threads": threads}
     recent, order = _pg_range(threads, ">= :floor")
     how = (f"{walk} AND {recent}", order)
-    found = _pg_matches(conn, match, filters, limit, how, {"floor": floor, **within}, bitmap)
+    bounds: dict[str, Any] = {"floor": floor, **within}
+    found = _pg_matches(conn, match, filters, limit, how, bounds, normalization, bitmap)
     if floor > 1 and len(found) < PG_ENOUGH:
         older, order = _pg_range(threads, "BETWEEN :low AND :high")
         bounds = {"low": max(1, floor - PG_OLDER), "high": floor - 1, **within}
         how = (f"{walk} AND {older}", order)
-        found += _pg_matches(conn, match, filters, limit - len(found), how, bounds, bitmap)
+        found += _pg_matches(
+            conn, match, filters, limit - len(found), how, bounds, normalization, bitmap
+        )
     return found
 
 
@@ -526,14 +540,17 @@ def _pg_matches(
     limit: int,
     how: tuple[str, str],
     bounds: dict[str, Any],
+    normalization: int,
     bitmap: bool = False,
 ) -> list[Match]:
-    """Up to ``limit`` matches passing ``how`` (the test, the order), newest first; with
-    ``bitmap``, the primary key read as a bitmap (:func:`_pg_bitmap`), not walked down."""
+    """Up to ``limit`` matches passing ``how`` (the test, the order), newest first, scored by
+    ``ts_rank_cd`` with ``normalization``; with ``bitmap``, the primary key read as a bitmap
+    (:func:`_pg_bitmap`), not walked down."""
     test, order = how
     clauses, params = where(filters)
+    rank = f"ts_rank_cd({_PG_WEIGHTS}, e.search_doc, {_TSQUERY}, {int(normalization)})"
     sql = (
-        f"SELECT e.pk, ts_rank_cd({_PG_WEIGHTS}, e.search_doc, {_TSQUERY}, 1), e.ts {_PG_FROM} "
+        f"SELECT e.pk, {rank}, e.ts {_PG_FROM} "
         f"WHERE {test} AND {clauses} ORDER BY {order} DESC LIMIT :limit"
     )
     params.update(bounds, tsquery=match, limit=limit)

@@ -1,9 +1,10 @@
 """Ask: a question answered from the user's own history, with citations, kept as a thread.
 
 **Retrieval** (:func:`retrieve`, also what the evaluation measures) asks the search index
-(:func:`threadline.search.engine.ranked`, the search service's own ranking, word matches
-only) for the question's content terms (:mod:`threadline.recall.terms`): all of them together,
-then each alone — as the prefix of its stem (``failing`` → ``fail*``; a compound such as
+(:func:`threadline.search.engine.ranked`, the search service's own ranking — on PostgreSQL
+``dense``: divided by an entry's number of distinct words too —, word matches only) for the
+question's content terms (:mod:`threadline.recall.terms`): all of them together, then each
+alone — as the prefix of its stem (``failing`` → ``fail*``; a compound such as
 ``src/auth/login.py`` as a phrase; an irregular verb with its other forms, ``ran OR run``),
 which also counts the entries holding the term (up to :data:`COUNT_CAP`), and as written. The best
 :data:`PER_QUERY` of each query are the candidates, within the caller's entries and the given
@@ -353,12 +354,12 @@ class _Gathered:
 
 def _word_matches(conn: sa.Connection, query: str, filters: Filters) -> list[engine.Match]:
     """The search's word matches of ``query``, best first (the newest
-    :data:`~threadline.search.engine.RANKED` ranked, as the search ranks them)."""
+    :data:`~threadline.search.engine.RANKED` ranked, as the search ranks them, ``dense``)."""
     try:
         parsed = parse(query)
     except ValidationFailed:
         return []
-    return engine.ranked(conn, parsed, filters)
+    return engine.ranked(conn, parsed, filters, dense=True)
 
 
 def _prefix(term: t.Term) -> str:
