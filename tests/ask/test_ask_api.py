@@ -332,3 +332,17 @@ def test_a_quoted_marker_is_not_a_citation_link_on_the_conversation_page(site: S
     links = re.findall(r'<a href="(/threads/[^"]+)"[^>]*>(\d)</a>', page.text)
     assert links == [(c["url"], str(c["n"])) for c in answer["citations"]], links
     assert "settings[1]" in page.text and "columns[2]" in page.text and "nine [2]" in page.text
+
+
+def test_search_lists_the_history_before_the_ask_conversations_that_quote_it(
+    site: Site,
+) -> None:
+    asked = answered(site.ask(site.alice, question=XTERM))
+    assert not asked["no_match"]
+    found = site.get(site.alice, "/api/v1/search", q="xterm", limit=100)["results"]
+    kinds = [hit["kind"] for hit in found]
+    assert "ask" in kinds and kinds[0] != "ask"
+    first_ask = kinds.index("ask")
+    assert set(kinds[first_ask:]) == {"ask"}, kinds
+    only = site.get(site.alice, "/api/v1/search", q="xterm", kind="ask")["results"]
+    assert only and {hit["thread_id"] for hit in only} == {asked["thread_id"]}

@@ -7,7 +7,8 @@ acknowledged. Results come in one list, paged with a cursor:
 
 1. the word matches, best first (:func:`threadline.search.engine.ranked`: BM25 or
    ``ts_rank_cd``, prompts and replies above tool output, newest first among equals, over the
-   :data:`~threadline.search.engine.RANKED` most recent matches);
+   :data:`~threadline.search.engine.RANKED` most recent matches) — those of ``ask``
+   conversations after the others: an answer quotes the history, which comes first;
 2. then, for a query of plain terms, the entries that hold the typed text inside a word
    (``Limiter`` in ``RateLimiter``), newest first.
 
@@ -45,6 +46,8 @@ from threadline.storage.values import ts_text
 DEFAULT_LIMIT = p.DEFAULT_SEARCH_LIMIT
 #: Most results in one page.
 MAX_LIMIT = p.MAX_SEARCH_LIMIT
+#: The kind of ask's conversations: their entries come after the history's (they quote it).
+ASK_KIND = "ask"
 #: The agents whose sessions are threads of that kind.
 AGENTS = ("claude-code", "codex")
 #: Deepest offset a cursor may carry: past every word and substring candidate.
@@ -217,12 +220,28 @@ class _Search:
     def _ranked(self, wanted: int) -> list[_Ranked]:
         """Word matches, then substring matches, until ``wanted`` (or all there are)."""
         words = engine.ranked(self.conn, self.query, self.filters, wanted=wanted)
+        asked = self._asked([m.pk for m in words])
+        if asked:  # the history first, then ask's conversations about it (in their order)
+            words = [m for m in words if m.pk not in asked] + [m for m in words if m.pk in asked]
         found = [_Ranked(m.pk, m.score, False) for m in words]
         if len(found) < wanted:
             skip = {m.pk for m in words}
             more = engine.substrings(self.conn, self.query, self.filters, wanted - len(found), skip)
             found += [_Ranked(pk, 0.0, True) for pk in more]
         return found
+
+    def _asked(self, pks: list[int]) -> set[int]:
+        """The keys among ``pks`` of entries in ``ask`` threads (none looked for when the
+        kinds searched leave no other kind beside them)."""
+        kinds = self.filters.kinds
+        if not pks or (kinds and (ASK_KIND not in kinds or set(kinds) == {ASK_KIND})):
+            return set()
+        query = (
+            sa.select(entries.c.pk)
+            .select_from(entries.join(threads, threads.c.id == entries.c.thread_id))
+            .where(entries.c.pk.in_(pks), threads.c.kind == ASK_KIND)
+        )
+        return {int(pk) for pk in self.conn.execute(query).scalars()}
 
     def _hits(self, shown: list[_Ranked]) -> list[Hit]:
         if not shown:
