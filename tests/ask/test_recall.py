@@ -277,6 +277,11 @@ def test_the_prompt_of_a_turn_lends_its_terms_to_the_passage_for_relevance_only(
     # Of env, file and audit, e30 holds env alone: with its turn's audit, two of three.
     assert found[1].relevant and [x.stem for x in found[1].found] == ["env"]
     assert [e.entry_id for e in found[1].entries] == ["e30"]
+    # A prompt is the start of its own turn: the prompt before it lends it nothing.
+    later = entry(40, "user", text("Is .env ignored?"))
+    (own,) = passages.cut([match(later)], {"t1": [*rows, later]}, terms, equal(terms),
+                          turns={"e40": rows[0]})  # fmt: skip
+    assert own.context == [] and not own.relevant
 
 
 # --- extractive answers ----------------------------------------------------------------------

@@ -119,9 +119,11 @@ class _Span:
         nearest = sorted(self.picked, key=lambda i: min(abs(i - a) for a in self.anchors))
         entries = [self.rows[i] for i in sorted(nearest[:MAX_ENTRIES])]
         shown = {e.entry_id for e in entries}
-        context = [
+        context = [  # a prompt starts a turn of its own: the one before lends it nothing
             turn.text
-            for turn in (turns.get(self.rows[a].entry_id) for a in self.anchors)
+            for turn in (
+                turns.get(self.rows[a].entry_id) for a in self.anchors if not self.rows[a].prompt
+            )
             if turn is not None and turn.entry_id not in shown
         ]
         found = t.found_in(terms, [*(e.text for e in entries), self.match.project])
