@@ -554,21 +554,13 @@ def neighbours_of(
     entries back, ``near`` on), so the cost follows the targets, not the threads' lengths."""
     targets = [
         row
-        for row in conn.execute(
-            sa.select(entries.c.thread_id, entries.c.entry_uuid, entries.c.ts, entries.c.pk)
-            .join(threads, threads.c.id == entries.c.thread_id)
-            .where(
-                entries.c.user_id == user_id,
-                entries.c.entry_uuid.in_([i for ids in wanted.values() for i in ids]),
-                threads.c.user_id == user_id,
-                threads.c.deleted_at.is_(None),
-            )
-        )
+        for row in _targets(conn, user_id, [i for ids in wanted.values() for i in ids])
         if row.entry_uuid in wanted.get(str(row.thread_id), ())
     ]
     if not targets:
         return {}
-    keys = set(conn.execute(*_walks(targets, near)).scalars())
+    walks = _per_target(_WALKS, targets, {"back": near + 1, "near": near})
+    keys = set(conn.execute(*walks).scalars())
     query = _ROW_COLUMNS.add_columns(entries.c.thread_id).where(entries.c.pk.in_(list(keys)))
     found: dict[str, list[EntryRow]] = {}
     for row in conn.execute(query.order_by(entries.c.ts, entries.c.pk)):
@@ -581,24 +573,11 @@ def prompts_before(
 ) -> dict[str, list[EntryRow]]:
     """For each of the user's entries ``wanted`` (entry ids) in a live thread, the last
     ``back`` entries of role ``user`` before it in its thread, nearest first (the prompt of
-    its turn is among them, however far back) — in two statements."""
-    targets = conn.execute(
-        sa.select(entries.c.thread_id, entries.c.entry_uuid, entries.c.ts, entries.c.pk)
-        .join(threads, threads.c.id == entries.c.thread_id)
-        .where(
-            entries.c.user_id == user_id,
-            entries.c.entry_uuid.in_(list(wanted)),
-            threads.c.user_id == user_id,
-            threads.c.deleted_at.is_(None),
-        )
-    ).all()
+    its turn is among them, however far back) — in three statements."""
+    targets = _targets(conn, user_id, list(wanted))
     if not targets:
         return {}
-    params: dict[str, Any] = {"back": back}
-    for i, target in enumerate(targets):
-        params.update({f"t{i}": target.thread_id, f"ts{i}": target.ts, f"pk{i}": target.pk})
-    sql = " UNION ALL ".join(_PROMPTS.format(i=i) for i in range(len(targets)))
-    pairs = conn.execute(sa.text(sql), params).all()
+    pairs = conn.execute(*_per_target(_PROMPTS, targets, {"back": back})).all()
     keys = {int(pair.pk) for pair in pairs}
     if not keys:
         return {}
@@ -633,11 +612,30 @@ _WALKS = (
 )
 
 
-def _walks(targets: list[Any], near: int) -> tuple[sa.TextClause, dict[str, Any]]:
-    """The statement (plain text: built per call, it would be compiled per call) and the
-    parameters finding the keys of every target's neighbours."""
-    params: dict[str, Any] = {"back": near + 1, "near": near}
+def _targets(conn: sa.Connection, user_id: int, ids: list[str]) -> list[Any]:
+    """The thread, id, time and key of each of the user's entries ``ids`` in a live thread."""
+    return list(
+        conn.execute(
+            sa.select(entries.c.thread_id, entries.c.entry_uuid, entries.c.ts, entries.c.pk)
+            .join(threads, threads.c.id == entries.c.thread_id)
+            .where(
+                entries.c.user_id == user_id,
+                entries.c.entry_uuid.in_(ids),
+                threads.c.user_id == user_id,
+                threads.c.deleted_at.is_(None),
+            )
+        )
+    )
+
+
+def _per_target(
+    template: str, targets: list[Any], params: dict[str, Any]
+) -> tuple[sa.TextClause, dict[str, Any]]:
+    """``template`` once per target (its thread, time and key as ``:t{i}``, ``:ts{i}``,
+    ``:pk{i}``), joined by ``UNION ALL``, with ``params``: the statement (plain text: built per
+    call, it would be compiled per call) and its parameters."""
+    params = dict(params)
     for i, target in enumerate(targets):
         params.update({f"t{i}": target.thread_id, f"ts{i}": target.ts, f"pk{i}": target.pk})
-    sql = " UNION ALL ".join(_WALKS.format(i=i) for i in range(len(targets)))
+    sql = " UNION ALL ".join(template.format(i=i) for i in range(len(targets)))
     return sa.text(sql), params
