@@ -342,6 +342,39 @@ def test_sentences_drop_markup_and_line_numbers() -> None:
     ]
 
 
+def test_a_line_of_json_gives_its_values_as_sentences() -> None:
+    # A web search's results, cut short by an excerpt: the titles and links, not the
+    # punctuation between them, and not the keys.
+    line = (
+        'Links: [{"title":"Sobelow - static analysis for the Phoenix Framework",'
+        '"url":"https://sobelow.io/"},{"title":"Security Scanning Your Phoenix App",'
+        '"url":"https://example.org/scan.html"},{"title":"Cut sh'
+    )
+    assert extractive.sentences(line) == [
+        "Sobelow - static analysis for the Phoenix Framework",
+        "https://sobelow.io/",
+        "Security Scanning Your Phoenix App",
+        "https://example.org/scan.html",
+    ]
+    # Escapes are decoded and a value's lines are apart.
+    tool = '{"output": "Tests failed. See \\"log\\"\\nexit status 1 \\u00e9", "meta": {"code": 1}}'
+    assert extractive.sentences(tool) == ["Tests failed.", 'See "log"', "exit status 1 é"]
+    # Prose quoting words before colons is prose.
+    prose = 'He said "cache": it was slow, and "lock": it was held.'
+    assert extractive.sentences(prose) == [prose]
+
+
+def test_an_answer_from_json_output_quotes_the_value_that_holds_the_term() -> None:
+    results = '[{"title":"Phoenix security scanning with Sobelow","url":"https://sobelow.io/"}]'
+    found = entry(1, "tool", result("c", results))
+    terms = t.content_terms("which sobelow page did we find")
+    answer = extractive.answer(terms, cut_all(terms, [found], [found]))
+    assert answer.text.splitlines()[1:] == [
+        "- “Phoenix security scanning with Sobelow” [1]",
+        "- “https://sobelow.io/” [1]",
+    ]
+
+
 # --- citations and prompts -------------------------------------------------------------------
 
 

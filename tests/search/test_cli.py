@@ -66,7 +66,7 @@ def test_the_current_folders_project_by_default(indexed: Indexed, tmp_path: Path
         "(--all-projects searches every project)."
     )
     nowhere = search(indexed.alice_home, "qqzzxxnothing", "--all-projects", cwd=elsewhere)
-    assert nowhere.stdout.strip() == "No entries match 'qqzzxxnothing' in every project."
+    assert nowhere.stdout.strip() == "No entries match 'qqzzxxnothing' in any project."
     everywhere = search(indexed.alice_home, "conda", "--all-projects", "--json", cwd=elsewhere)
     assert json.loads(everywhere.stdout)["results"]
 

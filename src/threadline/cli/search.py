@@ -96,14 +96,14 @@ def search(
     if as_json:
         print_json(page)
         return
-    where = "every project" if all_projects else f"project {cfg.project or '(none)'}"
+    where = "any project" if all_projects else f"project {cfg.project or '(none)'}"
     _print(page, where, bold=sys.stdout.isatty())
 
 
 def _print(page: dict[str, Any], where: str, *, bold: bool) -> None:
     results = page["results"]
     if not results:
-        wider = "" if where == "every project" else " (--all-projects searches every project)"
+        wider = "" if where == "any project" else " (--all-projects searches every project)"
         click.echo(f"No entries match {page['query']!r} in {where}{wider}.")
         return
     for hit in results:

@@ -11,6 +11,7 @@ reads like an instruction is quoted like any other. With no relevant passage the
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -157,11 +158,43 @@ def quoted(terms: list[t.Term], passage: Passage) -> tuple[Source | None, list[s
 def sentences(text: str) -> list[str]:
     """The sentences of ``text``: each line split after ``.``, ``!`` or ``?``, list and quote
     marks and line numbers removed, blanks squeezed; fragments under
-    :data:`MIN_SENTENCE_CHARS` dropped."""
+    :data:`MIN_SENTENCE_CHARS` dropped. A line holding JSON (a tool's structured output:
+    search results, an MCP tool's reply) gives its string values instead, each one alone —
+    what a reader would quote — and not the punctuation around them (:func:`json_values`)."""
     found: list[str] = []
     for line in text.splitlines():
-        for piece in _SENTENCE_END.split(line):
-            cleaned = " ".join(_MARKUP.sub("", piece).split())
-            if len(cleaned) >= MIN_SENTENCE_CHARS:
-                found.append(cleaned)
+        for piece in json_values(line) or [line]:
+            for part in _SENTENCE_END.split(piece):
+                cleaned = " ".join(_MARKUP.sub("", part).split())
+                if len(cleaned) >= MIN_SENTENCE_CHARS:
+                    found.append(cleaned)
     return found
+
+
+#: A JSON string literal (``"…"`` with its escapes), and whether a ``:`` follows it (a key).
+_JSON_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"(\s*:)?')
+#: How many ``"key": `` pairs make a line JSON rather than prose quoting a word.
+_JSON_KEYS = 2
+
+
+def json_values(line: str) -> list[str]:
+    """The text of ``line`` before its JSON, then the JSON's string values (not its keys), in
+    order, a value's lines apart; ``[]`` when the line holds fewer than :data:`_JSON_KEYS`
+    keys or no ``{`` or ``[``. Works on a line cut short (an excerpt) as well as on a whole
+    document: the strings are read one by one."""
+    strings = list(_JSON_STRING.finditer(line))
+    if sum(1 for s in strings if s.group(2)) < _JSON_KEYS:
+        return []
+    start = min((i for i in (line.find("{"), line.find("[")) if i >= 0), default=-1)
+    if start < 0:  # prose quoting words with colons after them
+        return []
+    values = [line[:start]] if start > 0 else []
+    for string in strings:
+        if string.group(2) or string.start() < start:
+            continue
+        try:
+            value = str(json.loads(f'"{string.group(1)}"'))
+        except ValueError:  # an escape cut short by an excerpt
+            value = string.group(1)
+        values.extend(value.splitlines())
+    return values
