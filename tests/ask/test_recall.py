@@ -340,6 +340,9 @@ def test_sentences_drop_markup_and_line_numbers() -> None:
         "The cache.",
         "It is *fast*!",
     ]
+    assert extractive.sentences("**Checking the cache** then **why** 2 ** 3") == [
+        "Checking the cache then why 2 ** 3"
+    ]
 
 
 def test_a_line_of_json_gives_its_values_as_sentences() -> None:

@@ -31,6 +31,8 @@ HEADER = "From the history (quoted from the cited entries):"
 NO_MATCH = "Nothing relevant was found in the history{where}, so there is no answer to give."
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+#: Markdown's bold (``**Heading**``, as a model writes its thinking's headings): its text.
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
 #: What starts a line without being part of its sentence: quote and list marks, headings, and
 #: the line numbers of a file read by an agent (``  12→``).
 _MARKUP = re.compile(r"^(?:\s*\d+→)?[\s>#*\-+•|`]*")
@@ -157,14 +159,14 @@ def quoted(terms: list[t.Term], passage: Passage) -> tuple[Source | None, list[s
 
 def sentences(text: str) -> list[str]:
     """The sentences of ``text``: each line split after ``.``, ``!`` or ``?``, list and quote
-    marks and line numbers removed, blanks squeezed; fragments under
+    marks, line numbers and bold marks removed, blanks squeezed; fragments under
     :data:`MIN_SENTENCE_CHARS` dropped. A line holding JSON (a tool's structured output:
     search results, an MCP tool's reply) gives its string values instead, each one alone —
     what a reader would quote — and not the punctuation around them (:func:`json_values`)."""
     found: list[str] = []
     for line in text.splitlines():
         for piece in json_values(line) or [line]:
-            for part in _SENTENCE_END.split(piece):
+            for part in _SENTENCE_END.split(_BOLD.sub(r"\1", piece)):
                 cleaned = " ".join(_MARKUP.sub("", part).split())
                 if len(cleaned) >= MIN_SENTENCE_CHARS:
                     found.append(cleaned)
