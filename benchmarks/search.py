@@ -64,6 +64,7 @@ import ingest as server_ingest
 from harness import Context, database, note, now, percentile, ratio, table
 from threadline.protocol.models import PushRequest
 from threadline.services import accounts, auth, push
+from threadline.services import ask as ask_service
 from threadline.services.search import SearchParams, search
 from threadline.storage import migrations
 from threadline.storage.database import Database, insert_rows, open_database
@@ -458,6 +459,36 @@ def _latency(db: Database, who: auth.Principal, corpus: Corpus, n: int) -> list[
     return rows
 
 
+def _questions(corpus: Corpus) -> list[tuple[str, Callable[[], str]]]:
+    return [
+        ("a rare word and a commoner one",
+         lambda: f"what did we decide about {corpus.word(10_000, 40_000)} and "
+                 f"{corpus.word(500, 5_000)}?"),
+        ("two common words", lambda: f"why is {corpus.word(0, 50)} {corpus.word(0, 50)} failing?"),
+        ("three words of middling frequency",
+         lambda: f"which {corpus.word(50, 500)} did {corpus.word(50, 500)} use for "
+                 f"{corpus.word(50, 500)}?"),
+        ("a name the history lacks", lambda: "how did we configure Kafka for billing?"),
+    ]  # fmt: skip
+
+
+def _ask_latency(db: Database, who: auth.Principal, corpus: Corpus, n: int) -> list[dict[str, Any]]:
+    """``ask`` as the server runs it (retrieval, extractive answer, the conversation stored)
+    over the whole corpus, a question at a time in one project; the mean number of citations
+    as its hits (the synthetic words make no sense together: only the time means anything)."""
+    rows: list[dict[str, Any]] = []
+    for name, make in _questions(corpus):
+        cited: list[int] = []
+
+        def one(make: Callable[[], str] = make, cited: list[int] = cited) -> None:
+            project = f"acme/project-{corpus.rng.randrange(PROJECTS):02d}"
+            question = ask_service.Question(make(), project=project)
+            cited.append(len(ask_service.answer(db, who, question).citations))
+
+        rows.append(_stats(name, _time(one, n), sum(cited) / max(len(cited), 1)))
+    return rows
+
+
 def _time(work: Callable[[], None], n: int) -> list[float]:
     for _ in range(3):
         work()
@@ -513,6 +544,11 @@ def _kept(url: str, size: int) -> tuple[Database, Corpus, dict[str, Any]]:
                 )
             )
         ).rowcount
+        # the conversations earlier runs' questions were kept in (``ask`` threads)
+        asked = sa.select(threads.c.id).where(threads.c.kind == ask_service.KIND)
+        left += conn.execute(entries.delete().where(entries.c.thread_id.in_(asked))).rowcount
+        conn.execute(streams.delete().where(streams.c.thread_id.in_(asked)))
+        conn.execute(threads.delete().where(threads.c.kind == ask_service.KIND))
         # the next entry takes the key after the build's again: search takes the keys of the
         # newest entries to be about as many as the entries (a gap would leave the build's
         # entries out of the newest)
@@ -573,6 +609,14 @@ def _backend(
         if slow:
             note(f"over the {TARGET_P95_MS:.0f} ms p95 target: {', '.join(slow)}")
         figures["latency"] = rows
+        asked = _ask_latency(db, who, Corpus(seed=13), max(samples // 5, 5))
+        table(
+            f"{backend}: `ask` (extractive) in process, project scope, no writer",
+            ["question", "n", "cited", "p50_ms", "p95_ms", "max_ms"],
+            [[r["query"], r["n"], r["hits"], r["p50_ms"], r["p95_ms"], r["max_ms"]]
+             for r in asked],
+        )  # fmt: skip
+        figures["ask_latency"] = asked
         return figures
     finally:
         db.dispose()

@@ -16,6 +16,7 @@ from threadline.recall import english
 from threadline.recall import weights as w
 from threadline.services import accounts, auth, push
 from threadline.services import ask as ask_service
+from threadline.services import entries as entry_service
 from threadline.services.ask import retrieve
 from threadline.storage.database import Database
 from threadline.storage.schema import threads
@@ -210,3 +211,30 @@ def test_what_ask_wrote_in_a_files_thread_of_notes_counts_in_no_words_weight(
         kinds = {row.kind for row in conn.execute(sa.select(threads.c.kind))}
     assert kinds == {"note"}, "the conversation is kept in the thread of notes"
     assert quokka_weight() == alone == w.weight(1)
+
+
+def test_a_turns_prompt_is_found_through_the_index_of_prompts_however_far_back(
+    db: Database,
+) -> None:
+    # An agent's long run: one prompt, then 400 calls and results. The walk back to the prompt
+    # reads the partial index of prompts (migration 0016), not the 800 rows in between.
+    rows: list[Row] = [("user", "Profile the importer please.", None)]
+    for n in range(400):
+        rows += _tool(n, f"wc -l part{n}.csv", f"{n} lines")
+    who = _session(db, rows)
+    with db.read() as conn:
+        last = conn.execute(
+            sa.text("SELECT entry_uuid FROM entries WHERE user_id = :u ORDER BY pk DESC LIMIT 1"),
+            {"u": who.user_id},
+        ).scalar_one()
+        found = entry_service.prompts_before(conn, who.user_id, [last], ask_service.TURN_LOOKBACK)
+        assert [row.text for row in found[last]] == ["Profile the importer please."]
+        target = conn.execute(
+            sa.text("SELECT thread_id, ts, pk FROM entries WHERE entry_uuid = :e"), {"e": last}
+        ).one()
+        statement, params = entry_service._per_target(
+            entry_service._PROMPTS, [target], {"back": ask_service.TURN_LOOKBACK}
+        )
+        explain = "EXPLAIN QUERY PLAN " if db.dialect == "sqlite" else "EXPLAIN "
+        plan = conn.execute(sa.text(explain + statement.text), params).all()
+    assert "ix_entries_thread_prompts" in " ".join(str(row[-1]) for row in plan)
