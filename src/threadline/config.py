@@ -284,30 +284,47 @@ def load(flags: dict[str, Any] | None = None, cwd: Path | None = None) -> Config
 
 
 def derive_project(cwd: Path | None = None) -> tuple[str, str]:
-    """The project name from the git remote (``host/owner/repo``), else the folder name."""
+    """The project name from the git remote (``host/owner/repo``), else the repository's
+    folder (a linked worktree's main repository's: the worktrees of one repository are one
+    project), else the folder name."""
     here = (cwd or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         git = folder / ".git"
         if git.exists():
-            url = _origin_url(git)
+            common = _common_dir(git)
+            url = _origin_url(common / "config") if common else None
             if url:
                 return normalize_remote(url), "git remote origin"
+            if git.is_file() and common is not None and common.name == ".git":
+                return common.parent.name, "git repository folder"
             return folder.name, "git repository folder"
     return here.name, "current folder"
 
 
-def _origin_url(git: Path) -> str | None:
-    config_file = git / "config"
-    if git.is_file():  # a worktree or submodule: "gitdir: <path>"
+def _common_dir(git: Path) -> Path | None:
+    """The git folder holding the repository's ``config``: ``git`` itself, or for a linked
+    worktree or a submodule (``.git`` a file: ``gitdir: <path>``) the folder it names — a
+    worktree's through its ``commondir``."""
+    if not git.is_file():
+        return git
+    try:
         text = git.read_text(encoding="utf-8", errors="replace").strip()
-        if not text.startswith("gitdir:"):
-            return None
-        gitdir = Path(text[len("gitdir:") :].strip())
-        gitdir = gitdir if gitdir.is_absolute() else (git.parent / gitdir)
-        common = gitdir / "commondir"
+    except OSError:
+        return None
+    if not text.startswith("gitdir:"):
+        return None
+    gitdir = Path(text[len("gitdir:") :].strip())
+    gitdir = gitdir if gitdir.is_absolute() else (git.parent / gitdir)
+    common = gitdir / "commondir"
+    try:
         if common.is_file():
-            gitdir = (gitdir / common.read_text(encoding="utf-8").strip()).resolve()
-        config_file = gitdir / "config"
+            return (gitdir / common.read_text(encoding="utf-8").strip()).resolve()
+    except OSError:
+        return None
+    return gitdir.resolve()
+
+
+def _origin_url(config_file: Path) -> str | None:
     try:
         lines = config_file.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:

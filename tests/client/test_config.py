@@ -112,6 +112,28 @@ def test_project_from_git_remote(home: Path, tmp_path: Path) -> None:
     )
 
 
+def test_a_linked_worktree_is_its_repositorys_project(home: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+    repo = tmp_path / "widget"
+    repo.mkdir()
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-q", "--allow-empty",
+        "-m", "start")  # fmt: skip
+    git("worktree", "add", "-q", str(tmp_path / "widget-worktrees" / "fix-login"))
+    worktree = tmp_path / "widget-worktrees" / "fix-login"
+    # No remote: the main repository's folder, not the worktree's.
+    cfg = config.load(cwd=worktree)
+    assert (cfg.project, cfg.values["project"].source) == ("widget", "git repository folder")
+    assert config.load(cwd=repo).project == "widget"
+    # With one: the remote, read from the repository's own config.
+    git("remote", "add", "origin", "https://github.com/Acme/Widget")
+    assert config.load(cwd=worktree).project == "github.com/acme/widget"
+
+
 def test_config_command_prints_sources(tmp_path: Path) -> None:
     home = tmp_path / "home"
     result = cli.run(
