@@ -343,6 +343,31 @@ def test_sentences_drop_markup_and_line_numbers() -> None:
     assert extractive.sentences("**Checking the cache** then **why** 2 ** 3") == [
         "Checking the cache then why 2 ** 3"
     ]
+    raw = '"done.\\n\\n**Next:**\\n- one\\n\\n**Then:** two"'
+    assert "\\nNext" not in " ".join(extractive.sentences(raw))
+    assert "\\nThen" not in " ".join(extractive.sentences(raw))
+
+
+def test_prose_broken_over_lines_is_quoted_whole_and_code_line_by_line() -> None:
+    prompt = (
+        "Updating a team is VERY\nslow. It does not update optimistically\nand reloads "
+        "every team.\n- first item\n- second item\n```\nimport os\nimport sys\n```"
+    )
+    assert extractive.sentences(prompt, prose=True) == [
+        "Updating a team is VERY slow.",
+        "It does not update optimistically and reloads every team.",
+        "first item",
+        "second item",
+        "import os",
+        "import sys",
+    ]
+    # Tool output keeps its lines: a listing is not prose.
+    listing = "total 816\nsrc/app.py\ntests/test_app.py"
+    assert extractive.sentences(listing) == listing.splitlines()
+    terms = t.content_terms("why was updating a team slow")
+    found = entry(1, "user", text(prompt))
+    answer = extractive.answer(terms, cut_all(terms, [found], [found]))
+    assert "- “Updating a team is VERY slow.” [1]" in answer.text
 
 
 def test_a_line_of_json_gives_its_values_as_sentences() -> None:

@@ -32,7 +32,9 @@ NO_MATCH = "Nothing relevant was found in the history{where}, so there is no ans
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 #: Markdown's bold (``**Heading**``, as a model writes its thinking's headings): its text.
-_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+#: Not inside a word: ``\n**Heading**`` in a JSON string stays as it is (``\nHeading`` would
+#: make a word the entry does not hold), as Markdown would leave it.
+_BOLD = re.compile(r"(?<![0-9A-Za-z])\*\*(?=\S)(.+?)(?<=\S)\*\*(?![0-9A-Za-z])")
 #: What starts a line without being part of its sentence: quote and list marks, headings, and
 #: the line numbers of a file read by an agent (``  12→``).
 _MARKUP = re.compile(r"^(?:\s*\d+→)?[\s>#*\-+•|`]*")
@@ -129,7 +131,8 @@ def quoted(terms: list[t.Term], passage: Passage) -> tuple[Source | None, list[s
     for position, (entry, text) in enumerate(zip(passage.entries, passage.excerpts, strict=True)):
         told = int(not entry.prompt)
         bonus = (entry.entry_id == passage.anchor.entry_id) + (entry.role in ("user", "assistant"))
-        for order, sentence in enumerate(sentences(text)):
+        prose = entry.role in ("user", "assistant")
+        for order, sentence in enumerate(sentences(text, prose=prose)):
             hits = len(t.found_in(terms, [sentence]))
             if hits:
                 scored.append(((told, hits, bonus), position, order, sentence))
@@ -157,14 +160,16 @@ def quoted(terms: list[t.Term], passage: Passage) -> tuple[Source | None, list[s
     return passage.entries[home], quotes
 
 
-def sentences(text: str) -> list[str]:
+def sentences(text: str, *, prose: bool = False) -> list[str]:
     """The sentences of ``text``: each line split after ``.``, ``!`` or ``?``, list and quote
     marks, line numbers and bold marks removed, blanks squeezed; fragments under
     :data:`MIN_SENTENCE_CHARS` dropped. A line holding JSON (a tool's structured output:
     search results, an MCP tool's reply) gives its string values instead, each one alone —
-    what a reader would quote — and not the punctuation around them (:func:`json_values`)."""
+    what a reader would quote — and not the punctuation around them (:func:`json_values`).
+    In ``prose`` (a person's prompt, a reply) a sentence broken over lines is one line again
+    (:func:`unwrapped`)."""
     found: list[str] = []
-    for line in text.splitlines():
+    for line in unwrapped(text) if prose else text.splitlines():
         for piece in json_values(line) or [line]:
             for part in _SENTENCE_END.split(_BOLD.sub(r"\1", piece)):
                 cleaned = " ".join(_MARKUP.sub("", part).split())
@@ -173,30 +178,64 @@ def sentences(text: str) -> list[str]:
     return found
 
 
+#: A line that ends a sentence, a clause or a bracket, or is empty: the next is not its rest.
+_ENDED = re.compile(r"(?:[.!?:;)\]}>`|]|^\s*)$")
+#: A line that goes on with the sentence before it: a lowercase word, not a list item.
+_GOES_ON = re.compile(r"^\s*[a-z]")
+_FENCE = re.compile(r"^\s*(?:```|~~~)")
+
+
+def unwrapped(text: str) -> list[str]:
+    """The lines of prose ``text`` with each sentence broken over lines (typed with a line
+    break, or wrapped) joined again: a line that ends without a sentence's or clause's mark
+    and a next line that starts with a lowercase word are one (``…contributor is VERY`` /
+    ``slow. It looks…``). Lines inside code fences are left as they are."""
+    lines: list[str] = []
+    fenced = False
+    joinable = False
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+            lines.append(line)
+            joinable = False
+            continue
+        if joinable and not fenced and _GOES_ON.match(line):
+            lines[-1] = f"{lines[-1].rstrip()} {line.strip()}"
+        else:
+            lines.append(line)
+        joinable = not fenced and not _ENDED.search(lines[-1])
+    return lines
+
+
 #: A JSON string literal (``"…"`` with its escapes), and whether a ``:`` follows it (a key).
 _JSON_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"(\s*:)?')
+#: Where a line's JSON starts: after a short label without quotes (``Links: ``), an array or
+#: an object opening on a string or another of them.
+_JSON_START = re.compile(r'^[^"{\[]{0,40}?([\[{])\s*[\[{"]')
 #: How many ``"key": `` pairs make a line JSON rather than prose quoting a word.
 _JSON_KEYS = 2
 
 
 def json_values(line: str) -> list[str]:
     """The text of ``line`` before its JSON, then the JSON's string values (not its keys), in
-    order, a value's lines apart; ``[]`` when the line holds fewer than :data:`_JSON_KEYS`
-    keys or no ``{`` or ``[``. Works on a line cut short (an excerpt) as well as on a whole
+    order, a value's lines apart; ``[]`` when the line does not start as JSON
+    (:data:`_JSON_START`), holds fewer than :data:`_JSON_KEYS` keys, or a string that does
+    not decode. Works on a line cut short at its end (an excerpt) as well as on a whole
     document: the strings are read one by one."""
-    strings = list(_JSON_STRING.finditer(line))
+    opening = _JSON_START.match(line)
+    if opening is None:  # prose, or a line cut inside a string (where quotes pair wrongly)
+        return []
+    start = opening.end(1)
+    strings = list(_JSON_STRING.finditer(line, start))
     if sum(1 for s in strings if s.group(2)) < _JSON_KEYS:
         return []
-    start = min((i for i in (line.find("{"), line.find("[")) if i >= 0), default=-1)
-    if start < 0:  # prose quoting words with colons after them
-        return []
-    values = [line[:start]] if start > 0 else []
+    values = [line[: start - 1]] if start > 1 else []
     for string in strings:
-        if string.group(2) or string.start() < start:
+        if string.group(2):
             continue
         try:
-            value = str(json.loads(f'"{string.group(1)}"'))
-        except ValueError:  # an escape cut short by an excerpt
-            value = string.group(1)
-        values.extend(value.splitlines())
+            value = json.loads(f'"{string.group(1)}"')
+        except ValueError:  # not JSON after all: the line as it is
+            return []
+        values.extend(str(value).splitlines())
     return values
