@@ -370,6 +370,45 @@ def test_prose_broken_over_lines_is_quoted_whole_and_code_line_by_line() -> None
     assert "- “Updating a team is VERY slow.” [1]" in answer.text
 
 
+def test_a_failed_call_is_quoted_with_its_error_each_cited() -> None:
+    traceback = (
+        "Traceback (most recent call last):\n"
+        '  File "compare.py", line 9, in <module>\n'
+        "    import torch\n"
+        "ModuleNotFoundError: No module named 'torch'"
+    )
+    rows = [
+        entry(1, "user", text("Compare the models.")),
+        entry(2, "assistant", call("c1", "Bash", {"command": "python compare.py"})),
+        entry(3, "tool", [{**result("c1", traceback)[0], "is_error": True}]),
+    ]
+    terms = t.content_terms("Which command ran compare.py?")
+    answer = extractive.answer(terms, cut_all(terms, [rows[1]], rows))
+    assert [c.source.entry_id for c in answer.cited] == ["e2", "e3"]
+    assert answer.text.splitlines()[1:] == [
+        "- “Bash command: python compare.py” [1]",
+        "- “ModuleNotFoundError: No module named 'torch'” [2]",
+    ]
+    # A tool's error tag is not quoted; the sentence that says the error is.
+    tagged = "<tool_use_error>File content (806KB) exceeds the limit. Use offset.</tool_use_error>"
+    rows[2] = entry(3, "tool", [{**result("c1", tagged)[0], "is_error": True}])
+    answer = extractive.answer(terms, cut_all(terms, [rows[1]], rows))
+    assert answer.text.splitlines()[-1] == "- “File content (806KB) exceeds the limit.” [2]"
+    # A call that succeeded is quoted alone.
+    rows[2] = entry(3, "tool", result("c1", "ok: 3 models compared"))
+    answer = extractive.answer(terms, cut_all(terms, [rows[1]], rows))
+    assert [c.source.entry_id for c in answer.cited] == ["e2"]
+
+
+def test_a_tool_calls_lines_are_not_joined_as_prose() -> None:
+    found = entry(
+        1, "assistant", call("c1", "Bash", {"command": "make test", "description": "run"})
+    )
+    terms = t.content_terms("which make command ran the tests")
+    answer = extractive.answer(terms, cut_all(terms, [found], [found]))
+    assert "- “Bash command: make test” [1]" in answer.text.splitlines()
+
+
 def test_a_line_of_json_gives_its_values_as_sentences() -> None:
     # A web search's results, cut short by an excerpt: the titles and links, not the
     # punctuation between them, and not the keys.

@@ -80,15 +80,19 @@ def answer(terms: list[t.Term], passages: Sequence[Passage], where: str = "") ->
         if len(cited) == MAX_CITED:
             break
         source, chosen = quoted(terms, passage)
-        quotes = [q for q in chosen if q.lower() not in seen]
-        if source is None or not quotes:
-            continue
-        n = len(cited) + 1
-        cited.append(Cited(n, passage, source))
-        for quote in quotes:
-            seen.add(quote.lower())
-            lines.append(f"- “{quote}” [{n}]")
-            marked.append(f"- “{literal(quote)}” [{n}]")
+        said = [(source, chosen)]
+        if source is not None and (failed := failure(terms, passage, source)) is not None:
+            said.append(failed)
+        for entry, told in said:
+            quotes = [q for q in told if q.lower() not in seen]
+            if entry is None or not quotes or len(cited) == MAX_CITED:
+                continue
+            n = len(cited) + 1
+            cited.append(Cited(n, passage, entry))
+            for quote in quotes:
+                seen.add(quote.lower())
+                lines.append(f"- “{quote}” [{n}]")
+                marked.append(f"- “{literal(quote)}” [{n}]")
     if not cited:
         return no_match(where)
     return Answer("\n".join([HEADER, *lines]), False, cited, "\n".join([HEADER, *marked]))
@@ -131,7 +135,7 @@ def quoted(terms: list[t.Term], passage: Passage) -> tuple[Source | None, list[s
     for position, (entry, text) in enumerate(zip(passage.entries, passage.excerpts, strict=True)):
         told = int(not entry.prompt)
         bonus = (entry.entry_id == passage.anchor.entry_id) + (entry.role in ("user", "assistant"))
-        prose = entry.role in ("user", "assistant")
+        prose = entry.role in ("user", "assistant") and not (entry.call_ids or entry.result_ids)
         for order, sentence in enumerate(sentences(text, prose=prose)):
             hits = len(t.found_in(terms, [sentence]))
             if hits:
@@ -158,6 +162,33 @@ def quoted(terms: list[t.Term], passage: Passage) -> tuple[Source | None, list[s
     chosen = sorted(best[:PER_PASSAGE], key=lambda s: s[2])
     quotes = [excerpt(s[3], wanted, MAX_SENTENCE_CHARS) for s in chosen]
     return passage.entries[home], quotes
+
+
+def failure(terms: list[t.Term], passage: Passage, call: Source) -> tuple[Source, list[str]] | None:
+    """When ``call`` (the entry of ``passage`` an answer quotes) calls a tool and the passage
+    holds that call's result reporting an error: the result, and its last sentence that
+    says an error (:data:`_ERROR`; else its first) — what happened to the call, quoted and
+    cited beside the call itself. ``None`` otherwise."""
+    calls = set(call.call_ids)
+    for entry, text in zip(passage.entries, passage.excerpts, strict=True):
+        if entry.failed and calls & set(entry.result_ids):
+            said = sentences(_TAG.sub(" ", text))
+            if not said:
+                return None
+            errors = [sentence for sentence in said if _ERROR.search(sentence)]
+            best = errors[-1] if errors else said[0]
+            return entry, [excerpt(best, {term.stem for term in terms}, MAX_SENTENCE_CHARS)]
+    return None
+
+
+#: A tag around a tool's error (``<tool_use_error>``): not part of what it says.
+_TAG = re.compile(r"</?[a-z_]+>")
+#: What says an error in a tool's output (the last such line of a traceback is its error).
+_ERROR = re.compile(
+    r"error|exception|fail|denied|not found|no such|cannot|can't|unable|invalid|exceed"
+    r"|refused|timed out|no module",
+    re.IGNORECASE,
+)
 
 
 def sentences(text: str, *, prose: bool = False) -> list[str]:

@@ -38,6 +38,8 @@ class Source:
     #: Text the agent added on the person's behalf (Claude Code's ``isMeta`` lines: a slash
     #: command's expansion right after the command, a caveat before it).
     injected: bool = False
+    #: A tool's result that reports an error (the call failed).
+    failed: bool = False
 
     @property
     def reply(self) -> bool:
@@ -98,6 +100,7 @@ def source_from(
     chunks: list[str] = []
     calls: list[str] = []
     results: list[str] = []
+    failed = False
     for part in parts or ():
         kind = part.get("type")
         if kind in ("text", "thinking", "summary"):
@@ -108,6 +111,7 @@ def source_from(
         elif kind == "tool_result":
             results.append(str(part.get("tool_call_id") or ""))
             chunks.append(_output_text(part.get("output")))
+            failed = failed or part.get("is_error") is True
     shown = printable("\n".join(c for c in chunks if c.strip()) or text)
     if _REMINDER_START in shown:
         shown = _REMINDER.sub("", shown).strip()
@@ -124,6 +128,7 @@ def source_from(
         result_ids=tuple(r for r in results if r),
         prompt=is_prompt and bool(shown.strip()),
         injected=injected and not results and bool(shown.strip()),
+        failed=failed,
     )
 
 
