@@ -295,9 +295,9 @@ def derive_project(cwd: Path | None = None) -> tuple[str, str]:
             url = _origin_url(common / "config") if common else None
             if url:
                 return normalize_remote(url), "git remote origin"
-            if git.is_file() and common is not None and common.name == ".git":
-                return common.parent.name, "git repository folder"
-            return folder.name, "git repository folder"
+            # a linked worktree's repository is the main one's (a plain one's is this folder)
+            main = common.parent if common is not None and common.name == ".git" else folder
+            return main.name, "git repository folder"
     return here.name, "current folder"
 
 

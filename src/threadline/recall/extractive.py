@@ -134,8 +134,9 @@ def quoted(terms: list[t.Term], passage: Passage) -> tuple[Source | None, list[s
     scored: list[tuple[tuple[int, int, int], int, int, str]] = []
     for position, (entry, text) in enumerate(zip(passage.entries, passage.excerpts, strict=True)):
         told = int(not entry.prompt)
-        bonus = (entry.entry_id == passage.anchor.entry_id) + (entry.role in ("user", "assistant"))
-        prose = entry.role in ("user", "assistant") and not (entry.call_ids or entry.result_ids)
+        conversation = entry.role in ("user", "assistant")
+        bonus = (entry.entry_id == passage.anchor.entry_id) + conversation
+        prose = conversation and not (entry.call_ids or entry.result_ids)
         for order, sentence in enumerate(sentences(text, prose=prose)):
             hits = len(t.found_in(terms, [sentence]))
             if hits:
