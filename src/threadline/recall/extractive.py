@@ -1,12 +1,13 @@
 """The offline answer: sentences quoted from the best passages, each cited.
 
-From each relevant passage (best first, at most :data:`MAX_CITED`) the sentences — or lines,
-for code and tool output — that carry most of the question's terms are quoted, at most
-:data:`PER_PASSAGE` of them, all from one entry of the passage (the one holding the best
-sentence), each followed by the citation ``[n]`` of that entry: a citation opens the entry its
-quotes come from. Nothing is paraphrased, so nothing is invented, and text in the history that
-reads like an instruction is quoted like any other. With no relevant passage the answer is
-:data:`NO_MATCH`.
+From each relevant passage (best first) the sentences — or lines, for code and tool output —
+that carry most of the question's terms are quoted, at most :data:`PER_PASSAGE` of them, all
+from one entry of the passage (the one holding the best sentence), each followed by the
+citation ``[n]`` of that entry: a citation opens the entry its quotes come from. When that
+entry is a tool call that failed, its error follows, cited on its own (:func:`failure`);
+:data:`MAX_CITED` counts citations. Nothing is paraphrased, so nothing is invented, and text in
+the history that reads like an instruction is quoted like any other. With no relevant passage
+the answer is :data:`NO_MATCH`.
 """
 
 from __future__ import annotations
