@@ -131,6 +131,31 @@ def test_a_conversation_continues_in_its_thread(site: Site) -> None:
     assert not any((e.get("meta") or {}).get("ask") for e in site.entries(site.alice, session))
 
 
+def test_a_follow_up_searches_where_its_conversation_did(site: Site) -> None:
+    """A follow-up naming no project, all_projects nor scope searches what its conversation
+    searched (one project, or every project), whatever the client's own project is; naming
+    one, it searches there, and that is where the next follow-up searches."""
+    first = answered(site.ask(site.alice, question=XTERM, project="spotter"))
+    assert first["searched_project"] == "spotter" and first["citations"]
+    follow = answered(site.ask(site.alice, question="and tmux?", thread=first["thread_id"]))
+    assert follow["searched_project"] == "spotter"
+    assert {c["project"] for c in follow["citations"]} == {"spotter"}
+    elsewhere = answered(
+        site.ask(site.alice, question=XTERM, project="ai-music", thread=first["thread_id"])
+    )
+    assert elsewhere["no_match"] and elsewhere["searched_project"] == "ai-music"
+    after = answered(site.ask(site.alice, question=XTERM, thread=first["thread_id"]))
+    assert after["no_match"] and "of project ai-music" in after["answer"]
+    kept = site.entries(site.alice, first["thread_id"])
+    asked = [e["meta"]["ask"]["project"] for e in kept if e["role"] == "user"]
+    assert asked == ["spotter", "spotter", "ai-music", "ai-music"]
+    wide = answered(site.ask(site.alice, question=XTERM, project="ai-music", all_projects=True))
+    again = answered(site.ask(site.alice, question=XTERM, thread=wide["thread_id"]))
+    assert again["searched_project"] is None and again["citations"]
+    thread = site.get(site.alice, f"/api/v1/threads/{wide['thread_id']}")
+    assert thread["project"] == "ai-music"
+
+
 SPEC = "# Retention\n\nThe quorbleflax cache keeps entries for ninety seconds.\n\nOther text.\n"
 
 
@@ -224,6 +249,16 @@ def test_the_ask_page_answers_without_javascript_and_checks_its_form(site: Site)
         assert forged.status_code == 403
         empty = browser.post("/ask", data={**form, "question": ""})
         assert empty.status_code == 422 and 'role="alert"' in empty.text
+        # Opened to continue the conversation, the page selects its project.
+        thread = re.search(r'id="ask-thread" name="thread" value="([^"]+)"', answered_page.text)
+        assert thread, answered_page.text
+        reopened = browser.get("/ask", params={"thread": thread.group(1)})
+        assert '<option value="spotter" selected>' in reopened.text
+        assert '<option value="spotter" selected>' not in browser.get("/ask").text
+        bobs = signed_in(site.server, "bob")
+        with bobs as other:
+            theirs = other.get("/ask", params={"thread": thread.group(1)})
+            assert theirs.status_code == 200 and " selected>" not in theirs.text
 
 
 def scoped_note(site: Site, name: str, project: str, scope: str, text: str) -> tuple[str, str]:

@@ -145,6 +145,21 @@ def test_the_answer_prints_with_numbered_citations(planted: Site) -> None:
     assert f"--thread {thread_id.group(1)} " in again.stdout
 
 
+def test_a_follow_up_from_another_folder_searches_the_conversations_project(
+    planted: Site,
+) -> None:
+    here = project_folder(planted, "shop", "acme-shop")
+    first = ask_json(planted, REDIS, cwd=here)
+    assert first["citations"]
+    other = project_folder(planted, "other", "other-project")
+    again = ask_json(planted, "--thread", first["thread_id"], REDIS, cwd=other)
+    assert not again["no_match"] and again["searched_project"] == "acme-shop"
+    narrowed = ask_json(
+        planted, "--thread", first["thread_id"], "--project", "other-project", REDIS, cwd=here
+    )
+    assert narrowed["no_match"] and narrowed["searched_project"] == "other-project"
+
+
 def git_repository(folder: Path) -> Path:
     folder.mkdir(exist_ok=True)
     subprocess.run(["git", "init", "-q", str(folder)], check=True)

@@ -62,7 +62,11 @@ def ask(
         raise click.UsageError("--project and --all-projects exclude each other")
     text = check_question(" ".join(question))
     cfg = config_mod.load({"project": project})
-    body: dict[str, Any] = {"question": text, "project": cfg.project}
+    body: dict[str, Any] = {"question": text}
+    if not thread_id or project:
+        # A follow-up without --project searches where its conversation did (the server
+        # knows), not the current folder's project.
+        body["project"] = cfg.project
     if all_projects:
         body["all_projects"] = True
     if thread_id:

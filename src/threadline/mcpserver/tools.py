@@ -112,11 +112,16 @@ class Tools:
         # The conversation is kept in a project even when every project is searched.
         body: dict[str, Any] = {"question": question, "project": where or cfg.project}
         body.update(all_projects=all_projects, thread=thread)
+        if thread and not project and not all_projects:
+            # A follow-up searches where its conversation did (the server knows).
+            del body["project"]
         answer = api.ask(body, timeout=ASK_TIMEOUT)
         cites = [
             {**c, "url": render.absolute(api.base_url, str(c["url"]))}
             for c in answer.get("citations") or []
         ]
+        if thread and not project and not all_projects:
+            where = answer.get("searched_project")
         data = {"notice": render.NOTICE, **answer, "project": where, "citations": cites}
         return Result(_ask_text(data), data)
 

@@ -324,7 +324,9 @@ class AskRequest(_Request):
         str, StringConstraints(min_length=1, max_length=p.MAX_QUESTION_CHARS), NoNul
     ]
     project: Project | None = Field(
-        None, description="Where the conversation is kept and what is searched; absent: all."
+        None,
+        description="Where the conversation is kept and what is searched; absent: all (with "
+        "thread: where the conversation's last question searched).",
     )
     all_projects: bool = Field(False, description="Search every project (keep it in project).")
     thread: Annotated[str, StringConstraints(max_length=p.MAX_KEY_CHARS), NoNul] | None = Field(
@@ -361,6 +363,12 @@ class AskAnswer(_Answer):
         default_factory=list,
         description="The model's search words for the question; empty: lexical search alone.",
     )
+    searched_project: str | None = Field(
+        None,
+        description="The project searched; null: every project. A follow-up (thread) naming "
+        "no project, all_projects nor scope searches where its conversation's last question did.",
+    )
+    searched_scope: str | None = Field(None, description="The scope searched, TYPE:ID, if any.")
 
 
 # --- auth and discovery ----------------------------------------------------------------------

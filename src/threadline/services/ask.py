@@ -39,7 +39,9 @@ no file to answer from, the model is not called: the answer says nothing was fou
 **The conversation** is a thread of kind ``ask`` in the project: every ask appends the question
 (a ``user`` entry) and the answer (an ``assistant`` entry whose meta holds the citations) in
 one transaction. ``thread_id`` continues a conversation (its earlier turns go to the model as
-context; a short follow-up is searched together with the previous question). ``about`` scopes
+context; a short follow-up is searched together with the previous question; a question
+naming no project, ``all_projects`` nor scope searches where the conversation's last one did:
+:func:`continued`). ``about`` scopes
 the conversation to ``file:<path>`` — asking about the same file again in the project finds the
 same thread — and gives the file's content to the answer as a passage, stored as a hidden
 ``system`` entry (again only when it changed). When the model cannot be reached the question is
@@ -65,6 +67,7 @@ from threadline.errors import (
     Conflict,
     ModelFailed,
     ModelUnavailable,
+    NotFound,
     PayloadTooLarge,
     ValidationFailed,
 )
@@ -578,6 +581,10 @@ class Answered:
     model: str | None
     #: The model's search words for the question (empty: retrieval was lexical alone).
     expanded_terms: list[str] = field(default_factory=list)
+    #: The project searched (``None``: every project) and the scope, if any: a follow-up's
+    #: are its conversation's unless it named its own (:func:`continued`).
+    searched_project: str | None = None
+    searched_scope: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The answer as the API sends it (the ``--json`` shape, and a few more fields)."""
@@ -592,6 +599,8 @@ class Answered:
             "mode": self.mode,
             "model": self.model,
             "expanded_terms": self.expanded_terms,
+            "searched_project": self.searched_project,
+            "searched_scope": self.searched_scope,
         }
 
 
@@ -760,7 +769,10 @@ def _plan(db: Database, who: Principal, question: Question, model: LanguageModel
     asked_at = datetime.now(UTC)
     with db.read() as conn:
         thread = _conversation(conn, who.user_id, question)
-        turns, last_about = _history(conn, thread.id) if thread is not None else ([], None)
+        turns, last_about, place = (
+            _history(conn, thread.id) if thread is not None else ([], None, None)
+        )
+    question = continued(question, place)
     searched = question.text
     if turns and len(t.content_terms(searched)) < 2:
         searched = f"{turns[-1].question}\n{searched}"
@@ -807,9 +819,58 @@ def _conversation(conn: sa.Connection, user_id: int, question: Question) -> Any:
     return None
 
 
-def _history(conn: sa.Connection, thread_id: str) -> tuple[list[prompt.Turn], _AboutFile | None]:
-    """The conversation's last turns (at most :data:`MAX_TURNS`, :data:`MAX_TURN_CHARS`) and
-    the last file it was given."""
+@dataclass(frozen=True)
+class Place:
+    """Where a conversation's last question was asked: its project (``None`` with
+    ``all_projects`` or for every project), and its scope."""
+
+    project: str | None
+    all_projects: bool
+    scope: str | None
+
+
+def continued(question: Question, place: Place | None) -> Question:
+    """``question`` asked where its conversation's last question was (``place``), when it
+    names no project, ``all_projects`` nor scope of its own: a follow-up searches what the
+    conversation searched, not the current folder's project."""
+    if place is None or question.project is not None or question.all_projects:
+        return question
+    if question.scope is not None:
+        return question
+    return replace(
+        question, project=place.project, all_projects=place.all_projects, scope=place.scope
+    )
+
+
+def _place(meta: Any) -> Place | None:
+    """The place a question's stored ``meta`` records (``None``: not a question of ask)."""
+    mine = meta.get("ask") if isinstance(meta, dict) else None
+    if not isinstance(mine, dict) or "all_projects" not in mine:
+        return None
+    project, scope = mine.get("project"), mine.get("scope")
+    return Place(
+        project if isinstance(project, str) else None,
+        mine.get("all_projects") is True,
+        scope if isinstance(scope, str) else None,
+    )
+
+
+def conversation_place(db: Database, who: Principal, thread_id: str) -> Place | None:
+    """Where the conversation ``thread_id`` (one of ``who``'s) was last asked; ``None`` when it
+    is not one of theirs or holds no question yet."""
+    with db.read() as conn:
+        try:
+            live_thread(conn, who.user_id, thread_id)
+        except NotFound:
+            return None
+        return _history(conn, thread_id)[2]
+
+
+def _history(
+    conn: sa.Connection, thread_id: str
+) -> tuple[list[prompt.Turn], _AboutFile | None, Place | None]:
+    """The conversation's last turns (at most :data:`MAX_TURNS`, :data:`MAX_TURN_CHARS`), the
+    last file it was given, and where its last question was asked."""
     columns = sa.select(entries.c.entry_uuid, entries.c.role, entries.c.text, entries.c.meta)
     newest = (entries.c.ts.desc(), entries.c.pk.desc())
     rows = list(
@@ -823,11 +884,14 @@ def _history(conn: sa.Connection, thread_id: str) -> tuple[list[prompt.Turn], _A
     )
     turns: list[prompt.Turn] = []
     pending: str | None = None
+    place: Place | None = None
     for row in reversed(rows):
-        if not written_by_ask(json_value(row.meta)):
+        meta = json_value(row.meta)
+        if not written_by_ask(meta):
             continue  # a note or a session's entry of the scope's thread, not a turn
         if row.role == "user":
             pending = row.text
+            place = _place(meta) or place
         elif pending is not None:
             turns.append(prompt.Turn(pending, row.text))
             pending = None
@@ -843,7 +907,7 @@ def _history(conn: sa.Connection, thread_id: str) -> tuple[list[prompt.Turn], _A
         .order_by(*newest)
         .limit(1)
     ).first()
-    return kept, _stored_file(system)
+    return kept, _stored_file(system), place
 
 
 def _stored_file(row: Any) -> _AboutFile | None:
@@ -947,6 +1011,8 @@ def _store(
             mode=mode,
             model=model,
             expanded_terms=words,
+            searched_project=None if plan.question.all_projects else plan.question.project,
+            searched_scope=plan.question.scope,
         )
 
     return db.run_write(work)
