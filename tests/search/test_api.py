@@ -86,6 +86,10 @@ def test_or_and_not(indexed: Indexed) -> None:
     either = indexed.hits("xsstoken OR bug", project=PROJECT)
     assert len(either) == 2
     assert len(indexed.hits("zanzibar NOT cache", project=PROJECT)) == 1
+    # NOT with nothing before it is not the opposite of what was typed: its words are searched.
+    alone = indexed.hits("NOT zanzibar", project=PROJECT)
+    assert len(alone) < len(indexed.hits("zanzibar", project=PROJECT))
+    assert all("not" in h["snippet"].lower() for h in alone)
 
 
 def test_filters(indexed: Indexed) -> None:

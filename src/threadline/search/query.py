@@ -10,9 +10,10 @@ syntax, so no input can make a query fail:
 - A trailing ``*`` makes the last word a prefix (``auth*``, ``"src auth"*``), from
   :data:`MIN_PREFIX_CHARS` characters on; a shorter one is a plain word.
 - ``OR`` between two terms matches either; ``NOT`` before a term excludes it; ``AND`` is what
-  terms do anyway. Only in capitals, only where they make sense: a stray one is dropped, a
-  query that would only exclude searches for the excluded terms instead, and a query of
-  operators alone (``NOT``, ``AND OR``) searches for them as words.
+  terms do anyway. Only in capitals, only where they make sense: a stray one is dropped, and
+  a query that would only exclude (``NOT sound``, ``NOT FOUND``) or is made of operators
+  alone (``NOT``, ``AND OR``) searches for everything typed as words, ``not`` included —
+  never for the opposite of what was typed.
 - Every term must match (all the words of a query, in any order).
 
 Each term also keeps what was typed (:attr:`Term.needle`), for substring search: a query of
@@ -165,15 +166,16 @@ class _Reader:
         self.groups: list[list[Term]] = []
         self.excluded: list[Term] = []
         self.any_or = False
-        #: The operators read, as words: what a query of operators alone searches for.
-        self.operators: list[Term] = []
+        #: Every token read as a word, operators too: what a query that would only exclude
+        #: (``NOT sound``, ``NOT FOUND`` typed in capitals) searches for.
+        self.literal: list[Term] = []
 
     def read(self) -> Query:
         pending_or = pending_not = False
         for token in _tokens(self.query):
             operator = token.operator
             if operator is not None:
-                self.operators.append(Term(operator.lower(), (operator.lower(),)))
+                self.literal.append(Term(operator.lower(), (operator.lower(),)))
             if operator == "OR":
                 pending_or = bool(self.groups)
                 continue
@@ -185,6 +187,8 @@ class _Reader:
             term = _term(token)
             if term is None:
                 continue
+            if operator is None:
+                self.literal.append(term)
             self._add(term, joined=pending_or, negated=pending_not and not pending_or)
             pending_or = pending_not = False
         return self._finish()
@@ -199,10 +203,8 @@ class _Reader:
             self.groups.append([term])
 
     def _finish(self) -> Query:
-        if not self.groups:  # only exclusions: NOT was typed by accident
-            self.groups, self.excluded = [[t] for t in self.excluded], []
-        if not self.groups:  # only operators: they were meant as words
-            self.groups = [[t] for t in self.operators]
+        if not self.groups:  # only exclusions or operators: they were meant as words
+            self.groups, self.excluded, self.any_or = [[t] for t in self.literal], [], False
         plain = not self.any_or and not self.excluded
         needles = tuple(g[0].needle for g in self.groups) if plain else None
         if needles is not None and max((len(n) for n in needles), default=0) < 3:
