@@ -429,6 +429,20 @@ def test_a_line_of_json_gives_its_values_as_sentences() -> None:
     # Prose quoting words before colons is prose.
     prose = 'He said "cache": it was slow, and "lock": it was held.'
     assert extractive.sentences(prose) == [prose]
+    # A notebook's source, one JSON string a line: its text, decoded.
+    cell = '    "    \\"default\\": \\"sentence-transformers/all-MiniLM-L6-v2\\",  # Fast\\n",'
+    assert extractive.sentences(cell) == ['"default": "sentence-transformers/all-MiniLM-L6-v2", # Fast']
+    # A quoted line without escapes, or one that does not decode, is read as written.
+    assert extractive.sentences('"just a quoted title here",') == ['"just a quoted title here",']
+    assert extractive.sentences('"bad \\x escape in here",') == ['"bad \\x escape in here",']
+
+
+def test_the_answers_markdown_keeps_a_quote_as_written() -> None:
+    text = "Call __init__ with *latency* and ~x~ <b>, see columns[2] and `a_b*c`."
+    assert extractive.literal(text) == (
+        "Call \\_\\_init\\_\\_ with \\*latency\\* and \\~x\\~ \\<b>, see columns\\[2\\] "
+        "and `a_b*c`."
+    )
 
 
 def test_an_answer_from_json_output_quotes_the_value_that_holds_the_term() -> None:

@@ -101,16 +101,18 @@ def answer(terms: list[t.Term], passages: Sequence[Passage], where: str = "") ->
 
 #: A code span of single backticks (a longer run opens or closes none of these).
 _CODE_SPAN = re.compile(r"(?<!`)(`[^`\n]*`)(?!`)")
-_LINK_MARKUP = re.compile(r"([\\\[\]])")
+_MARKDOWN_MARKUP = re.compile(r"([\\\[\]*_~<])")
 
 
 def literal(quote: str) -> str:
-    """``quote`` as Markdown that makes no link: ``\\``, ``[`` and ``]`` escaped outside code
-    spans (inside one, nothing is a link), so ``columns[2]`` or a planted ``[2]`` in the
-    history stays text instead of linking to citation 2."""
+    """``quote`` as Markdown that reads as it was written: ``\\``, ``[``, ``]``, ``*``, ``_``,
+    ``~`` and ``<`` escaped outside code spans (inside one, nothing is markup), so
+    ``columns[2]`` or a planted ``[2]`` in the history stays text instead of linking to
+    citation 2, ``__init__`` is not bold and ``*latency*`` not italic."""
     pieces = _CODE_SPAN.split(quote)
     return "".join(
-        piece if i % 2 else _LINK_MARKUP.sub(r"\\\1", piece) for i, piece in enumerate(pieces)
+        piece if i % 2 else _MARKDOWN_MARKUP.sub(r"\\\1", piece)
+        for i, piece in enumerate(pieces)
     )
 
 
@@ -249,12 +251,22 @@ _JSON_START = re.compile(r'^[^"{\[]{0,40}?([\[{])\s*[\[{"]')
 _JSON_KEYS = 2
 
 
+#: A line that is one JSON string, as a notebook's cells and other JSON documents hold their
+#: text one line a string: ``"    x = load(\\"model\\")\\n",``.
+_JSON_STRING_LINE = re.compile(r'^\s*"((?:[^"\\\n]|\\.)*)"\s*,?\s*$')
+
+
 def json_values(line: str) -> list[str]:
     """The text of ``line`` before its JSON, then the JSON's string values (not its keys), in
     order, a value's lines apart; ``[]`` when the line does not start as JSON
     (:data:`_JSON_START`), holds fewer than :data:`_JSON_KEYS` keys, or a string that does
     not decode. Works on a line cut short at its end (an excerpt) as well as on a whole
     document: the strings are read one by one."""
+    if (one := _JSON_STRING_LINE.match(line)) is not None and "\\" in one.group(1):
+        try:
+            return str(json.loads(f'"{one.group(1)}"')).splitlines() or [""]
+        except ValueError:
+            return []
     opening = _JSON_START.match(line)
     if opening is None:  # prose, or a line cut inside a string (where quotes pair wrongly)
         return []
