@@ -431,7 +431,8 @@ def test_a_line_of_json_gives_its_values_as_sentences() -> None:
     assert extractive.sentences(prose) == [prose]
     # A notebook's source, one JSON string a line: its text, decoded.
     cell = '    "    \\"default\\": \\"sentence-transformers/all-MiniLM-L6-v2\\",  # Fast\\n",'
-    assert extractive.sentences(cell) == ['"default": "sentence-transformers/all-MiniLM-L6-v2", # Fast']
+    decoded = '"default": "sentence-transformers/all-MiniLM-L6-v2", # Fast'
+    assert extractive.sentences(cell) == [decoded]
     # A quoted line without escapes, or one that does not decode, is read as written.
     assert extractive.sentences('"just a quoted title here",') == ['"just a quoted title here",']
     assert extractive.sentences('"bad \\x escape in here",') == ['"bad \\x escape in here",']
