@@ -111,8 +111,7 @@ def literal(quote: str) -> str:
     citation 2, ``__init__`` is not bold and ``*latency*`` not italic."""
     pieces = _CODE_SPAN.split(quote)
     return "".join(
-        piece if i % 2 else _MARKDOWN_MARKUP.sub(r"\\\1", piece)
-        for i, piece in enumerate(pieces)
+        piece if i % 2 else _MARKDOWN_MARKUP.sub(r"\\\1", piece) for i, piece in enumerate(pieces)
     )
 
 
