@@ -76,6 +76,12 @@ def test_every_quote_is_in_the_entry_its_citation_opens(site: Site, question: st
     for quote in quotes:
         held = set(t.words(entries[int(quote["n"])]))
         assert set(t.words(quote["quote"].replace("…", " "))) <= held, quote.group(0)
+    # No sentence is quoted twice, and a citation's snippet shows the first one quoted of it.
+    assert len({m["quote"].lower() for m in quotes}) == len(quotes)
+    first = {int(m["n"]): m for m in reversed(quotes)}
+    for c in answer["citations"]:
+        said = t.words(first[c["n"]]["quote"].split("…")[0])[:4]
+        assert set(said) <= set(t.words(c["snippet"])), (first[c["n"]].group(0), c)
 
 
 def test_a_tool_result_holding_the_finding_is_cited_rather_than_its_call(site: Site) -> None:

@@ -49,6 +49,8 @@ class Cited:
     n: int
     passage: Passage
     entry: Source | None = None
+    #: What the answer quotes of that entry (none: a model's answer, which quotes nothing).
+    quotes: tuple[str, ...] = ()
 
     @property
     def source(self) -> Source:
@@ -85,11 +87,11 @@ def answer(terms: list[t.Term], passages: Sequence[Passage], where: str = "") ->
         if source is not None and (failed := failure(terms, passage, source)) is not None:
             said.append(failed)
         for entry, told in said:
-            quotes = [q for q in told if q.lower() not in seen]
+            quotes = list({q.lower(): q for q in told if q.lower() not in seen}.values())
             if entry is None or not quotes or len(cited) == MAX_CITED:
                 continue
             n = len(cited) + 1
-            cited.append(Cited(n, passage, entry))
+            cited.append(Cited(n, passage, entry, tuple(quotes)))
             for quote in quotes:
                 seen.add(quote.lower())
                 lines.append(f"- “{quote}” [{n}]")

@@ -216,7 +216,22 @@ def excerpt(text: str, wanted: Iterable[str], budget: int) -> str:
         for m in _WORD.finditer(text, 0, t.MAX_SCANNED_CHARS)
         if t.stem(m.group().lower()) in stems
     ]
-    start = _densest(hits, budget) if hits else 0
+    return _cut(text, _densest(hits, budget) if hits else 0, budget)
+
+
+def excerpt_at(text: str, needle: str, budget: int) -> str | None:
+    """``text`` with runs of blanks squeezed, cut to ``budget`` characters around where it
+    holds ``needle`` (blanks squeezed too); ``None`` when it does not."""
+    text = _SPACE.sub(" ", text.strip())
+    at = text.find(_SPACE.sub(" ", needle.strip()))
+    if at < 0:
+        return None
+    return text if len(text) <= budget else _cut(text, at, budget)
+
+
+def _cut(text: str, start: int, budget: int) -> str:
+    """``text`` cut to ``budget`` characters from a little before ``start``, between words
+    when one is near (``…`` where cut)."""
     start = max(0, min(start - budget // 5, len(text) - budget))
     end = start + budget
     # Cut between words when one is near (a word cut in two reads as another word).

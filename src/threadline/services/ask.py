@@ -122,6 +122,8 @@ MAX_TURNS = 6
 MAX_TURN_CHARS = 12_000
 #: Characters of a citation's snippet, and of a new conversation's title.
 SNIPPET_CHARS = 240
+#: How much of a quote's start is looked for in its entry to centre the citation's snippet.
+QUOTE_FOUND_CHARS = 40
 TITLE_CHARS = 120
 
 
@@ -1057,8 +1059,13 @@ def _citations(reply: extractive.Answer, thread_id: str) -> list[Citation]:
     for cited in reply.cited:
         passage, anchor = cited.passage, cited.source
         owner = anchor.thread_id or thread_id
-        wanted = {term.stem for term in passage.found}
-        snippet = passages.excerpt(" ".join(anchor.text.split()), wanted, SNIPPET_CHARS)
+        # Around what the answer quotes of the entry (where its words are, if the quote's
+        # markup was dropped), else around the passage's terms in it.
+        quote = cited.quotes[0] if cited.quotes else ""
+        wanted = t.stems(quote) if quote else {x.stem for x in passage.found}
+        snippet = (
+            quote and passages.excerpt_at(anchor.text, quote[:QUOTE_FOUND_CHARS], SNIPPET_CHARS)
+        ) or passages.excerpt(anchor.text, wanted, SNIPPET_CHARS)
         found.append(
             Citation(
                 n=cited.n,
