@@ -229,6 +229,49 @@ def test_task_calls_link_children_and_nest_inline_sidechains() -> None:
     assert len(alone) == 1 and alone[0].sidechain is not None
 
 
+def test_a_linked_entry_opens_the_folds_that_hold_it() -> None:
+    root = "00000000-0000-4000-8000-000000000003"
+    thinking = {"type": "thinking", "text": "weighing it"}
+    rows = [
+        row(1, "assistant", [thinking, {"type": "text", "text": "so"}, call("c1")]),
+        row(2, "tool", [result("c1", "total 0")]),
+        row(3, "assistant", [call("t1", "Task", description="Explore", prompt="Find the bug")]),
+        row(4, "user", [{"type": "text", "text": "Find the bug"}], is_sidechain=True,
+            sidechain_root=root),
+        row(5, "assistant", [thinking], is_sidechain=True, sidechain_root=root),
+        row(6, "tool", [result("t1", "done")]),
+        row(7, "tool", [result("orphan", "alone")]),
+    ]  # fmt: skip
+
+    def opened(target: str) -> dict[int, render.EntryView]:
+        views = render.build_views(Window([], rows, []))
+        assert render.open_target(views, target)
+        return {view.row.seq: view for view in views}
+
+    def folds(view: render.EntryView) -> list[bool]:
+        return [p.tool.open if p.tool is not None else p.open for p in view.parts]
+
+    # A result shown inside its call opens that call only, and marks it.
+    first = opened(rows[1].id)[1]
+    assert folds(first) == [False, False, True] and first.targeted
+    c1 = first.parts[2].tool
+    assert c1 is not None and [r.targeted for r in c1.results] == [True]
+    # The entry itself: its thinking and its tool calls.
+    first = opened(rows[0].id)[1]
+    assert folds(first) == [True, False, True] and first.targeted
+    # Nested in a subagent run under its Task call: the call, the run and the entry open.
+    task = opened(rows[4].id)[3]
+    tool = task.parts[0].tool
+    assert tool is not None and tool.open and tool.sidechains[0].open
+    assert folds(tool.sidechains[0].entries[1]) == [True]
+    # A result shown on its own.
+    last = opened(rows[6].id)[7]
+    assert folds(last) == [True] and last.targeted
+    views = render.build_views(Window([], rows, []))
+    assert not render.open_target(views, "no-such-entry")
+    assert not any(any(folds(v)) or v.targeted for v in views)
+
+
 def test_export_markdown() -> None:
     text = render.export_entry(row(1, "assistant", [
         {"type": "text", "text": "Done."},

@@ -12,7 +12,8 @@ Pure functions over stored entries (no database, no request), so they are easy t
 - :func:`build_views` pairs tool results with their calls (``tool_call.id`` ↔
   ``tool_result.tool_call_id``), groups inline sidechains (Claude Code 1.0.x subagents written
   into the session file) under the Task call that started them, links Task calls to child
-  threads, and marks system and bookkeeping lines.
+  threads, and marks system and bookkeeping lines. :func:`open_target` opens the folds that
+  hold the entry a link points at.
 - :func:`export_markdown` writes entries as readable Markdown.
 
 Any single text or output is cut to :data:`MAX_SHOWN` characters on the page, with a link that
@@ -334,6 +335,8 @@ class ResultView:
     output: Shown
     is_error: bool
     truncated: bool
+    #: The entry a link points at (:func:`open_target`).
+    targeted: bool = False
 
 
 @dataclass(slots=True)
@@ -348,6 +351,8 @@ class ToolView:
     results: list[ResultView] = field(default_factory=list)
     child: Child | None = None
     sidechains: list[SidechainView] = field(default_factory=list)
+    #: Shown unfolded (:func:`open_target`).
+    open: bool = False
 
     @property
     def is_error(self) -> bool:
@@ -366,6 +371,8 @@ class PartView:
     tool: ToolView | None = None
     result: ResultView | None = None
     label: str = ""
+    #: Shown unfolded, for a thinking part or a result shown on its own (:func:`open_target`).
+    open: bool = False
 
 
 @dataclass(slots=True)
@@ -380,6 +387,8 @@ class EntryView:
     cut: bool = False
     #: Shown inside a sidechain block (under its Task call).
     nested: bool = False
+    #: The entry a link points at, or the call a pointed-at result is shown in.
+    targeted: bool = False
 
     @property
     def id(self) -> str:
@@ -399,6 +408,8 @@ class SidechainView:
     root_id: str
     title: str
     entries: list[EntryView]
+    #: Shown unfolded (:func:`open_target`).
+    open: bool = False
 
 
 def is_system(row: EntryRow) -> bool:
@@ -624,6 +635,39 @@ def build_views(
                     owner.cut = True
 
     return _group_sidechains(views, tools, window.pair, thread_is_subagent)
+
+
+def open_target(views: Sequence[EntryView], target: str) -> bool:
+    """Unfold what shows the entry ``target`` (a link's ``#entry-<id>``), so its text is on
+    the page without a click: the entry's own folds (thinking, tool calls, a result shown on
+    its own), or for a result shown inside its call, that call's fold; and the subagent runs
+    and Task calls it is nested in. Whether ``views`` show it."""
+    for view in views:
+        if view.sidechain is not None:
+            if open_target(view.sidechain.entries, target):
+                view.sidechain.open = True
+                return True
+            continue
+        if view.id == target and view.paired_to is None:
+            view.targeted = True
+            for part in view.parts:
+                part.open = part.kind in ("thinking", "result")
+                if part.tool is not None:
+                    part.tool.open = True
+            return True
+        for part in view.parts:
+            tool = part.tool
+            if tool is None:
+                continue
+            for result in tool.results:
+                if result.entry_id == target:
+                    result.targeted = tool.open = view.targeted = True
+                    return True
+            for group in tool.sidechains:
+                if open_target(group.entries, target):
+                    group.open = tool.open = True
+                    return True
+    return False
 
 
 def _agent_ids(rows: Iterable[EntryRow]) -> dict[str, str]:

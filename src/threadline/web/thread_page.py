@@ -7,7 +7,8 @@ one):
   totals, first and last activity, parent session, subagent threads) and the first
   :data:`PAGE_SIZE` entries in display order (``ts``, then arrival). ``?around=<entry id>``
   starts the page a little before that entry instead (for ``#entry-<id>`` links into a long
-  thread).
+  thread), marks it and unfolds what holds it (its thinking and tool calls, or the call its
+  result is shown in: :func:`render.open_target`), so it shows without a click or a script.
 - ``GET /threads/{id}/entries?after=<cursor>`` / ``?before=<cursor>`` — the next (previous)
   page as ``_entry.html`` fragments (``<li>`` elements). The cursors come from the page's
   ``data-after`` / ``data-before`` attributes and from the ``Threadline-After`` /
@@ -150,6 +151,9 @@ def thread_page(
         near=views.PAIR_WINDOW,
         max_children=MAX_CHILDREN,
     )
+    items = _items(window)
+    if around:
+        views.open_target(items, around)
     meta = thread.meta or {}
     session = thread.kind in ("claude-code", "codex")
     saved = session and thread.parent_key is None  # a subagent is saved with its session
@@ -162,7 +166,7 @@ def thread_page(
         started=meta.get("started") if isinstance(meta.get("started"), str) else None,
         last_activity=thread.last_activity_at.isoformat(),
         children=window.children,
-        items=_items(window),
+        items=items,
         page=Page(window),
         has_transcript=session,
         saves=saves_page.session_saves(request, user.user_id, thread.id) if saved else None,

@@ -79,23 +79,47 @@
   if (earlier) earlier.addEventListener("click", function () { loadBefore(); });
 
   // --- #entry-<id> links ---------------------------------------------------------------
+  // The folds of an entry that show what a link points at: those holding a result, for a
+  // result shown inside its call; else all of the entry's own (thinking, tool calls).
+  function foldsOf(entry, results) {
+    var found = [];
+    var folds = entry.querySelectorAll(":scope > .entry-body > details");
+    for (var i = 0; i < folds.length; i++) {
+      if (!results || folds[i].querySelector(":scope > .result")) found.push(folds[i]);
+    }
+    return found;
+  }
+
   function showTarget() {
     // #entry-<id>, and #e-<id> as search results linked before
     var match = /^#(?:entry|e)-([0-9A-Za-z-]+)$/.exec(window.location.hash);
     if (!match) return;
     var element = document.getElementById("entry-" + match[1]);
+    var params = new URLSearchParams(window.location.search);
     if (!element) {
-      var params = new URLSearchParams(window.location.search);
       if (params.get("around") !== match[1]) {
         window.location.replace(base + "?around=" + encodeURIComponent(match[1]) + window.location.hash);
       }
       return;
     }
     var paired = element.getAttribute("data-paired-to");
-    if (paired && document.getElementById(paired)) element = document.getElementById(paired);
-    var previous = document.querySelectorAll(".entry.targeted");
+    var call = paired ? document.getElementById(paired) : null;
+    var result = null;
+    var folds;
+    if (call) {
+      // A result shown inside its call: the page opened with ?around= marked which one.
+      element = call;
+      if (params.get("around") === match[1]) result = call.querySelector(".result.targeted");
+      folds = result ? [result.parentElement] : foldsOf(call, true);
+      if (!result && folds.length) result = folds[0].querySelector(":scope > .result");
+    } else {
+      folds = foldsOf(element, false);
+    }
+    var previous = document.querySelectorAll(".entry.targeted, .result.targeted");
     for (var i = 0; i < previous.length; i++) previous[i].classList.remove("targeted");
     element.classList.add("targeted");
+    if (result) result.classList.add("targeted");
+    for (var f = 0; f < folds.length; f++) folds[f].open = true;
     for (var node = element.parentElement; node; node = node.parentElement) {
       if (node.tagName === "DETAILS") node.open = true;
     }
@@ -103,7 +127,7 @@
       var toggle = document.getElementById("show-sys");
       if (toggle) toggle.checked = true;
     }
-    element.scrollIntoView({ block: "start" });
+    (result || element).scrollIntoView({ block: "start" });
   }
   window.addEventListener("hashchange", showTarget);
   showTarget();
