@@ -365,6 +365,11 @@ def test_empty_and_no_match_states(alice: AsgiClient, api: Api) -> None:
     assert "No thread matches these filters" in none and "No threads yet" not in none
     assert '<a href="/threads">Clear filters</a>' in none
     assert "No thread matches" not in ok(alice.get("/threads"))
+    # Entries mention it, but no title: the list's empty state says only that.
+    mentioned = ok(alice.get("/threads?q=entry"))
+    assert 'id="content-hits"' in mentioned and "one <mark>entry</mark> 0" in mentioned
+    assert "No thread’s title or name holds it." in mentioned
+    assert "No thread matches" not in mentioned
 
 
 def test_the_page_loads_only_its_own_files(alice: AsgiClient) -> None:
