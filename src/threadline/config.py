@@ -191,8 +191,22 @@ def read_toml(path: Path) -> dict[str, Any]:
         return {}
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def not_utf8(
+    path: Path, exc: UnicodeDecodeError, note: str = "", hint: str | None = None
+) -> ConfigError:
+    """The error of a settings file that is not UTF-8 text; its bytes are not shown (the file
+    may hold a token)."""
+    return ConfigError(
+        f"{path} is not valid UTF-8 (at byte {exc.start + 1:,}){note}",
+        hint=hint
+        or "Save the file as UTF-8 text (TOML and JSON files are UTF-8), or move it away.",
+    )
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -210,6 +224,8 @@ def read_json(path: Path, *, hint: str, note: str = "", blank_ok: bool = False) 
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc, note, hint) from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
     if blank_ok and not text.strip():

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,10 @@ class Agent:
     cwd: Path
     server_url: str | None = None
     token: str | None = None
+    #: Where the server's stderr (its log) goes: the test's own stderr when ``None``.
+    log: Path | None = None
+    #: Arguments of ``threadline`` before ``mcp`` (``--debug``).
+    flags: tuple[str, ...] = ()
 
     def api(self) -> Api:
         assert self.server_url and self.token
@@ -48,7 +53,7 @@ class Agent:
     def params(self) -> StdioServerParameters:
         return StdioServerParameters(
             command=THREADLINE,
-            args=["mcp"],
+            args=[*self.flags, "mcp"],
             env={"THREADLINE_HOME": str(self.home)},
             cwd=self.cwd,
         )
@@ -64,11 +69,13 @@ class Agent:
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[tuple[InitializeResult, ClientSession]]:
-        async with (
-            stdio_client(self.params()) as (read, write),
-            ClientSession(read, write, read_timeout_seconds=READ_TIMEOUT) as session,
-        ):
-            yield await session.initialize(), session
+        with ExitStack() as files:
+            errlog = files.enter_context(self.log.open("a")) if self.log else sys.stderr
+            async with (
+                stdio_client(self.params(), errlog=errlog) as (read, write),
+                ClientSession(read, write, read_timeout_seconds=READ_TIMEOUT) as session,
+            ):
+                yield await session.initialize(), session
 
     def call(self, *calls: tuple[str, dict[str, Any]]) -> list[CallToolResult]:
         """Start ``threadline mcp``, make the tool calls in order, and stop it."""

@@ -3,6 +3,7 @@ to the folder's project by default, with citations that point at the entries."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.helpers.server import ServerProcess
@@ -72,3 +73,67 @@ def test_ask_answers_with_citations_and_says_when_nothing_is_stored(
     with bob.session() as mcp:
         theirs = data(mcp.call("ask", {"question": "Why did we drop the Redis cache?"}))
     assert theirs["no_match"] is True and theirs["citations"] == []
+
+
+def test_search_and_list_threads_page_on_with_the_cursor_they_give(
+    tmp_path: Path, shared_server: ServerProcess
+) -> None:
+    agent = make_agent(tmp_path, shared_server, "pager")
+    for name in ("one", "two", "three"):
+        add_note_thread(agent, name, [f"The retry budget of {name} is spent"])
+    with agent.session() as mcp:
+        first = mcp.call("search", {"query": "budget", "limit": 2})
+        cursor = data(first)["next_cursor"]
+        assert cursor and f"pass cursor={json.dumps(cursor)} for more" in text(first)
+        second = mcp.call("search", {"query": "budget", "limit": 2, "cursor": cursor})
+        listed = mcp.call("list_threads", {"limit": 2})
+        more = data(listed)["next_cursor"]
+        assert more and f"pass cursor={json.dumps(more)} for more" in text(listed)
+        rest = mcp.call("list_threads", {"limit": 2, "cursor": more})
+        bad = mcp.call("search", {"query": "budget", "cursor": "not-a-cursor"})
+        bad_list = mcp.call("list_threads", {"cursor": cursor})  # a search's, not a list's
+    hits = [h["entry_id"] for h in data(first)["results"] + data(second)["results"]]
+    assert len(hits) == len(set(hits)) == 3
+    assert data(second)["next_cursor"] is None and "for more" not in text(second)
+    names = [t["name"] for t in data(listed)["threads"] + data(rest)["threads"]]
+    assert sorted(names) == ["one", "three", "two"]
+    assert data(rest)["next_cursor"] is None and "for more" not in text(rest)
+    for refused in (bad, bad_list):
+        assert refused.is_error
+        assert "cursor was not given by this server" in text(refused)
+        assert "\nHint: " in text(refused)
+
+
+def test_read_thread_shows_what_a_search_matched_deep_in_a_long_tool_output(
+    tmp_path: Path, shared_server: ServerProcess
+) -> None:
+    """A hit inside a long tool result: find= shows the excerpt around it at the default size,
+    and max_chars governs tool output too."""
+    agent = make_agent(tmp_path, shared_server, "digger")
+    thread_id = add_note_thread(agent, "crawl", ["Fetched the landing page"])
+    output = "<a href='/pricing'>pricing</a>\n" * 180 + "<a href='/?utm_source=mail'>x</a>\n"
+    entry = {  # as captured: the output is the entry's searchable text
+        "role": "tool",
+        "text": output,
+        "ts": "2026-11-21T10:00:05Z",
+        "parts": [
+            {"type": "tool_call", "name": "WebFetch", "id": "t1", "input": {"url": "shop.test"}},
+            {"type": "tool_result", "tool_call_id": "t1", "output": output},
+        ],
+    }
+    agent.api().call("POST", f"/api/v1/threads/{thread_id}/entries", entry)
+    with agent.session() as mcp:
+        (hit,) = data(mcp.call("search", {"query": "utm_source"}))["results"]
+        around = {"thread_id": thread_id, "around": hit["entry_id"]}
+        plain = data(mcp.call("read_thread", around))
+        found = mcp.call("read_thread", {**around, "find": "utm_source"})
+        wide = data(mcp.call("read_thread", {**around, "max_chars": 20_000}))
+    (shown,) = [e["text"] for e in plain["entries"] if e["id"] == hit["entry_id"]]
+    assert "utm_source" not in shown and '[tool call WebFetch] {"url": "shop.test"}' in shown
+    (excerpt,) = [e["text"] for e in data(found)["entries"] if e["id"] == hit["entry_id"]]
+    assert "utm_source=mail" in excerpt and len(excerpt) < 2_200
+    assert excerpt.startswith('[tool call WebFetch] {"url": "shop.test"}\n[tool result] [cut: ')
+    assert "characters before] …" in excerpt
+    assert "> [tool result] [cut: " in text(found) and "utm_source=mail" in text(found)
+    (whole,) = [e["text"] for e in wide["entries"] if e["id"] == hit["entry_id"]]
+    assert whole.endswith("<a href='/?utm_source=mail'>x</a>\n") and "[cut" not in whole

@@ -3,7 +3,13 @@ they reach — the signed-in user's only."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import pytest
 
 from tests.helpers import cli
 from tests.helpers.server import ServerProcess
@@ -208,3 +214,74 @@ def test_threads_and_notes_by_scope(tmp_path: Path, shared_server: ServerProcess
     assert thread["scope"] == "pr:123" and thread["entry_count"] == 2
     assert 'scope "pr:123"' in text(scoped)
     assert bad.is_error and "scope" in text(bad)
+
+
+def test_a_settings_file_that_is_not_utf8_is_a_clear_tool_error(tmp_path: Path) -> None:
+    agent = make_agent(tmp_path, None, "mangled")
+    agent.log = tmp_path / "mcp.log"
+    (agent.home / "config.toml").write_bytes(b'project = "\xff"\n')
+    with agent.session() as mcp:
+        started = time.monotonic()
+        listed = mcp.call("list_threads")
+        took = time.monotonic() - started
+    assert listed.is_error
+    assert f"{agent.home / 'config.toml'} is not valid UTF-8 (at byte 12)" in text(listed)
+    assert "\nHint: Save the file as UTF-8" in text(listed)
+    assert took < 2.0
+    assert "Traceback" not in agent.log.read_text()  # a failure foreseen: nothing to log
+
+
+class _Odd(BaseHTTPRequestHandler):
+    """A server that answers every request with ``200 []``: not what a client expects."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"[]")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def odd_server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Odd)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+def test_an_unexpected_failure_names_its_exception_and_logs_its_traceback_once(
+    tmp_path: Path, odd_server: str
+) -> None:
+    agent = make_agent(tmp_path, None, "unlucky")
+    sign_in(agent.home, odd_server, "tl_unlucky-token", "unlucky")
+    agent.log = tmp_path / "mcp.log"
+    with agent.session() as mcp:
+        started = time.monotonic()
+        failed = mcp.call("search", {"query": "redis"})
+        took = time.monotonic() - started
+        assert data(mcp.call("push_note", {"text": "still serving"}))["delivered"] is False
+    assert failed.is_error and took < 2.0
+    message, hint = text(failed).rsplit("\nHint: ", 1)
+    said = ": unexpected TypeError: list indices must be integers or slices, not str"
+    assert message.startswith("Error executing tool search") and message.endswith(said)
+    assert "log of `threadline mcp`" in hint and "--debug" in hint
+    assert "Traceback" not in text(failed) and "tl_unlucky-token" not in text(failed)
+    log = agent.log.read_text()
+    assert log.count("Traceback (most recent call last)") == 1
+    assert "threadline mcp: ERROR threadline.mcp: tool search failed unexpectedly" in log
+    assert "╭" not in log and "│" not in log  # plain lines, not a rich panel
+    assert len(log) < 5_000
+
+    agent.flags = ("--debug",)
+    (debugged,) = agent.call(("search", {"query": "redis"}))
+    assert debugged.is_error and "Traceback (most recent call last)" in text(debugged)
+    assert text(debugged).rstrip().splitlines()[-1].startswith("Hint: ")

@@ -40,7 +40,8 @@ def mcp(ctx: click.Context) -> None:
                 "starts it. Register it with `threadline mcp install`; Ctrl-D ends it.",
                 err=True,
             )
-        server.run()
+        obj = ctx.obj if isinstance(ctx.obj, dict) else {}
+        server.run(debug=bool(obj.get("debug")) or os.environ.get("THREADLINE_DEBUG") == "1")
         # The agent closed the connection and every call has finished. The interpreter's
         # teardown of the SDK's modules would cost the agent ≈0.7 s of CPU while it waits for
         # the server to exit; nothing is left to clean up but the output streams.

@@ -5,11 +5,16 @@ function whose parameters (with their descriptions and limits) become the JSON s
 sees; arguments that do not fit it are refused by the SDK as a tool error. A tool's work is in
 :mod:`.tools`; here every :class:`~threadline.errors.ThreadlineError` becomes a tool error
 result with the message and its hint (not signed in, server away, no such thread …), so a
-failed call never stops the server.
+failed call never stops the server. Any other exception is a bug or a broken setup: the tool
+error names its type and message, and its traceback is logged once, as plain text on stderr
+(which the agent keeps with the server's log) — in the tool error too with ``--debug``.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
+import traceback
 from collections.abc import Callable
 from typing import Annotated
 
@@ -40,6 +45,10 @@ MAX_SEARCH_RESULTS = 50
 MAX_THREADS = 100
 MAX_BEFORE = 50
 MAX_ENTRIES = 100
+#: Longest cursor accepted (the server's are well under 200 characters).
+MAX_CURSOR_CHARS = 1000
+
+log = logging.getLogger("threadline.mcp")
 
 ProjectArg = Annotated[
     str | None,
@@ -60,12 +69,26 @@ ThreadIdArg = Annotated[
     str, Field(description="A thread id, as search or list_threads gave it.", pattern=ID_PATTERN)
 ]
 
+CursorArg = Annotated[
+    str | None,
+    Field(
+        description="The next_cursor a previous call answered, for the page after it; pass the "
+        "other arguments as they were.",
+        max_length=MAX_CURSOR_CHARS,
+    ),
+]
+
 _READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 
-def build(tools: Tools | None = None) -> MCPServer:
-    """The server with its five tools, working through ``tools``."""
+def build(tools: Tools | None = None, *, debug: bool = False) -> MCPServer:
+    """The server with its five tools, working through ``tools``; with ``debug`` an
+    unexpected failure's tool error holds its traceback."""
     tools = tools or Tools()
+
+    def _answer(name: str, work: Callable[[], Result], *, reads: bool = True) -> CallToolResult:
+        return answer(name, work, reads=reads, debug=debug)
+
     server: MCPServer = MCPServer(
         NAME,
         title="Threadline",
@@ -86,7 +109,8 @@ def build(tools: Tools | None = None) -> MCPServer:
             "identifier. Query syntax: words match whole, without case (all must match); "
             'rate-limit, os.path.join and paths match as written; "quoted words" are a phrase; '
             "auth* is a prefix; OR and NOT (in capitals) work between terms. Searches the "
-            "current folder's project unless project or all_projects says otherwise."
+            "current folder's project unless project or all_projects says otherwise. When more "
+            "results exist, it says so and gives the cursor for the next page."
         ),
     )
     def search(
@@ -107,8 +131,11 @@ def build(tools: Tools | None = None) -> MCPServer:
         limit: Annotated[
             int, Field(description="Results to return.", ge=1, le=MAX_SEARCH_RESULTS)
         ] = 10,
+        cursor: CursorArg = None,
     ) -> CallToolResult:
-        return _answer(lambda: tools.search(query, project, all_projects, kind, role, limit))
+        return _answer(
+            "search", lambda: tools.search(query, project, all_projects, kind, role, limit, cursor)
+        )
 
     @server.tool(
         name="ask",
@@ -140,7 +167,7 @@ def build(tools: Tools | None = None) -> MCPServer:
             ),
         ] = None,
     ) -> CallToolResult:
-        return _answer(lambda: tools.ask(question, project, all_projects, thread))
+        return _answer("ask", lambda: tools.ask(question, project, all_projects, thread))
 
     @server.tool(
         name="list_threads",
@@ -149,7 +176,8 @@ def build(tools: Tools | None = None) -> MCPServer:
         description=(
             "List the user's threads — note threads and captured agent sessions — most recent "
             "activity first, with id, title, kind, entry count and URL. Of the current "
-            "folder's project unless project or all_projects says otherwise."
+            "folder's project unless project or all_projects says otherwise. When more threads "
+            "exist, it says so and gives the cursor for the next page."
         ),
     )
     def list_threads(
@@ -165,8 +193,12 @@ def build(tools: Tools | None = None) -> MCPServer:
             ),
         ] = None,
         limit: Annotated[int, Field(description="Threads to return.", ge=1, le=MAX_THREADS)] = 20,
+        cursor: CursorArg = None,
     ) -> CallToolResult:
-        return _answer(lambda: tools.list_threads(project, all_projects, kind, scope, limit))
+        return _answer(
+            "list_threads",
+            lambda: tools.list_threads(project, all_projects, kind, scope, limit, cursor),
+        )
 
     @server.tool(
         name="read_thread",
@@ -175,8 +207,11 @@ def build(tools: Tools | None = None) -> MCPServer:
         description=(
             "Read a thread's entries in order. With around (an entry id from search or ask), "
             "the page starts before entries ahead of that entry, so a hit is read with what "
-            "led to it and what followed. Without it, from the first entry. Long entries are "
-            "cut at max_chars; pass the next_cursor it gives to read on."
+            "led to it and what followed. Without it, from the first entry. Each entry shows "
+            "at most max_chars characters, shared by its parts (text, thinking, tool calls, "
+            "tool results); pass find (e.g. the search query) to show the part of a long "
+            "entry or tool output where those words are. Pass the next_cursor it gives to "
+            "read on."
         ),
     )
     def read_thread(
@@ -191,21 +226,29 @@ def build(tools: Tools | None = None) -> MCPServer:
         limit: Annotated[
             int, Field(description="Entries to return in all.", ge=1, le=MAX_ENTRIES)
         ] = 20,
-        cursor: Annotated[
-            str | None,
-            Field(description="next_cursor of the previous page, to read on.", max_length=1000),
-        ] = None,
+        cursor: CursorArg = None,
         max_chars: Annotated[
             int,
             Field(
-                description="Characters shown of each entry.",
+                description="Characters shown of each entry, shared by its parts: a long tool "
+                "call or output is cut to its share (raise this to read more of it).",
                 ge=100,
                 le=render.MAX_ENTRY_CHARS,
             ),
         ] = render.ENTRY_CHARS,
+        find: Annotated[
+            str | None,
+            Field(
+                description="Words to look for in long entries (e.g. the search query): a "
+                "text or tool output longer than its share is shown around the first place "
+                "they occur, not from its start.",
+                max_length=p.MAX_SEARCH_QUERY_CHARS,
+            ),
+        ] = None,
     ) -> CallToolResult:
         return _answer(
-            lambda: tools.read_thread(thread_id, around, before, limit, cursor, max_chars)
+            "read_thread",
+            lambda: tools.read_thread(thread_id, around, before, limit, cursor, max_chars, find),
         )
 
     @server.tool(
@@ -238,7 +281,9 @@ def build(tools: Tools | None = None) -> MCPServer:
             ),
         ] = None,
     ) -> CallToolResult:
-        return _answer(lambda: tools.push_note(text, thread, project, scope), reads=False)
+        return _answer(
+            "push_note", lambda: tools.push_note(text, thread, project, scope), reads=False
+        )
 
     return server
 
@@ -250,7 +295,20 @@ UNREACHABLE_HINT = (
 )
 
 
-def _answer(work: Callable[[], Result], *, reads: bool = True) -> CallToolResult:
+#: The hint of an unexpected failure (a bug, or a setup the code did not foresee).
+UNEXPECTED_HINT = (
+    "Not a failure Threadline foresaw: the traceback is in the log of `threadline mcp` (its "
+    "stderr, kept with the agent's MCP server logs); `threadline --debug mcp` also puts it in "
+    "the tool error. Please report it."
+)
+
+#: Characters of an unexpected exception's message shown in the tool error.
+_MESSAGE_CHARS = 500
+
+
+def answer(
+    name: str, work: Callable[[], Result], *, reads: bool = True, debug: bool = False
+) -> CallToolResult:
     """The tool's result, or its failure as a tool error the agent can read."""
     try:
         result = work()
@@ -258,11 +316,26 @@ def _answer(work: Callable[[], Result], *, reads: bool = True) -> CallToolResult
         said = UNREACHABLE_HINT if reads and isinstance(exc, ServerUnreachable) else exc.hint
         hint = f"\nHint: {said}" if said else ""
         raise ToolError(exc.message + hint) from exc
+    except Exception as exc:
+        log.error("tool %s failed unexpectedly", name, exc_info=exc)
+        said = " ".join(str(exc).split())
+        if len(said) > _MESSAGE_CHARS:
+            said = said[:_MESSAGE_CHARS] + "…"
+        message = f"unexpected {type(exc).__name__}" + (f": {said}" if said else "")
+        if debug:
+            message += "\n" + "".join(traceback.format_exception(exc)).rstrip()
+        raise ToolError(f"{message}\nHint: {UNEXPECTED_HINT}") from exc
     return CallToolResult(
         content=[TextContent(type="text", text=result.text)], structured_content=result.data
     )
 
 
-def run() -> None:
-    """Serve over stdio until the agent closes it."""
-    build().run("stdio")
+def run(*, debug: bool = False) -> None:
+    """Serve over stdio until the agent closes it. Log records go to stderr as plain lines:
+    set up before the SDK's own (rich) logging, which then leaves them be."""
+    logging.basicConfig(
+        level=logging.INFO if debug else logging.WARNING,
+        format="threadline mcp: %(levelname)s %(name)s: %(message)s",
+        handlers=[logging.StreamHandler(sys.stderr)],
+    )
+    build(debug=debug).run("stdio")

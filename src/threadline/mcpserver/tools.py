@@ -84,16 +84,21 @@ class Tools:
         kind: str | None = None,
         role: str | None = None,
         limit: int = 10,
+        cursor: str | None = None,
     ) -> Result:
         if not query.strip():
             raise InvalidInput("the query is empty", hint="Pass the words to look for.")
         cfg = self._config()
         where = self._where(cfg, project, all_projects)
         api = self._api(cfg)
-        page = api.search(query, project=where, kind=kind, role=role, limit=limit)
+        page = api.search(
+            query, project=where, kind=kind, role=role, limit=limit, cursor=cursor or None
+        )
         hits = [{**h, "url": render.absolute(api.base_url, str(h["url"]))} for h in page["results"]]
+        more = page.get("next_cursor")
         data = {"notice": render.NOTICE, **page, "project": where, "results": hits}
-        return Result(_search_text(query, where, hits), data)
+        data["next_cursor"] = more
+        return Result(_search_text(query, where, hits, more), data)
 
     # --- ask -------------------------------------------------------------------------------
 
@@ -134,18 +139,21 @@ class Tools:
         kind: str | None = None,
         scope: str | None = None,
         limit: int = 20,
+        cursor: str | None = None,
     ) -> Result:
         cfg = self._config()
         where = self._where(cfg, project, all_projects)
         api = self._api(cfg)
-        page = api.threads(project=where, kind=kind, scope=scope, limit=limit)
+        page = api.threads(
+            project=where, kind=kind, scope=scope, limit=limit, cursor=cursor or None
+        )
         threads = [
             {**t, "url": render.absolute(api.base_url, f"/threads/{t['id']}")}
             for t in page["threads"]
         ]
-        data = {"notice": render.NOTICE, "project": where, "threads": threads}
-        data["next_cursor"] = page.get("next_cursor")
-        return Result(_threads_text(where, threads, api.base_url), data)
+        more = page.get("next_cursor")
+        data = {"notice": render.NOTICE, "project": where, "threads": threads, "next_cursor": more}
+        return Result(_threads_text(where, threads, api.base_url, more), data)
 
     def read_thread(
         self,
@@ -155,8 +163,10 @@ class Tools:
         limit: int = 20,
         cursor: str | None = None,
         max_chars: int = render.ENTRY_CHARS,
+        find: str | None = None,
     ) -> Result:
         check_id(thread_id, "thread_id")
+        find = (find or "").strip() or None
         if around is not None:
             check_id(around, "around")
         cfg = self._config()
@@ -173,7 +183,7 @@ class Tools:
                 "seq": e["seq"],
                 "ts": e["ts"],
                 "role": e["role"],
-                "text": render.cut(render.entry_text(e), max_chars),
+                "text": render.entry_text(e, max_chars, find),
                 "url": render.entry_url(base, thread_id, e["id"]),
             }
             for e in page["entries"]
@@ -233,7 +243,16 @@ def _scope(project: str | None) -> str:
     return f"project {render.label(project)}" if project else "every project"
 
 
-def _search_text(query: str, project: str | None, hits: list[dict[str, Any]]) -> str:
+def _more(what: str, cursor: str | None) -> list[str]:
+    """The closing lines of a page that has a next one."""
+    if not cursor:
+        return []
+    return ["", f"More {what} exist: pass cursor={render.label(cursor)} for more."]
+
+
+def _search_text(
+    query: str, project: str | None, hits: list[dict[str, Any]], cursor: str | None
+) -> str:
     head = f"Search {render.label(query)} in {_scope(project)}: {len(hits)} result(s)."
     if not hits:
         return head + " Nothing in the stored history matches."
@@ -248,7 +267,11 @@ def _search_text(query: str, project: str | None, hits: list[dict[str, Any]]) ->
         lines.append(f"    {hit['url']}")
         lines.append(render.quote(str(hit.get("snippet") or ""), "    "))
     lines.append("")
-    lines.append("read_thread with thread_id and around=<entry id> shows a hit in its context.")
+    lines.append(
+        "read_thread with thread_id and around=<entry id> shows a hit in its context; "
+        "find=<the query> shows where it matched inside a long entry or tool output."
+    )
+    lines += _more("results", cursor)
     return "\n".join(lines)
 
 
@@ -277,12 +300,15 @@ def _ask_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _threads_text(project: str | None, threads: list[dict[str, Any]], base_url: str) -> str:
+def _threads_text(
+    project: str | None, threads: list[dict[str, Any]], base_url: str, cursor: str | None
+) -> str:
     head = f"Threads of {_scope(project)}, most recent activity first: {len(threads)}."
     if not threads:
         return head + " None yet."
     lines = [head, render.NOTICE, ""]
     lines += [render.thread_line(t, base_url) for t in threads]
+    lines += _more("threads", cursor)
     return "\n".join(lines)
 
 
@@ -302,7 +328,5 @@ def _read_text(data: dict[str, Any]) -> str:
         lines.append("")
         lines.append(f"--- entry {e['id']} · seq {e['seq']} · {e['role']} · {e['ts']}{mark}")
         lines.append(render.quote(e["text"]))
-    if data.get("next_cursor"):
-        lines.append("")
-        lines.append(f"More entries follow: pass cursor {render.label(data['next_cursor'])}.")
+    lines += _more("entries", data.get("next_cursor"))
     return "\n".join(lines)
