@@ -184,6 +184,27 @@ def test_about_a_file_continues_one_thread_with_the_file_hidden(site: Site) -> N
     assert thread["kind"] == "ask" and thread["scope"] == "file:docs/spec.md"
     elsewhere = answered(site.ask(site.alice, question=question, project="ai-music", about=about))
     assert elsewhere["thread_id"] != first["thread_id"]
+    # The file's citation gives the place and time of the entry it opens, stored now or before.
+    files = [e for e in kept if e["role"] == "system"]
+    assert (cited["entry_id"], cited["seq"], cited["ts"]) == (
+        files[0]["id"], files[0]["seq"], files[0]["ts"],
+    )  # fmt: skip
+    fourth = answered(site.ask(site.alice, question=question, project="spotter", about=changed))
+    (again_cited,) = [c for c in fourth["citations"] if c["role"] == "system"]
+    assert (again_cited["entry_id"], again_cited["seq"], again_cited["ts"]) == (
+        files[1]["id"], files[1]["seq"], files[1]["ts"],
+    )  # fmt: skip
+    # The file is what the question is about: quoted even when it holds none of its words.
+    plain = answered(
+        site.ask(site.alice, question="What is this about?", project="spotter", about=about)
+    )
+    assert [c["role"] for c in plain["citations"]][:1] == ["system"], plain
+    assert "keeps entries for ninety seconds" in plain["answer"], plain["answer"]
+    # A file with another conversation's thread is refused: the file's is found by its path.
+    other = answered(site.ask(site.alice, question=XTERM, project="spotter"))["thread_id"]
+    refused = site.ask(site.alice, question=question, project="spotter", about=about, thread=other)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "not_the_files_conversation"
     with signed_in(site.server, "alice") as browser:
         page = browser.get(f"/threads/{first['thread_id']}")
         system_id = kept[0]["id"]
@@ -333,7 +354,9 @@ def test_a_note_pushed_to_a_files_scope_after_asking_about_it_is_found(site: Sit
     again = answered(site.ask(site.alice, question=question, project="eta", about=about))
     assert again["thread_id"] == conversation
     assert note_id in {c["entry_id"] for c in again["citations"]}
-    stored = {e["id"] for e in site.entries(site.alice, conversation)} - {note_id}
+    # Ask's earlier questions and answers are never cited (the file sent with it is).
+    kept = site.entries(site.alice, conversation)
+    stored = {e["id"] for e in kept if e["role"] != "system"} - {note_id}
     assert not stored & {c["entry_id"] for c in again["citations"]}
 
 

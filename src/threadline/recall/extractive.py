@@ -133,7 +133,9 @@ def quoted(terms: list[t.Term], passage: Passage) -> tuple[Source | None, list[s
     up to :data:`PER_PASSAGE` of its sentences carrying as many, in its order. A person's
     prompt is what was asked, not what was found: it is quoted only when no other entry of
     the passage has a sentence with a term. Among equals, the anchor and then the
-    conversation (not tool output) come first. ``(None, [])`` when no sentence holds a term."""
+    conversation (not tool output) come first. ``(None, [])`` when no sentence holds a term
+    — but for a file given with the question (a passage with a ``label``), which is what the
+    question is about: its first sentences then."""
     wanted = {term.stem for term in terms}
     scored: list[tuple[tuple[int, int, int], int, int, str]] = []
     for position, (entry, text) in enumerate(zip(passage.entries, passage.excerpts, strict=True)):
@@ -145,6 +147,9 @@ def quoted(terms: list[t.Term], passage: Passage) -> tuple[Source | None, list[s
             hits = len(t.found_in(terms, [sentence]))
             if hits:
                 scored.append(((told, hits, bonus), position, order, sentence))
+    if not scored and passage.label is not None and passage.excerpts:
+        opening = sentences(passage.excerpts[0])[:PER_PASSAGE]
+        return passage.entries[0], [excerpt(x, wanted, MAX_SENTENCE_CHARS) for x in opening]
     if not scored:
         return None, []
     scored.sort(key=lambda s: (s[0], -s[1], -s[2]), reverse=True)

@@ -220,10 +220,11 @@ def excerpt(text: str, wanted: Iterable[str], budget: int) -> str:
 
 
 def excerpt_at(text: str, needle: str, budget: int) -> str | None:
-    """``text`` with runs of blanks squeezed, cut to ``budget`` characters around where it
-    holds ``needle`` (blanks squeezed too); ``None`` when it does not."""
-    text = _SPACE.sub(" ", text.strip())
-    at = text.find(_SPACE.sub(" ", needle.strip()))
+    """``text`` on one line (every run of blanks and line breaks one space), cut to
+    ``budget`` characters around where it holds ``needle`` (read the same way); ``None`` when
+    it does not."""
+    text, needle = " ".join(text.split()), " ".join(needle.split())
+    at = text.find(needle)
     if at < 0:
         return None
     return text if len(text) <= budget else _cut(text, at, budget)

@@ -164,11 +164,6 @@ class Retrieval:
     #: (:func:`absent_names`).
     absent: frozenset[str] = frozenset()
 
-    def is_relevant(self, found: set[str]) -> bool:
-        """The relevance rule for a passage holding the stems ``found`` (see :func:`relevant`)."""
-        rule = w.against_absent(self.weights, self.absent)
-        return relevant(self.terms, self.expansion, rule, found)
-
 
 def relevant(
     terms: Sequence[t.Term],
@@ -735,6 +730,9 @@ class _AboutFile:
     content: str
     entry_id: str
     stored: bool
+    #: The stored entry's place and time (a new one's are known once it is stored).
+    seq: int = 0
+    ts: str = ""
 
 
 @dataclass
@@ -815,6 +813,13 @@ def _conversation(conn: sa.Connection, user_id: int, question: Question) -> Any:
                 hint="Pass the thread_id of an earlier answer (with a file, leave the thread "
                 "out: the conversation about it is found by its path).",
             )
+        if about is not None and not of_file:
+            raise Conflict(
+                f"thread {question.thread_id} is not the conversation about {about.path}",
+                code="not_the_files_conversation",
+                hint="Leave the thread out: the conversation about a file is found by its path "
+                "(or ask without the file to continue that conversation).",
+            )
         return row
     if question.about is not None:
         return _find_about_thread(conn, user_id, question.project or "", question.about.path)
@@ -873,7 +878,10 @@ def _history(
 ) -> tuple[list[prompt.Turn], _AboutFile | None, Place | None]:
     """The conversation's last turns (at most :data:`MAX_TURNS`, :data:`MAX_TURN_CHARS`), the
     last file it was given, and where its last question was asked."""
-    columns = sa.select(entries.c.entry_uuid, entries.c.role, entries.c.text, entries.c.meta)
+    columns = sa.select(
+        entries.c.entry_uuid, entries.c.role, entries.c.text, entries.c.meta, entries.c.seq,
+        entries.c.ts,
+    )  # fmt: skip
     newest = (entries.c.ts.desc(), entries.c.pk.desc())
     rows = list(
         conn.execute(
@@ -918,7 +926,7 @@ def _stored_file(row: Any) -> _AboutFile | None:
     mine = meta.get("ask") if isinstance(meta, dict) else None
     if not isinstance(mine, dict) or not isinstance(mine.get("about"), str):
         return None
-    return _AboutFile(mine["about"], row.text, row.entry_uuid, True)
+    return _AboutFile(mine["about"], row.text, row.entry_uuid, True, int(row.seq), str(row.ts))
 
 
 def _about_file(about: About | None, last: _AboutFile | None) -> _AboutFile | None:
@@ -934,7 +942,8 @@ def _about_file(about: About | None, last: _AboutFile | None) -> _AboutFile | No
 def _file_passage(
     about: _AboutFile, thread_id: str, project: str, at: datetime, retrieval: Retrieval
 ) -> Passage:
-    source = Source(about.entry_id, thread_id, 0, ts_text(at), "system", about.content)
+    ts = about.ts if about.stored else ts_text(at)
+    source = Source(about.entry_id, thread_id, about.seq, ts, "system", about.content)
     found = t.found_in(retrieval.terms + retrieval.expansion, [about.content])
     stems = {term.stem for term in found}
     return Passage(
@@ -946,7 +955,7 @@ def _file_passage(
         excerpts=[about.content],
         found=found,
         score=0.0,
-        relevant=retrieval.is_relevant(stems),
+        relevant=True,  # what the question is about, whatever words it holds
         weight=w.held(retrieval.weights, stems),
         label=f"the file {about.path} (its current content, sent with the question)",
     )
@@ -988,13 +997,17 @@ def _store(
     def work(conn: sa.Connection) -> Answered:
         thread_id = plan.thread_id or _new_thread(conn, who, plan)
         about = plan.about
+        stored: dict[str, Any] = {}
         if about is not None and not about.stored:
             meta = {"ask": {"about": about.path, "bytes": len(about.content.encode())}}
-            _append(conn, who, thread_id, about.entry_id, asked, "system", about.content, meta)
+            entry = _append(
+                conn, who, thread_id, about.entry_id, asked, "system", about.content, meta
+            )
+            stored[about.entry_id] = entry
         meta = {"ask": _asked_meta(plan.question)}
         words = [term.word for term in plan.retrieval.expansion]
         _append(conn, who, thread_id, question_id, asked + _TICK, "user", plan.question.text, meta)
-        cited = _citations(reply, thread_id) if reply is not None else []
+        cited = _citations(reply, thread_id, stored) if reply is not None else []
         if reply is not None:
             meta = {"ask": {"mode": mode, "model": model, "no_match": reply.no_match,
                             "citations": [c.as_json() for c in cited],
@@ -1042,7 +1055,8 @@ def _append(
     text: str,
     meta: dict[str, Any],
     shown: str | None = None,
-) -> None:
+) -> Any:
+    """Store an entry of ask's in the conversation; the stored entry."""
     body = EntryCreate.model_construct(
         id=uuid.UUID(entry_id),
         ts=at,
@@ -1051,13 +1065,20 @@ def _append(
         parts=[{"type": "text", "text": text if shown is None else shown}],
         meta=meta,
     )
-    entry_service.append_entry(conn, who, thread_id, body)
+    return entry_service.append_entry(conn, who, thread_id, body)
 
 
-def _citations(reply: extractive.Answer, thread_id: str) -> list[Citation]:
+def _citations(
+    reply: extractive.Answer, thread_id: str, stored: dict[str, Any] | None = None
+) -> list[Citation]:
+    """The answer's citations; ``stored`` holds the entries stored with the question (the
+    file of ``about``), whose place and time are known only now."""
     found = []
     for cited in reply.cited:
         passage, anchor = cited.passage, cited.source
+        if stored and anchor.entry_id in stored:
+            entry = stored[anchor.entry_id]
+            anchor = replace(anchor, seq=int(entry.seq), ts=ts_text(entry.ts))
         owner = anchor.thread_id or thread_id
         # Around what the answer quotes of the entry (where its words are, if the quote's
         # markup was dropped), else around the passage's terms in it.
@@ -1065,7 +1086,7 @@ def _citations(reply: extractive.Answer, thread_id: str) -> list[Citation]:
         wanted = t.stems(quote) if quote else {x.stem for x in passage.found}
         snippet = (
             quote and passages.excerpt_at(anchor.text, quote[:QUOTE_FOUND_CHARS], SNIPPET_CHARS)
-        ) or passages.excerpt(anchor.text, wanted, SNIPPET_CHARS)
+        ) or passages.excerpt(" ".join(anchor.text.split()), wanted, SNIPPET_CHARS)
         found.append(
             Citation(
                 n=cited.n,
