@@ -251,6 +251,21 @@ def test_only_outages_are_classified_unavailable(tmp_path: Path) -> None:
     assert unavailable(RuntimeError("bug")) is None
 
 
+def test_a_statement_past_its_time_limit_is_unavailable_not_a_bug(db: Database) -> None:
+    """A search cancelled by PostgreSQL's ``statement_timeout`` (a planner without statistics,
+    a saturated machine) is ``503`` with ``Retry-After``, not ``500``."""
+    if db.dialect != "postgresql":
+        pytest.skip("a statement time limit is PostgreSQL's")
+    with pytest.raises(sa.exc.OperationalError) as cancelled, db.read() as conn:
+        conn.exec_driver_sql("SET LOCAL statement_timeout = 50")
+        conn.exec_driver_sql("SELECT pg_sleep(2)")
+    outage = unavailable(cancelled.value)
+    assert outage is not None and outage.status == 503
+    assert outage.detail["reason"] == "timed_out"
+    assert outage.detail["retry_after"] == RETRY_AFTER_SECONDS
+    assert "took too long" in outage.message and "narrower search" in outage.hint
+
+
 # --- a real server on a disk that fills up ---------------------------------------------------
 
 

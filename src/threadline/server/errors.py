@@ -42,11 +42,13 @@ SQLITE_UNAVAILABLE = {
     "SQLITE_NOMEM": "out_of_memory",
 }
 #: PostgreSQL SQLSTATE prefixes that say the server cannot serve now: 08 connection exception,
-#: 53 insufficient resources (disk full, out of memory, too many connections), 57P0x shut
-#: down or starting up, 58 system error (I/O).
+#: 53 insufficient resources (disk full, out of memory, too many connections), 57014 a
+#: statement cancelled past its time limit (a search over much of a busy database), 57P0x
+#: shut down or starting up, 58 system error (I/O).
 PG_UNAVAILABLE = {
     "08": "connection",
     "53": "insufficient_resources",
+    "57014": "timed_out",
     "57P01": "shutting_down",
     "57P02": "shutting_down",
     "57P03": "starting_up",
@@ -62,6 +64,11 @@ OS_UNAVAILABLE = {
 _MESSAGES = {
     "disk_full": "the database cannot write: its disk is full",
     "connection": "the database does not answer",
+    "timed_out": "the database took too long to answer",
+}
+_HINTS = {
+    "timed_out": "Try again in {seconds} seconds; a narrower search (a project, a filter, "
+    "another word) reads less. Nothing was stored.",
 }
 
 _HTTP_CODES = {
@@ -130,7 +137,9 @@ def unavailable(exc: BaseException) -> Unavailable | None:
     return Unavailable(
         message,
         detail={"reason": reason, "retry_after": RETRY_AFTER_SECONDS},
-        hint=f"Nothing was stored; try again in {RETRY_AFTER_SECONDS} seconds.",
+        hint=_HINTS.get(reason, "Nothing was stored; try again in {seconds} seconds.").format(
+            seconds=RETRY_AFTER_SECONDS
+        ),
     )
 
 
