@@ -55,18 +55,25 @@ def mcp(ctx: click.Context) -> None:
 @_options
 def install(claude: bool, codex: bool, dry_run: bool) -> None:
     """Register `threadline mcp` with the agents (both unless --claude or --codex), keeping
-    their other settings; idempotent."""
+    their other settings and what was added to our entry; idempotent."""
     command = hooks_mod.threadline_command()
     for target in install_mod.targets(claude, codex):
         had = install_mod.registered(target) is not None
-        changed = install_mod.install(target, command, dry_run=dry_run)
-        if changed is None:
+        change = install_mod.install(target, command, dry_run=dry_run)
+        if change.text is None:
             what = "already registered"
         elif dry_run:
             what = "would update the registration" if had else "would register"
         else:
             what = "updated the registration" if had else "registered"
         click.echo(f"{target.agent}: {target.path}: {what}")
+        if change.dropped_home is not None:
+            does = "would no longer set" if dry_run else "no longer sets"
+            click.echo(
+                f"  THREADLINE_HOME is not set here, so the entry {does} it (it was "
+                f"{change.dropped_home}): the agent's server uses the default data folder. "
+                "Set THREADLINE_HOME and install again to keep it."
+            )
     click.echo(f"Command: {' '.join([*command, 'mcp'])}")
 
 

@@ -3,18 +3,24 @@
 * Claude Code, user scope — what ``claude mcp add --scope user`` writes: the ``mcpServers``
   object of ``~/.claude.json`` (``$CLAUDE_CONFIG_DIR/.claude.json`` when that is set), an entry
   ``{"type": "stdio", "command", "args", "env"}``. The rest of that file (Claude Code keeps its
-  state there) is rewritten unchanged; the first change keeps a copy beside it
-  (``.threadline-backup``).
+  state there) is rewritten unchanged — every number as it was written, since Python would
+  write ``1e999`` back as ``Infinity``, which is not JSON — with the file's line endings; the
+  first change keeps a copy beside it (``.threadline-backup``).
 * Codex — ``[mcp_servers.threadline]`` in ``$CODEX_HOME/config.toml`` (``~/.codex``), edited
-  with :mod:`tomlkit` so comments, order and every other table stay byte for byte: an entry
-  already there is updated where it is, in whatever form it is written (a table, an inline
-  table, dotted keys); a new one is appended as a table at the end. The result is checked with
-  :mod:`tomllib` before it is written.
+  with :mod:`tomlkit` so comments, order, line endings and every other table stay byte for
+  byte: an entry already there is updated where it is, in whatever form it is written (a
+  table, an inline table, dotted keys); a new one is appended as a table at the end. The result
+  is read back with :mod:`tomllib` and must equal the file before with only our entry changed.
 
+The keys we own in our entry are ``command``, ``args`` (and Claude's ``type``) and the
+``THREADLINE_HOME`` variable of its ``env``; installing again updates those and keeps whatever
+else the user put there (a ``timeout``, ``startup_timeout_sec``, other ``env`` variables).
 The registered command is the absolute path of this installation's ``threadline`` (the agents
 start it without a ``PATH`` of ours); a ``THREADLINE_HOME`` set while installing goes into the
-entry's ``env``, since an agent passes only a few variables of its own environment on. Installing
-twice changes nothing; uninstalling removes our entry only.
+entry's ``env``, since an agent passes only a few variables of its own environment on — and one
+the entry held is taken out when installing without it, which :class:`Change` reports.
+Installing twice changes nothing; uninstalling removes our entry only. A file that cannot be
+read (not UTF-8, not JSON or TOML) is refused, and nothing is written.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import json
 import os
 import tomllib
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +40,8 @@ from threadline.errors import ConfigError
 NAME = "threadline"
 CLAUDE = "claude-code"
 CODEX = "codex"
+#: The variable of our entry's ``env`` that install sets (or takes out).
+HOME = "THREADLINE_HOME"
 _NOTHING_CHANGED = "; nothing was changed"
 _CODEX_HINT = "Fix or move that file, or run `codex mcp add` yourself."
 
@@ -66,21 +75,33 @@ def targets(claude: bool, codex: bool) -> list[Target]:
 def entry(command: list[str]) -> dict[str, Any]:
     """Our registration, given how to run this ``threadline`` (``[path]`` or
     ``[python, "-m", "threadline"]``)."""
-    home = os.environ.get("THREADLINE_HOME")
+    home = os.environ.get(HOME)
     return {
         "command": command[0],
         "args": [*command[1:], "mcp"],
-        "env": {"THREADLINE_HOME": home} if home else {},
+        "env": {HOME: home} if home else {},
     }
 
 
-def install(target: Target, command: list[str], *, dry_run: bool = False) -> str | None:
-    """Register (or refresh) our server; the new file's text if it changed, else ``None``.
-    With ``dry_run`` nothing is written."""
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What installing does to an agent's file."""
+
+    #: The file's new text; ``None`` when it is already as it should be.
+    text: str | None
+    #: The ``THREADLINE_HOME`` our entry set before and no longer sets (installed without it).
+    dropped_home: str | None = None
+
+
+def install(target: Target, command: list[str], *, dry_run: bool = False) -> Change:
+    """Register (or refresh) our server. With ``dry_run`` nothing is written."""
     wanted = entry(command)
     if target.agent == CLAUDE:
-        return _write(target, _claude_with(target.path, wanted), dry_run)
-    return _write(target, _codex_with(target.path, wanted), dry_run)
+        change = _claude_with(target.path, wanted)
+    else:
+        change = _codex_with(target.path, wanted)
+    _write(target, change.text, dry_run)
+    return change
 
 
 def uninstall(target: Target, *, dry_run: bool = False) -> str | None:
@@ -93,11 +114,32 @@ def uninstall(target: Target, *, dry_run: bool = False) -> str | None:
 def registered(target: Target) -> dict[str, Any] | None:
     """Our entry as the agent's file holds it, or ``None``."""
     if target.agent == CLAUDE:
-        servers = _read_claude(target.path).get("mcpServers")
+        servers = _read_claude(target.path)[0].get("mcpServers")
     else:
-        servers = _read_codex(target.path).get("mcp_servers")
+        servers = _read_codex(target.path)[0].get("mcp_servers")
     found = servers.get(NAME) if isinstance(servers, dict) else None
     return found if isinstance(found, dict) else None
+
+
+def _merged(
+    found: Any, wanted: dict[str, Any], *, keep_empty_env: bool
+) -> tuple[dict[str, Any], str | None]:
+    """Our entry as ``found`` was, with the keys we own as ``wanted`` has them; and the
+    ``THREADLINE_HOME`` taken out of its ``env``, if one was. An empty ``env`` is left out
+    unless ``keep_empty_env`` or the user wrote it so."""
+    old = found if isinstance(found, dict) else {}
+    given = old.get("env")
+    env = dict(given) if isinstance(given, dict) else {}
+    home = wanted["env"].get(HOME)
+    dropped = None
+    if home:
+        env[HOME] = home  # where it was, if it was there
+    elif HOME in env:
+        dropped = str(env.pop(HOME))
+    merged = {**old, **{k: v for k, v in wanted.items() if k != "env"}, "env": env}
+    if not env and not keep_empty_env and (dropped is not None or not isinstance(given, dict)):
+        del merged["env"]
+    return merged, dropped
 
 
 def _write(target: Target, text: str | None, dry_run: bool) -> str | None:
@@ -124,66 +166,138 @@ def _copy_private(source: Path, copy: Path) -> None:
         fh.write(source.read_bytes())
 
 
+def _text(path: Path, hint: str) -> str:
+    """The file's text exactly as stored (its line endings too); ``""`` if there is none."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}{_NOTHING_CHANGED}") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise config_mod.not_utf8(path, exc, _NOTHING_CHANGED, hint) from None
+
+
+def _newline(text: str) -> str:
+    """The line ending most of ``text``'s lines have."""
+    return "\r\n" if 2 * text.count("\r\n") > text.count("\n") else "\n"
+
+
+def _lines(text: str) -> list[str]:
+    """``text`` split after each ``\n`` (only there: a ``\r`` or form feed stays inside)."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def _line_endings_of(before: str, after: str) -> str:
+    """``after`` with the lines it added or changed ending as ``before``'s lines mostly do;
+    lines it kept are kept as they were."""
+    newline = _newline(before)
+    if newline == "\n":
+        return after
+    old, new = _lines(before), _lines(after)
+    out: list[str] = []
+    for tag, _, _, start, end in SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        for line in new[start:end]:
+            if tag != "equal" and line.endswith("\n") and not line.endswith("\r\n"):
+                line = line[:-1] + newline
+            out.append(line)
+    return "".join(out)
+
+
 # --- Claude Code ------------------------------------------------------------------------------
 
+_CLAUDE_HINT = "Fix the file (or move it away) and run the command again."
 
-def _read_claude(path: Path) -> dict[str, Any]:
-    data = config_mod.read_json(
-        path,
-        hint="Fix the file (or move it away) and run the command again.",
-        note=_NOTHING_CHANGED,
-        blank_ok=True,
-    )
+
+@dataclass(frozen=True, slots=True)
+class _Number:
+    """A JSON number as it was written, to be written back the same."""
+
+    text: str
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _read_claude(path: Path) -> tuple[dict[str, Any], str]:
+    """The file's object (numbers as :class:`_Number`) and its line ending."""
+    text = _text(path, _CLAUDE_HINT)
+    if not text.strip():
+        return {}, "\n"
+    try:
+        data = json.loads(text, parse_float=_Number, parse_int=_Number, parse_constant=_no_constant)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{path} is not valid JSON ({exc}){_NOTHING_CHANGED}", hint=_CLAUDE_HINT
+        ) from exc
     if not isinstance(data, dict) or not isinstance(data.get("mcpServers", {}), dict):
         raise ConfigError(
             f'{path} does not hold a JSON object with an "mcpServers" object{_NOTHING_CHANGED}',
-            hint="Fix the file (or move it away) and run the command again.",
+            hint=_CLAUDE_HINT,
         )
-    return data
+    return data, _newline(text)
 
 
-def _claude_with(path: Path, wanted: dict[str, Any]) -> str | None:
-    data = _read_claude(path)
+def _json(value: Any, indent: str = "") -> str:
+    """``value`` as ``json.dumps(value, indent=2, ensure_ascii=False)`` writes it, with each
+    :class:`_Number` as it was written."""
+    inner = indent + "  "
+    if isinstance(value, _Number):
+        return value.text
+    if isinstance(value, dict) and value:
+        items = (f"{inner}{_json(str(k))}: {_json(v, inner)}" for k, v in value.items())
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    if isinstance(value, list) and value:
+        return "[\n" + ",\n".join(inner + _json(v, inner) for v in value) + f"\n{indent}]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def _claude_text(data: dict[str, Any], servers: dict[str, Any], newline: str) -> str:
+    return (_json({**data, "mcpServers": servers}) + "\n").replace("\n", newline)
+
+
+def _claude_with(path: Path, wanted: dict[str, Any]) -> Change:
+    data, newline = _read_claude(path)
     servers = dict(data.get("mcpServers") or {})
-    ours = {"type": "stdio", **wanted}
-    if servers.get(NAME) == ours:
-        return None
+    found = servers.get(NAME)
+    ours, dropped = _merged(found, {"type": "stdio", **wanted}, keep_empty_env=True)
+    if found == ours:
+        return Change(None)
     servers[NAME] = ours
-    return json.dumps({**data, "mcpServers": servers}, indent=2, ensure_ascii=False) + "\n"
+    return Change(_claude_text(data, servers, newline), dropped)
 
 
 def _claude_without(path: Path) -> str | None:
-    data = _read_claude(path)
+    data, newline = _read_claude(path)
     servers = dict(data.get("mcpServers") or {})
     if NAME not in servers:
         return None
     del servers[NAME]
-    return json.dumps({**data, "mcpServers": servers}, indent=2, ensure_ascii=False) + "\n"
+    return _claude_text(data, servers, newline)
 
 
 # --- Codex ----------------------------------------------------------------------------------
 
 
-def _read_codex(path: Path) -> dict[str, Any]:
+def _read_codex(path: Path) -> tuple[dict[str, Any], str]:
+    """The file's table and its text."""
+    text = _text(path, _CODEX_HINT)
     try:
-        data = config_mod.read_toml(path)
-    except ConfigError as exc:
-        raise ConfigError(f"{exc.message}{_NOTHING_CHANGED}", hint=_CODEX_HINT) from exc
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid TOML: {exc}{_NOTHING_CHANGED}", hint=_CODEX_HINT
+        ) from exc
     if not isinstance(data.get("mcp_servers", {}), dict):
         raise ConfigError(
             f"{path}: mcp_servers is not a table{_NOTHING_CHANGED}",
             hint=_CODEX_HINT,
         )
-    return data
-
-
-def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return ""
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    return data, text
 
 
 def _inline(value: Any) -> Any:
@@ -197,7 +311,7 @@ def _inline(value: Any) -> Any:
     return table
 
 
-def _codex_block(wanted: dict[str, Any]) -> str:
+def _codex_block(wanted: dict[str, Any], newline: str) -> str:
     """``[mcp_servers.threadline]`` holding ``wanted``, as appended to a file."""
     import tomlkit
 
@@ -207,75 +321,98 @@ def _codex_block(wanted: dict[str, Any]) -> str:
     tail = tomlkit.document()
     tail["mcp_servers"] = tomlkit.table(is_super_table=True)
     tail["mcp_servers"][NAME] = table
-    return tail.as_string()
+    return tail.as_string().replace("\n", newline)
 
 
-def _managed(found: dict[str, Any]) -> dict[str, Any]:
-    """The keys of our Codex entry that we set (the user may add others, such as
-    ``startup_timeout_sec``; they are kept)."""
-    return {k: found[k] for k in ("command", "args", "env") if k in found}
-
-
-def _codex_with(path: Path, wanted: dict[str, Any]) -> str | None:
+def _codex_with(path: Path, wanted: dict[str, Any]) -> Change:
     import tomlkit
     from tomlkit.items import InlineTable
 
-    text = _text(path)
-    expected = _managed({k: v for k, v in wanted.items() if v or k != "env"})
-    current = registered(Target(CODEX, path))  # a file that is not TOML is refused here
-    if current is not None and _managed(current) == expected:
-        return None
+    before, text = _read_codex(path)  # a file that is not TOML is refused here
+    found = before.get("mcp_servers", {}).get(NAME)
+    expected, dropped = _merged(found, wanted, keep_empty_env=False)
+    if found == expected:
+        return Change(None)
+    newline = _newline(text)
     doc = tomlkit.parse(text)
     servers = doc.get("mcp_servers")
     ours = servers.get(NAME) if isinstance(servers, dict) else None
     if isinstance(ours, dict):
-        if "env" not in expected:
-            ours.pop("env", None)
-        for key, value in expected.items():
-            ours[key] = _inline(value)  # a plain dict would become a [table] mid-file
-        updated = doc.as_string()
+        _update(ours, expected)
+        updated = _line_endings_of(text, doc.as_string())
     elif isinstance(servers, InlineTable):
         servers[NAME] = _inline(expected)
-        updated = doc.as_string()
+        updated = _line_endings_of(text, doc.as_string())
     else:
-        separator = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
-        updated = text + separator + _codex_block(expected)
-    _check_codex(path, updated, expected)
-    return updated
+        separator = "" if not text else (newline if text.endswith("\n") else newline * 2)
+        updated = text + separator + _codex_block(expected, newline)
+    _check_codex(path, updated, before, expected)
+    return Change(updated, dropped)
+
+
+def _update(ours: dict[str, Any], expected: dict[str, Any]) -> None:
+    """Our entry in the document set to ``expected``, a key at a time: what is already as
+    expected keeps its form and its comments."""
+    for key in ("command", "args"):
+        if ours.get(key) != expected[key]:
+            ours[key] = _inline(expected[key])  # a plain dict would become a [table] mid-file
+    env = ours.get("env")
+    if "env" not in expected:
+        ours.pop("env", None)
+    elif not isinstance(env, dict):
+        ours["env"] = _inline(expected["env"])
+    elif HOME in expected["env"]:
+        if env.get(HOME) != expected["env"][HOME]:
+            env[HOME] = expected["env"][HOME]
+    else:
+        env.pop(HOME, None)
 
 
 def _codex_without(path: Path) -> str | None:
     import tomlkit
 
-    text = _text(path)
-    current = registered(Target(CODEX, path))
-    if current is None:
+    before, text = _read_codex(path)
+    current = before.get("mcp_servers", {}).get(NAME)
+    if not isinstance(current, dict):
         return None
-    block = _codex_block(current)
-    if _managed(current) == current and text.endswith(block):
+    newline = _newline(text)
+    block = _codex_block(current, newline)
+    if text.endswith(block):
         updated = text[: -len(block)]  # what we appended: the file is as it was before
-        updated = updated[:-1] if updated.endswith("\n\n") else updated
+        updated = updated[: -len(newline)] if updated.endswith(newline * 2) else updated
     else:
         doc = tomlkit.parse(text)
         del doc["mcp_servers"][NAME]
-        updated = doc.as_string()
-    _check_codex(path, updated, None)
+        updated = _line_endings_of(text, doc.as_string())
+    _check_codex(path, updated, before, None)
     return updated
 
 
-def _check_codex(path: Path, text: str, expected: dict[str, Any] | None) -> None:
-    """Raise :class:`ConfigError` unless ``text`` is TOML whose entry is ``expected``."""
+def _check_codex(
+    path: Path, text: str, before: dict[str, Any], expected: dict[str, Any] | None
+) -> None:
+    """Raise :class:`ConfigError` unless ``text`` is TOML that reads as ``before`` with our
+    entry ``expected`` (``None``: without our entry)."""
     try:
-        servers = tomllib.loads(text).get("mcp_servers", {})
+        after = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"cannot register the MCP server in {path}: {exc}{_NOTHING_CHANGED}",
             hint=_CODEX_HINT,
         ) from exc
-    found = servers.get(NAME) if isinstance(servers, dict) else None
-    if (_managed(found) if isinstance(found, dict) else found) != expected:
+    wanted = {**before, "mcp_servers": dict(before.get("mcp_servers", {}))}
+    if expected is None:
+        wanted["mcp_servers"].pop(NAME, None)
+    else:
+        wanted["mcp_servers"][NAME] = expected
+    if _without_empty_servers(after) != _without_empty_servers(wanted):
         raise ConfigError(
             f"cannot register the MCP server in {path}: the edit did not read back as "
             f"written{_NOTHING_CHANGED}",
             hint=_CODEX_HINT,
         )
+
+
+def _without_empty_servers(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without an empty ``mcp_servers`` table (what uninstalling may leave, or not)."""
+    return {k: v for k, v in data.items() if k != "mcp_servers" or v}
