@@ -71,6 +71,8 @@ def create_app(settings: ServerSettings | None = None, *, db: Database | None = 
     settings = check_llm(settings or settings_from_env())
     owned = db is None
     database = db or open_database(settings.resolved_database_url())
+    if owned:
+        database.keep_statistics()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
