@@ -2,7 +2,8 @@
 
 - ``GET /ask`` — the page: a question box, a project selector ("All projects" or one of the
   user's), and the answer. ``?thread=`` continues that conversation (its project selected,
-  unless ``?project=`` says otherwise).
+  unless ``?project=`` says otherwise); an id that is not one of the user's conversations is
+  ignored.
 - ``POST /ask/stream`` (``csrf``, ``question``, ``project``, ``thread``) — the answer as
   ``text/event-stream``, exactly as ``POST /api/v1/ask`` streams it: ``delta`` events
   (``{"text"}``) as it is written, then ``done`` with the answer's JSON (citations, the
@@ -67,12 +68,14 @@ def _page(
 @router.get("/ask")
 def ask_page(request: Request, user: User, thread: str = "", project: str = "") -> Response:
     thread = thread[: p.MAX_KEY_CHARS]
-    if thread and not project:
-        # A conversation opened to continue it: its project is selected, so a follow-up
-        # searches what the conversation searched.
-        place = ask_service.conversation_place(app_state(request).db, user.principal, thread)
-        if place is not None and not place.all_projects:
-            project = place.project or ""
+    # A conversation opened to continue it: its project is selected (unless one is given), so
+    # a follow-up searches what the conversation searched. Any other id is ignored.
+    db = app_state(request).db
+    place = ask_service.conversation_place(db, user.principal, thread) if thread else None
+    if place is None:
+        thread = ""
+    elif not project and not place.all_projects:
+        project = place.project or ""
     return _page(request, user, {"thread": thread, "project": project})
 
 
