@@ -405,3 +405,26 @@ def test_search_lists_the_history_before_the_ask_conversations_that_quote_it(
     only = site.get(site.alice, "/api/v1/search", q="xterm", kind="ask")["results"]
     assert asked["thread_id"] in {hit["thread_id"] for hit in only}
     assert {hit["kind"] for hit in only} == {"ask"}
+
+
+def test_a_follow_up_going_on_from_the_question_before_is_searched_with_it(site: Site) -> None:
+    """ "and why did we pick the most diverse one?" alone finds TypeScript's ``Pick``; after a
+    question about the embedding models compared, it is searched with that question."""
+    first = answered(
+        site.ask(
+            site.alice,
+            question="Which sentence-transformers models did we compare for embedding words?",
+            all_projects=True,
+        )
+    )
+    follow = answered(
+        site.ask(
+            site.alice,
+            question="and why did we pick the most diverse one?",
+            thread=first["thread_id"],
+        )
+    )
+    assert not follow["no_match"], follow["answer"]
+    assert {c["project"] for c in follow["citations"]} == {"ai-music"}
+    assert "Pick<" not in follow["answer"]
+    assert "diverse" in follow["answer"].lower(), follow["answer"]

@@ -506,3 +506,14 @@ def test_a_name_is_a_compound_or_a_word_english_does_not_know() -> None:
         "shard": False, "user": False, "events": False, "user_events": True, "kafka": True,
         "moment": False, "js": True, "moment.js": True, "laptop": False,
     }  # fmt: skip
+
+
+def test_a_follow_up_is_a_question_that_goes_on_from_the_one_before() -> None:
+    from threadline.services.ask import follows_on
+
+    for going_on in ("and why?", "And which did we pick in the end?", "what about tests?",
+                     "why was it slow?", "how did we fix that?"):  # fmt: skip
+        assert follows_on(going_on), going_on
+    for alone in ("Which port does phoenix use?", "Why did the build fail on the CI runner?",
+                  "Which file holds this config for the Redis cache?"):  # fmt: skip
+        assert not follows_on(alone), alone

@@ -39,9 +39,9 @@ no file to answer from, the model is not called: the answer says nothing was fou
 **The conversation** is a thread of kind ``ask`` in the project: every ask appends the question
 (a ``user`` entry) and the answer (an ``assistant`` entry whose meta holds the citations) in
 one transaction. ``thread_id`` continues a conversation (its earlier turns go to the model as
-context; a short follow-up is searched together with the previous question; a question
-naming no project, ``all_projects`` nor scope searches where the conversation's last one did:
-:func:`continued`). ``about`` scopes
+context; a follow-up (:func:`follows_on`) is searched together with the previous question;
+a question naming no project, ``all_projects`` nor scope searches where the conversation's
+last one did: :func:`continued`). ``about`` scopes
 the conversation to ``file:<path>`` — asking about the same file again in the project finds the
 same thread — and gives the file's content to the answer as a passage, stored as a hidden
 ``system`` entry (again only when it changed). When the model cannot be reached the question is
@@ -53,6 +53,7 @@ Limits: :data:`MAX_QUESTION_CHARS`, :data:`MAX_ABOUT_BYTES`, :data:`MAX_ABOUT_PA
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass, field, replace
@@ -774,7 +775,7 @@ def _plan(db: Database, who: Principal, question: Question, model: LanguageModel
         )
     question = continued(question, place)
     searched = question.text
-    if turns and len(t.content_terms(searched)) < 2:
+    if turns and follows_on(searched):
         searched = f"{turns[-1].question}\n{searched}"
     earlier = [turn.question for turn in turns]
     expansion = expand.expand(model, question.text, earlier) if model is not None else []
@@ -824,6 +825,27 @@ def _conversation(conn: sa.Connection, user_id: int, question: Question) -> Any:
     if question.about is not None:
         return _find_about_thread(conn, user_id, question.project or "", question.about.path)
     return None
+
+
+#: A question that goes on from the one before it: it opens with a joining word ("and why?",
+#: "what about tests?"), or is short and points back at what was said ("why was it slow?").
+_GOES_ON = re.compile(r"^\W*(?:and|but|so|also|then|or|what about|how about)\b", re.IGNORECASE)
+_POINTS_BACK = re.compile(
+    r"\b(?:it|its|they|them|their|that|this|those|these|one|ones|same)\b", re.IGNORECASE
+)
+#: Fewer content terms than this, and a question pointing back is a follow-up.
+FOLLOW_UP_TERMS = 3
+
+
+def follows_on(question: str) -> bool:
+    """Whether ``question``, asked in a conversation, goes on from the question before it
+    (searched with it, then): it has fewer than two content terms ("and why?"), opens with a
+    joining word ("and why did we pick the most diverse one?"), or has fewer than
+    :data:`FOLLOW_UP_TERMS` and points back ("why was it slow?")."""
+    count = len(t.content_terms(question))
+    if count < 2 or _GOES_ON.match(question):
+        return True
+    return count < FOLLOW_UP_TERMS and _POINTS_BACK.search(question) is not None
 
 
 @dataclass(frozen=True)
