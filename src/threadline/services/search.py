@@ -16,18 +16,23 @@ The access check is here, once: only the caller's entries in their live threads 
 read (another user's thread filter simply finds nothing). A cursor carries the user's change
 value and the newest entry's key at the first page, so entries that arrive while paging
 neither shift the pages nor move the range of newest entries a later page walks.
+
+``since`` and ``until`` are UTC days (both included) or instants (RFC 3339, with an offset;
+both included). A page says whether its word matches reached the
+:data:`~threadline.search.engine.RANKED` most recent ones (``capped``): older matches were
+then left out of the ranking.
 """
 
 from __future__ import annotations
 
 import typing
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
 from threadline import protocol as p
-from threadline.errors import ValidationFailed
+from threadline.errors import BadRequest, ValidationFailed
 from threadline.protocol.models import Kind, Role
 from threadline.protocol.text import printable
 from threadline.search import engine
@@ -50,6 +55,8 @@ MAX_LIMIT = p.MAX_SEARCH_LIMIT
 ASK_KIND = "ask"
 #: The agents whose sessions are threads of that kind.
 AGENTS = ("claude-code", "codex")
+#: Word matches ranked per query: the most recently stored ones (``capped`` says when reached).
+RANKED = engine.RANKED
 #: Deepest offset a cursor may carry: past every word and substring candidate.
 MAX_OFFSET = engine.RANKED + engine.SUBSTRING_CANDIDATES
 
@@ -63,8 +70,10 @@ class SearchParams:
     thread_id: str | None = None
     role: str | None = None  # entry role
     scope: str | None = None  # "type:id": only threads of that scope
-    since: date | None = None
-    until: date | None = None
+    #: A UTC day from its start, or an aware datetime: that instant on (see :func:`bound`).
+    since: date | datetime | None = None
+    #: A UTC day to its end, or an aware datetime: up to that instant, included.
+    until: date | datetime | None = None
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
     #: Only threads of one of these kinds (empty: any); with ``kind`` or ``agent``, both apply.
@@ -99,6 +108,9 @@ class SearchPage:
     query: str
     results: list[Hit]
     next_cursor: str | None
+    #: Whether the word matches ranked were the :data:`~threadline.search.engine.RANKED`
+    #: most recent ones: older matches of the query may exist that were not ranked.
+    capped: bool = False
 
 
 def search(db: Database, who: Principal, params: SearchParams) -> SearchPage:
@@ -161,8 +173,48 @@ def _kinds(params: SearchParams) -> tuple[str, ...]:
     return tuple(wanted)
 
 
+def bound(text: str | None, name: str) -> date | datetime | None:
+    """A ``since`` or ``until`` query value: a UTC day ``YYYY-MM-DD``, or an RFC 3339
+    date-time with an offset (``2026-11-21T09:30:00Z``, ``…+02:00``); empty: ``None``.
+    ``400`` naming ``name`` otherwise (a date-time without an offset says no instant)."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        when: datetime | None = datetime.fromisoformat(text)
+    except ValueError:
+        when = None
+    if when is None or when.utcoffset() is None:
+        raise BadRequest(
+            f"{name} must be a date like 2026-11-21 or a date-time with an offset like "
+            f"2026-11-21T09:30:00Z, not {text[:50]!r}"
+        )
+    return when
+
+
 def _day_text(day: date) -> str:
     return ts_text(datetime.combine(day, time(), UTC))
+
+
+def _from_text(since: date) -> str:
+    """The first stored ``ts`` that ``since`` lets through: an instant's own, a day's
+    midnight (UTC)."""
+    return ts_text(since) if isinstance(since, datetime) else _day_text(since)
+
+
+def _before_text(until: date) -> str | None:
+    """The first stored ``ts`` past ``until``: an instant's next microsecond (stored times
+    have microseconds), the next day's midnight (UTC); ``None`` when nothing comes later."""
+    if isinstance(until, datetime):
+        try:
+            return ts_text(until + timedelta(microseconds=1))
+        except OverflowError:
+            return None
+    after = inputs.day_after(until)
+    return _day_text(after) if after else None
 
 
 # --- the search ------------------------------------------------------------------------------
@@ -187,10 +239,10 @@ class _Search:
             top = engine.newest_key(conn)
         self.horizon, self.top = int(horizon), int(top)
         self.filters = self._filters()
+        self.capped = False
 
     def _filters(self) -> Filters:
         params = self.params
-        until = inputs.day_after(params.until) if params.until else None
         return Filters(
             user_id=self.user_id,
             project=params.project,
@@ -198,8 +250,8 @@ class _Search:
             thread_id=params.thread_id,
             role=params.role,
             scope=parse_scope(params.scope) if params.scope is not None else None,
-            ts_from=_day_text(params.since) if params.since else None,
-            ts_before=_day_text(until) if until else None,
+            ts_from=_from_text(params.since) if params.since else None,
+            ts_before=_before_text(params.until) if params.until else None,
             # A SQLite read is one snapshot, in which the first page sees exactly what the
             # horizon covers; PostgreSQL reads each statement afresh, so it always filters.
             horizon=self.horizon if self._needs_horizon() else None,
@@ -215,11 +267,12 @@ class _Search:
         shown = ranked[self.offset : self.offset + limit]
         more = len(ranked) > self.offset + limit
         cursor = pages.encode(self.horizon, self.offset + limit, self.top) if more else None
-        return SearchPage(self.params.query, self._hits(shown), cursor)
+        return SearchPage(self.params.query, self._hits(shown), cursor, self.capped)
 
     def _ranked(self, wanted: int) -> list[_Ranked]:
         """Word matches, then substring matches, until ``wanted`` (or all there are)."""
         words = engine.ranked(self.conn, self.query, self.filters, wanted=wanted)
+        self.capped = len(words) >= RANKED
         asked = self._asked([m.pk for m in words])
         if asked:  # the history first, then ask's conversations about it (in their order)
             words = [m for m in words if m.pk not in asked] + [m for m in words if m.pk in asked]

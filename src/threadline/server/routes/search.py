@@ -10,19 +10,32 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from pydantic import Field
 
 from threadline import protocol as p
 from threadline.protocol.models import SearchHit, SearchResults
 from threadline.server.deps import Who, json_response
-from threadline.services import inputs, search
+from threadline.services import search
 from threadline.services.context import app_state
 
 router = APIRouter(prefix=f"{p.API_PREFIX}/search", tags=["search"])
 
 Limit = Annotated[int, Query(ge=1, le=p.MAX_SEARCH_LIMIT)]
+SINCE = "From this UTC day, YYYY-MM-DD, or this instant (RFC 3339, with an offset)."
+UNTIL = "Up to this UTC day, included, or this instant, included (RFC 3339, with an offset)."
 
 
-@router.get("", response_model=SearchResults)
+class SearchAnswer(SearchResults):
+    """A page of hits, and whether the ranking reached its cap."""
+
+    capped: bool = Field(
+        False,
+        description=f"The {search.RANKED} most recent word matches were ranked: older ones "
+        "may exist that were not (a word or a filter more reaches them).",
+    )
+
+
+@router.get("", response_model=SearchAnswer)
 def search_entries(
     request: Request,
     who: Who,
@@ -33,8 +46,8 @@ def search_entries(
     thread: Annotated[str | None, Query(description="Only this thread (its id).")] = None,
     role: Annotated[str | None, Query(description="Only entries of this role.")] = None,
     scope: Annotated[str | None, Query(description="Only threads with this TYPE:ID.")] = None,
-    since: Annotated[str | None, Query(description="From this UTC day, YYYY-MM-DD.")] = None,
-    until: Annotated[str | None, Query(description="Up to this UTC day, included.")] = None,
+    since: Annotated[str | None, Query(description=SINCE)] = None,
+    until: Annotated[str | None, Query(description=UNTIL)] = None,
     limit: Limit = p.DEFAULT_SEARCH_LIMIT,
     cursor: str | None = None,
 ) -> Response:
@@ -46,8 +59,8 @@ def search_entries(
         thread_id=thread,
         role=role,
         scope=scope,
-        since=inputs.iso_date(since, "since"),
-        until=inputs.iso_date(until, "until"),
+        since=search.bound(since, "since"),
+        until=search.bound(until, "until"),
         limit=limit,
         cursor=cursor,
     )
@@ -55,9 +68,9 @@ def search_entries(
     return json_response(answer(page))
 
 
-def answer(page: search.SearchPage) -> SearchResults:
+def answer(page: search.SearchPage) -> SearchAnswer:
     """The wire shape of a page of hits."""
-    return SearchResults(
+    return SearchAnswer(
         query=page.query,
         results=[
             SearchHit(
@@ -78,4 +91,5 @@ def answer(page: search.SearchPage) -> SearchResults:
             for hit in page.results
         ],
         next_cursor=page.next_cursor,
+        capped=page.capped,
     )
