@@ -62,8 +62,8 @@ def test_the_current_folders_project_by_default(indexed: Indexed, tmp_path: Path
     none = search(indexed.alice_home, "zanzibar", cwd=elsewhere)
     assert none.returncode == 0
     assert none.stdout.strip() == (
-        "No entries match 'zanzibar' in project acme/elsewhere "
-        "(--all-projects searches every project)."
+        "No entries match 'zanzibar': project acme/elsewhere holds no threads; "
+        "`threadline thread list --all-projects` lists the projects."
     )
     nowhere = search(indexed.alice_home, "qqzzxxnothing", "--all-projects", cwd=elsewhere)
     assert nowhere.stdout.strip() == "No entries match 'qqzzxxnothing' in any project."
