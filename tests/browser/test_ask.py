@@ -1,6 +1,7 @@
 """The Ask page in a real browser: a question answered into the page as it streams, citations
-that open their entries, hostile text in the history shown as text, another user's history
-never shown, and the conversation continued."""
+(and the answer's markers of them) that open their entries, hostile text in the history shown
+as text, another user's history never shown, the conversation continued with its earlier turns
+in view, Ctrl+Enter, and the status shown while the answer is awaited."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tests.browser.conftest import Site, expect, sign_in
 from tests.browser.site import Notes
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Page
+    from playwright.sync_api import BrowserContext, Page, Route
 
 pytestmark = pytest.mark.browser
 
@@ -84,3 +85,88 @@ def test_another_user_gets_nothing(context: BrowserContext, site: Site) -> None:
         "Nothing relevant was found in the history of any project, so there is no answer to give."
     )
     expect(page.locator("#citations")).to_be_hidden()
+
+
+def test_the_answers_markers_link_to_their_citations(page: Page, site: Site) -> None:
+    ask(page, site, "Why did we choose optimistic locking for orders?", "acme/shop")
+    cite = page.locator("#answer-text a.cite")
+    expect(cite).to_have_count(1)
+    expect(cite).to_have_text("[1]")
+    listed = page.locator("#citations li[value='1'] a").get_attribute("href")
+    assert listed and cite.get_attribute("href") == listed
+    expect(page.locator("#answer-text")).to_contain_text("optimistic locking")
+    cite.click()
+    page.wait_for_url(re.compile(rf"/threads/{site.shop.thread_id}\?around="))
+
+
+def test_ctrl_enter_asks_and_the_wait_is_shown(page: Page, site: Site) -> None:
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route("**/ask/stream", hold)
+    page.goto(f"{site.url}/ask")
+    status = page.locator("#answer-status")
+    expect(status).to_be_hidden()
+    page.fill("#ask-question", "Why did we choose optimistic locking for orders?")
+    page.locator("#ask-question").press("Control+Enter")
+    expect(status).to_be_visible()
+    expect(status).to_have_text("Searching the history…")
+    expect(page.locator("#answer")).to_have_attribute("aria-busy", "true")
+    assert len(held) == 1 and held[0].request.method == "POST"
+    held[0].continue_()
+    expect(page.locator("#answer-text a.cite")).to_have_count(1)
+    expect(status).to_be_hidden()
+    expect(page.locator("#answer")).not_to_have_attribute("aria-busy", "true")
+    page.unroute("**/ask/stream")
+    # Cmd+Enter too; a failure clears the wait as well.
+    page.route("**/ask/stream", lambda route: route.fulfill(status=500, body="no"))
+    page.fill("#ask-question", "and models.py?")
+    page.locator("#ask-question").press("Meta+Enter")
+    expect(page.locator("#answer-error")).to_have_text("The server answered HTTP 500; try again.")
+    expect(status).to_be_hidden()
+    expect(page.locator("#answer")).not_to_have_attribute("aria-busy", "true")
+
+
+def test_earlier_turns_stay_in_view(page: Page, site: Site) -> None:
+    first = "Why did we choose optimistic locking for orders?"
+    ask(page, site, first, "acme/shop")
+    expect(page.locator("#answer-text a.cite")).to_have_count(1)
+    turns = page.locator("#turn-list li.turn")
+    expect(page.locator("#turns")).to_be_hidden()
+    page.fill("#ask-question", "and models.py?")
+    page.click("#ask-submit")
+    expect(page.locator("#answer-text a.cite")).to_have_count(1)
+    # The first answer moved up to the earlier turns, its marker and citations still links.
+    expect(page.locator("#turns")).to_be_visible()
+    expect(turns).to_have_count(1)
+    expect(turns.first.locator(".turn-question")).to_have_text(first)
+    expect(turns.first.locator(".answer-text a.cite")).to_have_text("[1]")
+    expect(turns.first.locator("ol.citations li a")).to_have_count(1)
+    thread = page.locator("#ask-thread").input_value()
+    # Opened again, the page shows both turns; a third question adds the second one.
+    page.goto(f"{site.url}/ask?thread={thread}")
+    expect(page.locator("#ask-conversation")).to_be_visible()
+    expect(turns).to_have_count(2)
+    expect(turns.nth(1).locator(".turn-question")).to_have_text("and models.py?")
+    expect(turns.nth(0).locator(".answer-text a.cite")).to_have_text("[1]")
+    page.fill("#ask-question", "What about orders?")
+    page.click("#ask-submit")
+    expect(page.locator("#answer-text a.cite")).to_have_count(1)
+    expect(turns).to_have_count(2)
+    page.fill("#ask-question", "And models.py again?")
+    page.click("#ask-submit")
+    expect(turns).to_have_count(3)
+    expect(turns.nth(2).locator(".turn-question")).to_have_text("What about orders?")
+    # A new conversation starts without them.
+    page.click("#ask-new")
+    expect(page.locator("#turns")).to_be_hidden()
+    expect(turns).to_have_count(0)
+    assert page.locator("#ask-thread").input_value() == ""
+
+
+def test_an_unknown_thread_is_not_continued(page: Page, site: Site) -> None:
+    page.goto(f"{site.url}/ask?thread={site.shop.thread_id}&project=acme%2Fshop")
+    expect(page.locator("#ask-conversation")).to_be_hidden()
+    assert page.locator("#ask-thread").input_value() == ""

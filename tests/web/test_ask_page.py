@@ -1,5 +1,6 @@
-"""The Ask page in process, on both backends, without its script: a thread id that is not one
-of the user's conversations ignored."""
+"""The Ask page in process, on both backends, without its script: the answer's citation markers
+as links, a conversation opened to continue it with its earlier turns shown (escaped, their
+citations linked), and a thread id that is not one of the user's conversations ignored."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from tests.helpers.asgi import AsgiClient
 from tests.web.conftest import csrf_of, sign_in
 from threadline.services import accounts
 from threadline.storage.database import Database
+from threadline.web import ask
+from threadline.web.ask import linked, site_path
 
 QUESTION = "Why did we choose optimistic locking for orders?"
 NOTE = "Chose **optimistic locking** for orders; see `models.py`."
@@ -79,6 +82,27 @@ def section(page: str, start: str) -> str:
     return page[at : page.index("</section>", at)]
 
 
+def test_markers_of_known_citations_become_links() -> None:
+    urls = {1: "/a", 3: "/c"}
+    assert linked("A [1]. B [2, 3]; items[1] and [9].", urls) == [
+        ("A ", None), ("[1]", "/a"), (". B ", None), ("[", None), ("2", None), (", ", None),
+        ("3", "/c"), ("]", None), ("; items[1] and ", None), ("[9]", None), (".", None),
+    ]  # fmt: skip
+    assert linked("", urls) == [] and linked("no markers", {}) == [("no markers", None)]
+    assert site_path("/threads/t?around=e#entry-e") == "/threads/t?around=e#entry-e"
+    for bad in ("//evil.example/x", "/\\evil.example", "javascript:alert(1)", "https://x.y", ""):
+        assert site_path(bad) == "#", bad
+
+
+def test_the_answer_links_its_markers_without_script(alice: AsgiClient, api: Api) -> None:
+    api.note(NOTE)
+    page = ask_page(alice, QUESTION)
+    answer = section(page, '<div id="answer-text"')
+    [url] = CITE.findall(answer)
+    assert f'<li value="1"><a href="{url}">' in page, "the marker links where its citation does"
+    assert 'id="answer-status" class="muted" role="status" hidden>Searching the history…<' in page
+
+
 def test_a_thread_that_is_not_a_conversation_of_the_user_is_ignored(
     browser: Callable[[], AsgiClient], alice: AsgiClient, api: Api
 ) -> None:
@@ -98,6 +122,7 @@ def test_a_thread_that_is_not_a_conversation_of_the_user_is_ignored(
         page = ok(client.get("/ask", params={"thread": thread, "project": project}))
         assert thread_of(page) == "", (thread, project)
         assert 'id="ask-conversation" class="muted small" hidden>' in page, (thread, project)
+        assert 'id="turns" class="stack" aria-labelledby="turns-title" hidden>' in page
         assert thread not in page
     # One of alice's own is continued, the project given or not.
     for project in ("", "shop"):
@@ -105,3 +130,64 @@ def test_a_thread_that_is_not_a_conversation_of_the_user_is_ignored(
         assert thread_of(page) == mine
         assert 'id="ask-conversation" class="muted small">Continuing' in page
         assert '<option value="shop" selected>' in page
+
+
+def test_a_continued_conversation_shows_its_earlier_turns(alice: AsgiClient, api: Api) -> None:
+    api.note(NOTE)
+    first = ask_page(alice, QUESTION)
+    thread = thread_of(first)
+    [url] = CITE.findall(section(first, '<div id="answer-text"'))
+    page = ok(alice.get("/ask", params={"thread": thread}))
+    turns = section(page, '<section id="turns"')
+    assert " hidden" not in turns[: turns.index(">")]
+    assert turns.count('<li class="turn card">') == 1
+    assert f'<p class="turn-question">{QUESTION}</p>' in turns
+    assert CITE.findall(turns) == [url], "the earlier answer's marker links to its citation"
+    assert f'<ol class="citations">\n    <li value="1"><a href="{url}">main</a>' in turns
+    assert "Only its latest" not in turns
+    # A follow-up: the earlier turn above, the new answer below the form (not twice).
+    follow = ask_page(alice, "and models.py?", thread)
+    turns = section(follow, '<section id="turns"')
+    assert turns.count('<li class="turn card">') == 1 and QUESTION in turns
+    assert "and models.py?" not in turns
+    assert CITE.findall(section(follow, '<div id="answer-text"'))
+
+
+def test_earlier_turns_are_escaped_and_link_only_to_this_site(alice: AsgiClient, api: Api) -> None:
+    api.note(HOSTILE, name="zoo", project="zoo")
+    thread = thread_of(ask_page(alice, "zebra crossing notes"))
+    # Turns written into the conversation over the API: whatever their meta, only paths of
+    # this site are linked, and every text is escaped.
+    api.post(thread, "user", "<b>asked</b>", {"ask": {"project": None, "all_projects": True}})
+    cited = [
+        {"n": 1, "url": "//evil.example/x", "thread_title": "<i>t</i>", "snippet": "<s>x</s>"},
+        {"n": 2, "url": "javascript:alert(3)"},
+        {"n": 3, "url": "/threads/fine"},
+        "not a citation",
+    ]
+    answer = "Told [1], [2] and [3]: <img src=y onerror=alert(4)>"
+    api.post(thread, "assistant", answer, {"ask": {"citations": cited, "no_match": False}})
+    api.post(thread, "user", "A note, not a turn", {})
+    page = ok(alice.get("/ask", params={"thread": thread}))
+    turns = section(page, '<section id="turns"')
+    assert turns.count('<li class="turn card">') == 2
+    for raw in ("<img", "<script", "<b>", "<i>", "<s>", "//evil", "javascript:"):
+        assert raw not in turns, raw
+    assert "&lt;img src=x onerror=" in turns and "&lt;b&gt;asked&lt;/b&gt;" in turns
+    assert "Told [1], [2] and " in turns, "a marker of a refused link stays text"
+    assert '<a class="cite" href="/threads/fine">[3]</a>' in turns
+    assert '<li value="1"><a href="#">&lt;i&gt;t&lt;/i&gt;</a>' in turns
+    assert '<li value="2"><a href="#">' in turns and "&lt;s&gt;x&lt;/s&gt;" in turns
+    assert "A note, not a turn" not in turns
+
+
+def test_only_the_latest_turns_are_shown(alice: AsgiClient, api: Api) -> None:
+    api.note(NOTE)
+    thread = ""
+    for i in range(ask.SHOWN_TURNS + 2):
+        thread = thread_of(ask_page(alice, f"Question {i}: optimistic locking?", thread))
+    page = ok(alice.get("/ask", params={"thread": thread}))
+    turns = section(page, '<section id="turns"')
+    asked = re.findall(r'<p class="turn-question">Question (\d+):', turns)
+    assert asked == [str(i) for i in range(2, ask.SHOWN_TURNS + 2)]
+    assert f'Only its latest questions are shown; <a href="/threads/{thread}">' in turns

@@ -2,14 +2,15 @@
 
 - ``GET /ask`` — the page: a question box, a project selector ("All projects" or one of the
   user's), and the answer. ``?thread=`` continues that conversation (its project selected,
-  unless ``?project=`` says otherwise); an id that is not one of the user's conversations is
-  ignored.
+  unless ``?project=`` says otherwise), its last :data:`SHOWN_TURNS` questions and answers
+  shown above the form; an id that is not one of the user's conversations is ignored.
 - ``POST /ask/stream`` (``csrf``, ``question``, ``project``, ``thread``) — the answer as
   ``text/event-stream``, exactly as ``POST /api/v1/ask`` streams it: ``delta`` events
   (``{"text"}``) as it is written, then ``done`` with the answer's JSON (citations, the
   conversation's ``thread_id``). A failure is one ``error`` event in the JSON error shape.
   The page's script (``ask.js``) reads it with ``fetch`` and writes the text into the page as
-  text (never as HTML); citations become links to their entries.
+  text (never as HTML); citations become links to their entries, and so do the answer's
+  markers of them (``[1]``). The answer before it moves up among the earlier turns.
 - ``POST /ask`` (same fields) — the same answer rendered into the page, for a browser without
   JavaScript.
 
@@ -19,26 +20,152 @@ same access checks, limits and storing as the API.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import suppress
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from threadline import protocol as p
-from threadline.errors import ApiError
+from threadline.errors import ApiError, NotFound
 from threadline.services import ask as ask_service
 from threadline.services import changes
 from threadline.services.ask import Answered, Delta, Done, Question
 from threadline.services.context import app_state
+from threadline.services.threads import live_thread
+from threadline.storage.schema import entries
+from threadline.storage.values import json_value
 from threadline.web import sessions
 from threadline.web.sessions import User, WebUser
 from threadline.web.templating import render, secure_headers
 
 router = APIRouter(include_in_schema=False)
+
+#: Earlier turns of a conversation shown above the form (its newest).
+SHOWN_TURNS = 10
+#: A citation marker of an answer: ``[n]`` or ``[n, m]``, not right after a letter or digit
+#: (as :mod:`threadline.recall.citations` reads them).
+_MARKER = re.compile(r"(?<![\w])\[\s*\d{1,4}(?:\s*,\s*\d{1,4})*\s*\]")
+_NUMBER = re.compile(r"(\d+)")
+#: A path of this site (not ``//host`` nor ``/\host``, which browsers read as another host).
+_SITE_PATH = re.compile(r"/(?![/\\])")
+
+#: A piece of an answer's text, with the URL it links to (``None``: plain text).
+Piece = tuple[str, str | None]
+
+
+def linked(text: str, urls: Mapping[int, str]) -> list[Piece]:
+    """``text`` cut into plain pieces and its citation markers, each marker of a citation in
+    ``urls`` (by number) linking to it: ``[1]`` whole, in ``[1, 2]`` each number. A marker of
+    an unknown number stays text."""
+    out: list[Piece] = []
+    position = 0
+    for match in _MARKER.finditer(text):
+        out.append((text[position : match.start()], None))
+        inner = _NUMBER.split(match.group(0))
+        if len(inner) == 3:
+            out.append((match.group(0), urls.get(int(inner[1]))))
+        else:
+            out += [
+                (piece, urls.get(int(piece)) if i % 2 else None) for i, piece in enumerate(inner)
+            ]
+        position = match.end()
+    out.append((text[position:], None))
+    return [piece for piece in out if piece[0]]
+
+
+def site_path(url: str) -> str:
+    """``url`` if it is a path of this site, else ``#``."""
+    return url if _SITE_PATH.match(url) else "#"
+
+
+@dataclass(frozen=True)
+class Cited:
+    """A stored answer's citation as the page lists it."""
+
+    n: int
+    url: str
+    thread_title: str
+    role: str
+    ts: str
+    snippet: str
+
+
+def _cited(value: Any) -> Cited | None:
+    """A citation as the answer's ``meta`` holds it (``None``: not one)."""
+    if not isinstance(value, dict) or not isinstance(value.get("n"), int):
+        return None
+    text = {k: str(value.get(k) or "") for k in ("url", "thread_title", "thread_id", "role", "ts")}
+    return Cited(
+        n=value["n"],
+        url=site_path(text["url"]),
+        thread_title=text["thread_title"] or text["thread_id"],
+        role=text["role"],
+        ts=text["ts"],
+        snippet=str(value.get("snippet") or ""),
+    )
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier question of a conversation and its answer (``None``: none was stored, the
+    model could not be reached)."""
+
+    question_id: str
+    question: str
+    answer: list[Piece] | None = None
+    no_match: bool = False
+    citations: list[Cited] = field(default_factory=list)
+
+
+def _turns(
+    request: Request, user: WebUser, thread_id: str, leave_out: str
+) -> tuple[list[Turn], bool]:
+    """The last :data:`SHOWN_TURNS` questions (oldest first) of the user's conversation
+    ``thread_id`` with their answers, without the question ``leave_out`` (the one just
+    answered), and whether it holds earlier ones; none for a thread that is not theirs.
+
+    The turns are the thread's questions and answers that ask wrote (``meta.ask``); the
+    answer's ``meta.ask.citations`` are its citations."""
+    if not thread_id:
+        return [], False
+    limit = 2 * (SHOWN_TURNS + 2)  # a question and its answer each, one more and leave_out
+    query = (
+        sa.select(entries.c.entry_uuid, entries.c.role, entries.c.text, entries.c.meta)
+        .where(entries.c.thread_id == thread_id, entries.c.role.in_(("user", "assistant")))
+        .order_by(entries.c.ts.desc(), entries.c.pk.desc())
+        .limit(limit)
+    )
+    with app_state(request).db.read() as conn:
+        try:
+            live_thread(conn, user.user_id, thread_id)
+        except NotFound:
+            return [], False
+        rows = list(conn.execute(query))
+    turns: list[Turn] = []
+    for row in reversed(rows):
+        meta = json_value(row.meta) if row.meta else None
+        mine = meta.get("ask") if isinstance(meta, dict) else None
+        if not isinstance(mine, dict):
+            continue  # not written by ask: a note of the file's thread, not a turn
+        if row.role == "user":
+            turns.append(Turn(str(row.entry_uuid), str(row.text or "")))
+        elif turns and turns[-1].answer is None:
+            listed = mine.get("citations")
+            found = [_cited(c) for c in listed] if isinstance(listed, list) else []
+            cited = [c for c in found if c is not None]
+            urls = {c.n: c.url for c in cited if c.url != "#"}
+            answer = linked(str(row.text or ""), urls)
+            no_match = mine.get("no_match") is True
+            turns[-1] = replace(turns[-1], answer=answer, no_match=no_match, citations=cited)
+    turns = [turn for turn in turns if turn.question_id != leave_out]
+    return turns[-SHOWN_TURNS:], len(turns) > SHOWN_TURNS
 
 
 def _projects(request: Request, user: WebUser) -> list[str]:
@@ -54,11 +181,16 @@ def _page(
     status: int = 200,
     **context: Any,
 ) -> Response:
-    """The page with the form's ``fields`` (question, project, thread) filled in."""
-    context.setdefault("answered", None)
+    """The page with the form's ``fields`` (question, project, thread) filled in, and the
+    conversation's earlier turns."""
+    answered: Answered | None = context.setdefault("answered", None)
     context.setdefault("error", None)
     for name in ("question", "project", "thread"):
         context[name] = fields.get(name, "")
+    urls = {c.n: c.url for c in answered.citations} if answered else {}
+    context["pieces"] = linked(answered.answer, urls) if answered else []
+    leave_out = answered.question_entry_id if answered else ""
+    context["turns"], context["more_turns"] = _turns(request, user, context["thread"], leave_out)
     return render(
         request, "ask.html", status=status, projects=_projects(request, user),
         max_question=p.MAX_QUESTION_CHARS, **context,
