@@ -133,8 +133,11 @@ class ServerRefused(ClientError):
         self.status = status
         self.code = code
         self.detail = detail or {}
-        if hint is None and status == 401:
-            self.hint = "The token is wrong or revoked: run `threadline login` again."
+        if status == 401:  # the server's own hint speaks to API clients, not to a user here
+            self.hint = (
+                "The token is wrong or revoked: run `threadline login` again "
+                "(THREADLINE_TOKEN, when set, is used instead of the stored login)."
+            )
 
 
 class ApiError(ThreadlineError):

@@ -124,6 +124,11 @@ def test_another_user_gets_nothing_of_alices(planted: Site) -> None:
     result = planted.cli(planted.bob, "ask", "--thread", alices["thread_id"], REDIS, cwd=here)
     assert result.returncode != 0
     assert result.stderr.startswith(f"Error: no thread {alices['thread_id']}"), result.stderr
+    assert "Hint: Pass the thread_id an earlier answer gave" in result.stderr
+    # A wrong token's hint speaks to the user: log in again (the variable wins over the login).
+    wrong = planted.cli(planted.bob, "ask", REDIS, cwd=here, THREADLINE_TOKEN="tl_wrong")
+    assert wrong.returncode != 0 and "Authorization" not in wrong.stderr, wrong.stderr
+    assert "run `threadline login` again (THREADLINE_TOKEN" in wrong.stderr
 
 
 def test_the_answer_prints_with_numbered_citations(planted: Site) -> None:

@@ -116,3 +116,20 @@ def test_host_header_has_no_user_part(server: tuple[str, list[bytes], list[bytes
     request("GET", url.replace("//", "//bob:pw@", 1) + "/x")
     assert f"Host: {authority}\r\n".encode() in received[0]
     assert b"pw" not in received[0]
+
+
+def test_an_error_page_of_another_server_is_not_quoted() -> None:
+    """A URL pointing at another web server answers with its HTML: the error says what the
+    status was and where to look, on one line, without the page's markup."""
+    from threadline.client.api import _decode
+    from threadline.client.http import Response
+    from threadline.errors import ServerRefused
+
+    page = b"<!DOCTYPE html>\n<html>\n<head><title>404 Not Found</title></head>\n</html>\n"
+    with pytest.raises(ServerRefused) as refused:
+        _decode(Response(404, {"content-type": "text/html"}, page))
+    assert refused.value.message == "the server answered HTTP 404"
+    assert "Threadline server" in refused.value.hint
+    with pytest.raises(ServerRefused) as plain:
+        _decode(Response(502, {}, b"Bad gateway:\n  upstream down\n"))
+    assert plain.value.message == "the server answered HTTP 502: Bad gateway: upstream down"

@@ -381,7 +381,9 @@ def _decode(response: Response) -> Any:
             detail,
             hint=hint if isinstance(hint, str) else None,
         )
-    text = response.body[:200].decode("utf-8", "replace").strip()
+    text = " ".join(response.body[:200].decode("utf-8", "replace").split())
+    if text.startswith("<"):  # a page of another server: its markup says nothing here
+        text = ""
     raise ServerRefused(
         response.status,
         "http_error",

@@ -804,7 +804,14 @@ def _conversation(conn: sa.Connection, user_id: int, question: Question) -> Any:
     of another kind is taken only as the thread of the ``about`` file's scope (notes about the
     file pushed before the first question): never a session's."""
     if question.thread_id is not None:
-        row = live_thread(conn, user_id, question.thread_id)
+        try:
+            row = live_thread(conn, user_id, question.thread_id)
+        except NotFound as exc:
+            raise NotFound(
+                exc.message,
+                hint="Pass the thread_id an earlier answer gave (`threadline thread list "
+                "--all-projects` lists the conversations of ask), or leave it out to start one.",
+            ) from None
         about = question.about
         of_file = about is not None and (row.scope_type, row.scope_id) == (ABOUT_SCOPE, about.path)
         if row.kind != KIND and not of_file:
