@@ -54,3 +54,12 @@ def test_ordinary_text_is_the_same_object() -> None:
 def test_one_line_keeps_offsets() -> None:
     assert one_line("a\tb\nc\x1b[1md") == "a b cd"
     assert len(one_line("x\ny\tz")) == len("x\ny\tz")
+
+
+def test_counts_read_as_english() -> None:
+    from threadline.protocol.text import counted
+
+    assert counted(1, "batch", "batches") == "1 batch"
+    assert counted(3, "batch", "batches") == "3 batches"
+    assert counted(0, "entry", "entries") == "0 entries"
+    assert counted(12_345, "save") == "12,345 saves"

@@ -18,6 +18,7 @@ import click
 
 from threadline.cli.common import load_config, store, warn
 from threadline.cli.sync import progress_bar
+from threadline.protocol.text import counted
 from threadline.sources.model import Agent
 from threadline.store import notes
 from threadline.sync import deliver
@@ -116,8 +117,10 @@ def import_(
             )
     _stop_unless_uploaded(delivery, pending)
     click.echo(
-        f"Uploaded {delivery.stored:,} entries in {delivery.batches} batches "
-        f"({delivery.duplicates:,} were already on the server)."
+        f"Uploaded {counted(delivery.stored, 'entry', 'entries')} in "
+        f"{counted(delivery.batches, 'batch', 'batches')} "
+        f"({delivery.duplicates:,} {'was' if delivery.duplicates == 1 else 'were'} already on "
+        "the server)."
     )
 
 

@@ -12,6 +12,7 @@ import click
 
 from threadline.cli.common import api, load_config, print_json, store, when
 from threadline.errors import ClientError, NotLoggedIn, ThreadlineError
+from threadline.protocol.text import counted
 from threadline.store import db, notes
 from threadline.store import handoff as handoff_store
 from threadline.sync import deliver
@@ -56,11 +57,12 @@ def sync(ctx: click.Context, timeout: float, retry_blocked: bool) -> None:
         left = notes.pending_count(conn)
         saves_left = len(handoff_store.pending(conn))
     click.echo(
-        f"Delivered {result.stored} new entries in {result.batches} batches"
-        f" ({result.duplicates} already on the server); {left} pending."
+        f"Delivered {result.stored:,} new {'entry' if result.stored == 1 else 'entries'} in "
+        f"{counted(result.batches, 'batch', 'batches')}"
+        f" ({result.duplicates:,} already on the server); {left:,} pending."
     )
     if result.saves_uploaded or saves_left:
-        click.echo(f"Uploaded {len(result.saves_uploaded)} saves; {saves_left} waiting.")
+        click.echo(f"Uploaded {counted(len(result.saves_uploaded), 'save')}; {saves_left} waiting.")
     for reason in result.blocked + result.saves_refused:
         click.echo(f"Blocked: {reason}", err=True)
     if left or result.blocked or saves_left:  # a refused stream's entries are left too

@@ -52,3 +52,10 @@ def one_line(text: str) -> str:
 
 
 _BREAKS = str.maketrans("\n\t", "  ")
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``count`` and ``noun``, plural unless it is one: ``1 batch``, ``3 batches``, ``0 entries``
+    (``plural`` where adding ``s`` is wrong)."""
+    many = plural if plural is not None else f"{noun}s"
+    return f"{count:,} {noun if count == 1 else many}"
