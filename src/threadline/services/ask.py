@@ -878,10 +878,9 @@ def continued(question: Question, place: Place | None) -> Question:
     )
 
 
-def _place(meta: Any) -> Place | None:
-    """The place a question's stored ``meta`` records (``None``: not a question of ask)."""
-    mine = meta.get("ask") if isinstance(meta, dict) else None
-    if not isinstance(mine, dict) or "all_projects" not in mine:
+def _place(mine: dict[str, Any]) -> Place | None:
+    """The place a question's ``meta.ask`` records (``None``: it records none)."""
+    if "all_projects" not in mine:
         return None
     project, scope = mine.get("project"), mine.get("scope")
     return Place(
@@ -889,6 +888,46 @@ def _place(meta: Any) -> Place | None:
         mine.get("all_projects") is True,
         scope if isinstance(scope, str) else None,
     )
+
+
+@dataclass(frozen=True)
+class Said:
+    """A question or an answer ask stored in a conversation: its entry, role (``user`` or
+    ``assistant``), text and what ask noted of it (``meta.ask``: an answer's citations …)."""
+
+    entry_id: str
+    role: str
+    text: str
+    ask: dict[str, Any]
+
+
+def conversation(db: Database, who: Principal, thread_id: str, limit: int) -> list[Said] | None:
+    """The questions and answers ask stored in ``who``'s thread ``thread_id``, oldest first,
+    among its ``limit`` newest ``user`` and ``assistant`` entries (notes of a file's thread
+    left out); ``None`` when the thread is not one of theirs."""
+    with db.read() as conn:
+        try:
+            live_thread(conn, who.user_id, thread_id)
+        except NotFound:
+            return None
+        return _said(conn, thread_id, limit)
+
+
+def _said(conn: sa.Connection, thread_id: str, limit: int) -> list[Said]:
+    """:func:`conversation` inside a transaction, the thread already checked."""
+    query = (
+        sa.select(entries.c.entry_uuid, entries.c.role, entries.c.text, entries.c.meta)
+        .where(entries.c.thread_id == thread_id, entries.c.role.in_(("user", "assistant")))
+        .order_by(entries.c.ts.desc(), entries.c.pk.desc())
+        .limit(limit)
+    )
+    said: list[Said] = []
+    for row in reversed(list(conn.execute(query))):
+        meta = json_value(row.meta) if row.meta else None
+        mine = meta.get("ask") if isinstance(meta, dict) else None
+        if isinstance(mine, dict):  # else a note or a session's entry of a scope's thread
+            said.append(Said(str(row.entry_uuid), str(row.role), str(row.text or ""), mine))
+    return said
 
 
 def conversation_place(db: Database, who: Principal, thread_id: str) -> Place | None:
@@ -907,32 +946,15 @@ def _history(
 ) -> tuple[list[prompt.Turn], _AboutFile | None, Place | None]:
     """The conversation's last turns (at most :data:`MAX_TURNS`, :data:`MAX_TURN_CHARS`), the
     last file it was given, and where its last question was asked."""
-    columns = sa.select(
-        entries.c.entry_uuid, entries.c.role, entries.c.text, entries.c.meta, entries.c.seq,
-        entries.c.ts,
-    )  # fmt: skip
-    newest = (entries.c.ts.desc(), entries.c.pk.desc())
-    rows = list(
-        conn.execute(
-            columns.where(
-                entries.c.thread_id == thread_id, entries.c.role.in_(("user", "assistant"))
-            )
-            .order_by(*newest)
-            .limit(MAX_TURNS * 2 + 1)
-        )
-    )
     turns: list[prompt.Turn] = []
     pending: str | None = None
     place: Place | None = None
-    for row in reversed(rows):
-        meta = json_value(row.meta)
-        if not written_by_ask(meta):
-            continue  # a note or a session's entry of the scope's thread, not a turn
-        if row.role == "user":
-            pending = row.text
-            place = _place(meta) or place
+    for one in _said(conn, thread_id, MAX_TURNS * 2 + 1):
+        if one.role == "user":
+            pending = one.text
+            place = _place(one.ask) or place
         elif pending is not None:
-            turns.append(prompt.Turn(pending, row.text))
+            turns.append(prompt.Turn(pending, one.text))
             pending = None
     kept: list[prompt.Turn] = []
     size = 0
@@ -941,9 +963,11 @@ def _history(
         if size > MAX_TURN_CHARS:
             break
         kept.insert(0, turn)
+    columns = (entries.c.entry_uuid, entries.c.text, entries.c.meta, entries.c.seq, entries.c.ts)
     system = conn.execute(
-        columns.where(entries.c.thread_id == thread_id, entries.c.role == "system")
-        .order_by(*newest)
+        sa.select(*columns)
+        .where(entries.c.thread_id == thread_id, entries.c.role == "system")
+        .order_by(entries.c.ts.desc(), entries.c.pk.desc())
         .limit(1)
     ).first()
     return kept, _stored_file(system), place

@@ -26,21 +26,17 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from threadline import protocol as p
-from threadline.errors import ApiError, NotFound
+from threadline.errors import ApiError
 from threadline.services import ask as ask_service
 from threadline.services import changes
 from threadline.services.ask import Answered, Delta, Done, Question
 from threadline.services.context import app_state
-from threadline.services.threads import live_thread
-from threadline.storage.schema import entries
-from threadline.storage.values import json_value
 from threadline.web import sessions
 from threadline.web.sessions import User, WebUser
 from threadline.web.templating import render, secure_headers
@@ -136,33 +132,18 @@ def _turns(
     if not thread_id:
         return [], False
     limit = 2 * (SHOWN_TURNS + 2)  # a question and its answer each, one more and leave_out
-    query = (
-        sa.select(entries.c.entry_uuid, entries.c.role, entries.c.text, entries.c.meta)
-        .where(entries.c.thread_id == thread_id, entries.c.role.in_(("user", "assistant")))
-        .order_by(entries.c.ts.desc(), entries.c.pk.desc())
-        .limit(limit)
-    )
-    with app_state(request).db.read() as conn:
-        try:
-            live_thread(conn, user.user_id, thread_id)
-        except NotFound:
-            return [], False
-        rows = list(conn.execute(query))
+    said = ask_service.conversation(app_state(request).db, user.principal, thread_id, limit)
     turns: list[Turn] = []
-    for row in reversed(rows):
-        meta = json_value(row.meta) if row.meta else None
-        mine = meta.get("ask") if isinstance(meta, dict) else None
-        if not isinstance(mine, dict):
-            continue  # not written by ask: a note of the file's thread, not a turn
-        if row.role == "user":
-            turns.append(Turn(str(row.entry_uuid), str(row.text or "")))
+    for one in said or []:
+        if one.role == "user":
+            turns.append(Turn(one.entry_id, one.text))
         elif turns and turns[-1].answer is None:
-            listed = mine.get("citations")
+            listed = one.ask.get("citations")
             found = [_cited(c) for c in listed] if isinstance(listed, list) else []
             cited = [c for c in found if c is not None]
             urls = {c.n: c.url for c in cited if c.url != "#"}
-            answer = linked(str(row.text or ""), urls)
-            no_match = mine.get("no_match") is True
+            answer = linked(one.text, urls)
+            no_match = one.ask.get("no_match") is True
             turns[-1] = replace(turns[-1], answer=answer, no_match=no_match, citations=cited)
     turns = [turn for turn in turns if turn.question_id != leave_out]
     return turns[-SHOWN_TURNS:], len(turns) > SHOWN_TURNS
