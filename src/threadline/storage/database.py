@@ -189,7 +189,26 @@ class WriteLock:
                 self._fd = None
 
 
-class Checkpointer:
+class _Background:
+    """A daemon thread running :meth:`_run` from construction until :meth:`stop`, which
+    sets :attr:`_stop` and waits for it."""
+
+    NAME = "background"
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=self.NAME, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Checkpointer(_Background):
     """Copies SQLite's write-ahead log into the database file from a background thread.
 
     SQLite's own automatic checkpoint runs inside the commit that crosses the threshold, so one
@@ -200,18 +219,13 @@ class Checkpointer:
     in the log before it is acknowledged, and an unchecked log is replayed on the next open.
     """
 
+    NAME = "sqlite-checkpoint"
     INTERVAL = 1.0
     MAX_WAL_BYTES = 64 * 1024 * 1024
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
+        super().__init__()
 
     def _run(self) -> None:
         import sqlite3
@@ -237,7 +251,7 @@ class Checkpointer:
             conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
 
 
-class Analyzer:
+class Analyzer(_Background):
     """Keeps PostgreSQL's planner statistics current where autovacuum does not (it is off).
 
     Without statistics the planner guesses: over a freshly imported history a search took
@@ -249,6 +263,7 @@ class Analyzer:
     never blocks writers (``ANALYZE`` takes no lock they wait for).
     """
 
+    NAME = "pg-analyze"
     INTERVAL = 10.0
     BASE_ROWS = 50
     FRACTION = 0.1
@@ -257,13 +272,7 @@ class Analyzer:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pg-analyze", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
+        super().__init__()
 
     def _run(self) -> None:
         while True:
