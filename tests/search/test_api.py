@@ -122,6 +122,19 @@ def test_pages_have_no_duplicates_and_no_gaps(indexed: Indexed) -> None:
     assert seen == [h["entry_id"] for h in everything]
     # newest first among equal scores
     assert [h["snippet"][-1] for h in everything] == list("7654321")
+    # A cursor pages the search that gave it: another query or filter is refused.
+    first = indexed.search(q="pagingword", project=PROJECT, limit=3).json()["next_cursor"]
+    assert indexed.search(q="pagingword", project=PROJECT, limit=5, cursor=first).status_code == 200
+    others = ({"q": "number"}, {"q": "pagingword", "role": "user"}, {"q": "pagingword"})
+    for other in others:
+        refused = indexed.search(**{"project": PROJECT, **other, "cursor": first})
+        if other == {"q": "pagingword"}:  # the same search
+            assert refused.status_code == 200
+            refused = indexed.search(q="pagingword", cursor=first)  # every project
+        assert refused.status_code == 400, (other, refused.text)
+        assert refused.json()["error"]["code"] == "bad_cursor"
+    theirs = indexed.search(indexed.bob, q="pagingword", project=PROJECT, cursor=first)
+    assert theirs.status_code == 400 and theirs.json()["error"]["code"] == "bad_cursor"
 
 
 def test_pages_stay_put_while_entries_arrive(indexed: Indexed) -> None:

@@ -15,7 +15,8 @@ acknowledged. Results come in one list, paged with a cursor:
 The access check is here, once: only the caller's entries in their live threads are ever
 read (another user's thread filter simply finds nothing). A cursor carries the user's change
 value and the newest entry's key at the first page, so entries that arrive while paging
-neither shift the pages nor move the range of newest entries a later page walks.
+neither shift the pages nor move the range of newest entries a later page walks; and a digest
+of the user, the query and the filters, so it pages only the search that gave it.
 
 ``since`` and ``until`` are UTC days (both included) or instants (RFC 3339, with an offset;
 both included). A page says whether its word matches reached the
@@ -25,6 +26,8 @@ then left out of the ranking.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import typing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -57,6 +60,8 @@ ASK_KIND = "ask"
 AGENTS = ("claude-code", "codex")
 #: Word matches ranked per query: the most recently stored ones (``capped`` says when reached).
 RANKED = engine.RANKED
+#: Hex digits of the digest tying a cursor to its search (user, query, filters).
+CURSOR_DIGEST_CHARS = 12
 #: Deepest offset a cursor may carry: past every word and substring candidate.
 MAX_OFFSET = engine.RANKED + engine.SUBSTRING_CANDIDATES
 
@@ -231,9 +236,9 @@ class _Search:
     def __init__(self, conn: sa.Connection, user_id: int, params: SearchParams, query: Query):
         self.conn, self.user_id, self.params, self.query = conn, user_id, params, query
         if params.cursor is not None:
-            horizon, self.offset, top = pages.decode(params.cursor, int, int, int)
-            if self.offset > MAX_OFFSET:
-                raise inputs.bad_cursor()
+            horizon, self.offset, top, made = pages.decode(params.cursor, int, int, int, str)
+            if self.offset > MAX_OFFSET or made != self._made_for():
+                raise inputs.bad_cursor()  # not this search's (another query, filter or user)
         else:
             horizon, self.offset = current_value(conn, user_id), 0
             top = engine.newest_key(conn)
@@ -258,6 +263,16 @@ class _Search:
             top=self.top,
         )
 
+    def _made_for(self) -> str:
+        """What a cursor of this search is tied to: the user, the query and the filters
+        (not the page size), as a short digest."""
+        params = self.params
+        made = [self.user_id, params.query, params.project, params.kind, params.agent,
+                params.thread_id, params.role, params.scope, str(params.since),
+                str(params.until), list(params.kinds)]  # fmt: skip
+        data = json.dumps(made, ensure_ascii=False, separators=(",", ":")).encode()
+        return hashlib.sha256(data).hexdigest()[:CURSOR_DIGEST_CHARS]
+
     def _needs_horizon(self) -> bool:
         return self.params.cursor is not None or self.conn.dialect.name != "sqlite"
 
@@ -266,7 +281,8 @@ class _Search:
         ranked = self._ranked(self.offset + limit + 1)
         shown = ranked[self.offset : self.offset + limit]
         more = len(ranked) > self.offset + limit
-        cursor = pages.encode(self.horizon, self.offset + limit, self.top) if more else None
+        made = self._made_for()
+        cursor = pages.encode(self.horizon, self.offset + limit, self.top, made) if more else None
         return SearchPage(self.params.query, self._hits(shown), cursor, self.capped)
 
     def _ranked(self, wanted: int) -> list[_Ranked]:
