@@ -517,3 +517,19 @@ def test_a_follow_up_is_a_question_that_goes_on_from_the_one_before() -> None:
     for alone in ("Which port does phoenix use?", "Why did the build fail on the CI runner?",
                   "Which file holds this config for the Redis cache?"):  # fmt: skip
         assert not follows_on(alone), alone
+
+
+def test_a_quoted_sentence_ending_with_a_colon_is_quoted_with_what_it_introduces() -> None:
+    reply = entry(1, "assistant", text(
+        "I compared the embedding models.\n\n**Top 3 Most Diverse Models Found:**\n"
+        "1. all-roberta-large-v1 (0.412)\n2. all-mpnet-base-v2 (0.398)\n"
+        "3. paraphrase-MiniLM-L6-v2 (0.371)\n4. all-MiniLM-L6-v2 (0.355)\nThat is the order."
+    ))  # fmt: skip
+    terms = t.content_terms("which diverse models did we find")
+    answer = extractive.answer(terms, cut_all(terms, [reply], [reply]))
+    assert answer.text.splitlines()[1:] == [
+        "- “Top 3 Most Diverse Models Found:” [1]",
+        "- “all-roberta-large-v1 (0.412)” [1]",
+        "- “all-mpnet-base-v2 (0.398)” [1]",
+        "- “paraphrase-MiniLM-L6-v2 (0.371)” [1]",
+    ]

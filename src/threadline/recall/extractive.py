@@ -24,6 +24,8 @@ from threadline.recall.passages import excerpt
 #: Most passages an answer cites, and sentences it quotes from each.
 MAX_CITED = 5
 PER_PASSAGE = 2
+#: Sentences quoted after a quoted one that ends with a colon (what it introduces: a list).
+LISTED = 3
 #: Characters of one quoted sentence.
 MAX_SENTENCE_CHARS = 300
 MIN_SENTENCE_CHARS = 8
@@ -171,6 +173,20 @@ def quoted(terms: list[t.Term], passage: Passage) -> tuple[Source | None, list[s
     best = [s for s in scored if s[1] == home and s[0][:2] == top]
     chosen = sorted(best[:PER_PASSAGE], key=lambda s: s[2])
     quotes = [excerpt(s[3], wanted, MAX_SENTENCE_CHARS) for s in chosen]
+    introduced = [s[2] for s in chosen if s[3].rstrip().endswith(":")]
+    if introduced:  # "Top 3 models found:" says what follows: quote what follows too
+        entry = passage.entries[home]
+        prose = entry.role in ("user", "assistant") and not (entry.call_ids or entry.result_ids)
+        said = sentences(passage.excerpts[home], prose=prose)
+        taken = {s[2] for s in chosen}
+        for order in introduced:
+            following = [i for i in range(order + 1, order + 1 + LISTED) if i < len(said)]
+            for i in following:
+                if i not in taken:
+                    taken.add(i)
+                    quotes.insert(
+                        sorted(taken).index(i), excerpt(said[i], wanted, MAX_SENTENCE_CHARS)
+                    )
     return passage.entries[home], quotes
 
 
