@@ -77,11 +77,17 @@ def test_the_current_folders_project_is_searched(planted: Site) -> None:
 
 
 def test_nothing_found_in_one_project_says_how_to_ask_every_project(planted: Site) -> None:
-    other = project_folder(planted, "other", "other-project")
-    here = planted.cli(planted.alice, "ask", REDIS, cwd=other)
+    shop = project_folder(planted, "shop", "acme-shop")
+    question = "What did we decide about the zqxvbnm quorbleflax?"
+    here = planted.cli(planted.alice, "ask", question, cwd=shop)
     assert here.returncode == 0, here.stderr
-    assert here.stdout.startswith("Nothing relevant was found in the history of project other")
+    assert here.stdout.startswith("Nothing relevant was found in the history of project acme")
     assert here.stdout.rstrip().endswith(WIDER_HINT)
+    # A project without any history (a mistyped name) is said to be one.
+    other = project_folder(planted, "other", "other-project")
+    empty = planted.cli(planted.alice, "ask", "--project", "acme-shp", REDIS, cwd=other)
+    assert empty.returncode == 0, empty.stderr
+    assert "Project acme-shp holds no history (only questions asked of it)" in empty.stdout
     wide = planted.cli(planted.bob, "ask", "--all-projects", REDIS, cwd=other)
     assert wide.returncode == 0 and "Nothing relevant" in wide.stdout
     assert WIDER_HINT not in wide.stdout

@@ -91,6 +91,25 @@ def ask(
         raise ServerUnreachable(exc.message, hint=UNREACHABLE_HINT) from exc
 
 
+#: Threads of a project looked at to tell whether it holds any history at all.
+PROJECT_PROBE = 50
+
+
+def _empty(api: Any, project: Any) -> str | None:
+    """When the project searched holds no history at all (a mistyped name, or one asked of
+    only): what to say instead of the usual hint. ``None`` when it holds some."""
+    if not isinstance(project, str) or not project:
+        return None
+    listed = api.threads(project=project, limit=PROJECT_PROBE)["threads"]
+    if any(thread.get("kind") != "ask" for thread in listed) or len(listed) == PROJECT_PROBE:
+        return None
+    return (
+        f"Project {one_line(project)} holds no history (only questions asked of it); "
+        "`threadline thread list --all-projects` lists the projects, and --all-projects asks "
+        "every one."
+    )
+
+
 def check_question(text: str) -> str:
     """``text`` without its surrounding blanks; :class:`InvalidInput` when it is empty or longer
     than the server takes (``protocol.MAX_QUESTION_CHARS``)."""
@@ -133,7 +152,7 @@ def _stream(api: Any, body: dict[str, Any], server: str) -> None:
             _absolute(data, server)
             _print_citations(data)
             if data.get("no_match") and not body.get("all_projects") and not body.get("thread"):
-                click.echo(WIDER_HINT)
+                click.echo(_empty(api, body.get("project")) or WIDER_HINT)
 
     api.ask_stream(body, show, idle=IDLE_TIMEOUT)
 
