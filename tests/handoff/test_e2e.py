@@ -246,7 +246,7 @@ def test_server_down_at_save_time_is_uploaded_by_the_next_sync(
     server.restart()
     synced = a.run("sync")
     assert synced.returncode == 0, synced.stdout + synced.stderr
-    assert "Uploaded 1 saves; 0 waiting." in synced.stdout
+    assert "Uploaded 1 save; 0 waiting." in synced.stdout
     resumed = json.loads(b.ok("resume", "--json"))
     assert resumed["save_id"] == out["save_id"]
     assert (b.repo / "offline.txt").read_text() == "saved while the server was away\n"
