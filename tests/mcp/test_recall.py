@@ -70,6 +70,7 @@ def test_ask_answers_with_citations_and_says_when_nothing_is_stored(
     assert follow["thread_id"] == answer["thread_id"]
     assert data(nothing)["no_match"] is True and data(nothing)["citations"] == []
     assert "nothing in the history answers it" in text(nothing)
+    assert "all_projects=true asks the history of every project." in text(nothing)
     with bob.session() as mcp:
         theirs = data(mcp.call("ask", {"question": "Why did we drop the Redis cache?"}))
     assert theirs["no_match"] is True and theirs["citations"] == []

@@ -279,6 +279,8 @@ def _ask_text(data: dict[str, Any]) -> str:
     question = render.label(data.get("question") or "")
     if data.get("no_match"):
         lines = [f"Ask {question} in {_scope(data['project'])}: nothing in the history answers it."]
+        if data.get("project") is not None:
+            lines.append("all_projects=true asks the history of every project.")
     else:
         lines = [
             f"Ask {question} in {_scope(data['project'])}.",
