@@ -264,7 +264,8 @@ class Analyzer(_Background):
     """
 
     NAME = "pg-analyze"
-    INTERVAL = 10.0
+    #: Seconds between rounds: autovacuum's own default (``autovacuum_naptime``).
+    INTERVAL = 60.0
     BASE_ROWS = 50
     FRACTION = 0.1
     #: The tables searches and listings plan over.
