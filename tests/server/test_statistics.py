@@ -35,7 +35,10 @@ def _push(db: Database, count: int) -> None:
 def _last_analyzed(db: Database, table: str) -> object:
     with db.read() as conn:
         return conn.execute(
-            sa.text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = :t"),
+            sa.text(
+                "SELECT last_analyze FROM pg_stat_user_tables"
+                " WHERE schemaname = current_schema() AND relname = :t"
+            ),
             {"t": table},
         ).scalar()
 
