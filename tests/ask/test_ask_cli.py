@@ -105,6 +105,12 @@ def test_thread_list_shows_a_long_question_cut_and_thread_show_opens_it(planted:
     shown = planted.cli(planted.alice, "thread", "show", asked["thread_id"], cwd=here)
     assert shown.returncode == 0, shown.stderr
     assert question in shown.stdout
+    # The answer reads as ask printed it, its citations' links after it.
+    out = shown.stdout
+    assert HEADER in out and asked["citations"]
+    first = asked["citations"][0]
+    assert out.index(HEADER) < out.index(f"[1] {first['url'].removeprefix(planted.url)}")
+    assert "[1]: " not in out
 
 
 def test_thread_show_by_id_from_another_projects_folder_names_the_threads_project(

@@ -19,7 +19,7 @@ from threadline import protocol as p
 from threadline.cli.common import api, load_config, print_json, relative_time, store, table, warn
 from threadline.cli.options import check_scope
 from threadline.errors import ClientError, NotLoggedIn, ServerRefused
-from threadline.protocol.text import one_line
+from threadline.protocol.text import one_line, printable
 from threadline.store import notes
 from threadline.sync import views
 
@@ -224,6 +224,15 @@ def _readable(entry: dict[str, Any]) -> str:
     any as its record's type (``(progress/hook_progress)``), or ``(no text)``."""
     from threadline.recall.model import source_from  # its stemmer costs `thread list` 40 ms
 
+    meta = entry.get("meta")
+    mine = meta.get("ask") if isinstance(meta, dict) else None
+    if entry.get("role") == "assistant" and isinstance(mine, dict) and entry.get("text"):
+        # An answer of ask: its text, then where its citations point (its parts put the
+        # references first, for the web's Markdown).
+        listed = mine.get("citations")
+        cited = listed if isinstance(listed, list) else []
+        links = [f"[{c.get('n')}] {c.get('url')}" for c in cited if isinstance(c, dict)]
+        return printable("\n".join([str(entry["text"]).rstrip(), *links]))
     text = source_from(
         entry_id=str(entry["id"]),
         thread_id="",
@@ -236,7 +245,6 @@ def _readable(entry: dict[str, Any]) -> str:
     ).text
     if text.strip():
         return text
-    meta = entry.get("meta")
     record = meta.get("record") if isinstance(meta, dict) else None
     if isinstance(record, str) and record and record != entry.get("role"):
         return f"({one_line(record)})"
