@@ -869,9 +869,8 @@ def continued(question: Question, place: Place | None) -> Question:
     """``question`` asked where its conversation's last question was (``place``), when it
     names no project, ``all_projects`` nor scope of its own: a follow-up searches what the
     conversation searched, not the current folder's project."""
-    if place is None or question.project is not None or question.all_projects:
-        return question
-    if question.scope is not None:
+    named = question.project is not None or question.all_projects or question.scope is not None
+    if place is None or named:
         return question
     return replace(
         question, project=place.project, all_projects=place.all_projects, scope=place.scope
@@ -906,11 +905,16 @@ def conversation(db: Database, who: Principal, thread_id: str, limit: int) -> li
     among its ``limit`` newest ``user`` and ``assistant`` entries (notes of a file's thread
     left out); ``None`` when the thread is not one of theirs."""
     with db.read() as conn:
-        try:
-            live_thread(conn, who.user_id, thread_id)
-        except NotFound:
-            return None
-        return _said(conn, thread_id, limit)
+        return _said(conn, thread_id, limit) if _theirs(conn, who, thread_id) else None
+
+
+def _theirs(conn: sa.Connection, who: Principal, thread_id: str) -> bool:
+    """Whether ``thread_id`` is one of ``who``'s live threads."""
+    try:
+        live_thread(conn, who.user_id, thread_id)
+    except NotFound:
+        return False
+    return True
 
 
 def _said(conn: sa.Connection, thread_id: str, limit: int) -> list[Said]:
@@ -934,11 +938,7 @@ def conversation_place(db: Database, who: Principal, thread_id: str) -> Place | 
     """Where the conversation ``thread_id`` (one of ``who``'s) was last asked; ``None`` when it
     is not one of theirs or holds no question yet."""
     with db.read() as conn:
-        try:
-            live_thread(conn, who.user_id, thread_id)
-        except NotFound:
-            return None
-        return _history(conn, thread_id)[2]
+        return _history(conn, thread_id)[2] if _theirs(conn, who, thread_id) else None
 
 
 def _history(
