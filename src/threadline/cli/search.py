@@ -13,7 +13,6 @@ holds no threads at all.
 
 from __future__ import annotations
 
-import re
 import shlex
 import sys
 from datetime import UTC, date, datetime, time
@@ -27,6 +26,7 @@ from threadline.cli.options import check_scope
 from threadline.client.api import Api
 from threadline.errors import InvalidInput, ServerRefused, ServerUnreachable
 from threadline.protocol.text import one_line
+from threadline.sync import views
 
 UNREACHABLE_HINT = "Search runs on the server: check that it answers (`threadline sync status`)."
 WHEN_HINT = (
@@ -35,10 +35,6 @@ WHEN_HINT = (
 )
 #: Word matches the server ranks per query, the most recently stored (docs/protocol.md).
 RANKED = 300
-#: What a thread id looks like (a UUID): only such a value is looked up as an id.
-_THREAD_ID = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
 
 
 def _project(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -212,7 +208,7 @@ def _thread(client: Api, name: str, project: str | None) -> dict[str, Any]:
     the thread with that id (in any project); else the thread of ``project`` (of any project
     when ``None``) with that name, a note thread before another thread of the same name (a
     session is named by its id). :class:`InvalidInput` when there is none, or several."""
-    if _THREAD_ID.fullmatch(name):
+    if views.THREAD_ID.fullmatch(name):
         try:
             found: dict[str, Any] = client.thread(name)
             return found

@@ -179,7 +179,7 @@ def _named(client: Api, project: str, name: str) -> list[dict[str, Any]]:
     matches = [t for t in listed if t["key"] == key]
     matches = matches or [t for t in listed if t["id"] == name]
     matches = matches or [t for t in listed if t.get("name") == name]
-    if matches or not _THREAD_ID.fullmatch(name):
+    if matches or not THREAD_ID.fullmatch(name):
         return matches
     try:
         return [client.thread(name)]
@@ -190,7 +190,7 @@ def _named(client: Api, project: str, name: str) -> list[dict[str, Any]]:
 
 
 #: What a thread id looks like (a UUID); other names are never looked up by id.
-_THREAD_ID = re.compile(
+THREAD_ID = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
 
