@@ -140,12 +140,14 @@ def quoted(terms: list[t.Term], passage: Passage) -> tuple[Source | None, list[s
     question is about: its first sentences then."""
     wanted = {term.stem for term in terms}
     scored: list[tuple[tuple[int, int, int], int, int, str]] = []
+    said: list[list[str]] = []  # each entry's sentences
     for position, (entry, text) in enumerate(zip(passage.entries, passage.excerpts, strict=True)):
         told = int(not entry.prompt)
         conversation = entry.role in ("user", "assistant")
         bonus = (entry.entry_id == passage.anchor.entry_id) + conversation
         prose = conversation and not (entry.call_ids or entry.result_ids)
-        for order, sentence in enumerate(sentences(text, prose=prose)):
+        said.append(sentences(text, prose=prose))
+        for order, sentence in enumerate(said[-1]):
             hits = len(t.found_in(terms, [sentence]))
             if hits:
                 scored.append(((told, hits, bonus), position, order, sentence))
@@ -171,23 +173,14 @@ def quoted(terms: list[t.Term], passage: Passage) -> tuple[Source | None, list[s
         scored = mine
     top, home = scored[0][0][:2], scored[0][1]
     best = [s for s in scored if s[1] == home and s[0][:2] == top]
-    chosen = sorted(best[:PER_PASSAGE], key=lambda s: s[2])
-    quotes = [excerpt(s[3], wanted, MAX_SENTENCE_CHARS) for s in chosen]
-    introduced = [s[2] for s in chosen if s[3].rstrip().endswith(":")]
-    if introduced:  # "Top 3 models found:" says what follows: quote what follows too
-        entry = passage.entries[home]
-        prose = entry.role in ("user", "assistant") and not (entry.call_ids or entry.result_ids)
-        said = sentences(passage.excerpts[home], prose=prose)
-        taken = {s[2] for s in chosen}
-        for order in introduced:
-            following = [i for i in range(order + 1, order + 1 + LISTED) if i < len(said)]
-            for i in following:
-                if i not in taken:
-                    taken.add(i)
-                    quotes.insert(
-                        sorted(taken).index(i), excerpt(said[i], wanted, MAX_SENTENCE_CHARS)
-                    )
-    return passage.entries[home], quotes
+    taken = {s[2] for s in best[:PER_PASSAGE]}
+    lines = said[home]
+    for order in [i for i in taken if lines[i].rstrip().endswith(":")]:
+        # "Top 3 models found:" says what follows: quote what follows too
+        taken.update(range(order + 1, min(order + 1 + LISTED, len(lines))))
+    return passage.entries[home], [
+        excerpt(lines[i], wanted, MAX_SENTENCE_CHARS) for i in sorted(taken)
+    ]
 
 
 def failure(terms: list[t.Term], passage: Passage, call: Source) -> tuple[Source, list[str]] | None:
