@@ -133,6 +133,7 @@ def test_pages_have_no_duplicates_and_no_gaps(indexed: Indexed) -> None:
             refused = indexed.search(q="pagingword", cursor=first)  # every project
         assert refused.status_code == 400, (other, refused.text)
         assert refused.json()["error"]["code"] == "bad_cursor"
+        assert "another search" in refused.json()["error"]["message"]
     theirs = indexed.search(indexed.bob, q="pagingword", project=PROJECT, cursor=first)
     assert theirs.status_code == 400 and theirs.json()["error"]["code"] == "bad_cursor"
 

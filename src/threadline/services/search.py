@@ -237,8 +237,15 @@ class _Search:
         self.conn, self.user_id, self.params, self.query = conn, user_id, params, query
         if params.cursor is not None:
             horizon, self.offset, top, made = pages.decode(params.cursor, int, int, int, str)
-            if self.offset > MAX_OFFSET or made != self._made_for():
-                raise inputs.bad_cursor()  # not this search's (another query, filter or user)
+            if self.offset > MAX_OFFSET:
+                raise inputs.bad_cursor()
+            if made != self._made_for():
+                raise BadRequest(
+                    "this cursor pages another search (another query, filter or user)",
+                    code="bad_cursor",
+                    hint="Pass the cursor with the query and filters that gave it, or start "
+                    "this search without one.",
+                )
         else:
             horizon, self.offset = current_value(conn, user_id), 0
             top = engine.newest_key(conn)
