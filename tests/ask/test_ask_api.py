@@ -234,6 +234,7 @@ def test_bad_questions_get_clear_errors(site: Site) -> None:
         ({"question": "   "}, 422, "invalid_request"),
         ({"question": "ok", "nope": 1}, 422, "invalid_request"),
         ({"question": "ok", "scope": "nocolon"}, 422, "invalid_request"),
+        ({"question": "ok", "all_projects": "yes"}, 422, "invalid_request"),
         ({"question": "ok", "about": {"path": "../x", "content": ""}}, 422, "invalid_request"),
         ({"question": "ok", "about": {"path": "/etc/pw", "content": ""}}, 422, "invalid_request"),
         ({"question": "ok", "about": big}, 413, "about_too_large"),

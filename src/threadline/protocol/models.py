@@ -328,7 +328,9 @@ class AskRequest(_Request):
         description="Where the conversation is kept and what is searched; absent: all (with "
         "thread: where the conversation's last question searched).",
     )
-    all_projects: bool = Field(False, description="Search every project (keep it in project).")
+    all_projects: StrictBool = Field(
+        False, description="Search every project (keep it in project): true or false."
+    )
     thread: Annotated[str, StringConstraints(max_length=p.MAX_KEY_CHARS), NoNul] | None = Field(
         None, description="The thread_id of an earlier answer: continue that conversation."
     )
