@@ -4,6 +4,8 @@ another user's scoped thread is never seen."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import sqlalchemy as sa
 
@@ -210,6 +212,49 @@ def test_a_pushed_scope_is_per_project_and_freed_by_deletion(alice: Api) -> None
     new = alice.push(late).json()["streams"][0]
     assert new["status"] == "ok" and new["thread_id"] not in (shop, blog)
     assert alice.ids(scope="pr:4", project="shop") == [new["thread_id"]]
+
+
+def test_a_note_written_after_the_deletion_on_the_old_stream_starts_the_new_thread(
+    alice: Api,
+) -> None:
+    stream = note_stream(_ref("pr:8"), "before the deletion")
+    first = alice.push(stream).json()["streams"][0]["thread_id"]
+    assert alice.delete(first).status_code == 204
+
+    def more(seq: int, ts: str, text: str) -> dict[str, object]:
+        return {"seq": seq, "id": str(uuid.uuid4()), "ts": ts, "role": "user", "text": text}
+
+    late = more(2, "2026-11-21T10:00:30Z", "written before the deletion, sent after it")
+    answer = alice.push({**stream, "entries": [late]}).json()["streams"][0]
+    assert (answer["status"], answer["thread_id"]) == ("thread_deleted", first)
+
+    # The same device's next note, written after the deletion: kept, in a new thread.
+    note = more(3, "2999-01-01T00:00:00Z", "a note after the deletion")
+    answer = alice.push({**stream, "entries": [note]}).json()["streams"][0]
+    assert answer["status"] == "ok" and answer["thread_id"] != first, answer
+    second = answer["thread_id"]
+    assert alice.ids(scope="pr:8") == [second]
+    kept = alice.client.get(f"/api/v1/threads/{second}/entries", headers=alice.headers).json()
+    assert [e["text"] for e in kept["entries"]] == ["a note after the deletion"]
+
+    # A retry of all of it is a no-op; another entry at a stored seq is still a conflict.
+    retry = alice.push({**stream, "entries": [late, note]})
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["streams"][0] == {**answer, "stored": 0, "duplicates": 2}
+    other = alice.push({**stream, "entries": [{**note, "text": "changed"}]})
+    assert other.status_code == 409, other.text
+    assert alice.get(second).json()["entry_count"] == 1
+
+
+def test_a_transcript_written_after_its_deletion_stays_deleted(alice: Api) -> None:
+    ref = {"key": "claude-code:sess-1", "kind": "claude-code", "name": "s", "project": "shop"}
+    stream = note_stream(ref, "one")
+    first = alice.push(stream).json()["streams"][0]["thread_id"]
+    assert alice.delete(first).status_code == 204
+    later = {"seq": 2, "id": str(uuid.uuid4()), "ts": "2999-01-01T00:00:00Z", "role": "user"}
+    answer = alice.push({**stream, "entries": [{**later, "text": "two"}]}).json()["streams"][0]
+    assert (answer["status"], answer["thread_id"]) == ("thread_deleted", first)
+    assert alice.ids() == []
 
 
 def test_a_push_of_another_user_never_binds_to_my_scope(alice: Api, bob: Api) -> None:

@@ -41,7 +41,7 @@ from threadline.services.inputs import MAX_INT, fits
 from threadline.services.streams import check_meta_size, insert_stream
 from threadline.storage.changes import ChangeCursor
 from threadline.storage.database import Database, Sql, insert_rows
-from threadline.storage.schema import entries, threads
+from threadline.storage.schema import entries, streams, threads
 from threadline.storage.values import entry_hash, json_text, json_value, now_text, ts_text
 
 _ID_CHUNK = 500
@@ -87,6 +87,11 @@ class StreamState:
     thread: ThreadState
     tail: int
     new: bool = False
+    #: Moved off a tombstone by this push (see ``_rebind``): its entries up to here were
+    #: discarded, so a retry of them is a no-op.
+    rebound_after: int | None = None
+    #: The first ``seq`` it holds an entry at, once looked up (``_first_stored``).
+    first_stored: int | None = None
     stored: int = 0
     duplicates: int = 0
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -465,8 +470,30 @@ class _Transaction:
             stream_id = str(batch.stream_id)
             if stream_id not in states:
                 states[stream_id] = self._new_stream(stream_id, batch, items)
+            else:
+                self._rebind(states[stream_id], batch, items)
             self._refresh_thread(states[stream_id].thread, batch.thread, stream_id, i)
         return states
+
+    def _rebind(self, state: StreamState, batch: StreamBatch, items: list[Prepared]) -> None:
+        """A note written after its thread was deleted is not discarded: a note stream bound
+        to a tombstone whose first new entry is newer than the deletion moves to the thread a
+        new stream of its key (or scope) would get — the scope's live thread, or a new one.
+        Entries up to its tail stay discarded (late retries remain no-ops); a transcript's
+        stream stays with its tombstone (a deleted session does not come back in part)."""
+        deleted_at = state.thread.deleted_at
+        if deleted_at is None or batch.thread.kind != "note":
+            return
+        first = next((item for item in items if item.seq > state.tail), None)
+        if first is None or first.ts <= deleted_at:
+            return
+        thread = self._bind(batch.thread, first.ts)
+        if thread.deleted_at is not None:
+            return
+        self.conn.execute(
+            streams.update().where(streams.c.pk == state.pk).values(thread_id=thread.id)
+        )
+        state.thread, state.rebound_after = thread, state.tail
 
     def _load_streams(self, wanted: list[str]) -> dict[str, StreamState]:
         params: dict[str, Any] = {f"id{i}": stream_id for i, stream_id in enumerate(wanted)}
@@ -623,6 +650,13 @@ class _Transaction:
         old = [item for item in items if item.seq <= state.tail]
         if not old or state.thread.deleted_at is not None:
             return  # a tombstone keeps no entries: anything up to its tail is a no-op
+        if state.rebound_after is not None:
+            old = [item for item in old if item.seq > state.rebound_after]
+        elif self._first_stored(state) > old[0].seq:
+            # moved off a tombstone by an earlier push: what it discarded was never stored
+            old = [item for item in old if item.seq >= self._first_stored(state)]
+        if not old:
+            return
         params = {"stream_pk": state.pk, "low": old[0].seq, "high": old[-1].seq}
         rows = self.conn.execute(_STORED_QUERY, params)
         stored = {row.seq: (row.entry_uuid, row.hash) for row in rows}
@@ -636,6 +670,17 @@ class _Transaction:
                 raise _conflict(
                     stream_id, item.seq, state.tail, "a different entry is stored there"
                 )
+
+    def _first_stored(self, state: StreamState) -> int:
+        """The first ``seq`` a stream holds an entry at (past its tail when it holds none)."""
+        if state.first_stored is None:
+            query = sa.select(sa.func.min(entries.c.seq)).where(entries.c.stream_pk == state.pk)
+            found = [self.conn.execute(query).scalar()]
+            if self.pending is not None:  # stored by an earlier push of the group
+                found += [seq for pk, seq in self.pending.stored if pk == state.pk]
+            known = [int(seq) for seq in found if seq is not None]
+            state.first_stored = min(known) if known else state.tail + 1
+        return state.first_stored
 
     def _row(self, item: Prepared, state: StreamState) -> dict[str, Any]:
         return {
