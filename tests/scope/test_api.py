@@ -137,6 +137,26 @@ def test_a_scoped_thread_moves_only_to_a_project_where_its_scope_is_free(alice: 
     assert renamed.status_code == 200 and renamed.json()["scope"] == "pr:9"
 
 
+def test_a_moved_scoped_thread_leaves_its_scope_free_in_the_old_project(alice: Api) -> None:
+    moved = alice.create(project="shop", scope="issue:3").json()
+    answer = alice.patch(moved["id"], project="blog")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["key"] == p.scope_thread_key("blog", "issue", "3")
+    # The old project's next thread of the scope is a new one, by API and by push …
+    again = alice.create(project="shop", scope="issue:3")
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] != moved["id"]
+    pushed = alice.push(note_stream(_ref("issue:3", "shop"), "in shop")).json()["streams"][0]
+    assert pushed["thread_id"] == again.json()["id"]
+    # … and the moved thread is the new project's, where its devices' pushes now go.
+    there = alice.push(note_stream(_ref("issue:3", "blog"), "in blog")).json()["streams"][0]
+    assert there["thread_id"] == moved["id"]
+    assert alice.get(moved["id"]).json()["entry_count"] == 1
+    # A custom key is the thread's own and stays.
+    custom = alice.create(project="shop", scope="issue:4", key="custom:4").json()
+    assert alice.patch(custom["id"], project="blog").json()["key"] == "custom:4"
+
+
 def test_without_a_scope_creating_a_taken_key_is_still_a_409(alice: Api) -> None:
     assert alice.create(name="main").status_code == 201
     again = alice.create(name="main")

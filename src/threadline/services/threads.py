@@ -544,7 +544,9 @@ def _insert(
 
 
 def patch_thread(db: Database, who: Principal, thread_id: str, body: ThreadPatch) -> Thread:
-    """Rename, retitle or merge meta; the key (a note thread's identity) never changes."""
+    """Rename, retitle, move or merge meta. The key (a note thread's identity) never changes
+    — but for a scoped thread moved to another project, whose derived key
+    (:func:`threadline.protocol.scope_thread_key`) names the new project from then on."""
 
     def work(conn: sa.Connection) -> Thread:
         change = ChangeCursor(conn, who.user_id)
@@ -552,6 +554,12 @@ def patch_thread(db: Database, who: Principal, thread_id: str, body: ThreadPatch
         values = _patch_values(row, body)
         if "project" in values and row.scope_type is not None:
             _check_scope_free(conn, who.user_id, values["project"], row)
+            if row.key == p.scope_thread_key(row.project, row.scope_type, row.scope_id):
+                # the key every device derives follows the thread: the old project's is
+                # free for that project's next thread of the scope
+                key = p.scope_thread_key(values["project"], row.scope_type, row.scope_id)
+                _check_key_free(conn, who.user_id, key)
+                values["key"] = key
         if values:
             values.update(updated_at=now_text(), change=change.next)
             conn.execute(threads.update().where(threads.c.id == thread_id).values(**values))
