@@ -200,6 +200,13 @@ def test_about_a_file_continues_one_thread_with_the_file_hidden(site: Site) -> N
     )
     assert [c["role"] for c in plain["citations"]][:1] == ["system"], plain
     assert "keeps entries for ninety seconds" in plain["answer"], plain["answer"]
+    for short in ("TODO", "x = 1", "# Title\n\n"):
+        tiny = {"path": "docs/tiny.md", "content": short}
+        told = answered(
+            site.ask(site.alice, question="What is this about?", project="spotter", about=tiny)
+        )
+        assert not told["no_match"] and told["citations"][0]["role"] == "system", told
+        assert f"“{short.strip()}”" in told["answer"], told["answer"]
     # A file with another conversation's thread is refused: the file's is found by its path.
     other = answered(site.ask(site.alice, question=XTERM, project="spotter"))["thread_id"]
     refused = site.ask(site.alice, question=question, project="spotter", about=about, thread=other)

@@ -214,6 +214,11 @@ def test_about_refuses_what_it_cannot_send(planted: Site) -> None:
         "id must be printable text: it holds the control character U+0009",
     }
     (repo / "tab\tname.md").write_text("text")
+    other = git_repository(planted.folder / "other")
+    (other / "x.md").write_text("another repository's file")
+    (repo / "link.md").symlink_to(other / "x.md")
+    cases["../other/x.md"] = f"Error: ../other/x.md is outside {repo.resolve()}"
+    cases["link.md"] = f"Error: link.md is outside {repo.resolve()}"
     for name, message in cases.items():
         result = planted.cli(planted.alice, "ask", "--about", name, "what?", cwd=repo)
         assert result.returncode != 0

@@ -176,8 +176,9 @@ def _print_citations(answer: dict[str, Any]) -> None:
 
 
 def read_about(path: Path) -> dict[str, str]:
-    """``{"path", "content"}`` of the file ``path``: its path from the repository root, its
-    text. :class:`InvalidInput` when it is missing, too big, not text, or outside the root."""
+    """``{"path", "content"}`` of the file ``path``: its path from the root of the current
+    folder's repository (else from the current folder), its text. :class:`InvalidInput` when
+    it is missing, too big, not text, or outside that root (in another repository, say)."""
     from threadline import protocol as p
 
     if path.is_dir():
@@ -200,12 +201,15 @@ def read_about(path: Path) -> dict[str, str]:
     if b"\x00" in data or (data and not content):
         raise InvalidInput(f"{path} is not a UTF-8 text file", hint="--about takes text files.")
     resolved = path.resolve()
-    root = repository_root(resolved.parent)
+    # the repository of the current folder: it names the project the conversation is kept in
+    root = repository_root(Path.cwd().resolve())
     try:
         relative = resolved.relative_to(root)
     except ValueError:
         raise InvalidInput(
-            f"{path} is outside {root}", hint="Ask about a file inside the current folder."
+            f"{path} is outside {root}",
+            hint="Ask about a file of the repository you are in (its project keeps the "
+            "conversation), or ask from the file's own repository.",
         ) from None
     name = relative.as_posix()
     try:

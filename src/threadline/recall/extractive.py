@@ -152,7 +152,11 @@ def quoted(terms: list[t.Term], passage: Passage) -> tuple[Source | None, list[s
             if hits:
                 scored.append(((told, hits, bonus), position, order, sentence))
     if not scored and passage.label is not None and passage.excerpts:
-        opening = sentences(passage.excerpts[0])[:PER_PASSAGE]
+        text = passage.excerpts[0]
+        # a file too short for a sentence ("TODO", "x = 1") is quoted as it is
+        opening = (sentences(text) or [" ".join(text.split())] if text.strip() else [])[
+            :PER_PASSAGE
+        ]
         return passage.entries[0], [excerpt(x, wanted, MAX_SENTENCE_CHARS) for x in opening]
     if not scored:
         return None, []
