@@ -95,6 +95,9 @@ def test_an_invalid_scope_type_filter_is_a_422(alice: Api) -> None:
     answer = alice.listing(scope_type="Pull Request")
     assert answer.status_code == 422
     assert "lowercase letters" in answer.json()["error"]["message"]
+    whole = alice.listing(scope_type="issue:1")  # a scope, not a type: never "every issue"
+    assert whole.status_code == 422, whole.text
+    assert "has no ':'" in whole.json()["error"]["message"]
 
 
 def test_listing_filters_by_scope_and_by_scope_type(alice: Api) -> None:

@@ -141,6 +141,8 @@ def test_a_malformed_scope_is_a_usage_error_that_stores_nothing(tmp_path: Path) 
     assert made.returncode == 2 and "1–512 characters" in made.stderr
     by_type = tl(home, "thread", "list", "--scope-type", "Pull Request", ok=False)
     assert by_type.returncode == 2 and "lowercase letters" in by_type.stderr
+    whole = tl(home, "thread", "list", "--scope-type", "pr:123", ok=False)
+    assert whole.returncode == 2 and "'pr:123' is a whole scope" in whole.stderr
     shown = tl(home, "thread", "show", "-p", "shop", ok=False)
     assert shown.returncode == 2 and "--scope" in shown.stderr
     assert listed(home, "--all-projects") == []

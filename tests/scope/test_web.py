@@ -127,6 +127,7 @@ def test_a_hostile_scope_is_escaped_everywhere(alice: tuple[Api, AsgiClient]) ->
         ({"scope": "PR:1"}, "lowercase letters"),
         ({"scope": "pr:" + "x" * 600}, "1–512 characters"),
         ({"scope_type": "Pull Request"}, "lowercase letters"),
+        ({"scope_type": "pr:123"}, "is a whole scope"),
     ],
 )
 def test_a_malformed_scope_filter_is_a_400_page(

@@ -34,7 +34,7 @@ def _scope_type_option(
 ) -> str | None:
     if value is not None:
         try:
-            p.parse_scope(f"{value}:x")
+            p.parse_scope_type(value)
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from None
     return value

@@ -107,6 +107,14 @@ def note_thread_key(project: str, name: str) -> str:
     return f"note:{project}:{name}"
 
 
+def parse_scope_type(text: str) -> str:
+    """A scope's type on its own (``pr``), as :func:`parse_scope` checks it (so ``pr:123``
+    is no type: it has a ``:``), or :class:`ValueError` naming the rule."""
+    if ":" in text:
+        raise ValueError(f"a scope type has no ':' — {_shown(text)} is a whole scope, TYPE:ID")
+    return parse_scope(f"{text}:x")[0]
+
+
 def parse_scope(text: str) -> tuple[str, str]:
     """``(type, id)`` of a scope written ``TYPE:ID`` (split at the first ``:``), or
     :class:`ValueError` naming the rule it breaks.

@@ -476,7 +476,7 @@ def parse_scope(text: str, where: str = "scope") -> tuple[str, str]:
 def parse_scope_type(text: str, where: str = "scope_type") -> str:
     """A scope type on its own (``pr``), or ``422`` naming the rule."""
     try:
-        return p.parse_scope(f"{text}:x")[0]
+        return p.parse_scope_type(text)
     except ValueError as exc:
         raise _invalid(where, str(exc)) from None
 

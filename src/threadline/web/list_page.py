@@ -146,7 +146,7 @@ def _scope_arg(value: str | None, name: str) -> str | None:
     if not value:
         return None
     try:
-        p.parse_scope(value if name == "scope" else f"{value}:x")
+        p.parse_scope(value) if name == "scope" else p.parse_scope_type(value)
     except ValueError as exc:
         raise BadRequest(
             f"{name}: {exc}", hint="Write a scope as TYPE:ID, e.g. pr:123 or file:docs/spec.md."
