@@ -246,15 +246,24 @@ def test_an_answer_cannot_redirect_its_citation_links(
     assert f'href="{cited["url"]}"' in page.text
 
 
-@pytest.mark.parametrize("base", ["http://127.0.0.1:99999/v1", "http://127.0.0.1:port/v1"])
-def test_a_base_url_with_a_bad_port_stops_serve_at_once(tmp_path: Path, base: str) -> None:
+@pytest.mark.parametrize(
+    ("base", "said"),
+    [
+        ("http://127.0.0.1:99999/v1", "must have a port from 1 to 65535"),
+        ("http://127.0.0.1:port/v1", "must have a port from 1 to 65535"),
+        ("http://127.0.0.1:8/v1?api-version=2024-02-01", "must not have a query or fragment"),
+    ],
+)
+def test_a_base_url_that_cannot_work_stops_serve_at_once(
+    tmp_path: Path, base: str, said: str
+) -> None:
     """Not a server that starts and then fails every question with a 500."""
     env = {**cli.clean_env(tmp_path / "home"), **model_env("openai", base)}
     command = [cli.THREADLINE, "serve", "--port", "0"]
     command += ["--database-url", f"sqlite:///{tmp_path / 'server.db'}"]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
-    assert "THREADLINE_LLM_BASE_URL must have a port from 1 to 65535" in result.stderr
+    assert f"THREADLINE_LLM_BASE_URL {said}" in result.stderr
     assert KEY not in result.stderr + result.stdout
 
 

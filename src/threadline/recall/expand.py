@@ -83,6 +83,7 @@ def expand(model: LanguageModel, question: str, earlier: Sequence[str] = ()) -> 
         max_tokens=MAX_TOKENS,
         read_timeout=timeout,
         connect_timeout=min(timeout, model.config.connect_timeout),
+        total_timeout=timeout,
     )
     try:
         return parse(_collect(client_for(config).stream(build(question, earlier)), timeout))

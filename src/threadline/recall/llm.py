@@ -5,7 +5,14 @@
   in ``/v1`` is not given a second one.
 - ``anthropic``: Anthropic's Messages API — ``POST {base}/v1/messages`` with ``"stream": true``.
 
-Both yield the answer's text as it arrives. The API key is read, when it is needed, from the
+Both yield the answer's text as it arrives, and hold the endpoint to what a stream of an answer
+is: the response must be an event stream; text must keep coming (a gap longer than the read
+timeout is a timeout, whatever comments or empty events keep the connection busy, and the
+whole answer may be given a time of its own, ``total_timeout``); the stream must end with its
+end mark (``[DONE]`` or a finish reason; ``message_stop``), not just stop; it must hold text;
+and it may not run past :data:`MAX_ANSWER_CHARS` characters (a model ignoring ``max_tokens``).
+
+The API key is read, when it is needed, from the
 environment variable whose *name* is configured; it is sent only in its header and never
 appears in a message: errors name the base URL (without any ``user:password@``) and are
 scrubbed of the key. A model that cannot be reached (refused, timed out, no key) raises
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -33,6 +41,8 @@ PROVIDERS: tuple[str, ...] = ("openai", "anthropic")
 ANTHROPIC_VERSION = "2023-06-01"
 #: Characters of an endpoint's error body quoted in the error.
 MAX_ERROR_CHARS = 300
+#: Characters of an answer read at most (``max_tokens`` asks for far fewer).
+MAX_ANSWER_CHARS = 50_000
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,8 @@ class ModelConfig:
     connect_timeout: float = 10.0
     read_timeout: float = 120.0
     max_tokens: int = 1024
+    #: Seconds the whole answer may take (``None``: as long as pieces keep coming).
+    total_timeout: float | None = None
 
     @property
     def shown_url(self) -> str:
@@ -72,6 +84,50 @@ def client_for(config: ModelConfig) -> LanguageModel:
     return OpenAIClient(config)
 
 
+class _Watch:
+    """Whether an answer keeps coming: text within the read timeout of the last text (or of
+    the start), the whole within the total timeout, at most :data:`MAX_ANSWER_CHARS`."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+        self.start = self.last = time.monotonic()
+        self.chars = 0
+
+    def check(self) -> None:
+        now, config = time.monotonic(), self.config
+        if now - self.last > config.read_timeout:
+            raise ModelUnavailable(
+                f"the language model at {config.shown_url} sent no text for "
+                f"{config.read_timeout:g} s"
+            )
+        if config.total_timeout is not None and now - self.start > config.total_timeout:
+            raise ModelUnavailable(
+                f"the language model at {config.shown_url} did not finish in "
+                f"{config.total_timeout:g} s"
+            )
+
+    def text(self, piece: str) -> str:
+        self.last = time.monotonic()
+        self.chars += len(piece)
+        if self.chars > MAX_ANSWER_CHARS:
+            raise ModelFailed(
+                f"the language model at {self.config.shown_url} sent more than "
+                f"{MAX_ANSWER_CHARS:,} characters (it does not keep to max_tokens)"
+            )
+        return piece
+
+    def finished(self, done: bool) -> None:
+        """At the end of the stream: it must have said it was done, and given text."""
+        where = self.config.shown_url
+        if not done:
+            raise ModelFailed(
+                f"the answer of the language model at {where} stopped before its end "
+                "(the stream closed without its end mark)"
+            )
+        if not self.chars:
+            raise ModelFailed(f"the language model at {where} answered with no text")
+
+
 class _Client:
     def __init__(self, config: ModelConfig) -> None:
         self.config = config
@@ -93,9 +149,15 @@ class _Client:
         return base + (path if base.endswith("/v1") else "/v1" + path)
 
     def _events(
-        self, path: str, body: dict[str, Any], headers: dict[str, str], key: str | None
+        self,
+        path: str,
+        body: dict[str, Any],
+        headers: dict[str, str],
+        key: str | None,
+        watch: _Watch,
     ) -> Iterator[sse.Event]:
-        """The events the endpoint streams back for ``body``."""
+        """The events the endpoint streams back for ``body``, checked by ``watch`` at every
+        line (a comment too)."""
         timeout = httpx.Timeout(self.config.read_timeout, connect=self.config.connect_timeout)
         where = self.config.shown_url
         try:
@@ -108,7 +170,13 @@ class _Client:
                         f"the language model at {where} answered HTTP {response.status_code}"
                         + _reason(response.read(), key)
                     )
-                yield from sse.events(response.iter_lines())
+                kind = response.headers.get("content-type", "text/event-stream")
+                if not kind.lower().startswith("text/event-stream"):
+                    raise ModelFailed(
+                        f"the language model at {where} did not stream its answer (it sent "
+                        f"{kind.split(';')[0][:60]}, not text/event-stream)"
+                    )
+                yield from sse.events(_checked(response.iter_lines(), watch))
         except httpx.TimeoutException:
             raise ModelUnavailable(
                 f"the language model at {where} did not answer in time"
@@ -158,15 +226,21 @@ class OpenAIClient(_Client):
             "stream": True,
             "max_tokens": self.config.max_tokens,
         }
-        for event in self._events("/chat/completions", body, headers, key):
+        watch, done = _Watch(self.config), False
+        for event in self._events("/chat/completions", body, headers, key, watch):
             if event.data.strip() == "[DONE]":
-                return
+                done = True
+                break
             data = self._data(event)
             for choice in data.get("choices") or ():
-                delta = choice.get("delta") if isinstance(choice, dict) else None
+                if not isinstance(choice, dict):
+                    continue
+                delta = choice.get("delta")
                 text = delta.get("content") if isinstance(delta, dict) else None
                 if isinstance(text, str) and text:
-                    yield text
+                    yield watch.text(text)
+                done = done or choice.get("finish_reason") is not None
+        watch.finished(done)
 
 
 class AnthropicClient(_Client):
@@ -185,15 +259,26 @@ class AnthropicClient(_Client):
             "stream": True,
             "max_tokens": self.config.max_tokens,
         }
-        for event in self._events("/messages", body, headers, key):
+        watch, done = _Watch(self.config), False
+        for event in self._events("/messages", body, headers, key, watch):
             if event.event == "message_stop":
-                return
+                done = True
+                break
             data = self._data(event)
             delta = data.get("delta")
+            if event.event == "message_delta" and isinstance(delta, dict):
+                done = done or delta.get("stop_reason") is not None
             if event.event == "content_block_delta" and isinstance(delta, dict):
                 text = delta.get("text")
                 if delta.get("type") == "text_delta" and isinstance(text, str) and text:
-                    yield text
+                    yield watch.text(text)
+        watch.finished(done)
+
+
+def _checked(lines: Iterator[str], watch: _Watch) -> Iterator[str]:
+    for line in lines:
+        watch.check()
+        yield line
 
 
 def _reason(body: bytes, key: str | None) -> str:
