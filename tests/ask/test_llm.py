@@ -31,6 +31,7 @@ from tests.browser.site import signed_in
 from tests.helpers import cli
 from tests.helpers.wait import wait_for
 from tests.helpers.web import csrf_of
+from threadline.protocol import sse
 
 KEY = "sk-stub-0123456789abcdef-secret"
 REDIS = "Why did we drop the Redis cache?"
@@ -128,6 +129,17 @@ def test_citations_map_back_and_invented_numbers_are_dropped(
     kept = site.entries(site.alice, answer["thread_id"])
     assert kept[-1]["text"] == answer["answer"]  # the stored answer, without [7] and [12]
     assert kept[-1]["meta"]["ask"]["citations"] == answer["citations"]
+    # … and what streams (to the terminal, to a page) never shows them either
+    headers = {**site.alice.headers, "Accept": "text/event-stream"}
+    streamed = httpx.post(
+        f"{site.url}/api/v1/ask", json={"question": REDIS}, headers=headers, timeout=60
+    )
+    deltas = [
+        json.loads(e.data)["text"]
+        for e in sse.events(streamed.text.splitlines())
+        if e.event == "delta"
+    ]
+    assert len(deltas) > 1 and "".join(deltas) == answer["answer"], deltas
 
 
 def test_earlier_turns_go_to_the_model(llm: tuple[Site, StubModel], stub: StubModel) -> None:

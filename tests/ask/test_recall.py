@@ -3,6 +3,7 @@ citation mapping, the prompt and server-sent events — on hand-made entries, no
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from threadline.protocol import sse
@@ -464,6 +465,29 @@ def test_invented_citation_numbers_are_dropped() -> None:
     cleaned, cited = citations.resolve("Use a lock [2]. Not this [7]; both [1, 9]. a[1] stays.", 3)
     assert cleaned == "Use a lock [2]. Not this; both [1]. a[1] stays."
     assert cited == [2, 1]
+
+
+def test_invented_numbers_never_show_while_the_answer_streams() -> None:
+    texts = [
+        "Use a lock [2]. Not this [7]; both [1, 9]. a[1] stays.",
+        "Ends on a marker [12]",
+        "Ends on an open bracket [3",
+        "Spaces  [ 2 , 8 ]  then text, and items[9] in code. [",
+        "A list: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20] end",
+    ]
+    rng = random.Random(7)
+    for text in texts:
+        whole = citations.resolve(text, 3)[0]
+        for _ in range(200):
+            cuts = sorted(rng.sample(range(1, len(text)), rng.randint(0, 8)))
+            pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+            streamed = citations.Streamed(3)
+            shown = [streamed.feed(piece) for piece in pieces] + [streamed.end()]
+            assert "".join(shown) == whole, (text, pieces, shown)
+            # what was shown at any moment is the start of the cleaned answer: never a marker
+            # that is taken out later
+            for i in range(len(shown)):
+                assert whole.startswith("".join(shown[:i])), (text, pieces, shown)
 
 
 def test_the_prompt_quotes_passages_as_data_between_unforgeable_markers() -> None:

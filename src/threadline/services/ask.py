@@ -641,10 +641,14 @@ def ask(
         yield Done(_store(db, who, plan, reply, "extractive", None))
         return
     pieces: list[str] = []
+    shown = citations.Streamed(len(plan.given))  # no invented number shown as it streams
     try:
         for piece in model.stream(plan.prompt):
             pieces.append(piece)
-            yield Delta(piece)
+            if text := shown.feed(piece):
+                yield Delta(text)
+        if text := shown.end():
+            yield Delta(text)
     except (ModelUnavailable, ModelFailed) as exc:
         kept = _store(db, who, plan, None, "llm", model.config.model)
         exc.detail["thread_id"] = kept.thread_id
