@@ -149,10 +149,14 @@ def test_earlier_turns_go_to_the_model(llm: tuple[Site, StubModel], stub: StubMo
     follow = "Which command fixed the flaky checkout test?"
     second = site.ask(site.alice, question=follow, thread=first["thread_id"]).json()
     assert second["thread_id"] == first["thread_id"]
-    _, messages = system_and_last(stub)
+    system, messages = system_and_last(stub)
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
     assert messages[0]["content"] == REDIS
-    assert messages[1]["content"] == first["answer"]
+    # the earlier answer quotes the history: it goes back as data, between markers
+    nonce = re.findall(r"<<<EARLIER ANSWER (\w+)>>>", system)[0]
+    assert messages[1]["content"] == (
+        f"<<<EARLIER ANSWER {nonce}>>>\n{first['answer']}\n<<<END {nonce}>>>"
+    )
     assert messages[2]["content"].rstrip().endswith(follow)
 
 
