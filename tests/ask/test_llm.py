@@ -218,9 +218,14 @@ def test_an_error_of_the_model_never_shows_the_key(
     assert stub.url in error["message"] and "HTTP 401" in error["message"]
     kept = site.entries(site.alice, error["detail"]["thread_id"])
     assert [(e["role"], e["text"]) for e in kept] == [("user", REDIS)]
+    assert "refused the key" in error["detail"]["hint"]
     result = site.cli(site.alice, "ask", "--all-projects", REDIS)
     assert result.returncode != 0
     assert "Error: the language model at" in result.stderr and KEY not in result.stderr
+    stub.status, stub.error = 429, {"error": {"message": "Rate limit reached"}}
+    busy = site.ask(site.alice, question=REDIS)
+    assert busy.status_code == 503, busy.text
+    assert "ask again in a moment" in busy.json()["error"]["detail"]["hint"]
 
 
 def free_port() -> int:
@@ -240,8 +245,12 @@ def test_a_model_that_cannot_be_reached_is_named_and_the_question_kept(tmp_path:
         assert base in error["message"] and KEY not in response.text
         kept = site.entries(site.alice, error["detail"]["thread_id"])
         assert [(e["role"], e["text"]) for e in kept] == [("user", REDIS)]
-        result = site.cli(site.alice, "ask", "--all-projects", REDIS)
-        assert result.returncode != 0 and base in result.stderr, result.stderr
+        for json_flag in ([], ["--json"]):
+            result = site.cli(site.alice, "ask", *json_flag, "--all-projects", REDIS)
+            assert result.returncode != 0 and base in result.stderr, result.stderr
+            # … and says how to go on with the question it kept
+            thread = re.findall(r"threadline ask --thread (\S+) …", result.stderr)
+            assert thread and site.entries(site.alice, thread[0])[-1]["text"] == REDIS
 
 
 def test_an_answer_cannot_redirect_its_citation_links(

@@ -30,9 +30,12 @@ UNREACHABLE_HINT = (
 )
 #: Said after "nothing found" in one project.
 WIDER_HINT = "(--all-projects asks the history of every project)"
-#: Seconds to wait for the whole JSON answer, and for each piece of a streamed one.
-ANSWER_TIMEOUT = 300.0
-IDLE_TIMEOUT = 180.0
+#: Seconds to wait for each piece of the answer (``--json`` too reads it as it streams): past
+#: the longest a server may wait for a piece of its language model's answer (600 s), so the
+#: server's own error comes first.
+IDLE_TIMEOUT = 630.0
+#: Errors of the language model after which the question is kept in its conversation.
+MODEL_ERRORS = ("model_unavailable", "model_failed")
 
 
 @click.command("ask")
@@ -79,7 +82,7 @@ def ask(
     server = (cfg.server_url or "").rstrip("/")
     try:
         if as_json:
-            answer = api.ask(body, timeout=ANSWER_TIMEOUT)
+            answer = _whole(api, body)
             _absolute(answer, server)
             import json  # not cli.common: its imports (the local store) cost more than the rest
 
@@ -89,6 +92,14 @@ def ask(
     except ServerUnreachable as exc:
         # Its default hint speaks of queued entries; a question is not queued anywhere.
         raise ServerUnreachable(exc.message, hint=UNREACHABLE_HINT) from exc
+    except ServerRefused as exc:
+        kept = exc.detail.get("thread_id")
+        if exc.code in MODEL_ERRORS and isinstance(kept, str):
+            exc.hint = (
+                f"{exc.hint or ''} The question is kept: `threadline ask --thread {kept} …` "
+                "continues the conversation."
+            ).strip()
+        raise
 
 
 #: Threads of a project looked at to tell whether it holds any history at all.
@@ -141,12 +152,8 @@ def _stream(api: Any, body: dict[str, Any], server: str) -> None:
             out.write(printable(data["text"]))
             out.flush()
         elif event.event == "error":
-            error = data.get("error") or {}
-            detail = error.get("detail") or {}
-            raise ServerRefused(
-                502, str(error.get("code")), str(error.get("message")), detail,
-                hint=detail.get("hint") if isinstance(detail.get("hint"), str) else None,
-            )  # fmt: skip
+            out.write("\n")
+            raise _refused(data)
         elif event.event == "done":
             out.write("\n")
             _absolute(data, server)
@@ -155,6 +162,40 @@ def _stream(api: Any, body: dict[str, Any], server: str) -> None:
                 click.echo(_empty(api, body.get("project")) or WIDER_HINT)
 
     api.ask_stream(body, show, idle=IDLE_TIMEOUT)
+
+
+def _whole(api: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """The answer of ``--json``: read as it streams (each piece within :data:`IDLE_TIMEOUT`,
+    however long the whole takes, and the server stops its model if this process goes), the
+    ``done`` event's answer — the same JSON as a plain ``POST /ask``."""
+    import json
+
+    found: dict[str, Any] = {}
+
+    def keep(event: Any) -> None:
+        data = json.loads(event.data)
+        if event.event == "error":
+            raise _refused(data)
+        if event.event == "done":
+            found.update(data)
+
+    api.ask_stream(body, keep, idle=IDLE_TIMEOUT)
+    if not found:
+        raise ServerRefused(
+            502, "no_answer", "the server's answer ended before the answer came",
+            hint="Ask again; if it keeps happening, see the server's log.",
+        )  # fmt: skip
+    return found
+
+
+def _refused(data: dict[str, Any]) -> ServerRefused:
+    """The ``error`` event of an answer stream, as the error it says."""
+    error = data.get("error") or {}
+    detail = error.get("detail") or {}
+    return ServerRefused(
+        502, str(error.get("code")), str(error.get("message")), detail,
+        hint=detail.get("hint") if isinstance(detail.get("hint"), str) else None,
+    )  # fmt: skip
 
 
 def _absolute(answer: dict[str, Any], server: str) -> None:

@@ -140,7 +140,10 @@ class _Client:
         if not key:
             raise ModelUnavailable(
                 f"the environment variable {name} that should hold the API key of the language "
-                f"model at {self.config.shown_url} is not set"
+                f"model at {self.config.shown_url} is not set",
+                hint=f"Set {name} in the server's environment (or leave out "
+                "THREADLINE_LLM_API_KEY_ENV for a model server without keys); the question was "
+                "kept.",
             )
         return key
 
@@ -165,11 +168,13 @@ class _Client:
                 httpx.Client(timeout=timeout) as client,
                 client.stream("POST", self._endpoint(path), json=body, headers=headers) as response,
             ):
-                if response.status_code >= 400:
-                    raise ModelFailed(
-                        f"the language model at {where} answered HTTP {response.status_code}"
-                        + _reason(response.read(), key)
-                    )
+                status = response.status_code
+                if status >= 400:
+                    message = f"the language model at {where} answered HTTP {status}"
+                    message += _reason(response.read(), key)
+                    if status == 429:
+                        raise ModelUnavailable(message, hint=_BUSY)
+                    raise ModelFailed(message, hint=_REFUSED if status in (401, 403) else None)
                 kind = response.headers.get("content-type", "text/event-stream")
                 if not kind.lower().startswith("text/event-stream"):
                     raise ModelFailed(
@@ -273,6 +278,13 @@ class AnthropicClient(_Client):
                 if delta.get("type") == "text_delta" and isinstance(text, str) and text:
                     yield watch.text(text)
         watch.finished(done)
+
+
+_BUSY = "The model's endpoint is limiting requests: ask again in a moment (the question was kept)."
+_REFUSED = (
+    "The endpoint refused the key: check the key in the variable THREADLINE_LLM_API_KEY_ENV "
+    "names, and that it may use THREADLINE_LLM_MODEL."
+)
 
 
 def _checked(lines: Iterator[str], watch: _Watch) -> Iterator[str]:
