@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -216,6 +217,29 @@ def test_about_a_file_continues_one_thread_with_the_file_hidden(site: Site) -> N
         page = browser.get(f"/threads/{first['thread_id']}")
         system_id = kept[0]["id"]
         assert re.search(rf'<li class="entry role-system sys" id="entry-{system_id}"', page.text)
+
+
+def test_asking_about_one_file_at_once_stores_it_once(site: Site) -> None:
+    about = {"path": "docs/at-once.md", "content": SPEC}
+    question = "How long does the quorbleflax cache keep entries?"
+    with ThreadPoolExecutor(6) as pool:
+        asked = list(
+            pool.map(
+                lambda _: site.ask(site.alice, question=question, project="spotter", about=about),
+                range(6),
+            )
+        )
+    answers = [answered(response) for response in asked]
+    assert len({a["thread_id"] for a in answers}) == 1
+    kept = site.entries(site.alice, answers[0]["thread_id"])
+    (file,) = [e for e in kept if e["role"] == "system"]
+    for answer in answers:  # each cites the one stored entry, where it is
+        (cited,) = [c for c in answer["citations"] if c["role"] == "system"]
+        assert (cited["entry_id"], cited["seq"], cited["ts"]) == (
+            file["id"],
+            file["seq"],
+            file["ts"],
+        )
 
 
 def test_the_answer_streams_as_events(site: Site) -> None:

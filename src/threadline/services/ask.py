@@ -967,6 +967,11 @@ def _history(
         if size > MAX_TURN_CHARS:
             break
         kept.insert(0, turn)
+    return kept, _last_file(conn, thread_id), place
+
+
+def _last_file(conn: sa.Connection, thread_id: str) -> _AboutFile | None:
+    """The last file the conversation was given (``None`` if none)."""
     columns = (entries.c.entry_uuid, entries.c.text, entries.c.meta, entries.c.seq, entries.c.ts)
     system = conn.execute(
         sa.select(*columns)
@@ -974,7 +979,7 @@ def _history(
         .order_by(entries.c.ts.desc(), entries.c.pk.desc())
         .limit(1)
     ).first()
-    return kept, _stored_file(system), place
+    return _stored_file(system)
 
 
 def _stored_file(row: Any) -> _AboutFile | None:
@@ -1054,13 +1059,18 @@ def _store(
     def work(conn: sa.Connection) -> Answered:
         thread_id = plan.thread_id or _new_thread(conn, who, plan)
         about = plan.about
-        stored: dict[str, Any] = {}
+        stored: dict[str, tuple[str, int, str]] = {}
         if about is not None and not about.stored:
-            meta = {"ask": {"about": about.path, "bytes": len(about.content.encode())}}
-            entry = _append(
-                conn, who, thread_id, about.entry_id, asked, "system", about.content, meta
-            )
-            stored[about.entry_id] = entry
+            last = _last_file(conn, thread_id)
+            if last is not None and (last.path, last.content) == (about.path, about.content):
+                # stored by an ask about the same file that ran at the same time
+                stored[about.entry_id] = (last.entry_id, last.seq, last.ts)
+            else:
+                meta = {"ask": {"about": about.path, "bytes": len(about.content.encode())}}
+                entry = _append(
+                    conn, who, thread_id, about.entry_id, asked, "system", about.content, meta
+                )
+                stored[about.entry_id] = (about.entry_id, int(entry.seq), ts_text(entry.ts))
         meta = {"ask": _asked_meta(plan.question)}
         words = [term.word for term in plan.retrieval.expansion]
         _append(conn, who, thread_id, question_id, asked + _TICK, "user", plan.question.text, meta)
@@ -1126,16 +1136,18 @@ def _append(
 
 
 def _citations(
-    reply: extractive.Answer, thread_id: str, stored: dict[str, Any] | None = None
+    reply: extractive.Answer,
+    thread_id: str,
+    stored: dict[str, tuple[str, int, str]] | None = None,
 ) -> list[Citation]:
-    """The answer's citations; ``stored`` holds the entries stored with the question (the
-    file of ``about``), whose place and time are known only now."""
+    """The answer's citations; ``stored`` gives the id, place and time, known only now, of
+    the entry holding the file of ``about`` (stored with the question, or found stored)."""
     found = []
     for cited in reply.cited:
         passage, anchor = cited.passage, cited.source
         if stored and anchor.entry_id in stored:
-            entry = stored[anchor.entry_id]
-            anchor = replace(anchor, seq=int(entry.seq), ts=ts_text(entry.ts))
+            entry_id, seq, ts = stored[anchor.entry_id]
+            anchor = replace(anchor, entry_id=entry_id, seq=seq, ts=ts)
         owner = anchor.thread_id or thread_id
         # Around what the answer quotes of the entry (where its words are, if the quote's
         # markup was dropped), else around the passage's terms in it.
