@@ -5,8 +5,10 @@ in view, Ctrl+Enter, and the status shown while the answer is awaited."""
 
 from __future__ import annotations
 
+import json
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -127,6 +129,39 @@ def test_ctrl_enter_asks_and_the_wait_is_shown(page: Page, site: Site) -> None:
     expect(page.locator("#answer-error")).to_have_text("The server answered HTTP 500; try again.")
     expect(status).to_be_hidden()
     expect(page.locator("#answer")).not_to_have_attribute("aria-busy", "true")
+    page.unroute("**/ask/stream")
+
+
+def _fulfilled(answer: dict[str, Any]) -> Callable[[Route], None]:
+    return lambda route: route.fulfill(**answer)
+
+
+def test_a_failed_model_says_why_and_the_next_question_continues(page: Page, site: Site) -> None:
+    kept = "0b7a1c5e-0000-4000-8000-00000000c0de"
+    said = "the language model at http://127.0.0.1:9/v1 did not answer in time"
+    error: dict[str, Any] = {
+        "code": "model_unavailable",
+        "message": said,
+        "detail": {"thread_id": kept, "hint": "Check that the model server runs."},
+    }
+    answers = [
+        # before the answer started: the API's error body
+        {"status": 503, "content_type": "application/json", "body": json.dumps({"error": error})},
+        # after it started: an error event
+        {"status": 200, "content_type": "text/event-stream",
+         "body": 'event: delta\ndata: {"text": "Part"}\n\n'
+                 f"event: error\ndata: {json.dumps({'error': error})}\n\n"},
+    ]  # fmt: skip
+    for answer in answers:
+        page.route("**/ask/stream", _fulfilled(answer))
+        page.goto(f"{site.url}/ask")
+        page.fill("#ask-question", "Why did we choose optimistic locking for orders?")
+        page.click("#ask-submit")
+        expect(page.locator("#answer-error")).to_have_text(
+            said + " Check that the model server runs."
+        )
+        expect(page.locator("#ask-thread")).to_have_value(kept)
+        page.unroute("**/ask/stream")
 
 
 def test_earlier_turns_stay_in_view(page: Page, site: Site) -> None:

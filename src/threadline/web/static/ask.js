@@ -182,8 +182,20 @@
     } else if (name === "done") {
       done(value);
     } else if (name === "error") {
-      showError(value.error && value.error.message ? value.error.message : "The answer failed.");
+      failed(value);
     }
+  }
+
+  // An error in the API's shape: its message and hint; a question the server kept (its
+  // language model failed) is in a conversation, which the next question continues.
+  function failed(value) {
+    var error = (value && value.error) || {};
+    var detail = error.detail || {};
+    if (typeof detail.thread_id === "string") {
+      setThread(detail.thread_id);
+    }
+    var message = typeof error.message === "string" ? error.message : "The answer failed.";
+    showError(typeof detail.hint === "string" ? message + " " + detail.hint : message);
   }
 
   // Hands every complete event in buffer to handle(); returns what is left of it.
@@ -212,7 +224,18 @@
       throw new Error("Your session has ended: reload the page and sign in again.");
     }
     if (!response.ok) {
-      throw new Error("The server answered HTTP " + response.status + "; try again.");
+      var fallback = "The server answered HTTP " + response.status + "; try again.";
+      return response.json().then(
+        function (value) {
+          if (!value || !value.error) {
+            throw new Error(fallback);
+          }
+          failed(value);
+        },
+        function () {
+          throw new Error(fallback);
+        },
+      );
     }
     var reader = response.body.getReader();
     var decoder = new TextDecoder();
