@@ -160,6 +160,23 @@ def test_earlier_turns_go_to_the_model(llm: tuple[Site, StubModel], stub: StubMo
     assert messages[2]["content"].rstrip().endswith(follow)
 
 
+def test_a_follow_up_of_a_question_the_model_failed_goes_on_from_it(
+    llm: tuple[Site, StubModel], stub: StubModel
+) -> None:
+    site = llm[0]
+    stub.status, stub.error = 500, {"error": {"message": "overloaded"}}
+    failed = site.ask(site.alice, question=REDIS)
+    assert failed.status_code == 502, failed.text
+    kept = failed.json()["error"]["detail"]["thread_id"]
+    stub.status, stub.error = 200, {}
+    follow = site.ask(site.alice, question="and why?", thread=kept).json()
+    assert not follow["no_match"], follow  # searched with the question it goes on from
+    _, messages = system_and_last(stub)
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+    assert messages[0]["content"] == REDIS
+    assert "(No answer: the language model failed.)" in messages[1]["content"]
+
+
 def test_the_pieces_stream_through_to_the_cli(llm: tuple[Site, StubModel], stub: StubModel) -> None:
     site = llm[0]
     stub.pieces, stub.pause = ["First piece [1].", " Second piece.", " Third piece."], 0.6

@@ -121,6 +121,8 @@ TURN_LOOKBACK = 3
 #: Earlier turns of a conversation given to a model, and their characters in all.
 MAX_TURNS = 6
 MAX_TURN_CHARS = 12_000
+#: An earlier question's answer when there was none (the language model failed).
+UNANSWERED = "(No answer: the language model failed.)"
 #: Characters of a citation's snippet, and of a new conversation's title.
 SNIPPET_CHARS = 240
 #: How much of a quote's start is looked for in its entry to centre the citation's snippet.
@@ -955,11 +957,15 @@ def _history(
     place: Place | None = None
     for one in _said(conn, thread_id, MAX_TURNS * 2 + 1):
         if one.role == "user":
+            if pending is not None:  # kept when the model failed: still what was asked
+                turns.append(prompt.Turn(pending, UNANSWERED))
             pending = one.text
             place = _place(one.ask) or place
         elif pending is not None:
             turns.append(prompt.Turn(pending, one.text))
             pending = None
+    if pending is not None:
+        turns.append(prompt.Turn(pending, UNANSWERED))
     kept: list[prompt.Turn] = []
     size = 0
     for turn in reversed(turns[-MAX_TURNS:]):
