@@ -155,6 +155,18 @@ def test_a_moved_scoped_thread_leaves_its_scope_free_in_the_old_project(alice: A
     there = alice.push(note_stream(_ref("issue:3", "blog"), "in blog")).json()["streams"][0]
     assert there["thread_id"] == moved["id"]
     assert alice.get(moved["id"]).json()["entry_count"] == 1
+    # A device that wrote to the thread before it moved: its next note of the scope in the
+    # old project goes to that project's thread of the scope, not after the moved thread.
+    stream = note_stream(_ref("issue:5", "shop"), "before the move")
+    first = alice.push(stream).json()["streams"][0]["thread_id"]
+    assert alice.patch(first, project="blog").status_code == 200
+    later = {**stream["entries"][0], "seq": 2, "id": str(uuid.uuid4()), "text": "after"}
+    answer = alice.push({**stream, "entries": [later]}).json()["streams"][0]
+    assert answer["status"] == "ok" and answer["thread_id"] != first, answer
+    assert alice.ids(scope="issue:5", project="shop") == [answer["thread_id"]]
+    assert alice.get(first).json()["entry_count"] == 1
+    retry = alice.push({**stream, "entries": [*stream["entries"], later]})
+    assert retry.status_code == 200 and retry.json()["streams"][0]["duplicates"] == 2
     # A custom key is the thread's own and stays.
     custom = alice.create(project="shop", scope="issue:4", key="custom:4").json()
     assert alice.patch(custom["id"], project="blog").json()["key"] == "custom:4"

@@ -78,6 +78,8 @@ class ThreadState:
     last_activity_at: str
     deleted_at: str | None
     parent_key: str | None
+    #: Its project, where it is read from the database (``None`` for a thread just made).
+    project: str | None = None
     dirty: bool = False
 
 
@@ -476,24 +478,38 @@ class _Transaction:
         return states
 
     def _rebind(self, state: StreamState, batch: StreamBatch, items: list[Prepared]) -> None:
-        """A note written after its thread was deleted is not discarded: a note stream bound
-        to a tombstone whose first new entry is newer than the deletion moves to the thread a
-        new stream of its key (or scope) would get — the scope's live thread, or a new one.
-        Entries up to its tail stay discarded (late retries remain no-ops); a transcript's
-        stream stays with its tombstone (a deleted session does not come back in part)."""
-        deleted_at = state.thread.deleted_at
-        if deleted_at is None or batch.thread.kind != "note":
+        """A note stream's new entries go where a new stream of its thread would, when its
+        thread is no longer that (entries up to its tail stay where they are):
+
+        - a note written after its thread was deleted is not discarded: a stream bound to a
+          tombstone whose first new entry is newer than the deletion moves to the key's (or
+          scope's) new thread. What the tombstone discarded stays discarded (a late retry
+          remains a no-op); a transcript's stream stays with its tombstone (a deleted session
+          does not come back in part);
+        - a note of a scope goes to that scope's thread of the project it names: a stream
+          whose scoped thread was moved to another project moves to its project's thread of
+          the scope (found or made) instead of following the thread."""
+        thread, ref = state.thread, batch.thread
+        if ref.kind != "note":
             return
         first = next((item for item in items if item.seq > state.tail), None)
-        if first is None or first.ts <= deleted_at:
+        if first is None:
             return
-        thread = self._bind(batch.thread, first.ts)
-        if thread.deleted_at is not None:
+        deleted = thread.deleted_at is not None
+        if deleted and first.ts <= (thread.deleted_at or ""):
+            return
+        moved = ref.scope is not None and thread.project not in (None, ref.project)
+        if not deleted and not moved:
+            return
+        found = self._bind(ref, first.ts)
+        if found.deleted_at is not None or found.id == thread.id:
             return
         self.conn.execute(
-            streams.update().where(streams.c.pk == state.pk).values(thread_id=thread.id)
+            streams.update().where(streams.c.pk == state.pk).values(thread_id=found.id)
         )
-        state.thread, state.rebound_after = thread, state.tail
+        state.thread = found
+        if deleted:
+            state.rebound_after = state.tail
 
     def _load_streams(self, wanted: list[str]) -> dict[str, StreamState]:
         params: dict[str, Any] = {f"id{i}": stream_id for i, stream_id in enumerate(wanted)}
@@ -764,12 +780,13 @@ _THREAD_COLUMNS = (
     threads.c.last_activity_at,
     threads.c.deleted_at,
     threads.c.parent_key,
+    threads.c.project,
 )
 
 # Statements built once: executing them skips SQLAlchemy's per-call coercion.
 _StreamRow = collections.namedtuple(
     "_StreamRow",
-    "pk stream_uuid tail id title meta entry_count last_activity_at deleted_at parent_key",
+    "pk stream_uuid tail id title meta entry_count last_activity_at deleted_at parent_key project",
 )
 
 
@@ -779,7 +796,7 @@ def _streams_query(count: int) -> Sql:
     ids = ", ".join(f":id{i}" for i in range(count))
     return Sql(
         "SELECT s.pk, s.stream_uuid, s.tail, t.id, t.title, t.meta, t.entry_count, "
-        "t.last_activity_at, t.deleted_at, t.parent_key "
+        "t.last_activity_at, t.deleted_at, t.parent_key, t.project "
         "FROM streams s JOIN threads t ON t.id = s.thread_id "
         f"WHERE s.user_id = :user_id AND s.stream_uuid IN ({ids})"
     )
@@ -811,6 +828,7 @@ def _thread_state(row: Any) -> ThreadState:
         row.last_activity_at,
         row.deleted_at,
         row.parent_key,
+        row.project,
     )
 
 
