@@ -220,19 +220,26 @@ def test_about_a_file_continues_one_thread_with_the_file_hidden(site: Site) -> N
 
 
 def test_asking_about_one_file_at_once_stores_it_once(site: Site) -> None:
-    about = {"path": "docs/at-once.md", "content": SPEC}
     question = "How long does the quorbleflax cache keep entries?"
-    with ThreadPoolExecutor(6) as pool:
-        asked = list(
-            pool.map(
-                lambda _: site.ask(site.alice, question=question, project="spotter", about=about),
-                range(6),
+
+    def at_once(content: str) -> list[dict[str, Any]]:
+        about = {"path": "docs/at-once.md", "content": content}
+        with ThreadPoolExecutor(6) as pool:
+            asked = list(
+                pool.map(
+                    lambda _: site.ask(
+                        site.alice, question=question, project="spotter", about=about
+                    ),
+                    range(6),
+                )
             )
-        )
-    answers = [answered(response) for response in asked]
+        return [answered(response) for response in asked]
+
+    at_once(SPEC.replace("ninety", "sixty"))  # a conversation about an earlier version
+    answers = at_once(SPEC)  # … then the file changed, asked about six times at once
     assert len({a["thread_id"] for a in answers}) == 1
     kept = site.entries(site.alice, answers[0]["thread_id"])
-    (file,) = [e for e in kept if e["role"] == "system"]
+    (_, file) = [e for e in kept if e["role"] == "system"]
     for answer in answers:  # each cites the one stored entry, where it is
         (cited,) = [c for c in answer["citations"] if c["role"] == "system"]
         assert (cited["entry_id"], cited["seq"], cited["ts"]) == (

@@ -1067,6 +1067,9 @@ def _store(
         about = plan.about
         stored: dict[str, tuple[str, int, str]] = {}
         if about is not None and not about.stored:
+            # the user's writes wait for each other from here (the lock a write takes first):
+            # an ask about the same file at the same moment has stored it, or will see it
+            ChangeCursor(conn, who.user_id)
             last = _last_file(conn, thread_id)
             if last is not None and (last.path, last.content) == (about.path, about.content):
                 # stored by an ask about the same file that ran at the same time
