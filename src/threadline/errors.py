@@ -256,6 +256,6 @@ class ModelUnavailable(ApiError):
     status = 503
     code = "model_unavailable"
     hint = (
-        "Check that the model server runs at THREADLINE_LLM_BASE_URL; the question was kept, "
-        "ask again with --thread to continue."
+        "Check that the model server runs at THREADLINE_LLM_BASE_URL; the question was kept in "
+        "its conversation."
     )

@@ -293,7 +293,8 @@ def test_an_answer_cannot_redirect_its_citation_links(
     [
         ("http://127.0.0.1:99999/v1", "must have a port from 1 to 65535"),
         ("http://127.0.0.1:port/v1", "must have a port from 1 to 65535"),
-        ("http://127.0.0.1:8/v1?api-version=2024-02-01", "must not have a query or fragment"),
+        ("http://127.0.0.1:8/v1?api-version=2024-02-01", "(--llm-base-url) must not have a"),
+        ("http://127.0.0.1:8/v1?", "(--llm-base-url) must not have a query or fragment"),
     ],
 )
 def test_a_base_url_that_cannot_work_stops_serve_at_once(

@@ -51,6 +51,8 @@ class Endpoint:
         self.writes: list[str] = []
         self.content_type = "text/event-stream"
         self.pause = 0.0
+        #: A Content-Length to announce (more than is sent: the connection breaks off).
+        self.length: int | None = None
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,6 +62,8 @@ class Endpoint:
                 self.rfile.read(int(self.headers.get("content-length") or 0))
                 self.send_response(200)
                 self.send_header("Content-Type", endpoint.content_type)
+                if endpoint.length is not None:
+                    self.send_header("Content-Length", str(endpoint.length))
                 self.end_headers()
                 try:
                     for write in endpoint.writes:
@@ -161,3 +165,12 @@ def test_an_answer_past_the_size_limit_is_stopped(
     endpoint.writes = anthropic(*["x" * 40] * 5)
     with pytest.raises(ModelFailed, match="more than 100 characters"):
         answer(endpoint, "anthropic")
+
+
+def test_an_answer_that_breaks_off_is_a_failed_answer_not_an_unreachable_model(
+    endpoint: Endpoint,
+) -> None:
+    endpoint.writes = openai("Two models were compared", done=False)
+    endpoint.length = len("".join(endpoint.writes)) + 500
+    with pytest.raises(ModelFailed, match="broke before the end of its answer"):
+        answer(endpoint, "openai")

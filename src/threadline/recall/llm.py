@@ -188,6 +188,11 @@ class _Client:
             ) from None
         except httpx.TransportError as exc:
             reason = _scrub(str(exc) or type(exc).__name__, key)
+            if watch.chars:  # it was reached: the answer broke off
+                raise ModelFailed(
+                    f"the connection to the language model at {where} broke before the end of "
+                    f"its answer: {reason}"
+                ) from None
             raise ModelUnavailable(
                 f"cannot reach the language model at {where}: {reason}"
             ) from None

@@ -154,10 +154,10 @@ def check_llm(settings: ServerSettings) -> ServerSettings:
             f"{ENV_LLM_BASE_URL} must have a port from 1 to 65535 after its host, if any",
             hint=_LLM_HINT,
         ) from None
-    if parts.query or parts.fragment:
+    if "?" in base or "#" in base:
         raise ConfigError(
-            f"{ENV_LLM_BASE_URL} must not have a query or fragment (?… or #…): the endpoint's "
-            "path is added after it",
+            f"{ENV_LLM_BASE_URL} (--llm-base-url) must not have a query or fragment (?… or "
+            "#…): the endpoint's path is added after it",
             hint="Give the base URL alone, such as http://127.0.0.1:11434/v1.",
         )
     return replace(settings, llm_base_url=base)
