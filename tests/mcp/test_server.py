@@ -83,6 +83,27 @@ def test_bad_arguments_are_tool_errors(tmp_path: Path, shared_server: ServerProc
     assert data(fine)["threads"] == []
 
 
+def test_a_folder_without_a_project_is_never_taken_for_every_project(
+    tmp_path: Path, shared_server: ServerProcess
+) -> None:
+    agent = make_agent(tmp_path, shared_server, "rootless")
+    agent.cwd = Path("/")  # where some hosts start their servers: no project there
+    results = agent.call(
+        ("search", {"query": "anything"}),
+        ("list_threads", {}),
+        ("ask", {"question": "why?"}),
+        ("push_note", {"text": "lost?"}),
+        ("search", {"query": "anything", "all_projects": True}),
+        ("search", {"query": "anything", "project": "shop"}),
+    )
+    *refused, everywhere, shop = results
+    for result in refused:
+        assert result.is_error and "names no project" in text(result), text(result)
+        assert "every project" not in text(result)
+    assert not everywhere.is_error and "in every project" in text(everywhere)
+    assert "all_projects=true searches every project's" in text(shop), text(shop)
+
+
 def test_unreachable_server_is_a_tool_error(tmp_path: Path) -> None:
     agent = make_agent(tmp_path, None, "away")
     sign_in(agent.home, "http://127.0.0.1:9", "tl_not-a-real-token", "away")
@@ -125,6 +146,11 @@ def test_push_note_lands_and_reads_back_around_it(tmp_path: Path, server: Server
         shown = text(read)
         assert NOTICE in shown and f"--- entry {hit} · seq 5 · assistant" in shown
         assert "◀ the requested entry" in shown and "\n> step 4\n" in shown
+        # more entries before it than the page holds: the entry asked about is still on it
+        few = mcp.call(
+            "read_thread", {"thread_id": thread_id, "around": hit, "before": 5, "limit": 3}
+        )
+        assert [e["text"] for e in data(few)["entries"]] == ["step 2", "step 3", "step 4"]
         rest = mcp.call("read_thread", {"thread_id": thread_id, "cursor": page["next_cursor"]})
         assert [e["text"] for e in data(rest)["entries"]][-1].startswith("Dropped Redis")
 

@@ -72,7 +72,16 @@ class Tools:
         """The project to look in: ``None`` for every project."""
         if all_projects and project:
             raise InvalidInput("pass either project or all_projects, not both")
-        return None if all_projects else (project or cfg.project)
+        if all_projects:
+            return None
+        where = project or cfg.project
+        if not where:
+            raise InvalidInput(
+                "the folder this server runs in names no project",
+                hint="Pass project=NAME (list_threads with all_projects=true shows the "
+                "projects) or all_projects=true.",
+            )
+        return where
 
     # --- search ----------------------------------------------------------------------------
 
@@ -112,7 +121,9 @@ class Tools:
         if not question.strip():
             raise InvalidInput("the question is empty", hint="Pass the question to answer.")
         cfg = self._config()
-        where = self._where(cfg, project, all_projects)
+        follow_up = bool(thread) and not project and not all_projects
+        # a follow-up searches where its conversation did: no project of this folder needed
+        where = cfg.project or None if follow_up else self._where(cfg, project, all_projects)
         api = self._api(cfg, ASK_TIMEOUT)
         # The conversation is kept in a project even when every project is searched.
         body: dict[str, Any] = {"question": question, "project": where or cfg.project}
@@ -174,7 +185,8 @@ class Tools:
         thread = api.call("GET", f"{p.API_PREFIX}/threads/{thread_id}")
         query: dict[str, Any] = {"limit": limit, "cursor": cursor}
         if around and not cursor:
-            query.update(around=around, before=before)
+            # the entry asked about is always on the page, however few it holds
+            query.update(around=around, before=min(before, limit - 1))
         page = api.entries(thread_id, **query)
         base = api.base_url
         entries = [
@@ -207,6 +219,7 @@ class Tools:
         if not text.strip():
             raise InvalidInput("the note is empty", hint="Pass the text to record.")
         cfg = self._config(thread=thread, project=project)
+        self._where(cfg, project, False)  # a note is kept in a project: one must be named
         # As `push --scope`: the scope names the thread; a name is only its label if created.
         name = cfg.thread if scope is None else thread or scope[: p.MAX_NAME_CHARS]
         conn = db.connect()
@@ -255,7 +268,8 @@ def _search_text(
 ) -> str:
     head = f"Search {render.label(query)} in {_scope(project)}: {len(hits)} result(s)."
     if not hits:
-        return head + " Nothing in the stored history matches."
+        wider = " all_projects=true searches every project's." if project is not None else ""
+        return head + " Nothing in the stored history matches." + wider
     lines = [head, render.NOTICE, ""]
     for n, hit in enumerate(hits, 1):
         title = hit.get("thread_title") or hit.get("thread_name") or ""
