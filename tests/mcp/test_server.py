@@ -104,6 +104,26 @@ def test_a_folder_without_a_project_is_never_taken_for_every_project(
     assert "all_projects=true searches every project's" in text(shop), text(shop)
 
 
+def test_one_read_thread_result_stays_within_its_size(
+    tmp_path: Path, shared_server: ServerProcess
+) -> None:
+    agent = make_agent(tmp_path, shared_server, "reader")
+    texts = [f"note {i} " + "x" * 15_000 for i in range(10)]
+    thread_id = add_note_thread(agent, "long", texts)
+    seen: list[str] = []
+    cursor = None
+    with agent.session() as mcp:
+        for _ in range(10):
+            args = {"thread_id": thread_id, "limit": 10, "max_chars": 20_000}
+            page = data(mcp.call("read_thread", {**args, **({"cursor": cursor} if cursor else {})}))
+            assert sum(len(e["text"]) for e in page["entries"]) <= 60_000
+            seen += [e["text"].split(" ")[1] for e in page["entries"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+    assert seen == [str(i) for i in range(10)]  # every entry once, in order
+
+
 def test_unreachable_server_is_a_tool_error(tmp_path: Path) -> None:
     agent = make_agent(tmp_path, None, "away")
     sign_in(agent.home, "http://127.0.0.1:9", "tl_not-a-real-token", "away")

@@ -29,6 +29,9 @@ NOTICE = (
 #: Characters of one entry shown by default, and at most; a cut says how much was left out.
 ENTRY_CHARS = 2_000
 MAX_ENTRY_CHARS = 20_000
+#: Characters of entry text one ``read_thread`` result shows at most (the page ends before an
+#: entry that would pass it, but never before its first entry; ``next_cursor`` goes on).
+PAGE_CHARS = 60_000
 
 
 def quote(text: str, indent: str = "") -> str:

@@ -187,19 +187,30 @@ class Tools:
         if around and not cursor:
             # the entry asked about is always on the page, however few it holds
             query.update(around=around, before=min(before, limit - 1))
-        page = api.entries(thread_id, **query)
         base = api.base_url
-        entries = [
-            {
-                "id": e["id"],
-                "seq": e["seq"],
-                "ts": e["ts"],
-                "role": e["role"],
-                "text": render.entry_text(e, max_chars, find),
-                "url": render.entry_url(base, thread_id, e["id"]),
-            }
-            for e in page["entries"]
-        ]
+
+        def shown(page: dict[str, Any]) -> list[dict[str, Any]]:
+            return [
+                {
+                    "id": e["id"],
+                    "seq": e["seq"],
+                    "ts": e["ts"],
+                    "role": e["role"],
+                    "text": render.entry_text(e, max_chars, find),
+                    "url": render.entry_url(base, thread_id, e["id"]),
+                }
+                for e in page["entries"]
+            ]
+
+        page = api.entries(thread_id, **query)
+        entries = shown(page)
+        fits = _fitting(entries)
+        if fits < len(entries):  # the page again, shorter: its cursor goes on from there
+            query["limit"] = fits
+            if "before" in query:
+                query["before"] = min(query["before"], fits - 1)
+            page = api.entries(thread_id, **query)
+            entries = shown(page)[:fits]
         summary = {k: thread.get(k) for k in ("id", "title", "name", "kind", "project")}
         summary["entry_count"] = thread.get("entry_count")
         summary["url"] = render.absolute(base, f"/threads/{thread_id}")
@@ -254,6 +265,16 @@ class Tools:
 
 def _scope(project: str | None) -> str:
     return f"project {render.label(project)}" if project else "every project"
+
+
+def _fitting(entries: list[dict[str, Any]]) -> int:
+    """How many of ``entries`` (at least one) fit in :data:`render.PAGE_CHARS`."""
+    total = 0
+    for n, entry in enumerate(entries):
+        total += len(entry["text"])
+        if total > render.PAGE_CHARS and n:
+            return n
+    return len(entries)
 
 
 def _more(what: str, cursor: str | None) -> list[str]:
