@@ -117,6 +117,13 @@ class ServerUnreachable(ClientError):
     hint = "Entries stay queued; `threadline sync` delivers them once the server answers."
 
 
+class BadServerUrl(ServerUnreachable):
+    """The server URL in use cannot name a server (not http(s), no host, malformed)."""
+
+    code = "bad_server_url"
+    hint = "`threadline config` shows the server_url in use and where it came from."
+
+
 class ServerRefused(ClientError):
     """The server answered with an error body."""
 

@@ -124,6 +124,17 @@ def test_one_read_thread_result_stays_within_its_size(
     assert seen == [str(i) for i in range(10)]  # every entry once, in order
 
 
+def test_a_malformed_server_url_is_said_as_such(tmp_path: Path) -> None:
+    agent = make_agent(tmp_path, None, "typo")
+    sign_in(agent.home, "http://[::1", "tl_not-a-real-token", "typo")
+    (result,) = agent.call(("search", {"query": "x", "all_projects": True}))
+    assert result.is_error and "not a valid http:// or https:// URL" in text(result)
+    assert "threadline config" in text(result) and "unexpected" not in text(result)
+    shown = cli.run(agent.home, "search", "x", "--all-projects")
+    assert shown.returncode != 0 and "Traceback" not in shown.stderr
+    assert "not a valid http:// or https:// URL" in shown.stderr, shown.stderr
+
+
 def test_unreachable_server_is_a_tool_error(tmp_path: Path) -> None:
     agent = make_agent(tmp_path, None, "away")
     sign_in(agent.home, "http://127.0.0.1:9", "tl_not-a-real-token", "away")

@@ -17,7 +17,7 @@ import socket
 import time
 from urllib.parse import urlsplit
 
-from threadline.errors import ServerUnreachable
+from threadline.errors import BadServerUrl, ServerUnreachable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time (the push hot path)
@@ -112,14 +112,14 @@ def request(
     whole answer. Raises :class:`ServerUnreachable` when no answer could be had (refused, timed
     out, reset, a compressed body that does not decode).
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # "http://[::1", a port past 65535 …
+        parts, port = urlsplit(""), 0
     if parts.scheme not in ("http", "https") or not parts.hostname:
         # Never echo the value: it may be a secret typed in the wrong place.
-        raise ServerUnreachable(
-            "the server URL is not an http:// or https:// URL",
-            hint="`threadline config` shows the server_url in use and where it came from.",
-        )
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+        raise BadServerUrl("the server URL is not a valid http:// or https:// URL")
     where = _host_port(parts.hostname, parts.port)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     deadline = time.monotonic() + timeout

@@ -25,7 +25,7 @@ from pydantic import Field
 
 from threadline import __version__
 from threadline import protocol as p
-from threadline.errors import ServerUnreachable, ThreadlineError
+from threadline.errors import BadServerUrl, ServerUnreachable, ThreadlineError
 from threadline.mcpserver import render
 from threadline.mcpserver.tools import ID_PATTERN, Result, Tools
 from threadline.protocol.models import Kind, Role
@@ -313,7 +313,8 @@ def answer(
     try:
         result = work()
     except ThreadlineError as exc:
-        said = UNREACHABLE_HINT if reads and isinstance(exc, ServerUnreachable) else exc.hint
+        unreachable = isinstance(exc, ServerUnreachable) and not isinstance(exc, BadServerUrl)
+        said = UNREACHABLE_HINT if reads and unreachable else exc.hint
         hint = f"\nHint: {said}" if said else ""
         raise ToolError(exc.message + hint) from exc
     except Exception as exc:
