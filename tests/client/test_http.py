@@ -90,7 +90,7 @@ def test_refused_and_timeout_are_unreachable(server: tuple[str, list[bytes], lis
     answers.append(b"SLOW")  # it never answers: only the client's timeout ends the request
     with pytest.raises(ServerUnreachable, match="timed out"):
         request("GET", url, timeout=0.3)
-    with pytest.raises(ServerUnreachable, match="not an http"):
+    with pytest.raises(ServerUnreachable, match="not a valid http"):
         request("GET", "ftp://example/", timeout=1)
 
 
