@@ -89,11 +89,6 @@ class StreamState:
     thread: ThreadState
     tail: int
     new: bool = False
-    #: Moved off a tombstone by this push (see ``_rebind``): its entries up to here were
-    #: discarded, so a retry of them is a no-op.
-    rebound_after: int | None = None
-    #: The first ``seq`` it holds an entry at, once looked up (``_first_stored``).
-    first_stored: int | None = None
     stored: int = 0
     duplicates: int = 0
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -508,8 +503,6 @@ class _Transaction:
             streams.update().where(streams.c.pk == state.pk).values(thread_id=found.id)
         )
         state.thread = found
-        if deleted:
-            state.rebound_after = state.tail
 
     def _load_streams(self, wanted: list[str]) -> dict[str, StreamState]:
         params: dict[str, Any] = {f"id{i}": stream_id for i, stream_id in enumerate(wanted)}
@@ -666,11 +659,9 @@ class _Transaction:
         old = [item for item in items if item.seq <= state.tail]
         if not old or state.thread.deleted_at is not None:
             return  # a tombstone keeps no entries: anything up to its tail is a no-op
-        if state.rebound_after is not None:
-            old = [item for item in old if item.seq > state.rebound_after]
-        elif self._first_stored(state) > old[0].seq:
-            # moved off a tombstone by an earlier push: what it discarded was never stored
-            old = [item for item in old if item.seq >= self._first_stored(state)]
+        # a stream moved off a tombstone (``_rebind``) holds nothing of what it discarded
+        first = self._first_stored(state)
+        old = [item for item in old if item.seq >= first]
         if not old:
             return
         params = {"stream_pk": state.pk, "low": old[0].seq, "high": old[-1].seq}
@@ -689,14 +680,12 @@ class _Transaction:
 
     def _first_stored(self, state: StreamState) -> int:
         """The first ``seq`` a stream holds an entry at (past its tail when it holds none)."""
-        if state.first_stored is None:
-            query = sa.select(sa.func.min(entries.c.seq)).where(entries.c.stream_pk == state.pk)
-            found = [self.conn.execute(query).scalar()]
-            if self.pending is not None:  # stored by an earlier push of the group
-                found += [seq for pk, seq in self.pending.stored if pk == state.pk]
-            known = [int(seq) for seq in found if seq is not None]
-            state.first_stored = min(known) if known else state.tail + 1
-        return state.first_stored
+        query = sa.select(sa.func.min(entries.c.seq)).where(entries.c.stream_pk == state.pk)
+        found = [self.conn.execute(query).scalar()]
+        if self.pending is not None:  # stored by an earlier push of the group
+            found += [seq for pk, seq in self.pending.stored if pk == state.pk]
+        known = [int(seq) for seq in found if seq is not None]
+        return min(known) if known else state.tail + 1
 
     def _row(self, item: Prepared, state: StreamState) -> dict[str, Any]:
         return {
