@@ -1070,10 +1070,10 @@ def _store(
             # the user's writes wait for each other from here (the lock a write takes first):
             # an ask about the same file at the same moment has stored it, or will see it
             ChangeCursor(conn, who.user_id)
-            last = _last_file(conn, thread_id)
-            if last is not None and (last.path, last.content) == (about.path, about.content):
+            found = _about_file(plan.question.about, _last_file(conn, thread_id))
+            if found is not None and found.stored:
                 # stored by an ask about the same file that ran at the same time
-                stored[about.entry_id] = (last.entry_id, last.seq, last.ts)
+                stored[about.entry_id] = (found.entry_id, found.seq, found.ts)
             else:
                 meta = {"ask": {"about": about.path, "bytes": len(about.content.encode())}}
                 entry = _append(
